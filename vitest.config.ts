@@ -1,0 +1,19 @@
+import { defaultServerConditions, defineConfig } from 'vitest/config';
+
+// Workspace packages resolve to their TypeScript sources through the "@garden-ts/source"
+// export condition, so tests need no build step.
+const conditions = ['@garden-ts/source', ...defaultServerConditions];
+const packages = ['api-types', 'backend-fake', 'backend-contract', 'client', 'server'];
+
+export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions } },
+  test: {
+    projects: [
+      ...packages.map((name) => ({
+        extends: true as const,
+        test: { name, root: `packages/${name}`, include: ['src/**/*.test.ts', 'test/**/*.test.ts'] },
+      })),
+    ],
+  },
+});

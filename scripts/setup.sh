@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Idempotent setup for a fresh Debian machine with Node 20: system packages, pnpm, dependencies,
+# native build, TypeScript build and the default busybox rootfs. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+PNPM_VERSION=$(node -p "require('./package.json').packageManager.split('@')[1]")
+
+# System packages the build and the tests need (only when missing; needs root).
+need_apt=()
+command -v cmake >/dev/null || need_apt+=(cmake)
+command -v g++ >/dev/null || need_apt+=(g++)
+command -v make >/dev/null || need_apt+=(make)
+[ -x /bin/busybox ] || need_apt+=(busybox-static)
+command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || need_apt+=(golang-go)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing system packages: ${need_apt[*]} (run as root or install them)" >&2
+    exit 1
+  fi
+  log "apt-get install ${need_apt[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then
+  log "installing pnpm $PNPM_VERSION"
+  npm install -g --silent "pnpm@$PNPM_VERSION" >/dev/null
+fi
+
+log "pnpm install"
+pnpm install --frozen-lockfile --reporter=silent
+
+if [ -f packages/native-ns/package.json ] && grep -q '"build:native"' packages/native-ns/package.json; then
+  log "building native code"
+  pnpm --silent run build:native
+fi
+
+log "building packages"
+pnpm --silent run build >/dev/null
+
+if [ -x scripts/build-rootfs.sh ]; then
+  log "building the default busybox rootfs"
+  bash scripts/build-rootfs.sh >/dev/null
+fi

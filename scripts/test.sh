@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Quick start, command 2 (and CI): set up, then run every test — TypeScript (vitest projects,
+# incl. root-only native and Linux tests) and Go conformance — and end with the totals line.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export PATH="$PATH:/usr/local/go/bin"
+
+bash scripts/setup.sh || { echo "setup failed"; echo "tests: 0 passed, 1 failed"; exit 1; }
+
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+status=0
+
+echo "==> vitest (all projects)" >&2
+pnpm exec vitest run --reporter=default --reporter=json --outputFile.json="$results/vitest.json" || status=1
+
+go_dirs=()
+for mod in test-e2e/*/go.mod; do [ -f "$mod" ] && go_dirs+=("$(dirname "$mod")"); done
+for dir in "${go_dirs[@]}"; do
+  echo "==> go test ($dir)" >&2
+  (cd "$dir" && GARDEND="node $ROOT/packages/server/dist/bin/gardend.js" go test -count=1 -json ./... >"$results/go-$(basename "$dir").json") || status=1
+  # Human-readable failures for the log.
+  node scripts/go-test-summary.mjs "$results/go-$(basename "$dir").json" >&2 || true
+done
+
+node scripts/totals.mjs "$results" || status=1
+exit $status

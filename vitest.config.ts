@@ -1,8 +1,8 @@
-import { defaultServerConditions, defineConfig } from 'vitest/config';
+import { defineConfig } from 'vitest/config';
 
 // Workspace packages resolve to their TypeScript sources through the "@garden-ts/source"
 // export condition, so tests need no build step.
-const conditions = ['@garden-ts/source', ...defaultServerConditions];
+const conditions = ['@garden-ts/source', 'module', 'node', 'development|production'];
 const packages = ['api-types', 'backend-fake', 'backend-contract', 'client', 'server'];
 
 export default defineConfig({

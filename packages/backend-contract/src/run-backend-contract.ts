@@ -1,0 +1,73 @@
+import { describe } from 'vitest';
+import { attach } from './features/attach.js';
+import { capacity } from './features/capacity.js';
+import { errors } from './features/errors.js';
+import { files } from './features/files.js';
+import { graceTime } from './features/grace-time.js';
+import { info } from './features/info.js';
+import { lifecycle } from './features/lifecycle.js';
+import { limits } from './features/limits.js';
+import { metrics } from './features/metrics.js';
+import { net } from './features/net.js';
+import { processes } from './features/processes.js';
+import { properties } from './features/properties.js';
+import { signals } from './features/signals.js';
+import { stop } from './features/stop.js';
+import { tty } from './features/tty.js';
+import { defineFeature, type Feature, newRunId } from './harness.js';
+import type { ContractOptions } from './types.js';
+
+/** Every feature block, in the order they are reported. */
+const FEATURES: Array<[string, Feature]> = [
+  ['lifecycle', lifecycle],
+  ['properties', properties],
+  ['processes', processes],
+  ['attach', attach],
+  ['signals', signals],
+  ['stop', stop],
+  ['files', files],
+  ['limits', limits],
+  ['metrics', metrics],
+  ['info', info],
+  ['net', net],
+  ['grace time', graceTime],
+  ['capacity', capacity],
+  ['tty', tty],
+  ['errors', errors],
+];
+
+function validate(options: ContractOptions): void {
+  if (typeof options.name !== 'string' || options.name === '') {
+    throw new TypeError('runBackendContract: options.name must be a non-empty string');
+  }
+  if (typeof options.setup !== 'function')
+    throw new TypeError('runBackendContract: options.setup must be a function');
+  const scale = options.timeScale;
+  if (scale !== undefined && !(Number.isFinite(scale) && scale > 0)) {
+    throw new TypeError(`runBackendContract: options.timeScale must be a positive number, got ${scale}`);
+  }
+  for (const key of ['limits', 'networking', 'tty', 'privileged', 'diskLimits', 'metrics'] as const) {
+    if (typeof options.capabilities?.[key] !== 'boolean') {
+      throw new TypeError(`runBackendContract: options.capabilities.${key} must be a boolean`);
+    }
+  }
+}
+
+/**
+ * Registers the Garden backend contract suite as vitest `describe`/`it` blocks: one block per
+ * feature (lifecycle, properties, processes, attach, signals, stop, files, limits, metrics, info,
+ * net, grace time, capacity, tty, errors). Call it at the top level of a test file.
+ *
+ * Each feature block calls `options.setup()` once, destroys the containers its tests created
+ * and then calls the target's `teardown()`. Tests needing a capability the backend does not
+ * declare are reported as skipped.
+ *
+ * @throws TypeError when an option is missing or malformed (at registration time).
+ */
+export function runBackendContract(options: ContractOptions): void {
+  validate(options);
+  const runId = newRunId();
+  describe(`Garden backend contract: ${options.name}`, () => {
+    for (const [name, feature] of FEATURES) defineFeature(options, runId, name, feature);
+  });
+}

@@ -1,0 +1,49 @@
+import type { Client } from '@garden-ts/api-types';
+
+/**
+ * What a backend declares it supports. Each flag gates the contract tests that need it; every
+ * other test runs unconditionally and must pass on every backend.
+ */
+export interface BackendCapabilities {
+  /** Memory, CPU and bandwidth limits set at create are reported back by `current*Limits`. */
+  limits: boolean;
+  /**
+   * The backend gives containers a network: container IPs in `info`, `netIn` port mappings from a
+   * port pool, and `netOut`/`bulkNetOut` rules.
+   */
+  networking: boolean;
+  /** Processes can run with a TTY (`ProcessSpec.tty`, `Process.setTTY`). */
+  tty: boolean;
+  /** Containers can be created with `privileged: true`. */
+  privileged: boolean;
+  /** Disk limits set at create are reported back by `currentDiskLimits`. */
+  diskLimits: boolean;
+  /** `metrics`/`bulkMetrics` report real usage (non-zero memory, a growing age). */
+  metrics: boolean;
+}
+
+/** A freshly started backend (or client connected to one) and how to dispose of it. */
+export interface ContractTarget {
+  /** Anything implementing the Garden `Client` interface: a Backend or the wire client. */
+  client: Client;
+  /** Releases everything `setup` started (backend, server, sockets). Called once per feature. */
+  teardown(): Promise<void>;
+}
+
+/** Options of {@link runBackendContract}. */
+export interface ContractOptions {
+  /** Name of the top-level `describe` block, usually the backend's name. */
+  name: string;
+  /**
+   * Starts a fresh target. Called once per feature block (before its tests); each target is
+   * torn down after the block, once the containers the block created are destroyed.
+   */
+  setup(): Promise<ContractTarget>;
+  /** The backend's capability manifest. */
+  capabilities: BackendCapabilities;
+  /**
+   * Multiplies every test and hook timeout, for slow backends (a real Linux backend creating
+   * containers from an image). Default 1: 5 s per test, 30 s per hook.
+   */
+  timeScale?: number;
+}

@@ -23,7 +23,15 @@ export function toMillis(d: Duration): number {
   return Number(d) / 1e6;
 }
 
-const UNITS: Record<string, bigint> = { ns: 1n, us: MICROSECOND, µs: MICROSECOND, ms: MILLISECOND, s: SECOND, m: MINUTE, h: HOUR };
+const UNITS: Record<string, bigint> = {
+  ns: 1n,
+  us: MICROSECOND,
+  µs: MICROSECOND,
+  ms: MILLISECOND,
+  s: SECOND,
+  m: MINUTE,
+  h: HOUR,
+};
 
 /**
  * Parses a Go-style duration string ("5m", "1h30m", "250ms", "0") into nanoseconds.

@@ -50,11 +50,13 @@ export class GardenError extends Error {
     this.name = new.target.name;
     // The brand lists the class chain so that cross-copy instanceof checks each subclass.
     const chain: string[] = [];
-    for (let p: Function = new.target; p && p !== Error; p = Object.getPrototypeOf(p)) chain.push(p.name);
+    for (let p: { readonly name: string } | null = new.target; p && p !== Error; p = Object.getPrototypeOf(p))
+      chain.push(p.name);
     Object.defineProperty(this, BRAND, { value: chain, enumerable: false });
   }
 
   static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the subclass being tested against.
     return branded(this.name)(value);
   }
 }
@@ -105,7 +107,8 @@ export class ExecutableNotFoundError extends GardenError {
 
 /**
  * A request body or parameter failed validation. Sent as a generic envelope with status 400;
- * `field` names the offending field as a JSON path (`/limits/memory_limits/limit_in_bytes`).
+ * `field` names the offending field as a dotted wire path (`limits.memory_limits.limit_in_bytes`,
+ * `bind_mounts[1].mode`; `""` for the body as a whole).
  */
 export class InvalidRequestError extends GardenError {
   override readonly code = ErrorCode.InvalidRequest;
@@ -148,8 +151,10 @@ export function errorStatusCode(err: unknown): number {
 /**
  * Rebuilds a typed error from a (case-insensitively keyed) envelope, as the Go client does:
  * NotFound errors from `Handle`/`ProcessID` only; unknown types become a generic GardenError.
+ * `statusCode` is the HTTP status the envelope came with; when omitted the error keeps the status
+ * the Go server uses for its type (404 for the NotFound types, 500 otherwise).
  */
-export function errorFromEnvelope(envelope: unknown, statusCode = 500): GardenError {
+export function errorFromEnvelope(envelope: unknown, statusCode?: number): GardenError {
   const get = (key: string): string => {
     if (typeof envelope !== 'object' || envelope === null) return '';
     const entries = Object.entries(envelope as Record<string, unknown>);
@@ -178,6 +183,6 @@ export function errorFromEnvelope(envelope: unknown, statusCode = 500): GardenEr
     default:
       err = new GardenError(message);
   }
-  err.statusCode = statusCode;
+  if (statusCode !== undefined) err.statusCode = statusCode;
   return err;
 }

@@ -1,4 +1,8 @@
 export * from './duration.js';
 export * from './errors.js';
+export * from './go-json.js';
 export type * from './interfaces.js';
+export { canonicalIP } from './ip-address.js';
+export * from './schemas.js';
 export * from './types.js';
+export * from './wire.js';

@@ -293,9 +293,33 @@ export interface Metrics {
 }
 
 /** One entry of a BulkInfo answer: either `info` or `error`. */
-export type ContainerInfoEntry = { info: ContainerInfo; error?: undefined } | { info?: undefined; error: Error };
+export type ContainerInfoEntry =
+  | { info: ContainerInfo; error?: undefined }
+  | { info?: undefined; error: Error };
 
 /** One entry of a BulkMetrics answer: either `metrics` or `error`. */
 export type ContainerMetricsEntry =
   | { metrics: Metrics; error?: undefined }
   | { metrics?: undefined; error: Error };
+
+/**
+ * One message on a Run/Attach control connection (protocol §5.11, §7.4–7.5). Each member is
+ * present iff its key is on the wire (a Go pointer): `source` present with `data` absent is
+ * stdin EOF; `exitStatus: 0` and `signal: 0` are real values.
+ */
+export interface ProcessPayload {
+  processId?: string;
+  /** Decimal string, only in the server's first message. */
+  streamId?: string;
+  /** Stream source; 0 = stdin (any value counts as stdin for the Go server). */
+  source?: number;
+  /** Stdin text (the Go client sends each chunk as a JSON string). */
+  data?: string;
+  exitStatus?: number;
+  /** Waiting on the process failed. */
+  error?: string;
+  /** Window resize request. */
+  tty?: TTYSpec;
+  /** 0 = terminate, 1 = kill; any other value is unknown (the server closes stdin). */
+  signal?: number;
+}

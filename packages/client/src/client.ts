@@ -1,0 +1,133 @@
+/**
+ * The Garden client: `createClient({ socketPath })` or `createClient({ host, port })`.
+ */
+import {
+  type CallOptions,
+  type Capacity,
+  type Client,
+  type Container,
+  type ContainerInfoEntry,
+  type ContainerMetricsEntry,
+  ContainerNotFoundError,
+  type ContainerSpec,
+  encodeBody,
+  type Properties,
+  Wire,
+} from '@garden-ts/api-types';
+import { ClientContainer } from './container.js';
+import { checkAddress, DEFAULT_CONNECT_TIMEOUT_MS, type GardenAddress } from './dial.js';
+import { GardenConnection } from './garden-connection.js';
+import { encodePathParam, withQuery } from './url-encoding.js';
+
+/** Options of {@link createClient}. */
+export interface ClientOptions {
+  /** Milliseconds to wait for each connection to be established (Go client: 2000). 0 = no limit. */
+  connectTimeout?: number;
+}
+
+/** The {@link Client} implementation returned by {@link createClient}. */
+export class GardenClient implements Client {
+  private readonly conn: GardenConnection;
+
+  /** @internal Use {@link createClient}. */
+  constructor(address: GardenAddress, options: ClientOptions = {}) {
+    const timeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0) {
+      throw new RangeError('options.connectTimeout: expected a non-negative number of milliseconds');
+    }
+    this.conn = new GardenConnection(address, timeout);
+  }
+
+  /** The server's address. */
+  get address(): GardenAddress {
+    return this.conn.address;
+  }
+
+  /** `GET /ping`. @throws UnrecoverableError when the server cannot recover. */
+  async ping(opts?: CallOptions): Promise<void> {
+    await this.conn.empty({ method: 'GET', path: '/ping' }, opts);
+  }
+
+  async capacity(opts?: CallOptions): Promise<Capacity> {
+    return this.conn.json({ method: 'GET', path: '/capacity' }, Wire.capacity, opts);
+  }
+
+  /** Creates a container and returns its handle object. */
+  async create(spec: ContainerSpec, opts?: CallOptions): Promise<Container> {
+    const body = encodeBody(Wire.containerSpec, spec ?? {});
+    const created = await this.conn.json(
+      { method: 'POST', path: '/containers', body },
+      Wire.createResponse,
+      opts,
+    );
+    return new ClientContainer(this.conn, created);
+  }
+
+  /** @throws ContainerNotFoundError */
+  async destroy(handle: string, opts?: CallOptions): Promise<void> {
+    if (typeof handle !== 'string') throw new TypeError('handle: expected a string');
+    await this.conn.empty({ method: 'DELETE', path: `/containers/${encodePathParam(handle)}` }, opts);
+  }
+
+  /** Containers whose properties match every given key/value. */
+  async containers(properties: Properties = {}, opts?: CallOptions): Promise<Container[]> {
+    checkProperties(properties);
+    const path = withQuery('/containers', properties);
+    const handles = await this.conn.json({ method: 'GET', path }, Wire.listResponse, opts);
+    return handles.map((h) => new ClientContainer(this.conn, h));
+  }
+
+  /** Info of several containers; per-container failures are typed errors in `error`. */
+  async bulkInfo(handles: string[], opts?: CallOptions): Promise<Record<string, ContainerInfoEntry>> {
+    const path = withQuery('/containers/bulk_info', { handles: joinHandles(handles) });
+    return this.conn.json({ method: 'GET', path }, Wire.bulkInfo, opts);
+  }
+
+  /** Metrics of several containers; per-container failures are typed errors in `error`. */
+  async bulkMetrics(handles: string[], opts?: CallOptions): Promise<Record<string, ContainerMetricsEntry>> {
+    const path = withQuery('/containers/bulk_metrics', { handles: joinHandles(handles) });
+    return this.conn.json({ method: 'GET', path }, Wire.bulkMetrics, opts);
+  }
+
+  /**
+   * The container with this handle. Like the Go client this lists all containers and searches
+   * locally (so it does not touch the container's grace timer).
+   * @throws ContainerNotFoundError when no container has this handle.
+   */
+  async lookup(handle: string, opts?: CallOptions): Promise<Container> {
+    if (typeof handle !== 'string') throw new TypeError('handle: expected a string');
+    const list = await this.conn.json({ method: 'GET', path: '/containers' }, Wire.listResponse, opts);
+    if (!list.includes(handle)) throw new ContainerNotFoundError(handle);
+    return new ClientContainer(this.conn, handle);
+  }
+}
+
+function joinHandles(handles: unknown): string {
+  if (!Array.isArray(handles) || handles.some((h) => typeof h !== 'string')) {
+    throw new TypeError('handles: expected an array of strings');
+  }
+  return handles.join(',');
+}
+
+function checkProperties(properties: unknown): void {
+  if (typeof properties !== 'object' || properties === null || Array.isArray(properties)) {
+    throw new TypeError('properties: expected an object of string values');
+  }
+  for (const [key, value] of Object.entries(properties)) {
+    if (typeof value !== 'string') throw new TypeError(`properties.${key}: expected a string`);
+  }
+}
+
+/**
+ * Creates a client for the Garden server at `address`: `{ socketPath }` for a unix socket or
+ * `{ host, port }` for TCP.
+ *
+ * ```ts
+ * const client = createClient({ socketPath: '/tmp/garden.sock' });
+ * const container = await client.create({ handle: 'web' });
+ * ```
+ * @throws TypeError naming the bad field of `address`; RangeError for a bad `connectTimeout`.
+ */
+export function createClient(address: GardenAddress, options?: ClientOptions): GardenClient {
+  return new GardenClient(checkAddress(address), options);
+}

@@ -1,0 +1,135 @@
+/**
+ * The transport for plain (non-hijacked) routes: node:http with one fresh connection per request
+ * and `Connection: close`, exactly the Go client's connection model (protocol §1.2).
+ */
+import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { CallScope } from './call-options.js';
+import { dial, type GardenAddress } from './dial.js';
+import { USER_AGENT } from './hijack-transport.js';
+import { plainErrorFromBody } from './response-decoding.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/** One plain request. */
+export interface PlainRequest {
+  method: HttpMethod;
+  /** Already-encoded path and query. */
+  path: string;
+  /** A JSON text (sent with Content-Length and `application/json`) or a stream (sent chunked). */
+  body?: string | Readable;
+  /** Content-Type for a stream body. */
+  contentType?: string;
+}
+
+/** Sends plain requests to one Garden address. */
+export class HttpTransport {
+  constructor(
+    private readonly address: GardenAddress,
+    private readonly connectTimeoutMs: number,
+  ) {}
+
+  /**
+   * Sends `req` and resolves with the response once its head arrived. Until the returned
+   * `release()` is called, an abort of `scope` destroys the response (with the abort error).
+   */
+  open(req: PlainRequest, scope: CallScope): Promise<{ res: IncomingMessage; release: () => void }> {
+    return new Promise((resolve, reject) => {
+      const headers: OutgoingHttpHeaders = { Host: 'api', 'User-Agent': USER_AGENT };
+      let json: Buffer | undefined;
+      if (typeof req.body === 'string') {
+        json = Buffer.from(req.body, 'utf8');
+        headers['Content-Length'] = json.length;
+        headers['Content-Type'] = 'application/json';
+      } else if (req.body) {
+        headers['Transfer-Encoding'] = 'chunked';
+        if (req.contentType) headers['Content-Type'] = req.contentType;
+      }
+      headers.Connection = 'close';
+
+      let settled = false;
+      let response: IncomingMessage | undefined;
+      const clientRequest = httpRequest({
+        method: req.method,
+        path: req.path,
+        headers,
+        setHost: false,
+        createConnection: () => dial(this.address, this.connectTimeoutMs),
+      });
+      const removeAbort = scope.onAbort((err) => {
+        response?.destroy(err);
+        clientRequest.destroy(err);
+        if (!settled) {
+          settled = true;
+          reject(err);
+        }
+      });
+      clientRequest.once('response', (res: IncomingMessage) => {
+        response = res;
+        if (settled) return void res.destroy();
+        settled = true;
+        resolve({ res, release: removeAbort });
+      });
+      clientRequest.on('error', (err) => {
+        if (settled) return;
+        settled = true;
+        removeAbort();
+        reject(err);
+      });
+      if (json) clientRequest.end(json);
+      else if (req.body && typeof req.body !== 'string') {
+        const body = req.body;
+        // A failing tar stream aborts the upload with its own error (reported by 'error' above).
+        const onBodyError = (err: Error) => clientRequest.destroy(err);
+        body.once('error', onBodyError);
+        body.once('end', () => body.off('error', onBodyError));
+        clientRequest.once('close', () => {
+          body.off('error', onBodyError);
+          body.unpipe(clientRequest);
+          // The upload is over (answered early, aborted or failed): release the caller's source.
+          if (!body.readableEnded) body.destroy();
+        });
+        body.pipe(clientRequest);
+      } else clientRequest.end();
+    });
+  }
+
+  /**
+   * Sends `req` and reads the whole response body.
+   * @throws the typed Garden error for a non-2xx status; the transport or abort error otherwise.
+   */
+  async call(req: PlainRequest, scope: CallScope): Promise<Buffer> {
+    const { res, release } = await this.open(req, scope);
+    try {
+      const body = await readAll(res);
+      const status = res.statusCode ?? 0;
+      if (status < 200 || status > 299) throw plainErrorFromBody(status, body);
+      return body;
+    } finally {
+      release();
+    }
+  }
+}
+
+/** Reads a response to its end; rejects if the connection breaks first. */
+export function readAll(res: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const onData = (chunk: Buffer) => chunks.push(chunk);
+    const done = (err?: Error) => {
+      res.off('data', onData);
+      res.off('end', onEnd);
+      res.off('error', onError);
+      res.off('aborted', onAborted);
+      if (err) reject(err);
+      else resolve(Buffer.concat(chunks));
+    };
+    const onEnd = () => done();
+    const onError = (err: Error) => done(err);
+    const onAborted = () => done(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+    res.on('data', onData);
+    res.once('end', onEnd);
+    res.once('error', onError);
+    res.once('aborted', onAborted);
+  });
+}

@@ -12,6 +12,21 @@ results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 status=0
 
+# Static checks count as one test each so that a red check is visible in the totals.
+checks_failed=0
+echo "==> typecheck" >&2
+pnpm -s run typecheck >&2 || { checks_failed=$((checks_failed + 1)); status=1; }
+echo "==> lint (biome)" >&2
+pnpm -s run lint >&2 || { checks_failed=$((checks_failed + 1)); status=1; }
+checks=2
+for pkg in packages/*/; do
+  grep -q '"check:pack"' "$pkg/package.json" 2>/dev/null || continue
+  checks=$((checks + 1))
+  echo "==> attw + publint ($pkg)" >&2
+  (cd "$pkg" && pnpm -s run check:pack >"$results/pack.log" 2>&1) || { cat "$results/pack.log" >&2; checks_failed=$((checks_failed + 1)); status=1; }
+done
+echo "{\"passed\": $((checks - checks_failed)), \"failed\": $checks_failed}" >"$results/checks.json"
+
 echo "==> vitest (all projects)" >&2
 pnpm exec vitest run --reporter=default --reporter=json --outputFile.json="$results/vitest.json" || status=1
 

@@ -20,6 +20,13 @@ if (fs.existsSync(vitestFile)) {
   failed++; // vitest did not produce a report: it crashed.
 }
 
+const checksFile = path.join(dir, 'checks.json');
+if (fs.existsSync(checksFile)) {
+  const c = JSON.parse(fs.readFileSync(checksFile, 'utf8'));
+  passed += c.passed;
+  failed += c.failed;
+}
+
 for (const name of fs.readdirSync(dir).filter((n) => n.startsWith('go-') && n.endsWith('.json'))) {
   const packagesWithTests = new Set();
   for (const line of fs.readFileSync(path.join(dir, name), 'utf8').split('\n')) {

@@ -1,0 +1,371 @@
+/**
+ * The app factory: a Garden server over any Backend, separate from the process that listens.
+ *
+ * Connections arrive at a front `net.Server` (see `http/front-door.ts`). Hijacked routes are served
+ * on the raw socket; everything else is handed to the `http.Server` fastify owns (built through
+ * `serverFactory`), where one `onRequest` hook routes with Go `pat` semantics and answers with
+ * Go-shaped bytes. fastify supplies pino logging with request ids, `inject()` and close handling.
+ */
+import { chmod, rm } from 'node:fs/promises';
+import {
+  createServer as createHttpServer,
+  type Server as HttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import {
+  type Backend,
+  type Duration,
+  errorToEnvelope,
+  GardenError,
+  goJsonLine,
+  toMillis,
+} from '@garden-ts/api-types';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { type Logger, pino } from 'pino';
+import { Bomberman } from './grace/bomberman.js';
+import { DestroyGuard } from './grace/destroy-guard.js';
+import { serveHijacked } from './handlers/hijacked-routes.js';
+import { servePlain } from './handlers/plain-routes.js';
+import { createFrontDoor, handToHttp, type RawRequest } from './http/front-door.js';
+import { goBadRequest, writeJson, writeText } from './http/responses.js';
+import { StreamRegistry } from './process/stream-registry.js';
+import { hasValidEscapes, parseQuery, splitTarget } from './routing/form-decoding.js';
+import { matchRoute } from './routing/router.js';
+import type { ServerContext } from './server-context.js';
+
+export interface BuildServerOptions {
+  backend: Backend;
+  /** A pino logger; omitted or `false` = no logging. */
+  logger?: Logger | false;
+  /** Grace time substituted at Create when the spec has none (0 = never reap such containers). */
+  defaultGraceTime?: Duration;
+  /** Close a connection whose first request head takes longer than this (0/omitted = no limit). */
+  readHeaderTimeout?: Duration;
+  /** Call `backend.start()` in `listen()` (default true). `close()` always calls `backend.stop()`. */
+  startBackend?: boolean;
+  /** How long a finished process stream stays resolvable for late Stdout/Stderr readers (ms; Go: 60 s). */
+  streamRetentionMs?: number;
+}
+
+export type ListenOptions = { socketPath: string } | { host: string; port: number };
+
+export interface GardenServer {
+  readonly fastify: FastifyInstance<HttpServer, IncomingMessage, ServerResponse, Logger>;
+  /** Starts the backend, straps a grace timer on every existing container, then listens. */
+  listen(opts: ListenOptions): Promise<void>;
+  /** Graceful stop (protocol §10); resolves when every connection is closed and the backend stopped. */
+  close(): Promise<void>;
+  /** The listening address (a socket path or host/port), or null before `listen()`. */
+  readonly address: string | AddressInfo | null;
+  /** Open connections (plain and hijacked). */
+  readonly connectionCount: number;
+  /** Grace-time bookkeeping, exposed for inspection. */
+  readonly bomberman: Bomberman;
+  /** Process output streams, exposed for inspection. */
+  readonly streams: StreamRegistry;
+}
+
+const HIJACK_MISUSE =
+  'Run, Attach, Stdout and Stderr must be the first request on an HTTP/1.1 connection, with a Content-Length body of at most 16 MiB';
+
+export function buildServer(options: BuildServerOptions): GardenServer {
+  const { backend } = options;
+  const log: Logger = options.logger || pino({ enabled: false });
+  let httpServer: HttpServer | undefined;
+  let reqCounter = 0;
+  const nextReqId = () => `req-${(++reqCounter).toString(36)}`;
+
+  const fastify = Fastify({
+    loggerInstance: log,
+    return503OnClosing: false,
+    genReqId: nextReqId,
+    // Routing happens in our own hook on the raw request-target; fastify's router sees one path.
+    rewriteUrl: () => '/',
+    serverFactory: (handler) => {
+      httpServer = createHttpServer(
+        {
+          // Go answers a missing Host with its own text; we check it ourselves.
+          requireHostHeader: false,
+          requestTimeout: 0,
+          keepAliveTimeout: 0,
+          maxHeaderSize: 1024 * 1024,
+        },
+        handler,
+      );
+      return httpServer;
+    },
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket: Socket) => clientError(err, socket),
+  });
+
+  const stopping = new AbortController();
+  const destroyGuard = new DestroyGuard();
+  const bomberman = new Bomberman((handle) => {
+    // Reap: same guard as Destroy; errors are only logged and never retried.
+    destroyGuard
+      .run(handle, () => backend.destroy(handle))
+      .then(
+        () => log.info({ handle }, 'grace time expired; container destroyed'),
+        (err) => log.error({ err, handle }, 'reaping container failed'),
+      );
+  });
+  const streams = new StreamRegistry(options.streamRetentionMs ?? 60_000);
+  const ctx: ServerContext = {
+    backend,
+    bomberman,
+    destroyGuard,
+    streams,
+    defaultGraceTime: options.defaultGraceTime ?? 0n,
+    log,
+    stopping: stopping.signal,
+  };
+
+  // ---- connection and request bookkeeping (for shutdown and leak checks) ----
+  // Answers Node's parser errors like Go does (400, or 431 for an oversized head), after any
+  // response still in flight on that connection (a valid request followed by garbage).
+  const clientError = (err: NodeJS.ErrnoException, socket: Socket) => {
+    const answer = () => {
+      if (socket.writable && err.code !== 'ECONNRESET') {
+        socket.end(
+          err.code === 'HPE_HEADER_OVERFLOW'
+            ? 'HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n431 Request Header Fields Too Large'
+            : goBadRequest(),
+        );
+        socket.once('finish', () => socket.destroy());
+      } else {
+        socket.destroy();
+      }
+    };
+    if (busy.has(socket)) afterResponse.set(socket, answer);
+    else answer();
+  };
+  const afterResponse = new Map<Socket, () => void>();
+  const sockets = new Set<Socket>();
+  const busy = new Map<Socket, number>();
+  let inFlight = 0;
+  let inFlightDrained: (() => void) | undefined;
+  let closing = false;
+
+  const plainStarted = (req: IncomingMessage, res: ServerResponse) => {
+    inFlight++;
+    const socket = req.socket;
+    busy.set(socket, (busy.get(socket) ?? 0) + 1);
+    res.once('close', () => {
+      inFlight--;
+      const n = (busy.get(socket) ?? 1) - 1;
+      if (n <= 0) busy.delete(socket);
+      else busy.set(socket, n);
+      if (n <= 0) {
+        const pendingAnswer = afterResponse.get(socket);
+        afterResponse.delete(socket);
+        if (pendingAnswer) pendingAnswer();
+        else if (closing) socket.end();
+      }
+      if (inFlight === 0) inFlightDrained?.();
+    });
+  };
+
+  // ---- the plain path ----
+  const servePlainHttp = async (req: IncomingMessage, res: ServerResponse, reqLog: Logger) => {
+    const started = process.hrtime.bigint();
+    res.once('close', () => {
+      reqLog.info(
+        {
+          method: req.method,
+          url: (req as { originalUrl?: string }).originalUrl ?? req.url,
+          statusCode: res.statusCode,
+          responseTime: Number(process.hrtime.bigint() - started) / 1e6,
+        },
+        'request completed',
+      );
+    });
+    let target = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+    // Go's missing-Host check (HTTP/1.1 only), answered before routing, then the connection closes.
+    if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && req.headers.host === undefined) {
+      req.socket.end(goBadRequest('missing required Host header'));
+      return;
+    }
+    const absolute = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(target);
+    if (absolute) target = target.slice(absolute[0].length) || '/';
+    const { path, query } = splitTarget(target);
+    if (!hasValidEscapes(path)) {
+      req.socket.end(goBadRequest());
+      return;
+    }
+    const match = matchRoute(req.method ?? '', path);
+    if (match.kind === 'not-found') return writeText(req, res, 404, '404 page not found\n');
+    if (match.kind === 'method-not-allowed') {
+      return writeText(req, res, 405, 'Method Not Allowed\n', ['Allow', match.allow.join(', ')]);
+    }
+    if (match.route.hijacked) {
+      const err = new GardenError(HIJACK_MISUSE);
+      return writeJson(req, res, 400, goJsonLine({ ...errorToEnvelope(err) }));
+    }
+    await servePlain(ctx, {
+      route: match.route.name,
+      params: match.params,
+      query: parseQuery(query),
+      req,
+      res,
+      log: reqLog,
+    });
+  };
+
+  // Every request is answered by the onRequest hook below, which hijacks the reply before fastify
+  // would parse the body; these handlers only give fastify a route to run the hook for.
+  fastify.all('/', () => {});
+  fastify.setNotFoundHandler(() => {});
+  fastify.addHook('onRequest', (request, reply, done) => {
+    reply.hijack();
+    plainStarted(request.raw, reply.raw);
+    // Go's server tags log lines with the client's X-Vcap-Request-Id when it sends one.
+    const vcap = request.headers['x-vcap-request-id'];
+    const reqLog = request.log as unknown as Logger;
+    servePlainHttp(
+      request.raw,
+      reply.raw,
+      typeof vcap === 'string' ? reqLog.child({ session: vcap }) : reqLog,
+    ).catch((err) => {
+      request.log.error({ err }, 'unexpected handler failure');
+      reply.raw.destroy();
+    });
+    done();
+  });
+
+  // ---- the hijacked path ----
+  // Sockets served on the raw path: shutdown lets them flush instead of cutting them as idle.
+  const hijackedSockets = new WeakSet<Socket>();
+  const isHijacked = (socket: Socket) => hijackedSockets.has(socket);
+  const onHijack = (raw: RawRequest) => {
+    hijackedSockets.add(raw.socket);
+    const reqLog = log.child({ reqId: nextReqId() });
+    const vcap = raw.head.headers.find(([k]) => k.toLowerCase() === 'x-vcap-request-id')?.[1];
+    const hijackLog = vcap ? reqLog.child({ session: vcap }) : reqLog;
+    hijackLog.info(
+      { method: raw.head.method, url: raw.head.target, route: raw.route.name },
+      'hijacked request',
+    );
+    serveHijacked(ctx, {
+      route: raw.route.name as 'Run' | 'Attach' | 'Stdout' | 'Stderr',
+      params: raw.params,
+      socket: raw.socket,
+      body: raw.body,
+      rest: raw.rest,
+      log: hijackLog,
+      continuePlain: (rest) => {
+        hijackedSockets.delete(raw.socket);
+        if (closing) raw.socket.end();
+        else handToHttp(httpServer!, raw.socket, rest);
+      },
+    });
+  };
+
+  const front = createFrontDoor({
+    get httpServer() {
+      return httpServer!;
+    },
+    onHijack,
+    onConnection: (socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+      if (closing) socket.destroy();
+    },
+    readHeaderTimeoutMs: options.readHeaderTimeout ? toMillis(options.readHeaderTimeout) : 0,
+  });
+
+  let closePromise: Promise<void> | undefined;
+  let listening = false;
+
+  const close = (): Promise<void> => {
+    closePromise ??= (async () => {
+      closing = true;
+      // 1. Hijacked Run/Attach handlers detach (no final message); processes keep running.
+      stopping.abort();
+      // 2. No new connections; idle keep-alive connections are closed now, busy ones after their response.
+      const frontClosed = listening
+        ? new Promise<void>((resolve) => front.close(() => resolve()))
+        : Promise.resolve();
+      for (const socket of sockets) if (!busy.has(socket) && !isHijacked(socket)) socket.destroy();
+      // 3. Wait for in-flight plain requests.
+      if (inFlight > 0) await new Promise<void>((resolve) => (inFlightDrained = resolve));
+      // Output streams: drain what is queued, then close their sockets.
+      streams.close(true);
+      bomberman.close();
+      await closeRemaining(sockets);
+      await frontClosed;
+      await fastify.close();
+      // 4. Stop the backend.
+      await backend.stop();
+    })();
+    return closePromise;
+  };
+
+  return {
+    fastify,
+    get address() {
+      return front.address();
+    },
+    get connectionCount() {
+      return sockets.size;
+    },
+    bomberman,
+    streams,
+    close,
+    async listen(opts: ListenOptions) {
+      if (closing) throw new Error('server is closed');
+      await fastify.ready();
+      if (options.startBackend !== false) await backend.start();
+      for (const container of await backend.containers()) {
+        try {
+          bomberman.strap(container.handle, await backend.graceTime(container));
+        } catch (err) {
+          log.warn({ err, handle: container.handle }, 'strapping existing container failed');
+        }
+      }
+      if ('socketPath' in opts) {
+        // Like Go: remove a stale socket file, bind, make it reachable by everyone.
+        await rm(opts.socketPath, { force: true });
+        await new Promise<void>((resolve, reject) => {
+          front.once('error', reject);
+          front.listen(opts.socketPath, () => {
+            front.off('error', reject);
+            resolve();
+          });
+        });
+        await chmod(opts.socketPath, 0o777);
+      } else {
+        await new Promise<void>((resolve, reject) => {
+          front.once('error', reject);
+          front.listen(opts.port, opts.host, () => {
+            front.off('error', reject);
+            resolve();
+          });
+        });
+      }
+      listening = true;
+      log.info({ address: front.address() }, 'garden server listening');
+    },
+  };
+}
+
+/** Ends every remaining socket (flushing what is queued) and waits until all are closed. */
+async function closeRemaining(sockets: Set<Socket>): Promise<void> {
+  const waits: Promise<void>[] = [];
+  for (const socket of sockets) {
+    waits.push(
+      new Promise<void>((resolve) => {
+        if (socket.destroyed) return resolve();
+        socket.once('close', () => resolve());
+        if (socket.writableLength === 0) socket.destroy();
+        else {
+          socket.end();
+          const t = setTimeout(() => socket.destroy(), 1000);
+          t.unref();
+          socket.once('close', () => clearTimeout(t));
+        }
+      }),
+    );
+  }
+  await Promise.all(waits);
+}

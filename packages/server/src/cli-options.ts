@@ -1,0 +1,106 @@
+/** Command-line parsing for `gardend` (kept apart from the executable so it can be unit-tested). */
+import { parseArgs } from 'node:util';
+import { type Duration, parseDuration } from '@garden-ts/api-types';
+import type { ListenOptions } from './build-server.js';
+
+export const DEFAULT_SOCKET = '/tmp/garden.sock';
+export const BACKENDS = ['fake', 'linux'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const USAGE = `Usage: gardend [options]
+
+Serves the Garden API over a unix socket (default) or TCP.
+
+Options:
+  --backend fake|linux       backend to serve (required)
+  --bind-socket PATH         unix socket to listen on (default ${DEFAULT_SOCKET})
+  --bind-ip IP               TCP address to listen on (with --bind-port)
+  --bind-port PORT           TCP port to listen on (with --bind-ip)
+  --default-grace-time DUR   grace time for containers created without one, e.g. 5m (default 0 = none)
+  --read-header-timeout DUR  close connections whose request head is slower than this (default 0 = none)
+  --log-level LEVEL          ${LEVELS.join('|')} (default info)
+  -h, --help                 show this help
+`;
+
+export interface GardendOptions {
+  backend: BackendName;
+  listen: ListenOptions;
+  defaultGraceTime: Duration;
+  readHeaderTimeout: Duration;
+  logLevel: (typeof LEVELS)[number];
+}
+
+/** A command line that cannot be served; `message` says which flag is wrong. */
+export class UsageError extends Error {}
+
+/**
+ * Parses gardend's arguments.
+ * @returns the options, or `'help'` when help was asked for.
+ * @throws UsageError naming the bad flag.
+ */
+export function parseGardendArgs(argv: string[]): GardendOptions | 'help' {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        backend: { type: 'string' },
+        'bind-socket': { type: 'string' },
+        'bind-ip': { type: 'string' },
+        'bind-port': { type: 'string' },
+        'default-grace-time': { type: 'string' },
+        'read-header-timeout': { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) return 'help';
+  const backend = values.backend as string | undefined;
+  if (backend === undefined) throw new UsageError('--backend is required (fake or linux)');
+  if (!(BACKENDS as readonly string[]).includes(backend)) {
+    throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, got "${backend}"`);
+  }
+  const socket = values['bind-socket'] as string | undefined;
+  const ip = values['bind-ip'] as string | undefined;
+  const portText = values['bind-port'] as string | undefined;
+  let listen: ListenOptions;
+  if (ip !== undefined || portText !== undefined) {
+    if (socket !== undefined)
+      throw new UsageError('--bind-socket cannot be combined with --bind-ip/--bind-port');
+    if (ip === undefined || portText === undefined)
+      throw new UsageError('--bind-ip and --bind-port go together');
+    if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
+      throw new UsageError(`--bind-port must be a port number (0-65535), got "${portText}"`);
+    }
+    listen = { host: ip, port: Number(portText) };
+  } else {
+    if (socket === '') throw new UsageError('--bind-socket must not be empty');
+    listen = { socketPath: socket ?? DEFAULT_SOCKET };
+  }
+  const duration = (flag: string): Duration => {
+    const text = values[flag] as string | undefined;
+    if (text === undefined) return 0n;
+    try {
+      return parseDuration(text);
+    } catch {
+      throw new UsageError(`--${flag} must be a duration such as 30s, 5m or 1h30m, got "${text}"`);
+    }
+  };
+  const logLevel = (values['log-level'] as string | undefined) ?? 'info';
+  if (!(LEVELS as readonly string[]).includes(logLevel)) {
+    throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+  return {
+    backend: backend as BackendName,
+    listen,
+    defaultGraceTime: duration('default-grace-time'),
+    readHeaderTimeout: duration('read-header-timeout'),
+    logLevel: logLevel as GardendOptions['logLevel'],
+  };
+}

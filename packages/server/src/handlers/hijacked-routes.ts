@@ -1,0 +1,127 @@
+/**
+ * The four hijacked routes (Run, Attach, Stdout, Stderr; protocol §7), served on the raw socket.
+ * Errors before the hijack are complete JSON responses without `Connection: close` (the Go client
+ * loses the typed error otherwise); the connection then continues as an ordinary keep-alive HTTP
+ * connection, as with Go's server.
+ */
+import type { Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
+import { type Container, decodeBody, type ProcessSpec, Wire } from '@garden-ts/api-types';
+import type { Logger } from 'pino';
+import { errorLine, errorStatus, hijackedHead, rawJsonResponse } from '../http/responses.js';
+import { firstMessage, runControlSession } from '../process/control-session.js';
+import { closeAfterFlush } from '../process/output-stream.js';
+import type { RouteName } from '../routing/routes.js';
+import type { ServerContext } from '../server-context.js';
+
+export interface HijackedRequest {
+  route: Extract<RouteName, 'Run' | 'Attach' | 'Stdout' | 'Stderr'>;
+  params: Record<string, string>;
+  socket: Socket;
+  /** The request body (Run only; empty otherwise). */
+  body: Buffer;
+  /** Bytes received after the request (control messages for Run/Attach). */
+  rest: Buffer;
+  log: Logger;
+  /** Continue serving the connection as plain HTTP (after an error response). */
+  continuePlain(rest: Buffer): void;
+}
+
+/** Serves one hijacked request; resolves when the socket is no longer ours. Never rejects. */
+export async function serveHijacked(ctx: ServerContext, r: HijackedRequest): Promise<void> {
+  try {
+    if (r.route === 'Stdout' || r.route === 'Stderr') {
+      serveOutput(ctx, r);
+      return;
+    }
+    await serveProcess(ctx, r);
+  } catch (err) {
+    r.log.error({ err }, 'hijacked handler failed');
+    r.socket.destroy();
+  }
+}
+
+function serveOutput(ctx: ServerContext, r: HijackedRequest): void {
+  const { socket } = r;
+  socket.on('error', () => {});
+  socket.write(hijackedHead(200, false));
+  const streams = ctx.streams.get(r.params.streamid ?? '');
+  const output = streams?.[r.route === 'Stdout' ? 'stdout' : 'stderr'];
+  // Unknown or expired id (or a second reader): a 200 head and an empty stream.
+  if (!output?.attach(socket)) {
+    closeAfterFlush(socket);
+    return;
+  }
+  // Input on an output connection is meaningless; discard it so the peer's close is noticed.
+  socket.on('data', () => {});
+  socket.resume();
+}
+
+async function serveProcess(ctx: ServerContext, r: HijackedRequest): Promise<void> {
+  const { socket, log } = r;
+  const fail = (err: unknown, validation = false) => {
+    log.info({ route: r.route, err }, 'request failed');
+    socket.write(rawJsonResponse(errorStatus(err, validation), errorLine(err)));
+    r.continuePlain(r.rest);
+  };
+
+  let spec: ProcessSpec | undefined;
+  if (r.route === 'Run') {
+    try {
+      spec = decodeBody(Wire.processSpec, r.body.toString('utf8'));
+    } catch (err) {
+      return fail(err, true);
+    }
+  }
+
+  let container: Container;
+  try {
+    container = await ctx.backend.lookup(r.params.handle ?? '');
+  } catch (err) {
+    return fail(err);
+  }
+
+  const handle = container.handle;
+  ctx.bomberman.pause(handle);
+  const stdin = new PassThrough();
+  // The backend may never listen for errors on stdin; a destroyed stdin must not crash the server.
+  stdin.on('error', () => {});
+  const streams = ctx.streams.newStreams();
+  const io = { stdin, stdout: streams.stdout.writable, stderr: streams.stderr.writable };
+  let process: Awaited<ReturnType<Container['run']>>;
+  try {
+    process = spec ? await container.run(spec, io) : await container.attach(r.params.pid ?? '', io);
+  } catch (err) {
+    stdin.destroy();
+    streams.stdout.discard();
+    streams.stderr.discard();
+    ctx.bomberman.unpause(handle);
+    return fail(err);
+  }
+
+  const streamId = ctx.streams.register(streams);
+  try {
+    if (socket.destroyed) {
+      // The client left while the backend was starting the process.
+      stdin.destroy(new Error('control connection closed'));
+      streams.stdout.writable.destroy();
+      streams.stderr.writable.destroy();
+      return;
+    }
+    socket.write(hijackedHead(r.route === 'Run' ? 201 : 200, true) + firstMessage(process.id, streamId));
+    const reason = await runControlSession({
+      socket,
+      process,
+      stdin,
+      streams,
+      streamId,
+      initial: r.rest,
+      log,
+      stopping: ctx.stopping,
+    });
+    log.info({ route: r.route, processId: process.id, streamId, reason }, 'process stream finished');
+  } finally {
+    ctx.streams.markDone(streamId);
+    ctx.bomberman.unpause(handle);
+  }
+}

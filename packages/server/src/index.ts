@@ -1,0 +1,17 @@
+/**
+ * @garden-ts/server: the Garden HTTP server over any Backend, wire-compatible with the canonical
+ * Go server (see the protocol doc), and the building blocks it is made of.
+ */
+export {
+  type BuildServerOptions,
+  buildServer,
+  type GardenServer,
+  type ListenOptions,
+} from './build-server.js';
+export { Bomberman } from './grace/bomberman.js';
+export { DestroyGuard } from './grace/destroy-guard.js';
+export { TimeBomb } from './grace/timebomb.js';
+export { OutputStream, type OutputStreamOptions } from './process/output-stream.js';
+export { StreamRegistry } from './process/stream-registry.js';
+export { matchRoute, type RouteMatch, tryPattern } from './routing/router.js';
+export { ROUTES, type RouteDef, type RouteName } from './routing/routes.js';

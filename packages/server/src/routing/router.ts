@@ -1,0 +1,66 @@
+/**
+ * Route matching with the semantics of bmizerany/pat as used by the Go server (protocol §2.1):
+ * patterns are matched byte by byte against the raw, still-escaped path; a `:name` capture takes
+ * characters up to the pattern's next character or `/` and may be empty; the whole path must be
+ * consumed; captures are then form-decoded (so `%2F` stays inside one capture).
+ */
+import { formDecode } from './form-decoding.js';
+import { ROUTES, type RouteDef } from './routes.js';
+
+export type RouteParams = Record<string, string>;
+
+export type RouteMatch =
+  | { kind: 'route'; route: RouteDef; params: RouteParams }
+  /** The path matches routes of other methods only: answer 405 with `Allow`. */
+  | { kind: 'method-not-allowed'; allow: string[] }
+  | { kind: 'not-found' };
+
+/** pat's `try`: the decoded captures when `pattern` matches `path`, else undefined. */
+export function tryPattern(pattern: string, path: string): RouteParams | undefined {
+  const params: RouteParams = {};
+  let i = 0;
+  let j = 0;
+  while (i < path.length) {
+    if (j >= pattern.length) return undefined;
+    if (pattern[j] === ':') {
+      let k = j + 1;
+      while (k < pattern.length && /[A-Za-z0-9]/.test(pattern[k]!)) k++;
+      const name = pattern.slice(j + 1, k);
+      const next = pattern[k];
+      j = k;
+      let end = i;
+      while (end < path.length && path[end] !== '/' && path[end] !== next) end++;
+      const value = formDecode(path.slice(i, end));
+      if (value === undefined) return undefined;
+      if (!(name in params)) params[name] = value;
+      i = end;
+    } else if (path[i] === pattern[j]) {
+      i++;
+      j++;
+    } else {
+      return undefined;
+    }
+  }
+  // A capture never matches at the very end of the path (pat stops when the path is consumed).
+  return j === pattern.length ? params : undefined;
+}
+
+// Order of methods in a 405 `Allow` header. Go iterates a map (unspecified order); a fixed order
+// keeps our answers deterministic.
+const METHOD_ORDER = ['GET', 'POST', 'PUT', 'DELETE'] as const;
+
+/** Finds the route for `method` and raw `path`, or the 404/405 outcome pat would produce. */
+export function matchRoute(method: string, path: string, routes: readonly RouteDef[] = ROUTES): RouteMatch {
+  for (const route of routes) {
+    if (route.method !== method) continue;
+    const params = tryPattern(route.pattern, path);
+    if (params) return { kind: 'route', route, params };
+  }
+  const allow: string[] = [];
+  for (const m of METHOD_ORDER) {
+    if (m === method) continue;
+    // pat appends the method once per matching handler.
+    for (const route of routes) if (route.method === m && tryPattern(route.pattern, path)) allow.push(m);
+  }
+  return allow.length > 0 ? { kind: 'method-not-allowed', allow } : { kind: 'not-found' };
+}

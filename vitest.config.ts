@@ -14,6 +14,17 @@ export default defineConfig({
         extends: true as const,
         test: { name, root: `packages/${name}`, include: ['src/**/*.test.ts', 'test/**/*.test.ts'] },
       })),
+      {
+        extends: true as const,
+        test: {
+          name: 'test-e2e',
+          root: 'test-e2e',
+          include: ['**/*.test.ts'],
+          // Part (a) of the Go conformance runs as `go test` from scripts/test.sh (one count per Go test).
+          exclude: ['**/node_modules/**', 'go-conformance/go-client-vs-ts.test.ts'],
+          hookTimeout: 120_000,
+        },
+      },
       { extends: true as const, test: { name: 'bench', root: 'bench', include: ['test/**/*.test.ts'] } },
     ],
   },

@@ -113,9 +113,18 @@ export class ProcessOutput {
     this.backlogs = { stdout: new Backlog(backlogLimit), stderr: new Backlog(backlogLimit) };
   }
 
-  /** Adds an attacher after handing it the undelivered backlog of each stream it can receive. */
+  /**
+   * Adds an attacher after handing it the undelivered backlog of each stream it has a writable
+   * for. Backlogs are per stream: an attacher with only a stdout writable leaves the stderr backlog
+   * for a later stderr attacher (a server attaches each output connection separately). An
+   * attacher without writables receives nothing and is not kept.
+   */
   attach(stdout: Writable | undefined, stderr: Writable | undefined): Attachment {
     const attachment = new Attachment(stdout, stderr, (a) => this.attachments.delete(a));
+    if (!stdout && !stderr) {
+      attachment.detach();
+      return attachment;
+    }
     this.attachments.add(attachment);
     for (const stream of ['stdout', 'stderr'] as const) {
       if (!attachment.target(stream) || this.backlogs[stream].size === 0) continue;

@@ -55,6 +55,27 @@ describe('process I/O', () => {
     expect(third.text()).toBe('');
   });
 
+  it('keeps backlogs per stream: a stdout-only attacher leaves stderr for a stderr attacher', async () => {
+    const { container: c } = await container();
+    const stdin = new PassThrough();
+    const p = await c.run({ path: 'sh', args: ['-c', 'echo early-out; echo early-err >&2; cat'] }, { stdin });
+    await delay(5);
+    // A stdout-only attacher (one output connection of a server) while the process runs.
+    const stdout = new Collector();
+    await c.attach(p.id, { stdout });
+    expect(stdout.text()).toBe('early-out\n');
+    stdin.end('late-out\n');
+    expect(await p.wait()).toBe(0);
+    expect(stdout.text()).toBe('early-out\nlate-out\n');
+    // Attachers without writables (a server's control connection) take nothing either.
+    await (await c.attach(p.id, {})).wait();
+    const stderr = new Collector();
+    const onlyErr = await c.attach(p.id, { stderr });
+    expect(await onlyErr.wait()).toBe(0);
+    expect(stderr.text()).toBe('early-err\n');
+    expect(stdout.writableEnded || stderr.writableEnded).toBe(false);
+  });
+
   it('bounds the backlog and drops the oldest bytes', async () => {
     const { container: c } = await container({ outputBacklogBytes: 8 });
     const p = await c.run({ path: 'echo', args: ['0123456789abcdef'] }, {});

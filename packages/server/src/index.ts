@@ -11,7 +11,13 @@ export {
 export { Bomberman } from './grace/bomberman.js';
 export { DestroyGuard } from './grace/destroy-guard.js';
 export { TimeBomb } from './grace/timebomb.js';
-export { OutputStream, type OutputStreamOptions } from './process/output-stream.js';
-export { StreamRegistry } from './process/stream-registry.js';
+export { HandBackStore } from './process/hand-back-store.js';
+export { type OutputKind, OutputReader, type OutputReaderOptions } from './process/output-reader.js';
+export { StartupBuffer } from './process/startup-buffer.js';
+export {
+  type StartupBuffers,
+  StreamRegistry,
+  type StreamRegistryOptions,
+} from './process/stream-registry.js';
 export { matchRoute, type RouteMatch, tryPattern } from './routing/router.js';
 export { ROUTES, type RouteDef, type RouteName } from './routing/routes.js';

@@ -53,32 +53,52 @@ it('Run: a control-connection disconnect closes stdin with an error and drains t
   out.write(outputRequest(stream_id));
   await out.readHead();
   c.write('{"source":0,"data":"partial"}\n');
-  await expect.poll(() => f.server.streams.get(stream_id)?.stdout.hasReader).toBe(true);
+  await expect.poll(() => f.server.streams.hasReader(stream_id, 'stdout')).toBe(true);
   expect(pauses()).toBe(1);
   c.destroy();
-  // cat sees stdin end (the fake counts a stdin error as EOF), its output drains, the stream closes.
+  // The output connection is drained and closed as the handler ends (cat, seeing stdin end —
+  // the fake counts a stdin error as EOF — exits too).
   expect((await out.readToEnd()).toString()).toBe('partial');
   await settled();
   expect(pauses()).toBe(0);
-  expect(f.server.streams.get(stream_id)?.stdout.writable.destroyed).toBe(true);
+  expect(f.server.streams.hasReader(stream_id, 'stdout')).toBe(false);
 });
 
-it('Run: the process keeps running after a disconnect; its writers are destroyed', async () => {
-  const { c, process_id, stream_id } = await startRun('{"path":"sleep","args":["30"]}\n');
+it('Run: the process keeps running after a disconnect; its output stays with the backend', async () => {
+  const { c, process_id, stream_id } = await startRun(
+    '{"path":"sh","args":["-c","echo before; sleep 0.5; echo after; echo after-err >&2"]}\n',
+  );
+  const out = await RawConnection.open(f.socketPath);
+  out.write(outputRequest(stream_id));
+  await out.readHead();
+  await expect.poll(() => f.server.streams.hasReader(stream_id, 'stdout')).toBe(true);
   c.destroy();
+  // Go drains and closes the output connections when the handler ends.
+  expect((await out.readToEnd()).toString()).toBe('before\n');
   await settled();
   expect(pauses()).toBe(0);
-  const streams = f.server.streams.get(stream_id)!;
-  expect(streams.stdout.writable.destroyed && streams.stderr.writable.destroyed).toBe(true);
   const info = await (await f.fake.lookup('h')).info();
   expect(info.processIDs).toContain(process_id);
-  // Re-attach works and sees the exit once the process is killed.
+  // A late reader of the finished stream gets only what was undelivered then: nothing, yet.
+  const late = await RawConnection.open(f.socketPath);
+  late.write(outputRequest(stream_id));
+  await late.readHead();
+  expect((await late.readToEnd()).length).toBe(0);
+  // Re-attach: output produced while nobody was attached is delivered to the new attacher.
   const a = await RawConnection.open(f.socketPath);
   a.write(`GET /containers/h/processes/${process_id} HTTP/1.1\r\nHost: api\r\n\r\n`);
   await a.readHead();
-  await a.readLine();
-  a.write(`{"process_id":"${process_id}","signal":1}\n`);
-  expect(await a.readLine()).toBe(`{"process_id":"${process_id}","exit_status":137}\n`);
+  const attached = JSON.parse(await a.readLine()) as { stream_id: string };
+  const [aOut, aErr] = await Promise.all([
+    RawConnection.open(f.socketPath),
+    RawConnection.open(f.socketPath),
+  ]);
+  aOut.write(outputRequest(attached.stream_id));
+  aErr.write(outputRequest(attached.stream_id, 'stderr'));
+  await Promise.all([aOut.readHead(), aErr.readHead()]);
+  expect(await a.readLine()).toBe(`{"process_id":"${process_id}","exit_status":0}\n`);
+  expect((await aOut.readToEnd()).toString()).toBe('after\n');
+  expect((await aErr.readToEnd()).toString()).toBe('after-err\n');
   await settled();
 });
 
@@ -104,7 +124,7 @@ it('Stdout: a reader that disconnects mid-stream does not disturb the process', 
   await out.readHead();
   c.write(`{"source":0,"data":"${'x'.repeat(10_000)}"}\n`);
   out.destroy();
-  await expect.poll(() => f.server.streams.get(stream_id)?.stdout.hasReader).toBe(false);
+  await expect.poll(() => f.server.streams.hasReader(stream_id, 'stdout')).toBe(false);
   c.write('{"source":0,"data":"more"}\n{"source":0}\n');
   expect(await c.readLine()).toContain('"exit_status":0');
   await settled();

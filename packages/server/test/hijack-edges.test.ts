@@ -101,7 +101,7 @@ it('gives a second concurrent reader of one stream an empty stream', async () =>
   const first = await RawConnection.open(f.socketPath);
   first.write(req);
   await first.readHead();
-  await expect.poll(() => f.server.streams.get(stream_id)?.stdout.hasReader).toBe(true);
+  await expect.poll(() => f.server.streams.hasReader(stream_id, 'stdout')).toBe(true);
   const second = await RawConnection.open(f.socketPath);
   second.write(req);
   await second.readHead();

@@ -10,7 +10,6 @@ import { type Container, decodeBody, type ProcessSpec, Wire } from '@garden-ts/a
 import type { Logger } from 'pino';
 import { errorLine, errorStatus, hijackedHead, rawJsonResponse } from '../http/responses.js';
 import { firstMessage, runControlSession } from '../process/control-session.js';
-import { closeAfterFlush } from '../process/output-stream.js';
 import type { RouteName } from '../routing/routes.js';
 import type { ServerContext } from '../server-context.js';
 
@@ -45,16 +44,9 @@ function serveOutput(ctx: ServerContext, r: HijackedRequest): void {
   const { socket } = r;
   socket.on('error', () => {});
   socket.write(hijackedHead(200, false));
-  const streams = ctx.streams.get(r.params.streamid ?? '');
-  const output = streams?.[r.route === 'Stdout' ? 'stdout' : 'stderr'];
-  // Unknown or expired id (or a second reader): a 200 head and an empty stream.
-  if (!output?.attach(socket)) {
-    closeAfterFlush(socket);
-    return;
-  }
-  // Input on an output connection is meaningless; discard it so the peer's close is noticed.
-  socket.on('data', () => {});
-  socket.resume();
+  // Unknown or expired id (or a second reader): the 200 head and an empty stream. Otherwise the
+  // socket is attached to the backend process, which writes its output straight to it.
+  ctx.streams.openReader(r.params.streamid ?? '', r.route === 'Stdout' ? 'stdout' : 'stderr', socket, r.log);
 }
 
 async function serveProcess(ctx: ServerContext, r: HijackedRequest): Promise<void> {
@@ -86,26 +78,28 @@ async function serveProcess(ctx: ServerContext, r: HijackedRequest): Promise<voi
   const stdin = new PassThrough();
   // The backend may never listen for errors on stdin; a destroyed stdin must not crash the server.
   stdin.on('error', () => {});
-  const streams = ctx.streams.newStreams();
-  const io = { stdin, stdout: streams.stdout.writable, stderr: streams.stderr.writable };
+  // Output goes to startup buffers only until the Stdout/Stderr connections arrive; they then
+  // attach to the backend process directly (stream-registry.ts), so output nobody reads stays
+  // in the backend (or is handed back) for a later Attach instead of being swallowed here.
+  const startup = ctx.streams.newStartupBuffers();
+  const io = { stdin, stdout: startup.stdout, stderr: startup.stderr };
   let process: Awaited<ReturnType<Container['run']>>;
   try {
     process = spec ? await container.run(spec, io) : await container.attach(r.params.pid ?? '', io);
   } catch (err) {
     stdin.destroy();
-    streams.stdout.discard();
-    streams.stderr.discard();
+    startup.stdout.take();
+    startup.stderr.take();
     ctx.bomberman.unpause(handle);
     return fail(err);
   }
 
-  const streamId = ctx.streams.register(streams);
+  const streamId = ctx.streams.register(container, process.id, startup);
+  let exited = false;
   try {
     if (socket.destroyed) {
       // The client left while the backend was starting the process.
       stdin.destroy(new Error('control connection closed'));
-      streams.stdout.writable.destroy();
-      streams.stderr.writable.destroy();
       return;
     }
     socket.write(hijackedHead(r.route === 'Run' ? 201 : 200, true) + firstMessage(process.id, streamId));
@@ -113,15 +107,15 @@ async function serveProcess(ctx: ServerContext, r: HijackedRequest): Promise<voi
       socket,
       process,
       stdin,
-      streams,
       streamId,
       initial: r.rest,
       log,
       stopping: ctx.stopping,
     });
+    exited = reason === 'exited';
     log.info({ route: r.route, processId: process.id, streamId, reason }, 'process stream finished');
   } finally {
-    ctx.streams.markDone(streamId);
+    ctx.streams.markDone(streamId, exited);
     ctx.bomberman.unpause(handle);
   }
 }

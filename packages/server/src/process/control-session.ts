@@ -7,8 +7,7 @@ import type { Socket } from 'node:net';
 import type { PassThrough } from 'node:stream';
 import { decodeBody, encodeBody, type Process, type ProcessPayload, Wire } from '@garden-ts/api-types';
 import type { Logger } from 'pino';
-import { closeAfterFlush } from './output-stream.js';
-import type { ProcessStreams } from './stream-registry.js';
+import { closeAfterFlush } from './close-after-flush.js';
 
 /** Longest control message accepted; a longer line is treated like a decode error. */
 const MAX_CONTROL_LINE = 16 * 1024 * 1024;
@@ -58,7 +57,6 @@ export interface ControlSessionOptions {
   socket: Socket;
   process: Process;
   stdin: PassThrough;
-  streams: ProcessStreams;
   streamId: string;
   /** Bytes that arrived with the request (after the Run body): the first control messages. */
   initial: Buffer;
@@ -76,7 +74,7 @@ export function firstMessage(processId: string, streamId: string): string {
  * was still reading, or the server stops. Resolves with the reason; never rejects.
  */
 export function runControlSession(o: ControlSessionOptions): Promise<SessionEnd> {
-  const { socket, process, stdin, streams, log } = o;
+  const { socket, process, stdin, log } = o;
   const processId = process.id;
   let buffered: Buffer = o.initial;
   let reading = true;
@@ -103,17 +101,12 @@ export function runControlSession(o: ControlSessionOptions): Promise<SessionEnd>
       if (final && !socket.destroyed && socket.writable) socket.write(encodeBody(Wire.processPayload, final));
       if (reason === 'client-gone') socket.destroy();
       else closeAfterFlush(socket);
+      // The output connections are not ours: the caller ends them through the stream registry.
       if (reason === 'exited' || reason === 'wait-failed') {
-        // Output written before wait() resolved is delivered, then the readers are closed.
         if (!stdin.writableEnded) stdin.end();
-        streams.stdout.writable.end();
-        streams.stderr.writable.end();
       } else {
-        // The process keeps running; it sees a read error on stdin and its output writers are
-        // destroyed, which is how a backend learns the attacher went away.
+        // The process keeps running; it sees a read error on stdin (the client went away).
         stdin.destroy(new Error(reason === 'client-gone' ? 'control connection closed' : 'server stopping'));
-        streams.stdout.writable.destroy();
-        streams.stderr.writable.destroy();
       }
       log.debug({ reason, processId, streamId: o.streamId }, 'process stream ended');
       resolve(reason);

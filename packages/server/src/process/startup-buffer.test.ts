@@ -1,0 +1,43 @@
+/** The startup buffer and the hand-back store. */
+import { describe, expect, it } from 'vitest';
+import { HandBackStore } from './hand-back-store.js';
+import { StartupBuffer } from './startup-buffer.js';
+
+describe('StartupBuffer', () => {
+  it('queues every write, reports fullness, and gives everything to take() once', async () => {
+    const b = new StartupBuffer(4);
+    expect(b.write(Buffer.from('ab'))).toBe(true);
+    let called = false;
+    expect(b.write('cd', () => (called = true))).toBe(false);
+    expect(b.write(Buffer.from('ef'))).toBe(false);
+    await new Promise((r) => process.nextTick(r));
+    expect(called).toBe(true);
+    let drained = false;
+    b.on('drain', () => (drained = true));
+    expect(Buffer.concat(b.take()).toString()).toBe('abcdef');
+    expect([b.destroyed, drained, b.take().length]).toEqual([true, true, 0]);
+    // A late write is refused without throwing.
+    expect(b.write(Buffer.from('x'))).toBe(false);
+  });
+});
+
+describe('HandBackStore', () => {
+  it('keeps output per process stream, oldest bytes dropped beyond the bound', () => {
+    const s = new HandBackStore(5, 2);
+    s.put('p1', 'stdout', [Buffer.from('abc')]);
+    s.put('p1', 'stdout', [Buffer.from('defg')]);
+    s.put('p1', 'stderr', [Buffer.from('E')]);
+    expect(Buffer.concat(s.take('p1', 'stdout')).toString()).toBe('cdefg');
+    expect(s.bytes('p1', 'stderr')).toBe(1);
+    expect(s.take('p1', 'stdout')).toEqual([]);
+  });
+
+  it('forgets the least recently stored process beyond its capacity', () => {
+    const s = new HandBackStore(100, 2);
+    s.put('a', 'stdout', [Buffer.from('a')]);
+    s.put('b', 'stdout', [Buffer.from('b')]);
+    s.put('a', 'stdout', [Buffer.from('A')]);
+    s.put('c', 'stdout', [Buffer.from('c')]);
+    expect([s.bytes('a', 'stdout'), s.bytes('b', 'stdout'), s.bytes('c', 'stdout')]).toEqual([2, 0, 1]);
+  });
+});

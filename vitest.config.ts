@@ -25,6 +25,8 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      // Root-only tests of namespaces/cgroups; its own config (globalSetup builds the rootfs, no file parallelism).
+      'packages/native-ns/vitest.config.ts',
       { extends: true as const, test: { name: 'bench', root: 'bench', include: ['test/**/*.test.ts'] } },
     ],
   },

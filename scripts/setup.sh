@@ -14,6 +14,8 @@ command -v cmake >/dev/null || need_apt+=(cmake)
 command -v g++ >/dev/null || need_apt+=(g++)
 command -v make >/dev/null || need_apt+=(make)
 [ -x /bin/busybox ] || need_apt+=(busybox-static)
+command -v valgrind >/dev/null || need_apt+=(valgrind)
+command -v nsenter >/dev/null || need_apt+=(util-linux)
 command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || need_apt+=(golang-go)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

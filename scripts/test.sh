@@ -25,6 +25,9 @@ for pkg in packages/*/; do
   echo "==> attw + publint ($pkg)" >&2
   (cd "$pkg" && pnpm -s run check:pack >"$results/pack.log" 2>&1) || { cat "$results/pack.log" >&2; checks_failed=$((checks_failed + 1)); status=1; }
 done
+checks=$((checks + 1))
+echo "==> native leak check (valgrind + LeakSanitizer)" >&2
+bash packages/native-ns/scripts/leakcheck.sh >&2 || { checks_failed=$((checks_failed + 1)); status=1; }
 echo "{\"passed\": $((checks - checks_failed)), \"failed\": $checks_failed}" >"$results/checks.json"
 
 echo "==> vitest (all projects)" >&2

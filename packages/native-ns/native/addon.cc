@@ -1,0 +1,417 @@
+// The N-API addon: container creation (on a worker thread), the fast shim launcher, one reaper
+// thread with epoll over pidfds delivering exits through one ThreadSafeFunction, pidfd signals.
+// The raw interface it exposes is described exactly by src/native.d.ts.
+#include <fcntl.h>
+#include <napi.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "create.h"
+#include "stages.h"
+
+using garden::Stage;
+using garden::StageName;
+
+namespace {
+
+Napi::Error MakeError(Napi::Env env, int err, const char* syscall, const char* stage) {
+  const char* code = strerrorname_np(err);
+  std::string msg = std::string(stage) + ": " + (syscall && *syscall ? std::string(syscall) + ": " : "") + strerror(err);
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("code", Napi::String::New(env, code ? code : "UNKNOWN"));
+  e.Set("syscall", Napi::String::New(env, syscall ? syscall : ""));
+  e.Set("stage", Napi::String::New(env, stage));
+  return e;
+}
+
+// ---- reaper --------------------------------------------------------------------------------
+
+struct ExitEvent {
+  uint32_t token;
+  int code;    // -1 when killed by a signal or unknown
+  int signal;  // 0 when exited normally
+  bool known;  // false when the pidfd is not our child (no status available)
+};
+
+struct State {
+  int ep = -1;
+  int wake = -1;
+  std::thread thread;
+  Napi::ThreadSafeFunction tsfn;
+  struct Waiter {
+    Napi::Promise::Deferred deferred;
+    bool keepAlive;
+  };
+  std::unordered_map<uint32_t, Waiter> waiting;
+  int refs = 0;  // waiters that keep the event loop alive
+  uint32_t nextToken = 1;
+  bool stopping = false;
+};
+
+void ReaperLoop(State* st) {
+  for (;;) {
+    struct epoll_event evs[64];
+    int n = epoll_wait(st->ep, evs, 64, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    for (int i = 0; i < n; i++) {
+      uint64_t d = evs[i].data.u64;
+      if (d == ~uint64_t{0}) return;  // wake-up: shutting down
+      int fd = static_cast<int>(d & 0xffffffff);
+      auto* ev = new ExitEvent{static_cast<uint32_t>(d >> 32), -1, 0, false};
+      epoll_ctl(st->ep, EPOLL_CTL_DEL, fd, nullptr);
+      siginfo_t si;
+      memset(&si, 0, sizeof si);
+      if (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(fd), &si, WEXITED | WNOHANG) == 0 && si.si_pid != 0) {
+        ev->known = true;
+        if (si.si_code == CLD_EXITED) {
+          ev->code = si.si_status;
+        } else {
+          ev->signal = si.si_status;
+        }
+      }
+      napi_status s = st->tsfn.BlockingCall(ev, [](Napi::Env env, Napi::Function, ExitEvent* e) {
+        State* state = env.GetInstanceData<State>();
+        auto it = state->waiting.find(e->token);
+        if (it != state->waiting.end()) {
+          Napi::Object r = Napi::Object::New(env);
+          r.Set("code", e->code >= 0 ? Napi::Value(Napi::Number::New(env, e->code)) : env.Null());
+          r.Set("signal", e->signal ? Napi::Value(Napi::Number::New(env, e->signal)) : env.Null());
+          r.Set("known", Napi::Boolean::New(env, e->known));
+          bool keepAlive = it->second.keepAlive;
+          it->second.deferred.Resolve(r);
+          state->waiting.erase(it);
+          if (keepAlive && --state->refs == 0) state->tsfn.Unref(env);
+        }
+        delete e;
+      });
+      if (s != napi_ok) delete ev;
+    }
+  }
+}
+
+void Shutdown(State* st) {
+  if (st->stopping) return;
+  st->stopping = true;
+  uint64_t one = 1;
+  (void)!write(st->wake, &one, sizeof one);
+  if (st->thread.joinable()) st->thread.join();
+  st->tsfn.Abort();
+  close(st->ep);
+  close(st->wake);
+}
+
+Napi::Value WatchExit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  State* st = env.GetInstanceData<State>();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  bool keepAlive = info.Length() > 1 && info[1].ToBoolean();
+  auto deferred = Napi::Promise::Deferred::New(env);
+  uint32_t token = st->nextToken++;
+  if (st->nextToken == 0) st->nextToken = 1;
+  struct epoll_event ev = {};
+  ev.events = EPOLLIN | EPOLLONESHOT;
+  ev.data.u64 = (static_cast<uint64_t>(token) << 32) | static_cast<uint32_t>(fd);
+  if (keepAlive && st->refs++ == 0) st->tsfn.Ref(env);
+  st->waiting.emplace(token, State::Waiter{deferred, keepAlive});
+  if (epoll_ctl(st->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    int err = errno;
+    st->waiting.erase(token);
+    if (keepAlive && --st->refs == 0) st->tsfn.Unref(env);
+    deferred.Reject(MakeError(env, err, "epoll_ctl", "watch-exit").Value());
+  }
+  return deferred.Promise();
+}
+
+// ---- pidfds and fds --------------------------------------------------------------------------
+
+Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
+  int pid = info[0].As<Napi::Number>().Int32Value();
+  int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) throw MakeError(info.Env(), errno, "pidfd_open", "signal");
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int sig = info[1].As<Napi::Number>().Int32Value();
+  if (syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0) != 0) throw MakeError(info.Env(), errno, "pidfd_send_signal", "signal");
+  return info.Env().Undefined();
+}
+
+Napi::Value SocketPair(const Napi::CallbackInfo& info) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw MakeError(info.Env(), errno, "socketpair", "spawn");
+  Napi::Array a = Napi::Array::New(info.Env(), 2);
+  a.Set(0u, sv[0]);
+  a.Set(1u, sv[1]);
+  return a;
+}
+
+// Sends a whole buffer on a blocking stream socket, the first byte carrying `passFd` (>= 0) as
+// SCM_RIGHTS. Used for the SPEC frame, which hands a container's init pidfd to its shim.
+Napi::Value SendFrame(const Napi::CallbackInfo& info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Buffer<char> buf = info[1].As<Napi::Buffer<char>>();
+  int passFd = info[2].As<Napi::Number>().Int32Value();
+  const char* p = buf.Data();
+  size_t left = buf.Length();
+  bool first = true;
+  while (left > 0) {
+    struct iovec iov = {const_cast<char*>(p), left};
+    union {
+      char b[CMSG_SPACE(sizeof(int))];
+      struct cmsghdr align;
+    } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (first && passFd >= 0) {
+      msg.msg_control = u.b;
+      msg.msg_controllen = sizeof u.b;
+      struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int));
+      memcpy(CMSG_DATA(c), &passFd, sizeof(int));
+    }
+    ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw MakeError(info.Env(), errno, "sendmsg", "spawn");
+    first = false;
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value CloseFd(const Napi::CallbackInfo& info) {
+  close(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
+// ---- shim launcher: CLONE_VM|CLONE_VFORK, the posix_spawn technique ----------------------------
+
+struct LaunchPlan {
+  const char* path;
+  char* const* argv;
+  char* const* envp;
+  const int* fds;  // target i gets fds[i] (-1: /dev/null)
+  int nfds;
+  int devnull;
+  int scratch;  // first fd number above every source and target
+  volatile int err;
+  volatile int stage;
+};
+
+int LaunchChild(void* arg) {
+  LaunchPlan* p = static_cast<LaunchPlan*>(arg);
+  // Handlers to default now; the mask stays full until just before exec (CLONE_VM: a handler
+  // running here would run on the parent's memory).
+  struct KernelSigaction {
+    void* handler;
+    unsigned long flags;
+    void* restorer;
+    unsigned long mask;
+  } dfl = {nullptr, 0, nullptr, 0};
+  for (int sig = 1; sig <= 64; sig++) {
+    if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof(unsigned long));
+  }
+  if (setsid() < 0) {
+    p->err = errno;
+    p->stage = 1;
+    _exit(127);
+  }
+  // Move every source above all targets first so dup2 into 0..n-1 never clobbers a source.
+  for (int i = 0; i < p->nfds; i++) {
+    int src = p->fds[i] >= 0 ? p->fds[i] : p->devnull;
+    if (fcntl(src, F_DUPFD, p->scratch + i) != p->scratch + i && dup2(src, p->scratch + i) < 0) {
+      p->err = errno;
+      p->stage = 2;
+      _exit(127);
+    }
+  }
+  for (int i = 0; i < p->nfds; i++) {
+    if (dup2(p->scratch + i, i) < 0) {
+      p->err = errno;
+      p->stage = 2;
+      _exit(127);
+    }
+  }
+  syscall(SYS_close_range, static_cast<unsigned>(p->nfds), ~0u, 0u);
+  unsigned long none = 0;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof none);
+  execve(p->path, p->argv, p->envp);
+  p->err = errno;
+  p->stage = 3;
+  _exit(127);
+}
+
+std::vector<std::string> StringArray(const Napi::Value& v) {
+  std::vector<std::string> out;
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+  return out;
+}
+
+Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::vector<std::string> argvS = StringArray(info[1]), envS = StringArray(info[2]);
+  Napi::Array fdArr = info[3].As<Napi::Array>();
+  std::vector<int> fds;
+  for (uint32_t i = 0; i < fdArr.Length(); i++) fds.push_back(fdArr.Get(i).As<Napi::Number>().Int32Value());
+  std::vector<char*> argv, envp;
+  for (auto& a : argvS) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : envS) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull < 0) throw MakeError(env, errno, "open", "spawn-helper");
+  int scratch = devnull + 1;
+  for (int fd : fds) scratch = std::max(scratch, fd + 1);
+  scratch = std::max(scratch, static_cast<int>(fds.size()) + 1);
+  LaunchPlan plan{path.c_str(), argv.data(), envp.data(), fds.data(), static_cast<int>(fds.size()), devnull, scratch, 0, 0};
+  constexpr size_t kStack = 64 * 1024;
+  std::vector<char> stack(kStack);
+  int pidfd = -1;
+  sigset_t all, saved;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &saved);
+  int pid = clone(LaunchChild, stack.data() + kStack, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &plan, &pidfd);
+  int cloneErr = errno;
+  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  close(devnull);
+  if (pid < 0) throw MakeError(env, cloneErr, "clone", "spawn-helper");
+  if (plan.stage != 0) {
+    siginfo_t si;
+    waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si, WEXITED);
+    close(pidfd);
+    const char* sys = plan.stage == 1 ? "setsid" : plan.stage == 2 ? "dup2" : "execve";
+    throw MakeError(env, plan.err, sys, "spawn-helper");
+  }
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("pid", pid);
+  r.Set("pidfd", pidfd);
+  return r;
+}
+
+// ---- container creation ------------------------------------------------------------------------
+
+class CreateWorker : public Napi::AsyncWorker {
+ public:
+  CreateWorker(Napi::Env env, garden::CreateOptions opts)
+      : Napi::AsyncWorker(env, "garden-create"), opts_(std::move(opts)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { garden::CreateContainer(opts_, res_); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (res_.pid < 0) {
+      deferred_.Reject(MakeError(env, res_.err, res_.syscall, StageName(res_.stage)).Value());
+      return;
+    }
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("pid", res_.pid);
+    r.Set("pidfd", res_.pidfd);
+    deferred_.Resolve(r);
+  }
+
+ private:
+  garden::CreateOptions opts_;
+  garden::CreateResult res_;
+  Napi::Promise::Deferred deferred_;
+};
+
+std::string Str(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+}
+
+Napi::Value CreateContainerJs(const Napi::CallbackInfo& info) {
+  Napi::Object o = info[0].As<Napi::Object>();
+  garden::CreateOptions opts;
+  opts.rootfs = Str(o, "rootfs");
+  opts.hostname = Str(o, "hostname");
+  opts.privileged = o.Get("privileged").ToBoolean();
+  opts.uidMap = Str(o, "uidMap");
+  opts.gidMap = Str(o, "gidMap");
+  opts.cgroupV1 = StringArray(o.Get("cgroupV1"));
+  opts.cgroupV2 = Str(o, "cgroupV2");
+  opts.netns = Str(o, "netns");
+  Napi::Array binds = o.Get("binds").As<Napi::Array>();
+  for (uint32_t i = 0; i < binds.Length(); i++) {
+    Napi::Object b = binds.Get(i).As<Napi::Object>();
+    opts.binds.push_back({Str(b, "src"), Str(b, "dst"), b.Get("readOnly").ToBoolean()});
+  }
+  opts.masked = StringArray(o.Get("maskedPaths"));
+  opts.readOnly = StringArray(o.Get("readOnlyPaths"));
+  opts.initPath = Str(o, "initPath");
+  opts.env = StringArray(o.Get("env"));
+  opts.mqueue = o.Get("mqueue").ToBoolean();
+  auto* w = new CreateWorker(info.Env(), std::move(opts));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value StageNames(const Napi::CallbackInfo& info) {
+  Napi::Array a = Napi::Array::New(info.Env());
+  for (int i = 0; i < static_cast<int>(Stage::kCount); i++) a.Set(static_cast<uint32_t>(i), StageName(static_cast<Stage>(i)));
+  return a;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* st = new State();
+  st->ep = epoll_create1(EPOLL_CLOEXEC);
+  st->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  struct epoll_event ev = {};
+  ev.events = EPOLLIN;
+  ev.data.u64 = ~uint64_t{0};
+  epoll_ctl(st->ep, EPOLL_CTL_ADD, st->wake, &ev);
+  st->tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "garden-reaper", 0, 1);
+  st->tsfn.Unref(env);
+  {
+    // The reaper thread must never take a process-directed signal meant for libuv's handlers.
+    sigset_t all, saved;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &saved);
+    st->thread = std::thread(ReaperLoop, st);
+    pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  }
+  env.SetInstanceData<State>(st);  // deleted by node-addon-api at env teardown
+  env.AddCleanupHook([st]() { Shutdown(st); });
+  exports.Set("createContainer", Napi::Function::New(env, CreateContainerJs));
+  exports.Set("spawnHelper", Napi::Function::New(env, SpawnHelper));
+  exports.Set("watchExit", Napi::Function::New(env, WatchExit));
+  exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen));
+  exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal));
+  exports.Set("socketpair", Napi::Function::New(env, SocketPair));
+  exports.Set("closeFd", Napi::Function::New(env, CloseFd));
+  exports.Set("sendFrame", Napi::Function::New(env, SendFrame));
+  exports.Set("stageNames", Napi::Function::New(env, StageNames));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(garden_ns, Init)

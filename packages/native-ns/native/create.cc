@@ -1,0 +1,477 @@
+#include "create.h"
+#include "sigreset.h"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/random.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+namespace garden {
+
+namespace {
+
+struct BindPlan {
+  std::vector<char> src;  // old-root prefixed, NUL terminated
+  std::vector<char> dst;  // mutable: mkdir -p walks it in place
+  bool readOnly;
+  bool isDir;
+};
+
+struct Plan {
+  const CreateOptions* o;
+  int syncR, errW, initFd, readyW;
+  std::vector<char> oldRoot;        // "/.garden-old-XXXXXXXXXXXXXXXX" (inside the new root)
+  std::vector<char> oldRootOnHost;  // rootfs + oldRoot
+  std::vector<BindPlan> binds;
+  std::vector<std::vector<char>> devSrc;  // old-root prefixed /dev/null ... /dev/tty
+  std::vector<std::vector<char>> devDst;  // /dev/null ... /dev/tty
+  std::vector<std::vector<char>> maskedBuf, readOnlyBuf;
+  std::vector<char*> argv, envp;
+  std::vector<std::string> envStore;
+  std::vector<char> sysSrc;
+};
+
+const char* const kDevices[] = {"null", "zero", "full", "random", "urandom", "tty"};
+
+std::vector<char> Buf(const std::string& s) {
+  std::vector<char> v(s.begin(), s.end());
+  v.push_back('\0');
+  return v;
+}
+
+struct Fail {
+  Stage stage;
+  int err;
+};
+
+[[noreturn]] void Die(const Plan& p, Stage stage) {
+  int32_t rec[2] = {static_cast<int32_t>(stage), errno};
+  (void)!write(p.errW, rec, sizeof rec);
+  _exit(127);
+}
+
+// mkdir -p on a mutable NUL-terminated buffer; async-signal-safe.
+int MkdirP(char* path, mode_t mode) {
+  for (char* c = path + 1; *c; c++) {
+    if (*c != '/') continue;
+    *c = '\0';
+    int r = mkdir(path, mode);
+    *c = '/';
+    if (r != 0 && errno != EEXIST) return -1;
+  }
+  if (mkdir(path, mode) != 0 && errno != EEXIST) return -1;
+  return 0;
+}
+
+int MkParentAndFile(char* path) {
+  char* slash = strrchr(path, '/');
+  if (slash && slash != path) {
+    *slash = '\0';
+    int r = MkdirP(path, 0755);
+    *slash = '/';
+    if (r != 0) return -1;
+  }
+  int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0 && errno != EEXIST && errno != EISDIR) return -1;
+  if (fd >= 0) close(fd);
+  return 0;
+}
+
+// Flags a bind remount must keep inside a user namespace (the kernel locks them).
+unsigned long LockedFlags(const char* path) {
+  struct statvfs st;  // glibc's statvfs is statfs plus a flag translation: no allocation
+  if (statvfs(path, &st) != 0) return 0;
+  unsigned long f = 0;
+  if (st.f_flag & ST_NOSUID) f |= MS_NOSUID;
+  if (st.f_flag & ST_NODEV) f |= MS_NODEV;
+  if (st.f_flag & ST_NOEXEC) f |= MS_NOEXEC;
+  if (st.f_flag & ST_NOATIME) f |= MS_NOATIME;
+  if (st.f_flag & ST_NODIRATIME) f |= MS_NODIRATIME;
+  if (st.f_flag & ST_RELATIME) f |= MS_RELATIME;
+  return f;
+}
+
+int RemountRo(const char* path) {
+  return mount(nullptr, path, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | LockedFlags(path), nullptr);
+}
+
+[[noreturn]] void Child(Plan& p) {
+  const CreateOptions& o = *p.o;
+  ResetSignals();
+  if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) Die(p, Stage::kCloseFds);
+
+  // Wait until the parent has written our id maps and cgroup membership.
+  char go = 0;
+  ssize_t n;
+  do {
+    n = read(p.syncR, &go, 1);
+  } while (n < 0 && errno == EINTR);
+  if (n != 1) {
+    errno = n == 0 ? EPIPE : errno;
+    Die(p, Stage::kSync);
+  }
+  // The cgroup namespace is rooted where we are when it is created: only now, after the parent
+  // moved us into the v1 cgroups, do we create it (v2 alone was atomic with CLONE_INTO_CGROUP).
+  if (unshare(CLONE_NEWCGROUP) != 0) Die(p, Stage::kCgroup);
+  if (setsid() < 0) Die(p, Stage::kSetsid);
+  if (!o.hostname.empty() && sethostname(o.hostname.data(), o.hostname.size()) != 0) Die(p, Stage::kSethostname);
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) Die(p, Stage::kMountPrivate);
+  if (mount(o.rootfs.c_str(), o.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) Die(p, Stage::kBindRootfs);
+  if (syscall(SYS_pivot_root, o.rootfs.c_str(), p.oldRootOnHost.data()) != 0) Die(p, Stage::kPivotRoot);
+  if (chdir("/") != 0) Die(p, Stage::kPivotRoot);
+  if (!o.privileged) {
+    // Until here we kept host uid 0 so the path to the rootfs (host-root-owned, maybe 0700)
+    // resolved. That id is unmapped in the container: become the container's root now, or files
+    // we create (device nodes, mount points) would fail with EOVERFLOW.
+    if (syscall(SYS_setresgid, 0, 0, 0) != 0) Die(p, Stage::kSetgid);
+    if (syscall(SYS_setgroups, 0, nullptr) != 0) Die(p, Stage::kSetgroups);
+    if (syscall(SYS_setresuid, 0, 0, 0) != 0) Die(p, Stage::kSetuid);
+  }
+  // From here every target resolves inside the new root; sources come from the old root.
+
+  mkdir("/proc", 0555);
+  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) Die(p, Stage::kMountProc);
+  mkdir("/sys", 0555);
+  if (mount("sysfs", "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+    // A network namespace we do not own (a given netns) forbids a fresh sysfs: bind the host's.
+    if (errno != EPERM) Die(p, Stage::kMountSys);
+    if (mount(p.sysSrc.data(), "/sys", nullptr, MS_BIND | MS_REC, nullptr) != 0 || RemountRo("/sys") != 0) {
+      Die(p, Stage::kMountSys);
+    }
+  }
+  mkdir("/dev", 0755);
+  if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k") != 0) Die(p, Stage::kMountDev);
+  for (size_t i = 0; i < p.devSrc.size(); i++) {
+    // mknod is not allowed in a user namespace: bind the host's nodes instead (as rootless runc).
+    const char* devPath = p.devDst[i].data();
+    int fd = open(devPath, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) Die(p, Stage::kMountDevices);
+    close(fd);
+    if (mount(p.devSrc[i].data(), devPath, nullptr, MS_BIND, nullptr) != 0) Die(p, Stage::kMountDevices);
+  }
+  if (mkdir("/dev/pts", 0755) != 0) Die(p, Stage::kMountPts);
+  if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5") != 0 &&
+      mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620") != 0) {
+    Die(p, Stage::kMountPts);
+  }
+  if (symlink("pts/ptmx", "/dev/ptmx") != 0 || symlink("/proc/self/fd", "/dev/fd") != 0 ||
+      symlink("/proc/self/fd/0", "/dev/stdin") != 0 || symlink("/proc/self/fd/1", "/dev/stdout") != 0 ||
+      symlink("/proc/self/fd/2", "/dev/stderr") != 0) {
+    Die(p, Stage::kMountDevices);
+  }
+  if (mkdir("/dev/shm", 01777) != 0 ||
+      mount("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777") != 0) {
+    Die(p, Stage::kMountShm);
+  }
+  if (o.mqueue) {
+    if (mkdir("/dev/mqueue", 0755) != 0 || mount("mqueue", "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+      Die(p, Stage::kMountMqueue);
+    }
+  }
+  for (auto& b : p.binds) {
+    int r = b.isDir ? MkdirP(b.dst.data(), 0755) : MkParentAndFile(b.dst.data());
+    if (r != 0) Die(p, Stage::kBindMount);
+    if (mount(b.src.data(), b.dst.data(), nullptr, MS_BIND | MS_REC, nullptr) != 0) Die(p, Stage::kBindMount);
+    if (b.readOnly && RemountRo(b.dst.data()) != 0) Die(p, Stage::kBindMount);
+  }
+  for (auto& m : p.maskedBuf) {
+    struct stat st;
+    if (lstat(m.data(), &st) != 0) {
+      if (errno == ENOENT) continue;
+      Die(p, Stage::kMaskPath);
+    }
+    int r = S_ISDIR(st.st_mode) ? mount("tmpfs", m.data(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0")
+                                : mount("/dev/null", m.data(), nullptr, MS_BIND, nullptr);
+    if (r != 0) Die(p, Stage::kMaskPath);
+  }
+  for (auto& r : p.readOnlyBuf) {
+    struct stat st;
+    if (lstat(r.data(), &st) != 0) {
+      if (errno == ENOENT) continue;
+      Die(p, Stage::kReadonlyPath);
+    }
+    if (mount(r.data(), r.data(), nullptr, MS_BIND | MS_REC, nullptr) != 0 || RemountRo(r.data()) != 0) {
+      Die(p, Stage::kReadonlyPath);
+    }
+  }
+  if (umount2(p.oldRoot.data(), MNT_DETACH) != 0) Die(p, Stage::kUmountOldRoot);
+  rmdir(p.oldRoot.data());  // fails harmlessly when the root is not ours to write; the parent retries
+  if (chdir("/") != 0) Die(p, Stage::kExecInit);
+  // init must not hold the server's stdio (a terminal or a supervisor's pipe) for its lifetime.
+  int devnull = open("/dev/null", O_RDWR);
+  if (devnull < 0) Die(p, Stage::kExecInit);
+  for (int fd = 0; fd < 3; fd++) {
+    if (dup2(devnull, fd) < 0) Die(p, Stage::kExecInit);
+  }
+  if (devnull > 2) close(devnull);
+  // init reports on fd 3 once it has named itself: move whatever we still need off fd 3 first.
+  if (p.initFd == 3 && (p.initFd = fcntl(3, F_DUPFD_CLOEXEC, 4)) < 0) Die(p, Stage::kExecInit);
+  if (p.errW == 3 && (p.errW = fcntl(3, F_DUPFD_CLOEXEC, 4)) < 0) Die(p, Stage::kExecInit);
+  if (p.readyW != 3) {
+    if (dup2(p.readyW, 3) < 0) Die(p, Stage::kExecInit);  // dup2 leaves fd 3 without CLOEXEC
+  } else if (fcntl(3, F_SETFD, 0) != 0) {
+    Die(p, Stage::kExecInit);
+  }
+  syscall(SYS_execveat, p.initFd, "", p.argv.data(), p.envp.data(), AT_EMPTY_PATH);
+  Die(p, Stage::kExecInit);
+}
+
+bool WriteFile(const std::string& path, const std::string& text) {
+  int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = write(fd, text.data(), text.size());
+  int e = errno;
+  close(fd);
+  errno = e;
+  return n == static_cast<ssize_t>(text.size());
+}
+
+}  // namespace
+
+int SealedCopy(const std::string& path, int& err) {
+  static std::mutex mu;
+  static std::map<std::string, int> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache.find(path);
+  if (it != cache.end()) return it->second;
+  int src = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (src < 0) {
+    err = errno;
+    return -1;
+  }
+  struct stat st;
+  int mfd = static_cast<int>(syscall(SYS_memfd_create, "garden-init", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  bool ok = mfd >= 0 && fstat(src, &st) == 0;
+  off_t off = 0;
+  while (ok && off < st.st_size) {
+    ssize_t n = sendfile(mfd, src, &off, static_cast<size_t>(st.st_size - off));
+    if (n <= 0) ok = false;
+  }
+  ok = ok && fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) == 0;
+  err = errno;
+  close(src);
+  if (!ok) {
+    if (mfd >= 0) close(mfd);
+    return -1;
+  }
+  cache[path] = mfd;
+  return mfd;
+}
+
+void CreateContainer(const CreateOptions& o, CreateResult& res) {
+  auto fail = [&](Stage stage, const char* sys) {
+    res.stage = stage;
+    res.err = errno;
+    res.syscall = sys;
+  };
+  Plan p;
+  p.o = &o;
+  int err = 0;
+  p.initFd = SealedCopy(o.initPath, err);
+  if (p.initFd < 0) {
+    errno = err;
+    return fail(Stage::kInitBinary, "open");
+  }
+  uint64_t rnd = 0;
+  if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd) return fail(Stage::kOldRoot, "getrandom");
+  char name[64];
+  snprintf(name, sizeof name, "/.garden-old-%016llx", static_cast<unsigned long long>(rnd));
+  p.oldRoot = Buf(name);
+  p.oldRootOnHost = Buf(o.rootfs + name);
+  std::string old(name);
+  for (const char* d : kDevices) {
+    p.devSrc.push_back(Buf(old + "/dev/" + d));
+    p.devDst.push_back(Buf(std::string("/dev/") + d));
+  }
+  p.sysSrc = Buf(old + "/sys");
+  for (const auto& b : o.binds) {
+    struct stat st;
+    if (stat(b.src.c_str(), &st) != 0) return fail(Stage::kBindMount, "stat");
+    p.binds.push_back({Buf(old + b.src), Buf(b.dst), b.readOnly, S_ISDIR(st.st_mode)});
+  }
+  for (const auto& m : o.masked) p.maskedBuf.push_back(Buf(m));
+  for (const auto& r : o.readOnly) p.readOnlyBuf.push_back(Buf(r));
+  static char argv0[] = "garden-init";
+  p.argv = {argv0, nullptr};
+  p.envStore = o.env;
+  for (auto& e : p.envStore) p.envp.push_back(e.data());
+  p.envp.push_back(nullptr);
+
+  int v2fd = -1, netfd = -1, selfNet = -1;
+  if (!o.cgroupV2.empty()) {
+    v2fd = open(o.cgroupV2.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (v2fd < 0) return fail(Stage::kCgroup, "open");
+  }
+  auto closeAll = [&]() {
+    if (v2fd >= 0) close(v2fd);
+    if (netfd >= 0) close(netfd);
+    if (selfNet >= 0) close(selfNet);
+  };
+  if (!o.netns.empty()) {
+    netfd = open(o.netns.c_str(), O_RDONLY | O_CLOEXEC);
+    selfNet = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (netfd < 0 || selfNet < 0) {
+      fail(Stage::kSetnsNet, "open");
+      return closeAll();
+    }
+  }
+  // The old-root directory is made by us (host root) because the rootfs top is usually not
+  // writable by the container's root; a fresh random name cannot already be a planted symlink.
+  if (mkdir(p.oldRootOnHost.data(), 0700) != 0) {
+    fail(Stage::kOldRoot, "mkdir");
+    return closeAll();
+  }
+  int syncP[2], errP[2];
+  if (pipe2(syncP, O_CLOEXEC) != 0) {
+    fail(Stage::kClone, "pipe2");
+    rmdir(p.oldRootOnHost.data());
+    return closeAll();
+  }
+  if (pipe2(errP, O_CLOEXEC) != 0) {
+    fail(Stage::kClone, "pipe2");
+    close(syncP[0]);
+    close(syncP[1]);
+    rmdir(p.oldRootOnHost.data());
+    return closeAll();
+  }
+  int readyP[2];
+  if (pipe2(readyP, O_CLOEXEC) != 0) {
+    fail(Stage::kClone, "pipe2");
+    for (int fd : {syncP[0], syncP[1], errP[0], errP[1]}) close(fd);
+    rmdir(p.oldRootOnHost.data());
+    return closeAll();
+  }
+  p.syncR = syncP[0];
+  p.errW = errP[1];
+  p.readyW = readyP[1];
+
+  uint64_t flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD;
+  if (!o.privileged) flags |= CLONE_NEWUSER;
+  if (o.netns.empty()) flags |= CLONE_NEWNET;
+  if (v2fd >= 0) flags |= CLONE_INTO_CGROUP;
+  int pidfd = -1;
+  struct clone_args ca;
+  memset(&ca, 0, sizeof ca);
+  ca.flags = flags;
+  ca.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+  ca.exit_signal = SIGCHLD;
+  ca.cgroup = static_cast<uint64_t>(v2fd >= 0 ? v2fd : 0);
+
+  sigset_t all, saved;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &saved);
+  bool netSwitched = false;
+  long pid = -1;
+  if (netfd >= 0) {
+    // Only network namespaces are per-thread safe to switch; this worker thread goes back below.
+    if (setns(netfd, CLONE_NEWNET) != 0) {
+      fail(Stage::kSetnsNet, "setns");
+    } else {
+      netSwitched = true;
+    }
+  }
+  if (netfd < 0 || netSwitched) {
+    pid = syscall(SYS_clone3, &ca, sizeof ca);
+    if (pid == 0) Child(p);
+    if (pid < 0) fail(Stage::kClone, "clone3");
+  }
+  if (netSwitched && setns(selfNet, CLONE_NEWNET) != 0) {
+    // Leaving a libuv worker in the container's netns would be worse than crashing loudly.
+    perror("native-ns: cannot restore the worker thread's network namespace");
+    abort();
+  }
+  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  close(syncP[0]);
+  close(errP[1]);
+  close(readyP[1]);
+  closeAll();
+  if (pid < 0) {
+    close(syncP[1]);
+    close(errP[0]);
+    close(readyP[0]);
+    rmdir(p.oldRootOnHost.data());
+    return;
+  }
+
+  auto killChild = [&]() {
+    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+    siginfo_t si;
+    waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si, WEXITED);
+    close(pidfd);
+    rmdir(p.oldRootOnHost.data());
+  };
+  std::string procDir = "/proc/" + std::to_string(pid);
+  bool ok = true;
+  if (!o.privileged) {
+    if (!WriteFile(procDir + "/uid_map", o.uidMap)) {
+      fail(Stage::kUidMap, "write");
+      ok = false;
+    } else if (!WriteFile(procDir + "/gid_map", o.gidMap)) {
+      fail(Stage::kGidMap, "write");
+      ok = false;
+    }
+  }
+  for (size_t i = 0; ok && i < o.cgroupV1.size(); i++) {
+    if (!WriteFile(o.cgroupV1[i] + "/cgroup.procs", std::to_string(pid))) {
+      fail(Stage::kCgroup, "write");
+      ok = false;
+    }
+  }
+  if (!ok) {
+    close(syncP[1]);
+    close(errP[0]);
+    close(readyP[0]);
+    return killChild();
+  }
+  (void)!write(syncP[1], "g", 1);
+  close(syncP[1]);
+  int32_t rec[2];
+  ssize_t got;
+  do {
+    got = read(errP[0], rec, sizeof rec);
+  } while (got < 0 && errno == EINTR);
+  close(errP[0]);
+  if (got != static_cast<ssize_t>(sizeof rec)) {
+    // exec'd: wait until init has named itself (so /proc/1/comm is garden-init for every caller)
+    char r = 0;
+    ssize_t n;
+    do {
+      n = read(readyP[0], &r, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) {
+      rec[0] = static_cast<int32_t>(Stage::kExecInit);
+      rec[1] = n < 0 ? errno : ECHILD;
+      got = sizeof rec;
+    }
+  }
+  close(readyP[0]);
+  if (got == static_cast<ssize_t>(sizeof rec)) {
+    errno = rec[1];
+    res.stage = static_cast<Stage>(rec[0]);
+    res.err = rec[1];
+    res.syscall = "";
+    killChild();
+    return;
+  }
+  rmdir(p.oldRootOnHost.data());  // detached in the container; empty on the host
+  res.pid = static_cast<int>(pid);
+  res.pidfd = pidfd;
+}
+
+}  // namespace garden

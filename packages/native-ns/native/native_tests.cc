@@ -1,0 +1,212 @@
+// Unit tests of the shim's building blocks (ring, spec parser, frames). Run under valgrind or
+// LeakSanitizer by scripts/leakcheck.sh; also exercises garden-shim end to end on the host.
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "protocol.h"
+#include "ring.h"
+#include "spec.h"
+
+using namespace garden;
+
+static int failures = 0;
+#define CHECK(cond)                                                  \
+  do {                                                               \
+    if (!(cond)) {                                                   \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+      failures++;                                                    \
+    }                                                                \
+  } while (0)
+
+static void Rec(std::string& s, uint16_t tag, const std::string& v) {
+  char h[6];
+  memcpy(h, &tag, 2);
+  uint32_t n = static_cast<uint32_t>(v.size());
+  memcpy(h + 2, &n, 4);
+  s.append(h, 6);
+  s += v;
+}
+
+static void TestRing(int dirfd) {
+  Ring r;
+  CHECK(r.Create(dirfd, "t.ring", 10));
+  CHECK(r.Append("abcdef", 6));
+  char buf[32];
+  uint64_t from = 0;
+  size_t n = r.Read(from, buf, sizeof buf);
+  CHECK(n == 6 && memcmp(buf, "abcdef", 6) == 0);
+  CHECK(r.Append("ghijklmn", 8));  // 14 bytes total, 10 kept: "efghijklmn"
+  from = 0;
+  n = r.Read(from, buf, sizeof buf);
+  CHECK(from == 4);
+  CHECK(n == 6 && memcmp(buf, "efghij", 6) == 0);  // up to the wrap point
+  from += n;
+  n = r.Read(from, buf, sizeof buf);
+  CHECK(n == 4 && memcmp(buf, "klmn", 4) == 0);
+  CHECK(r.Append(std::string(25, 'x').data(), 25));
+  CHECK(r.head() == 39 && r.oldest() == 29);
+  r.MarkDelivered(30);
+  Ring again;
+  CHECK(again.Open(dirfd, "t.ring"));
+  CHECK(again.head() == 39 && again.delivered() == 30 && again.capacity() == 10);
+  unlinkat(dirfd, "t.ring", 0);
+}
+
+static void TestSpec() {
+  std::string s;
+  Rec(s, kTagPath, "/bin/true");
+  Rec(s, kTagArg, "true");
+  Rec(s, kTagEnv, "A=1");
+  Rec(s, kTagDir, "/tmp/x");
+  uint32_t uid = 1000;
+  Rec(s, kTagUid, std::string(reinterpret_cast<char*>(&uid), 4));
+  Spec spec;
+  std::string err;
+  CHECK(ParseSpec(s.data(), s.size(), spec, err));
+  CHECK(spec.path == "/bin/true" && spec.args.size() == 1 && spec.hasUid && spec.uid == 1000);
+  Spec bad;
+  CHECK(!ParseSpec(s.data(), s.size() - 1, bad, err));  // truncated
+  std::string unknown = s;
+  Rec(unknown, 999, "x");
+  Spec bad2;
+  CHECK(!ParseSpec(unknown.data(), unknown.size(), bad2, err));
+  std::string noPath;
+  Rec(noPath, kTagArg, "x");
+  Spec bad3;
+  CHECK(!ParseSpec(noPath.data(), noPath.size(), bad3, err) && err == "missing path");
+  std::string badSeccomp = s;
+  Rec(badSeccomp, kTagSeccomp, "1234567");
+  Spec bad4;
+  CHECK(!ParseSpec(badSeccomp.data(), badSeccomp.size(), bad4, err));
+}
+
+static void TestFrames() {
+  std::string f;
+  AppendFrame(f, kOutput, 1, 42, "hi", 2);
+  CHECK(f.size() == kFrameHeader + 2);
+  CHECK(static_cast<uint8_t>(f[0]) == kOutput && f[1] == 1 && GetU32(f.data() + 2) == 2 && GetU64(f.data() + 6) == 42);
+}
+
+static bool ReadN(int fd, char* p, size_t n) {
+  while (n) {
+    ssize_t r = read(fd, p, n);
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
+// Runs garden-shim (optionally under a wrapper such as valgrind, from $SHIM_WRAPPER) on the host:
+// spec, STARTED, output on both streams, stdin, EOFs, EXIT, the exit file, the shim's own status.
+static void TestShimEndToEnd(const char* shim, const char* dir) {
+  int sv[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    setsid();
+    dup2(sv[1], 3);
+    std::vector<std::string> words;
+    if (const char* w = getenv("SHIM_WRAPPER")) {
+      std::string all(w), cur;
+      for (char c : all) {
+        if (c == ' ') {
+          if (!cur.empty()) words.push_back(cur);
+          cur.clear();
+        } else {
+          cur += c;
+        }
+      }
+      if (!cur.empty()) words.push_back(cur);
+    }
+    words.push_back(shim);
+    std::vector<char*> argv;
+    for (auto& x : words) argv.push_back(x.data());
+    argv.push_back(nullptr);
+    execvp(argv[0], argv.data());
+    _exit(126);
+  }
+  close(sv[1]);
+  std::string spec;
+  Rec(spec, kTagPath, "/bin/sh");
+  Rec(spec, kTagArg, "sh");
+  Rec(spec, kTagArg, "-c");
+  Rec(spec, kTagArg, "echo out; read x; echo \"$x\" >&2; exit 3");
+  Rec(spec, kTagEnv, "PATH=/usr/bin:/bin");
+  Rec(spec, kTagDir, dir);
+  std::string f;
+  AppendFrame(f, kSpec, 0, 0, spec.data(), static_cast<uint32_t>(spec.size()));
+  AppendFrame(f, kStdin, 0, 0, "piped\n", 6);
+  AppendFrame(f, kStdinEof, 0, 0, nullptr, 0);
+  CHECK(write(sv[0], f.data(), f.size()) == static_cast<ssize_t>(f.size()));
+  std::string out[2];
+  bool started = false, eof[2] = {false, false};
+  int64_t status = -1;
+  char h[kFrameHeader];
+  while (ReadN(sv[0], h, sizeof h)) {
+    uint32_t len = GetU32(h + 2);
+    std::string payload(len, '\0');
+    if (len && !ReadN(sv[0], payload.data(), len)) break;
+    uint8_t type = static_cast<uint8_t>(h[0]);
+    uint8_t stream = static_cast<uint8_t>(h[1]);
+    if (type == kStarted) started = true;
+    if (type == kOutput && (stream == 1 || stream == 2)) out[stream - 1] += payload;
+    if (type == kEof && (stream == 1 || stream == 2)) eof[stream - 1] = true;
+    if (type == kExit) status = static_cast<int64_t>(GetU64(h + 6));
+    if (type == kError) fprintf(stderr, "shim error: %s errno %llu\n", payload.c_str(), static_cast<unsigned long long>(GetU64(h + 6)));
+  }
+  close(sv[0]);
+  int ws = 0;
+  waitpid(pid, &ws, 0);
+  CHECK(started);
+  CHECK(out[0] == "out\n");
+  CHECK(out[1] == "piped\n");
+  CHECK(eof[0] && eof[1]);
+  CHECK(status == 3);
+  CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);  // under valgrind: non-zero on leaks/errors
+  if (!(WIFEXITED(ws) && WEXITSTATUS(ws) == 0)) fprintf(stderr, "shim exit status %d\n", ws);
+  int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  char exitText[128] = {0};
+  int efd = openat(dirfd, "exit", O_RDONLY | O_CLOEXEC);
+  CHECK(efd >= 0);
+  if (efd >= 0) {
+    CHECK(read(efd, exitText, sizeof exitText - 1) > 0);
+    close(efd);
+  }
+  CHECK(strcmp(exitText, "{\"exitStatus\":3,\"code\":3,\"signal\":null}\n") == 0);
+  Ring r;
+  CHECK(r.Open(dirfd, "stdout.ring"));
+  CHECK(r.head() == 4 && r.delivered() == 4);
+  close(dirfd);
+}
+
+int main(int argc, char** argv) {
+  char tmpl[] = "/tmp/native-tests-XXXXXX";
+  if (!mkdtemp(tmpl)) return 2;
+  int dirfd = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  TestRing(dirfd);
+  TestSpec();
+  TestFrames();
+  if (argc > 1) {
+    TestShimEndToEnd(argv[1], tmpl);
+    for (const char* f : {"stdout.ring", "stderr.ring", "exit", "pid", "shim.log", "valgrind.log"}) unlinkat(dirfd, f, 0);
+  }
+  close(dirfd);
+  rmdir(tmpl);
+  if (failures) {
+    fprintf(stderr, "native-tests: %d failure(s)\n", failures);
+    return 1;
+  }
+  printf("native-tests: ok\n");
+  return 0;
+}

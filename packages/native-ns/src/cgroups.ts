@@ -1,0 +1,222 @@
+/**
+ * cgroup v1 / v2 / hybrid as plain file I/O: layout detection at runtime, create / remove,
+ * limits, stats, freeze, signal-all. Membership at clone time is native (see container.ts).
+ */
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { NativeArgumentError, NativeError } from './errors.js';
+import { loadBinding } from './native.js';
+
+/** Where the hierarchies are mounted. */
+export interface CgroupLayout {
+  /** `v2`: pure unified; `v1`: controllers only; `hybrid`: v1 controllers plus a cgroup2 mount. */
+  kind: 'v1' | 'v2' | 'hybrid';
+  /** v1 controller (or `name=` hierarchy) → mount point; several names may share one mount. */
+  v1: Record<string, string>;
+  /** The cgroup2 mount point, if any. */
+  v2?: string;
+}
+
+/** Reads /proc/self/mountinfo. */
+export function detectCgroupLayout(mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): CgroupLayout {
+  const v1: Record<string, string> = {};
+  let v2: string | undefined;
+  for (const line of mountinfo.split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const left = line.slice(0, sep).split(' ');
+    const right = line.slice(sep + 3).split(' ');
+    const mountPoint = left[4];
+    const fstype = right[0];
+    if (!mountPoint) continue;
+    if (fstype === 'cgroup2') {
+      v2 ??= mountPoint;
+    } else if (fstype === 'cgroup') {
+      for (const opt of (right[2] ?? '').split(',')) {
+        if (['rw', 'ro', 'relatime', 'noatime', 'nosuid', 'nodev', 'noexec', 'clone_children'].includes(opt))
+          continue;
+        if (opt.startsWith('release_agent=') || opt === 'xattr') continue;
+        v1[opt] ??= mountPoint;
+      }
+    }
+  }
+  const hasV1 = Object.keys(v1).length > 0;
+  if (!hasV1 && !v2) throw new NativeError('cgroup', 2, '', 'no cgroup hierarchy is mounted');
+  return { kind: hasV1 ? (v2 ? 'hybrid' : 'v1') : 'v2', v1, v2 };
+}
+
+/** One logical cgroup across every hierarchy. */
+export interface CgroupSet {
+  /** Path relative to each hierarchy root, e.g. `garden/abc`. */
+  path: string;
+  /** Controller → directory for v1 (one entry per distinct mount). */
+  v1: Record<string, string>;
+  /** The cgroup2 directory, if any. */
+  v2?: string;
+}
+
+function checkRel(path: string): void {
+  if (!path || path.startsWith('/') || path.split('/').some((p) => p === '' || p === '.' || p === '..')) {
+    throw new NativeArgumentError('path', 'must be a relative cgroup path without . or .. components');
+  }
+}
+
+/** The directories of `set` for `createContainer({ cgroups })` / `spawn({ cgroups })`. */
+export function cgroupDirs(set: CgroupSet): { v1: string[]; v2?: string } {
+  return { v1: [...new Set(Object.values(set.v1))], v2: set.v2 };
+}
+
+/** Every directory of a set, v1 and v2, deduplicated (for `ProcessSpec.cgroups`). */
+export function allCgroupDirs(set: CgroupSet): string[] {
+  const d = cgroupDirs(set);
+  return d.v2 ? [...d.v1, d.v2] : d.v1;
+}
+
+/** Resolves (without creating) a cgroup path in every hierarchy of the layout. */
+export function cgroupSet(layout: CgroupLayout, path: string): CgroupSet {
+  checkRel(path);
+  const v1: Record<string, string> = {};
+  for (const [ctrl, mnt] of Object.entries(layout.v1)) v1[ctrl] = join(mnt, path);
+  return { path, v1, v2: layout.v2 ? join(layout.v2, path) : undefined };
+}
+
+/** Creates the cgroup (and parents) everywhere; v1 cpuset gets its parent's cpus/mems. */
+export function createCgroup(layout: CgroupLayout, path: string): CgroupSet {
+  const set = cgroupSet(layout, path);
+  for (const [ctrl, mnt] of Object.entries(layout.v1)) {
+    let dir = mnt;
+    for (const part of path.split('/')) {
+      const parent = dir;
+      dir = join(dir, part);
+      if (existsSync(dir)) continue;
+      mkdirSync(dir);
+      if (ctrl === 'cpuset') {
+        // A new v1 cpuset is empty and refuses members until cpus and mems are set.
+        for (const f of ['cpuset.cpus', 'cpuset.mems'])
+          writeFileSync(join(dir, f), readFileSync(join(parent, f)));
+      }
+    }
+  }
+  if (set.v2) mkdirSync(set.v2, { recursive: true });
+  return set;
+}
+
+async function rmdirRetry(dir: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      // The last member may still be exiting (its zombie keeps the cgroup busy briefly).
+      if (code === 'EBUSY' && i < 100) {
+        await sleep(10);
+        continue;
+      }
+      throw e;
+    }
+  }
+}
+
+/** Removes the cgroup's leaf directory everywhere (it must have no members and no children). */
+export async function removeCgroup(set: CgroupSet): Promise<void> {
+  for (const dir of new Set([...Object.values(set.v1), ...(set.v2 ? [set.v2] : [])])) await rmdirRetry(dir);
+}
+
+function dirFor(set: CgroupSet, controller: string | 'v2'): string {
+  const d = controller === 'v2' ? set.v2 : set.v1[controller];
+  if (!d) throw new NativeArgumentError('controller', `no ${controller} hierarchy in this layout`);
+  return d;
+}
+
+/** Writes a control file, e.g. `writeCgroup(set, 'memory', 'memory.limit_in_bytes', '1048576')`. */
+export function writeCgroup(set: CgroupSet, controller: string | 'v2', file: string, value: string): void {
+  if (file.includes('/')) throw new NativeArgumentError('file', 'must be a file name');
+  writeFileSync(join(dirFor(set, controller), file), value);
+}
+
+/** Reads a control file. */
+export function readCgroup(set: CgroupSet, controller: string | 'v2', file: string): string {
+  if (file.includes('/')) throw new NativeArgumentError('file', 'must be a file name');
+  return readFileSync(join(dirFor(set, controller), file), 'utf8');
+}
+
+/** Parses `key value` lines (memory.stat, cpu.stat, …). */
+export function parseFlatKeyed(text: string): Record<string, bigint> {
+  const out: Record<string, bigint> = {};
+  for (const line of text.split('\n')) {
+    const [k, v] = line.split(' ');
+    if (k && v !== undefined && /^\d+$/.test(v)) out[k] = BigInt(v);
+  }
+  return out;
+}
+
+/** Pids of every member (from the freezer, else v2, else any v1 hierarchy). */
+export function cgroupPids(set: CgroupSet): number[] {
+  const dir = set.v1.freezer ?? set.v2 ?? Object.values(set.v1)[0];
+  if (!dir) return [];
+  return readFileSync(join(dir, 'cgroup.procs'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((p) => Number.parseInt(p, 10));
+}
+
+/** Freezes (true) or thaws (false) every member; waits until the state is reached. */
+export async function freezeCgroup(set: CgroupSet, frozen: boolean): Promise<void> {
+  if (set.v1.freezer) {
+    const f = join(set.v1.freezer, 'freezer.state');
+    writeFileSync(f, frozen ? 'FROZEN' : 'THAWED');
+    for (let i = 0; i < 200 && readFileSync(f, 'utf8').trim() !== (frozen ? 'FROZEN' : 'THAWED'); i++)
+      await sleep(5);
+    return;
+  }
+  if (set.v2 && existsSync(join(set.v2, 'cgroup.freeze'))) {
+    writeFileSync(join(set.v2, 'cgroup.freeze'), frozen ? '1' : '0');
+    for (let i = 0; i < 200; i++) {
+      const events = readFileSync(join(set.v2, 'cgroup.events'), 'utf8');
+      if (events.includes(`frozen ${frozen ? 1 : 0}`)) return;
+      await sleep(5);
+    }
+    return;
+  }
+  throw new NativeError('cgroup', 95, '', 'no freezer available');
+}
+
+/**
+ * Signals every member except `exclude` (e.g. the init), race-free: members are frozen, so none
+ * can exit and have its pid reused between listing and `pidfd_send_signal`.
+ * SIGKILL of everything uses v2 `cgroup.kill` when available.
+ */
+export async function signalCgroup(set: CgroupSet, signal: number, exclude: number[] = []): Promise<number> {
+  if (signal === 9 && exclude.length === 0 && set.v2 && existsSync(join(set.v2, 'cgroup.kill'))) {
+    writeFileSync(join(set.v2, 'cgroup.kill'), '1');
+    return -1;
+  }
+  const b = loadBinding();
+  await freezeCgroup(set, true);
+  let count = 0;
+  try {
+    for (const pid of cgroupPids(set)) {
+      if (exclude.includes(pid)) continue;
+      let fd: number;
+      try {
+        fd = b.pidfdOpen(pid);
+      } catch {
+        continue; // already gone
+      }
+      try {
+        b.pidfdSendSignal(fd, signal);
+        count++;
+      } catch {
+        // exited meanwhile
+      } finally {
+        b.closeFd(fd);
+      }
+    }
+  } finally {
+    await freezeCgroup(set, false);
+  }
+  return count;
+}

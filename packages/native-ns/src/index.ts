@@ -1,0 +1,69 @@
+/**
+ * @garden-ts/native-ns — namespaces, cgroups, process spawning and crash-safe supervision.
+ * See docs/architecture.md ("native-ns") for who does what.
+ */
+export {
+  CAPABILITIES,
+  type CapabilityName,
+  type CapabilitySet,
+  capabilityMask,
+  UNPRIVILEGED_CAPABILITIES,
+} from './capabilities.js';
+export {
+  allCgroupDirs,
+  type CgroupLayout,
+  type CgroupSet,
+  cgroupDirs,
+  cgroupPids,
+  cgroupSet,
+  createCgroup,
+  detectCgroupLayout,
+  freezeCgroup,
+  parseFlatKeyed,
+  readCgroup,
+  removeCgroup,
+  signalCgroup,
+  writeCgroup,
+} from './cgroups.js';
+export {
+  Container,
+  type CreateContainerOptions,
+  createContainer,
+  DEFAULT_MASKED_PATHS,
+  DEFAULT_READONLY_PATHS,
+  defaultIdMap,
+  type IdMapEntry,
+  MAX_HOST_ID,
+  processStartTime,
+} from './container.js';
+export { ExecutableNotFoundError, NativeArgumentError, NativeError } from './errors.js';
+export {
+  loadBinding,
+  type NativeArtifacts,
+  nativeArtifacts,
+  type RawBinding,
+  type RawCreateOptions,
+  type RawExit,
+} from './native.js';
+export {
+  type AttachFrom,
+  attach,
+  drainShimPool,
+  type ExitStatus,
+  ProcessLostError,
+  readRingFile,
+  ShimProcess,
+  type SpawnLocation,
+  setShimPoolSize,
+  spawn,
+} from './process.js';
+export {
+  compileSeccomp,
+  DANGEROUS_SYSCALLS,
+  defaultDenyFilter,
+  type SeccompAction,
+  type SeccompFilter,
+  type SeccompRule,
+  X86_64_SYSCALLS,
+} from './seccomp.js';
+export { encodeSpec, type ProcessSpec, RLIMITS, type RlimitName, type RlimitValue } from './spec.js';

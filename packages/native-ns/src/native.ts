@@ -1,0 +1,105 @@
+/**
+ * The raw binding exactly as the addon (native/addon.cc) exposes it, and its loader. JS
+ * validates every argument before calling in: the native side trusts its input's shape.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Options of {@link RawBinding.createContainer}, fully resolved by the wrapper. */
+export interface RawCreateOptions {
+  rootfs: string;
+  hostname: string;
+  privileged: boolean;
+  /** `/proc/<pid>/uid_map` text; ignored when privileged. */
+  uidMap: string;
+  gidMap: string;
+  /** cgroup v1 directories: the parent writes the child's pid to their `cgroup.procs`. */
+  cgroupV1: string[];
+  /** One cgroup2 directory joined with `CLONE_INTO_CGROUP`, or "". */
+  cgroupV2: string;
+  /** A network namespace file to join, or "" for a new one. */
+  netns: string;
+  binds: { src: string; dst: string; readOnly: boolean }[];
+  maskedPaths: string[];
+  readOnlyPaths: string[];
+  initPath: string;
+  env: string[];
+  mqueue: boolean;
+}
+
+/** Exit of a watched pidfd; `known` is false when the process was not our child. */
+export interface RawExit {
+  code: number | null;
+  signal: number | null;
+  known: boolean;
+}
+
+/** Errors thrown or rejected by the binding carry these fields. */
+export interface RawError extends Error {
+  errno: number;
+  code: string;
+  syscall: string;
+  stage: string;
+}
+
+/** The addon's exports. */
+export interface RawBinding {
+  createContainer(options: RawCreateOptions): Promise<{ pid: number; pidfd: number }>;
+  /** vfork-style spawn of a helper in its own session; target fd i gets `fds[i]` (-1: /dev/null). */
+  spawnHelper(path: string, argv: string[], envp: string[], fds: number[]): { pid: number; pidfd: number };
+  /** Resolves once the pidfd's process exits (reaping it when it is our child). The pidfd stays
+   *  open (the caller closes it). `keepAlive` keeps Node's event loop running until then. */
+  watchExit(pidfd: number, keepAlive?: boolean): Promise<RawExit>;
+  pidfdOpen(pid: number): number;
+  pidfdSendSignal(pidfd: number, signal: number): void;
+  socketpair(): [number, number];
+  closeFd(fd: number): void;
+  /** Writes all of `frame` to a blocking socket; `passFd` (>= 0) rides along as SCM_RIGHTS. */
+  sendFrame(fd: number, frame: Buffer, passFd: number): void;
+  stageNames(): string[];
+}
+
+/** Where the addon and the helper executables are. */
+export interface NativeArtifacts {
+  addon: string;
+  init: string;
+  shim: string;
+}
+
+function packageRoot(): string {
+  // src/native.ts and dist/index.js are both one level below the package root.
+  return join(dirname(fileURLToPath(import.meta.url)), '..');
+}
+
+/** Locates the built artefacts (`GARDEN_NATIVE_NS_BUILD` overrides the directory). */
+export function nativeArtifacts(): NativeArtifacts {
+  const dir = process.env.GARDEN_NATIVE_NS_BUILD ?? join(packageRoot(), 'build', 'Release');
+  return {
+    addon: join(dir, 'garden_ns.node'),
+    init: join(dir, 'garden-init'),
+    shim: join(dir, 'garden-shim'),
+  };
+}
+
+let cached: RawBinding | undefined;
+
+/**
+ * Loads the addon once.
+ * @throws Error naming the missing file and the build command when it was not built.
+ */
+export function loadBinding(): RawBinding {
+  if (cached) return cached;
+  const a = nativeArtifacts();
+  for (const file of [a.addon, a.init, a.shim]) {
+    if (!existsSync(file)) {
+      throw new Error(
+        `native-ns: ${file} is missing; run \`pnpm --filter @garden-ts/native-ns build:native\``,
+      );
+    }
+  }
+  const require = createRequire(import.meta.url);
+  cached = require(a.addon) as RawBinding;
+  return cached;
+}

@@ -1,0 +1,470 @@
+/**
+ * Processes supervised by garden-shim: spawn, attach (also from a new server process after a
+ * crash), stdin, signals, resize, exit status, with an on-disk fallback once the shim is gone.
+ */
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
+import { connect, Socket } from 'node:net';
+import { constants as osConstants } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import type { Container } from './container.js';
+import { ExecutableNotFoundError, NativeArgumentError, NativeError } from './errors.js';
+import { loadBinding, nativeArtifacts } from './native.js';
+import { ClientFrame, encodeFrame, FROM_UNDELIVERED, FrameDecoder, ShimFrame } from './protocol.js';
+import { encodeSpec, type ProcessSpec } from './spec.js';
+
+/** How a process ended. `exitStatus` is the code, or 128 + signal. */
+export interface ExitStatus {
+  exitStatus: number;
+  code: number | null;
+  signal: number | null;
+}
+
+/** Where an attacher starts reading each stream. */
+export type AttachFrom = 'start' | 'undelivered';
+
+/** Thrown by `wait()` when neither the shim nor an exit file exists. */
+export class ProcessLostError extends Error {
+  constructor(dir: string) {
+    super(`could not find the exitcode file for the process: ${join(dir, 'exit')}`);
+    this.name = 'ProcessLostError';
+  }
+}
+
+const RING_HEADER = 32;
+
+/** Reads a ring file from `from`; returns the bytes still kept and the new offset. */
+export function readRingFile(path: string, from: bigint): { data: Buffer; next: bigint; lost: bigint } {
+  const fd = openSync(path, 'r');
+  try {
+    const h = Buffer.alloc(RING_HEADER);
+    readSync(fd, h, 0, RING_HEADER, 0);
+    if (h.subarray(0, 8).toString('latin1') !== 'GRDNRING') throw new Error(`${path}: not a ring file`);
+    const cap = h.readBigUInt64LE(8);
+    const head = h.readBigUInt64LE(16);
+    const oldest = head > cap ? head - cap : 0n;
+    const start = from < oldest ? oldest : from;
+    const parts: Buffer[] = [];
+    let pos = start;
+    while (pos < head) {
+      const at = pos % cap;
+      const left = head - pos;
+      // biome-ignore lint/complexity/useMathMinMax: bigint operands (Math.min takes numbers)
+      const n = Number(left < cap - at ? left : cap - at);
+      const b = Buffer.alloc(n);
+      readSync(fd, b, 0, n, Number(BigInt(RING_HEADER) + at));
+      parts.push(b);
+      pos += BigInt(n);
+    }
+    return { data: Buffer.concat(parts), next: head > start ? head : start, lost: start - from };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function signalNumber(sig: number | NodeJS.Signals): number {
+  const n = typeof sig === 'number' ? sig : osConstants.signals[sig];
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 64) {
+    throw new NativeArgumentError('signal', `unknown signal ${String(sig)}`);
+  }
+  return n;
+}
+
+/**
+ * A process supervised by a garden-shim. Output arrives on `stdout` / `stderr` (stdout only for
+ * a tty); `wait()` resolves once the process exited and both streams ended.
+ */
+export class ShimProcess {
+  /** Host pid of the process (0 until known). */
+  pid = 0;
+  /** Host pid of the supervising garden-shim when this server spawned it (0 otherwise). */
+  shimPid = 0;
+  readonly stdout = new PassThrough();
+  readonly stderr = new PassThrough();
+  /** Bytes skipped per stream because the ring overwrote them before we read them. */
+  readonly lostBytes: [bigint, bigint] = [0n, 0n];
+  private readonly offsets: [bigint, bigint] = [0n, 0n];
+  private readonly ended: [boolean, boolean] = [false, false];
+  private readonly decoder = new FrameDecoder();
+  private exit: ExitStatus | undefined;
+  private readonly exitPromise: Promise<ExitStatus>;
+  private resolveExit!: (e: ExitStatus) => void;
+  private rejectExit!: (e: Error) => void;
+  private startResolve?: (pid: number) => void;
+  private startReject?: (e: Error) => void;
+  private detached = false;
+
+  /** @internal */
+  constructor(
+    readonly dir: string,
+    private socket: Socket | null,
+    private readonly execPath = '',
+  ) {
+    this.exitPromise = new Promise((resolve, reject) => {
+      this.resolveExit = resolve;
+      this.rejectExit = reject;
+    });
+    this.exitPromise.catch(() => {}); // observed through wait()
+    if (socket) this.bind(socket);
+  }
+
+  /** @internal resolves with the pid once the shim reports STARTED, or rejects with its error. */
+  started(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.startResolve = resolve;
+      this.startReject = reject;
+    });
+  }
+
+  /** @internal */
+  bind(socket: Socket): void {
+    this.socket = socket;
+    socket.on('data', (chunk: Buffer) => {
+      let frames: ReturnType<FrameDecoder['push']>;
+      try {
+        frames = this.decoder.push(chunk);
+      } catch (e) {
+        socket.destroy(e as Error);
+        return;
+      }
+      for (const f of frames) this.onFrame(f.type, f.stream, f.value, f.payload);
+    });
+    socket.on('error', () => {}); // 'close' follows
+    socket.on('close', () => this.onClose());
+  }
+
+  private onFrame(type: number, stream: number, value: bigint, payload: Buffer): void {
+    switch (type) {
+      case ShimFrame.Started:
+        this.pid = Number(value);
+        this.startResolve?.(this.pid);
+        this.startResolve = this.startReject = undefined;
+        break;
+      case ShimFrame.Error: {
+        const stage = payload.toString();
+        const errno = Number(value);
+        const err =
+          stage === 'exec' && errno === osConstants.errno.ENOENT
+            ? new ExecutableNotFoundError(this.execPath)
+            : new NativeError(stage, errno, stage === 'exec' ? 'execve' : '');
+        this.startReject?.(err);
+        this.startResolve = this.startReject = undefined;
+        this.rejectExit(err);
+        break;
+      }
+      case ShimFrame.Output:
+        if (stream === 1 || stream === 2) this.deliver(stream - 1, value, payload);
+        break;
+      case ShimFrame.Eof:
+        if (stream === 1 || stream === 2) this.endStream(stream - 1);
+        break;
+      case ShimFrame.Exit:
+        this.finish(Number(value));
+        break;
+      default:
+        this.socket?.destroy(new Error(`unknown shim frame ${type}`));
+    }
+  }
+
+  private deliver(i: 0 | 1 | number, offset: bigint, data: Buffer): void {
+    const idx = i as 0 | 1;
+    if (this.ended[idx]) return;
+    if (offset > this.offsets[idx]) this.lostBytes[idx] += offset - this.offsets[idx];
+    if (offset + BigInt(data.length) <= this.offsets[idx]) return; // already have it
+    const skip = offset < this.offsets[idx] ? Number(this.offsets[idx] - offset) : 0;
+    this.offsets[idx] = offset + BigInt(data.length);
+    const stream = idx === 0 ? this.stdout : this.stderr;
+    if (!stream.write(skip ? data.subarray(skip) : data) && this.socket) {
+      // Backpressure: the shim keeps the bytes in its ring meanwhile, it never blocks on us.
+      const s = this.socket;
+      s.pause();
+      stream.once('drain', () => s.resume());
+    }
+  }
+
+  private endStream(i: number): void {
+    const idx = i as 0 | 1;
+    if (this.ended[idx]) return;
+    this.ended[idx] = true;
+    (idx === 0 ? this.stdout : this.stderr).end();
+  }
+
+  private finish(exitStatus: number): void {
+    this.exit = {
+      exitStatus,
+      code: exitStatus < 128 ? exitStatus : null,
+      signal: exitStatus >= 128 ? exitStatus - 128 : null,
+    };
+    this.endStream(0);
+    this.endStream(1);
+    this.resolveExit(this.exit);
+    this.socket?.end();
+  }
+
+  private onClose(): void {
+    this.socket = null;
+    if (this.startReject) {
+      this.startReject(
+        new NativeError(
+          'spawn',
+          osConstants.errno.EPIPE,
+          '',
+          'garden-shim exited before starting the process',
+        ),
+      );
+      this.startResolve = this.startReject = undefined;
+    }
+    if (this.exit || this.detached) return;
+    this.readFromDisk();
+  }
+
+  /** Replays what the rings still hold from our offsets and finishes from the exit file. */
+  /** @internal starts both streams at the rings' delivered offsets. */
+  startAtDelivered(): void {
+    for (const [i, name] of (['stdout.ring', 'stderr.ring'] as const).entries()) {
+      const path = join(this.dir, name);
+      if (!existsSync(path)) continue;
+      const h = Buffer.alloc(RING_HEADER);
+      const fd = openSync(path, 'r');
+      try {
+        readSync(fd, h, 0, RING_HEADER, 0);
+      } finally {
+        closeSync(fd);
+      }
+      this.offsets[i as 0 | 1] = h.readBigUInt64LE(24);
+    }
+  }
+
+  /** @internal */
+  readFromDisk(): void {
+    const exitFile = join(this.dir, 'exit');
+    if (!existsSync(exitFile)) {
+      this.endStream(0);
+      this.endStream(1);
+      this.rejectExit(new ProcessLostError(this.dir));
+      return;
+    }
+    for (const [i, name] of (['stdout.ring', 'stderr.ring'] as const).entries()) {
+      const path = join(this.dir, name);
+      if (!existsSync(path)) continue;
+      const r = readRingFile(path, this.offsets[i as 0 | 1]);
+      if (r.data.length) this.deliver(i, r.next - BigInt(r.data.length), r.data);
+    }
+    const parsed = JSON.parse(readFileSync(exitFile, 'utf8')) as ExitStatus;
+    this.finish(parsed.exitStatus);
+  }
+
+  private send(frame: Buffer): void {
+    if (!this.socket || this.socket.destroyed) {
+      throw new NativeError(
+        'attach',
+        osConstants.errno.EPIPE,
+        '',
+        'not attached to the process (it may have exited)',
+      );
+    }
+    this.socket.write(frame);
+  }
+
+  /** Writes to the process's stdin. */
+  write(data: Buffer | string): void {
+    const b = typeof data === 'string' ? Buffer.from(data) : data;
+    for (let off = 0; off < b.length; off += 65536) {
+      this.send(encodeFrame(ClientFrame.Stdin, 0, 0n, b.subarray(off, off + 65536)));
+    }
+  }
+
+  /** Closes the process's stdin (for a tty: sends the EOF character, then closes). */
+  end(): void {
+    this.send(encodeFrame(ClientFrame.StdinEof, 0, 0n));
+  }
+
+  /** Sends a signal through the shim's pidfd (race-free with pid reuse). */
+  signal(sig: number | NodeJS.Signals): void {
+    this.send(encodeFrame(ClientFrame.Signal, 0, BigInt(signalNumber(sig))));
+  }
+
+  /** Sets the tty window size (no-op without a tty). */
+  resize(columns: number, rows: number): void {
+    for (const [f, v] of [
+      ['columns', columns],
+      ['rows', rows],
+    ] as const) {
+      if (!Number.isInteger(v) || v < 1 || v > 0xffff)
+        throw new NativeArgumentError(f, 'must be an integer in 1..65535');
+    }
+    this.send(encodeFrame(ClientFrame.Resize, 0, (BigInt(columns) << 16n) | BigInt(rows)));
+  }
+
+  /** Resolves with the exit status once the process exited and its output ended. */
+  wait(): Promise<ExitStatus> {
+    return this.exitPromise;
+  }
+
+  /** Drops this attachment; the process and its shim go on. Streams end, `wait()` never settles. */
+  detach(): void {
+    this.detached = true;
+    this.socket?.destroy();
+    this.stdout.end();
+    this.stderr.end();
+  }
+}
+
+/** Where the shim's files live. */
+export interface SpawnLocation {
+  /** The process's depot directory (exists, 0700, outside every container). */
+  dir: string;
+}
+
+/**
+ * Starts a process in a container (or on the host with `container: null`) under a new shim.
+ * Resolves once the process was exec'd.
+ * @throws NativeArgumentError for a bad spec; NativeError / ExecutableNotFoundError (rejected)
+ * when a pre-exec step fails.
+ */
+/** An exec'd garden-shim waiting for its spec on `fd` (our end of its socketpair). */
+interface IdleShim {
+  pid: number;
+  fd: number;
+}
+
+const pool: IdleShim[] = [];
+let poolSize = 2;
+let refillScheduled = false;
+
+function launchShim(): IdleShim {
+  const b = loadBinding();
+  const [mine, theirs] = b.socketpair();
+  let launched: { pid: number; pidfd: number };
+  try {
+    launched = b.spawnHelper(nativeArtifacts().shim, ['garden-shim'], [], [-1, -1, -1, theirs]);
+  } catch (e) {
+    b.closeFd(mine);
+    throw NativeError.from(e);
+  } finally {
+    b.closeFd(theirs);
+  }
+  // The shim is our child: reap it whenever it ends, without holding the event loop open.
+  void b.watchExit(launched.pidfd, false).finally(() => b.closeFd(launched.pidfd));
+  return { pid: launched.pid, fd: mine };
+}
+
+function refill(): void {
+  refillScheduled = false;
+  try {
+    while (pool.length < poolSize) pool.push(launchShim());
+  } catch {
+    // the next spawn launches its own shim and reports the error
+  }
+}
+
+/**
+ * Sets how many exec'd shims wait idle for their next process (default 2; 0 disables). Taking
+ * one from the pool keeps the shim's exec off the spawn latency. Idle shims exit as soon as
+ * this process closes its end (also when it dies), so they never outlive the server.
+ */
+export function setShimPoolSize(size: number): void {
+  if (!Number.isInteger(size) || size < 0 || size > 64)
+    throw new NativeArgumentError('size', 'must be an integer in 0..64');
+  poolSize = size;
+  drainShimPool(size);
+}
+
+/** Lets idle shims beyond `keep` exit (all by default). */
+export function drainShimPool(keep = 0): void {
+  while (pool.length > keep) {
+    const idle = pool.pop() as IdleShim;
+    loadBinding().closeFd(idle.fd);
+  }
+}
+
+/**
+ * Starts a process in a container (or on the host with `container: null`) under a garden-shim
+ * (a pre-started one when the pool has one). Resolves once the process was exec'd.
+ * @throws NativeArgumentError for a bad spec; NativeError / ExecutableNotFoundError (rejected)
+ * when a pre-exec step fails.
+ */
+export async function spawn(
+  container: Container | null,
+  spec: ProcessSpec,
+  where: SpawnLocation,
+): Promise<ShimProcess> {
+  if (typeof where?.dir !== 'string' || !where.dir.startsWith('/')) {
+    throw new NativeArgumentError('dir', 'must be an absolute path');
+  }
+  const full = spec.cgroups === undefined && container ? { ...spec, cgroups: container.cgroups } : spec;
+  const encoded = encodeSpec(full, container ? { joinUserNs: !container.privileged } : null, where.dir);
+  const frame = encodeFrame(ClientFrame.Spec, 0, 0n, encoded);
+  const b = loadBinding();
+  const passFd = container ? container.pidfd : -1;
+  let shim: IdleShim | undefined;
+  while (!shim) {
+    const candidate = pool.shift() ?? launchShim();
+    try {
+      b.sendFrame(candidate.fd, frame, passFd);
+      shim = candidate;
+    } catch (e) {
+      b.closeFd(candidate.fd);
+      // an idle shim that died meanwhile: take the next one (a fresh one cannot have died yet)
+      if ((e as { code?: string }).code !== 'EPIPE' && (e as { code?: string }).code !== 'ECONNRESET')
+        throw NativeError.from(e);
+    }
+  }
+  if (poolSize > 0 && !refillScheduled) {
+    refillScheduled = true;
+    setImmediate(refill); // after this spawn's latency-critical part
+  }
+  const socket = new Socket({ fd: shim.fd, readable: true, writable: true });
+  const proc = new ShimProcess(where.dir, socket, spec.path);
+  proc.shimPid = shim.pid;
+  await proc.started();
+  return proc;
+}
+
+function frameFrom(from: AttachFrom | { stdout: bigint; stderr: bigint }): Buffer {
+  const p = Buffer.alloc(16);
+  const [o, e] =
+    from === 'start'
+      ? [0n, 0n]
+      : from === 'undelivered'
+        ? [FROM_UNDELIVERED, FROM_UNDELIVERED]
+        : [from.stdout, from.stderr];
+  p.writeBigUInt64LE(o, 0);
+  p.writeBigUInt64LE(e, 8);
+  return encodeFrame(ClientFrame.Attach, 0, 0n, p);
+}
+
+/**
+ * Attaches to a process by its depot directory — also from a server started after a crash.
+ * `from: 'start'` replays everything the rings still hold; `'undelivered'` only what no attacher
+ * received yet. After the shim finished, output and status come from the files.
+ */
+export async function attach(dir: string, options: { from?: AttachFrom } = {}): Promise<ShimProcess> {
+  const from = options.from ?? 'start';
+  let sockPath = join(dir, 'sock');
+  let dirFd: number | undefined;
+  if (Buffer.byteLength(sockPath) > 100) {
+    // sun_path is 108 bytes: go through the directory's fd instead.
+    dirFd = openSync(dir, 'r');
+    sockPath = `/proc/self/fd/${dirFd}/sock`;
+  }
+  const socket = await new Promise<Socket | null>((resolve) => {
+    if (!existsSync(sockPath)) return resolve(null);
+    const s = connect(sockPath);
+    s.once('connect', () => resolve(s));
+    s.once('error', () => resolve(null));
+  });
+  if (dirFd !== undefined) closeSync(dirFd);
+  const proc = new ShimProcess(dir, null);
+  const pidFile = join(dir, 'pid');
+  if (existsSync(pidFile)) proc.pid = Number.parseInt(readFileSync(pidFile, 'utf8'), 10);
+  if (!socket) {
+    if (from === 'undelivered') proc.startAtDelivered();
+    proc.readFromDisk();
+    return proc;
+  }
+  socket.removeAllListeners('error');
+  proc.bind(socket);
+  socket.write(frameFrom(from));
+  return proc;
+}

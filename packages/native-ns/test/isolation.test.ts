@@ -1,0 +1,373 @@
+/** Isolation, proven from inside a real container on the busybox rootfs. */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  allCgroupDirs,
+  CAPABILITIES,
+  type CgroupSet,
+  type Container,
+  capabilityMask,
+  compileSeccomp,
+  createContainer,
+  DEFAULT_MASKED_PATHS,
+  ExecutableNotFoundError,
+  NativeArgumentError,
+  NativeError,
+  spawn,
+  UNPRIVILEGED_CAPABILITIES,
+} from '../src/index.js';
+import { cleanup, collect, layout, newCgroup, newContainer, newDir, run } from './helpers.js';
+
+let container: Container;
+let cgroup: CgroupSet;
+
+beforeAll(async () => {
+  ({ container, cgroup } = await newContainer());
+});
+afterAll(cleanup);
+
+const sh = (script: string) => ({ path: '/bin/sh', args: ['sh', '-c', script] });
+
+describe('container init and namespaces', () => {
+  it('pid 1 is garden-init, and only init and our process are visible', async () => {
+    const r = await run(
+      container,
+      sh('cat /proc/1/comm; grep Name /proc/1/status; ls -d /proc/[0-9]* | wc -l'),
+    );
+    expect(r.stdout.split('\n')[0]).toBe('garden-init');
+    expect(r.stdout).toContain('Name:\tgarden-init');
+    // init, sh, and the ls/wc of the pipeline
+    expect(Number(r.stdout.split('\n')[2])).toBeLessThanOrEqual(4);
+    expect(readFileSync(`/proc/${container.pid}/comm`, 'utf8').trim()).toBe('garden-init');
+  });
+
+  it('has its own hostname', async () => {
+    const r = await run(container, { path: 'hostname' });
+    expect(r.stdout.trim()).toBe('test-box');
+  });
+
+  it('has only lo in a new network namespace', async () => {
+    const r = await run(container, sh('ls /sys/class/net'));
+    expect(r.stdout.split(/\s+/).filter(Boolean)).toEqual(['lo']);
+  });
+
+  it('maps container root to the host max uid and 1..max-1 to themselves', async () => {
+    const r = await run(container, sh('cat /proc/self/uid_map; cat /proc/self/gid_map'));
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/).join(' '));
+    expect(lines).toEqual(['0 4294967294 1', '1 1 4294967293', '0 4294967294 1', '1 1 4294967293']);
+    const id = await run(container, { path: 'id' });
+    expect(id.stdout.trim()).toBe('uid=0(root) gid=0(root)');
+  });
+
+  it('joins the given cgroups (init and spawned processes)', async () => {
+    const dirs = allCgroupDirs(cgroup);
+    const p = await spawn(container, { ...sh('sleep 5'), cgroups: dirs }, { dir: newDir() });
+    try {
+      for (const dir of dirs) {
+        const members = readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n');
+        expect(members).toContain(String(container.pid));
+        expect(members).toContain(String(p.pid));
+      }
+      const self = readFileSync(`/proc/${p.pid}/cgroup`, 'utf8');
+      expect(self).toContain(cgroup.path);
+    } finally {
+      p.signal('SIGKILL');
+      await p.wait();
+    }
+    // inside, the cgroup namespace roots every hierarchy at the container's cgroup
+    const r = await run(container, sh('cat /proc/self/cgroup'));
+    for (const line of r.stdout.trim().split('\n')) expect(line).toMatch(/:\/$/);
+  });
+
+  it('masks paths (empty) and mounts /sys read-only', async () => {
+    // Whatever of the default list exists on this kernel must read as empty inside.
+    const present = DEFAULT_MASKED_PATHS.filter((p) => existsSync(p));
+    const files = present.filter((p) => !statSync(p).isDirectory());
+    const dirs = present.filter((p) => statSync(p).isDirectory());
+    expect(files.length).toBeGreaterThan(0);
+    expect(dirs.length).toBeGreaterThan(0);
+    expect(readFileSync(files[0] as string).length + readdirSync(dirs[0] as string).length).toBeGreaterThan(
+      0,
+    );
+    const script = [...files.map((f) => `wc -c < ${f}`), ...dirs.map((d) => `ls -A ${d} | wc -l`)].join('; ');
+    const masked = await run(container, sh(script));
+    expect(masked.stdout.trim().split(/\s+/)).toEqual(present.map(() => '0'));
+    const r = await run(
+      container,
+      sh('grep " /sys " /proc/mounts; touch /sys/x 2>&1; grep " /proc/sys " /proc/mounts'),
+    );
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^sysfs \/sys sysfs ro,/);
+    expect(r.stdout).toMatch(/touch: \/sys\/x: Read-only file system/);
+    expect(r.stdout).toMatch(/ \/proc\/sys proc ro,/);
+  });
+
+  it('mounts /dev as specified (devices, pts, shm)', async () => {
+    const r = await run(
+      container,
+      sh('ls /dev | sort | tr "\\n" " "; echo; readlink /dev/ptmx; grep -E " /dev/(pts|shm) " /proc/mounts'),
+    );
+    for (const d of ['full', 'null', 'pts', 'ptmx', 'random', 'shm', 'tty', 'urandom', 'zero'])
+      expect(r.stdout).toContain(` ${d} `.trimStart());
+    expect(r.stdout).toContain('pts/ptmx');
+    expect(r.stdout).toMatch(
+      /devpts \/dev\/pts devpts rw,nosuid,noexec,relatime,gid=5,mode=620,ptmxmode=666/,
+    );
+    expect(r.stdout).toMatch(/shm \/dev\/shm tmpfs rw,nosuid,nodev,noexec/);
+  });
+
+  it('never dies from a signal sent inside the container, and reaps orphans', async () => {
+    const r = await run(
+      container,
+      sh('kill -TERM 1; kill -INT 1; kill -HUP 1; kill -KILL 1; (sleep 0.2 &) ; sleep 0.5; cat /proc/1/comm'),
+    );
+    expect(r.stdout.trim()).toBe('garden-init');
+    const zombies = await run(container, sh('grep -l "^State:.*Z" /proc/[0-9]*/status 2>/dev/null | wc -l'));
+    expect(zombies.stdout.trim()).toBe('0');
+  });
+
+  it('bind-mounts caller directories read-only and read-write', async () => {
+    const ro = newDir();
+    const rw = newDir();
+    const c = await createContainer({
+      rootfs: (await import('vitest')).inject('rootfsUnprivileged'),
+      bindMounts: [
+        { source: ro, destination: '/mnt/ro', readOnly: true },
+        { source: rw, destination: '/mnt/rw' },
+      ],
+    });
+    try {
+      const r = await run(c, sh('touch /mnt/ro/a 2>&1; touch /mnt/rw/b && echo ok'));
+      expect(r.stdout).toContain('Read-only file system');
+      expect(r.stdout).toContain('ok');
+      expect(readFileSync(`${rw}/b`, 'utf8')).toBe('');
+    } finally {
+      await c.destroy();
+    }
+  });
+});
+
+describe('variants', () => {
+  it('creates a privileged container: no user namespace, full capabilities', async () => {
+    const { container: c } = await newContainer({ privileged: true });
+    // named before createContainer resolves, not some time after
+    expect(readFileSync(`/proc/${c.pid}/comm`, 'utf8')).toBe('garden-init\n');
+    const r = await run(c, {
+      path: '/bin/sh',
+      args: ['sh', '-c', 'cat /proc/self/uid_map; grep CapBnd /proc/self/status; cat /proc/1/comm'],
+    });
+    expect(r.stdout.split('\n')[0]?.trim().split(/\s+/)).toEqual(['0', '0', '4294967295']);
+    expect(r.stdout).toContain('garden-init');
+    expect(readFileSync(`/proc/${c.pid}/status`, 'utf8')).toMatch(/Uid:\s+0\s/);
+  });
+
+  it('joins a given network namespace instead of creating one', async () => {
+    const dir = newDir();
+    const nsFile = join(dir, 'netns');
+    writeFileSync(nsFile, '');
+    execFileSync('unshare', [`--net=${nsFile}`, 'true']);
+    try {
+      const { container: c } = await newContainer({ netns: nsFile });
+      expect(statSync(`/proc/${c.pid}/ns/net`).ino).toBe(statSync(nsFile).ino);
+      // /proc/net is per network namespace (a fresh sysfs is not allowed in a netns we do not own,
+      // so /sys there is a read-only bind of the host's: see docs/architecture.md)
+      const r = await run(c, {
+        path: '/bin/sh',
+        args: ['sh', '-c', 'tail -n +3 /proc/net/dev | cut -d: -f1'],
+      });
+      expect(r.stdout.trim()).toBe('lo');
+      // the server's own network namespace is untouched
+      expect(statSync('/proc/self/ns/net').ino).not.toBe(statSync(nsFile).ino);
+      await c.destroy();
+    } finally {
+      execFileSync('umount', [nsFile]);
+    }
+  });
+});
+
+describe('spawn', () => {
+  it('switches user, group and supplementary groups', async () => {
+    const r = await run(container, { path: 'id', user: { uid: 1001, gid: 1001, groups: [100] } });
+    expect(r.stdout.trim()).toBe('uid=1001(alice) gid=1001(alice) groups=100(users)');
+    const big = await run(container, { path: 'id', user: { uid: 1000000000, gid: 1000000000 } });
+    expect(big.stdout.trim()).toBe('uid=1000000000 gid=1000000000');
+  });
+
+  it('passes args, env and cwd', async () => {
+    const r = await run(container, {
+      ...sh('echo "$A-$1"; pwd'),
+      args: ['sh', '-c', 'echo "$A-$1"; pwd', 'x', 'y'],
+      env: ['A=b'],
+      cwd: '/tmp',
+    });
+    expect(r.stdout).toBe('b-y\n/tmp\n');
+  });
+
+  it('sets rlimits soft = hard', async () => {
+    const r = await run(container, {
+      ...sh('ulimit -n; ulimit -Hn; ulimit -s'),
+      rlimits: { nofile: 512, stack: { soft: 4096 * 1024, hard: 8192 * 1024 } },
+    });
+    expect(r.stdout.split('\n').slice(0, 3)).toEqual(['512', '512', '4096']);
+  });
+
+  it('sets no_new_privs and capability sets as given', async () => {
+    const set = capabilityMask(UNPRIVILEGED_CAPABILITIES);
+    expect(set).toBe(0xa80425fbn);
+    const root = await run(container, {
+      ...sh('grep -E "^(Cap|NoNewPrivs)" /proc/self/status'),
+      noNewPrivileges: true,
+      capabilities: { bounding: set, effective: set, permitted: set, inheritable: set },
+    });
+    expect(root.stdout).toContain('NoNewPrivs:\t1');
+    for (const k of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd'])
+      expect(root.stdout).toContain(`${k}:\t00000000a80425fb`);
+    expect(root.stdout).toContain('CapAmb:\t0000000000000000');
+    const user = await run(container, {
+      ...sh('grep -E "^Cap" /proc/self/status'),
+      user: { uid: 1001, gid: 1001 },
+      capabilities: {
+        bounding: set,
+        effective: 0n,
+        permitted: ['CAP_NET_BIND_SERVICE'],
+        inheritable: set,
+        ambient: ['CAP_NET_BIND_SERVICE'],
+      },
+    });
+    const amb = (1n << BigInt(CAPABILITIES.CAP_NET_BIND_SERVICE)).toString(16).padStart(16, '0');
+    expect(user.stdout).toContain('CapInh:\t00000000a80425fb');
+    expect(user.stdout).toContain(`CapPrm:\t${amb}`);
+    expect(user.stdout).toContain(`CapEff:\t${amb}`);
+    expect(user.stdout).toContain(`CapAmb:\t${amb}`);
+    expect(user.stdout).toContain('CapBnd:\t00000000a80425fb');
+    const plain = await run(container, {
+      ...sh('grep NoNewPrivs /proc/self/status'),
+      user: { uid: 1001, gid: 1001 },
+    });
+    expect(plain.stdout).toContain('NoNewPrivs:\t0');
+  });
+
+  it('applies the supplied seccomp filter: unshare(CLONE_NEWUSER) is refused', async () => {
+    const filter = compileSeccomp({
+      defaultAction: 'allow',
+      rules: [{ syscalls: ['unshare'], action: { errno: 1 } }],
+    });
+    const denied = await run(container, {
+      ...sh('grep Seccomp: /proc/self/status; unshare -U true; echo rc=$?'),
+      seccomp: filter,
+      noNewPrivileges: true,
+    });
+    expect(denied.stdout).toContain('Seccomp:\t2');
+    expect(denied.stderr).toContain('Operation not permitted');
+    expect(denied.stdout).toContain('rc=1');
+    // the filter is what refuses it: without one, root in the container may unshare a user ns
+    const allowed = await run(container, sh('unshare -U true; echo rc=$?'));
+    expect(allowed.stdout).toContain('rc=0');
+    // and without no_new_privs, installed while still privileged
+    const early = await run(container, {
+      ...sh('unshare -U true; echo rc=$?'),
+      seccomp: filter,
+      user: { uid: 1001, gid: 1001 },
+    });
+    expect(early.stdout).toContain('rc=1');
+  });
+
+  it('runs with a pty (ONLCR, 80x24 default) and resizes it', async () => {
+    const p = await spawn(
+      container,
+      { ...sh('tty; stty size; read x; stty size'), tty: {} },
+      { dir: newDir() },
+    );
+    let out = '';
+    p.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    while (!out.includes('24 80')) await new Promise((r) => setTimeout(r, 10));
+    p.resize(100, 30);
+    p.write('\n');
+    const status = await p.wait();
+    expect(status.exitStatus).toBe(0);
+    expect(out).toMatch(/^\/dev\/pts\/\d+\r\n24 80\r\n/);
+    expect(out).toContain('30 100\r\n');
+    const sized = await run(container, { ...sh('stty size'), tty: { columns: 132, rows: 43 } });
+    expect(sized.stdout).toBe('43 132\r\n');
+    expect(sized.stderr).toBe('');
+  });
+
+  it('streams stdin and closes it on end()', async () => {
+    const p = await spawn(container, { path: 'cat' }, { dir: newDir() });
+    const done = collect(p);
+    p.write('hello ');
+    p.write(Buffer.from('world'));
+    p.end();
+    const r = await done;
+    expect(r.stdout).toBe('hello world');
+    expect(r.exitStatus).toBe(0);
+  });
+
+  it('signals the process through its pidfd; exit status is 128 + signal', async () => {
+    const p = await spawn(container, sh('sleep 30'), { dir: newDir() });
+    p.signal('SIGTERM');
+    expect(await p.wait()).toEqual({ exitStatus: 143, code: null, signal: 15 });
+  });
+
+  it('reports a missing executable as ExecutableNotFoundError', async () => {
+    const e = await spawn(container, { path: 'no-such-binary' }, { dir: newDir() }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ExecutableNotFoundError);
+    expect(e).toBeInstanceOf(NativeError);
+    expect(e).toMatchObject({
+      code: 'ENOENT',
+      errno: 2,
+      stage: 'exec',
+      syscall: 'execve',
+      path: 'no-such-binary',
+    });
+    const abs = await spawn(container, { path: '/bin/nope' }, { dir: newDir() }).catch((x: unknown) => x);
+    expect(abs).toBeInstanceOf(ExecutableNotFoundError);
+    // found only in /sbin, which a non-root default PATH does not search (Guardian §3.2)
+    const sbin = await spawn(
+      container,
+      { path: 'ifconfig', user: { uid: 1001, gid: 1001 } },
+      { dir: newDir() },
+    ).catch((x: unknown) => x);
+    expect(sbin).toBeInstanceOf(ExecutableNotFoundError);
+  });
+
+  it('reports a missing cwd as a typed error with stage chdir', async () => {
+    const e = await spawn(container, { path: 'true', cwd: '/does/not/exist' }, { dir: newDir() }).catch(
+      (x: unknown) => x,
+    );
+    expect(e).toBeInstanceOf(NativeError);
+    expect(e).not.toBeInstanceOf(ExecutableNotFoundError);
+    expect(e).toMatchObject({ code: 'ENOENT', errno: 2, stage: 'chdir' });
+  });
+
+  it('rejects a bad spec before any native call, naming the field', async () => {
+    await expect(spawn(container, { path: 'true', env: ['NOEQUALS'] }, { dir: newDir() })).rejects.toThrow(
+      NativeArgumentError,
+    );
+    await expect(
+      spawn(container, { path: 'true', user: { uid: -1, gid: 0 } }, { dir: newDir() }),
+    ).rejects.toThrow(/user\.uid/);
+    await expect(spawn(container, { path: 'true' }, { dir: 'relative' })).rejects.toThrow(/dir/);
+  });
+
+  it('reports a container create failure with its stage', async () => {
+    const e = await createContainer({ rootfs: '/nonexistent-rootfs' }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(NativeError);
+    expect((e as NativeError).stage).toBe('old-root');
+    expect((e as NativeError).code).toBe('ENOENT');
+  });
+
+  it('supports per-process child cgroups', async () => {
+    const child = newCgroup('proc');
+    const r = await run(container, { ...sh('cat /proc/self/cgroup'), cgroups: allCgroupDirs(child) });
+    expect(r.exitStatus).toBe(0);
+    expect(layout.kind).toMatch(/v1|v2|hybrid/);
+  });
+});

@@ -27,6 +27,8 @@ export default defineConfig({
       },
       // Root-only tests of namespaces/cgroups; its own config (globalSetup builds the rootfs, no file parallelism).
       'packages/native-ns/vitest.config.ts',
+      // Real containers (root-only); runs after native-ns (sequence.groupOrder) because both are heavy.
+      'packages/backend-linux/vitest.config.ts',
       { extends: true as const, test: { name: 'bench', root: 'bench', include: ['test/**/*.test.ts'] } },
     ],
   },

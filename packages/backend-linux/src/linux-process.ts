@@ -1,0 +1,154 @@
+/**
+ * One process of a container as the backend sees it: a connection to its garden-shim (from
+ * `spawn`, or from `attach` after a server restart), a pump that fans the shim's output out to
+ * every Garden attacher (ProcessOutput, with a bounded backlog for nobody-attached output), stdin
+ * forwarding and the exit status.
+ *
+ * Output buffering, end to end: the shim drains the process's pipes at once into an on-disk ring
+ * per stream (1 MiB each by default), so the process never blocks on a missing reader. The backend
+ * reads the ring live; bytes no Garden attacher can take go to an in-memory backlog (1 MiB per
+ * stream) handed to the next attacher. While the server is down nothing is read: after a restart
+ * the backend re-attaches from the shim's "not yet delivered" offset, so output produced meanwhile
+ * (up to the ring size) reaches the next attacher.
+ */
+import type { Readable, Writable } from 'node:stream';
+import type { Process, ProcessIO, Signal, TTYSpec } from '@garden-ts/api-types';
+import { GardenError } from '@garden-ts/api-types';
+import type { ShimProcess } from '@garden-ts/native-ns';
+import { ProcessOutput } from './process-output.js';
+
+function ended(stream: Readable): Promise<void> {
+  if (stream.readableEnded || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    stream.once('end', resolve);
+    stream.once('close', resolve);
+  });
+}
+
+/** A supervised process and its attachers. */
+export class LinuxProcess {
+  private readonly output = new ProcessOutput();
+  private readonly exit: Promise<number>;
+  private exitStatus: number | undefined;
+  private conn: ShimProcess;
+
+  constructor(
+    readonly id: string,
+    readonly dir: string,
+    conn: ShimProcess,
+    private readonly onExit: (p: LinuxProcess, status: number | undefined) => void,
+  ) {
+    this.conn = conn;
+    this.pump(conn.stdout, 'stdout');
+    this.pump(conn.stderr, 'stderr');
+    this.exit = (async () => {
+      let status: number | undefined;
+      try {
+        const [exit] = await Promise.all([conn.wait(), ended(conn.stdout), ended(conn.stderr)]);
+        status = exit.exitStatus;
+        return status;
+      } catch (e) {
+        throw new GardenError((e as Error).message);
+      } finally {
+        this.exitStatus = status;
+        this.settled = true;
+        this.output.detachAll();
+        this.onExit(this, status);
+      }
+    })();
+    this.exit.catch(() => undefined);
+  }
+
+  private pump(stream: Readable, name: 'stdout' | 'stderr'): void {
+    stream.on('data', (chunk: Buffer) => {
+      const waiting = this.output.write(name, chunk);
+      if (waiting) {
+        stream.pause();
+        void waiting.then(() => stream.resume());
+      }
+    });
+  }
+
+  private settled = false;
+
+  /** True until the exit status is known (or the connection was given up). */
+  get running(): boolean {
+    return !this.settled;
+  }
+
+  /** Adds a Garden attacher and returns its `Process`. */
+  attach(io: ProcessIO): Process {
+    const attachment = this.output.attach(io.stdout, io.stderr);
+    // After the exit the backlog was handed over above; nothing more will come.
+    if (!this.running) attachment.detach();
+    else if (io.stdin) this.feedStdin(io.stdin);
+    return this.handle();
+  }
+
+  private feedStdin(stdin: Readable): void {
+    const onData = (chunk: Buffer | string): void => {
+      try {
+        this.conn.write(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+      } catch {
+        // the process has exited: its stdin is gone, like writing to a closed pipe
+      }
+    };
+    const onEnd = (): void => {
+      cleanup();
+      try {
+        this.conn.end();
+      } catch {
+        // exited already
+      }
+    };
+    const cleanup = (): void => {
+      stdin.off('data', onData);
+      stdin.off('end', onEnd);
+      stdin.off('error', onEnd);
+    };
+    stdin.on('data', onData);
+    stdin.on('end', onEnd);
+    stdin.on('error', onEnd);
+    void this.exit.finally(cleanup).catch(() => undefined);
+  }
+
+  /** Resolves with the exit status once exited and all output is delivered. */
+  wait(): Promise<number> {
+    return this.exit;
+  }
+
+  /** The Garden-facing handle. */
+  handle(): Process {
+    return {
+      id: this.id,
+      wait: () => this.exit,
+      setTTY: async (spec: TTYSpec) => {
+        const ws = spec.windowSize;
+        if (!ws || !this.running) return;
+        try {
+          this.conn.resize(ws.columns || 80, ws.rows || 24);
+        } catch {
+          // exited meanwhile
+        }
+      },
+      signal: async (signal: Signal) => {
+        if (!this.running) return;
+        try {
+          this.conn.signal(signal === 0 ? 'SIGTERM' : 'SIGKILL');
+        } catch {
+          // exited meanwhile
+        }
+      },
+    };
+  }
+
+  /** Drops the shim connection without touching the process (server shutdown). */
+  detach(): void {
+    this.settled = true;
+    this.output.detachAll();
+    this.conn.detach();
+  }
+}
+
+/** The writables of a ProcessIO, for type clarity elsewhere. */
+export type OutputTargets = { stdout?: Writable; stderr?: Writable };

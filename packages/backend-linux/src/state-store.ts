@@ -1,0 +1,95 @@
+/**
+ * Write-through container records: one JSON file per container, replaced atomically (write to a
+ * temp file, rename) on every change, so a crash of the server never loses properties, limits,
+ * the stopped flag, OOM events or process metadata (Guardian keeps them in memory only, §9).
+ */
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Limits as applied, bigints kept as decimal strings in JSON. */
+export interface StoredLimits {
+  memoryBytes?: string;
+  cpuWeight?: string;
+  cpuShares?: string;
+  pidsMax?: string;
+  bandwidthRate?: string;
+  bandwidthBurst?: string;
+  disk?: Record<string, string>;
+}
+
+/** One process of a container. */
+export interface ProcessRecord {
+  id: string;
+  /** Shim directory (depot). */
+  dir: string;
+  tty: boolean;
+  /** ms since the epoch. */
+  startedAt: number;
+}
+
+/** Everything needed to serve and restore a container. */
+export interface ContainerRecord {
+  version: 1;
+  handle: string;
+  /** Directory and cgroup name. */
+  id: string;
+  /** `creating` until the last create step, then `created`; `destroying` during destroy. */
+  phase: 'creating' | 'created' | 'destroying';
+  createdAt: number;
+  privileged: boolean;
+  hostname: string;
+  /** The overlay's lower directory. */
+  lowerDir: string;
+  env: string[];
+  properties: Record<string, string>;
+  limits: StoredLimits;
+  /** Grace time in ns, decimal. */
+  graceTime: string;
+  stopped: boolean;
+  events: string[];
+  /** Last `oom_kill` counter folded into `events`. */
+  oomKills: number;
+  /** Container init, to re-open it after a restart. */
+  init?: { pid: number; startTime: string };
+  /** cgroup path relative to each hierarchy root. */
+  cgroupPath: string;
+  processes: Record<string, ProcessRecord>;
+}
+
+/** Reads and writes records under `<depot>/containers/<id>/state.json`. */
+export class StateStore {
+  readonly containersDir: string;
+
+  constructor(readonly depot: string) {
+    this.containersDir = join(depot, 'containers');
+    mkdirSync(this.containersDir, { recursive: true, mode: 0o711 });
+  }
+
+  /** The container's depot directory. */
+  dirOf(id: string): string {
+    return join(this.containersDir, id);
+  }
+
+  /** Atomically replaces the record. */
+  write(record: ContainerRecord): void {
+    const dir = this.dirOf(record.id);
+    const tmp = join(dir, 'state.json.tmp');
+    writeFileSync(tmp, JSON.stringify(record), { mode: 0o600 });
+    renameSync(tmp, join(dir, 'state.json'));
+  }
+
+  /** The record of a depot entry, or undefined when missing or unreadable. */
+  read(id: string): ContainerRecord | undefined {
+    try {
+      const r = JSON.parse(readFileSync(join(this.dirOf(id), 'state.json'), 'utf8')) as ContainerRecord;
+      return r.version === 1 && typeof r.handle === 'string' && r.id === id ? r : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Every depot entry name (with or without a readable record). */
+  entries(): string[] {
+    return readdirSync(this.containersDir);
+  }
+}

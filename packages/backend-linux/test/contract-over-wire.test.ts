@@ -1,0 +1,38 @@
+/** The backend-contract suite through the wire: client → server (unix socket) → backend-linux. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runBackendContract } from '@garden-ts/backend-contract';
+import { createClient } from '@garden-ts/client';
+import { buildServer } from '@garden-ts/server';
+import { afterAll } from 'vitest';
+import { type TestEnv, testEnv } from './helpers.js';
+
+const envs: TestEnv[] = [];
+const sockets = mkdtempSync(join(tmpdir(), 'backend-linux-sock-'));
+let n = 0;
+afterAll(async () => {
+  for (const e of envs) await e.cleanup();
+  rmSync(sockets, { recursive: true, force: true });
+});
+
+runBackendContract({
+  name: 'client→server→backend-linux',
+  capabilities: {
+    limits: true,
+    networking: false,
+    tty: true,
+    privileged: true,
+    diskLimits: true,
+    metrics: true,
+  },
+  timeScale: 4,
+  async setup() {
+    const env = testEnv('wire');
+    envs.push(env);
+    const server = buildServer({ backend: env.backend() });
+    const socketPath = join(sockets, `garden-${n++}.sock`);
+    await server.listen({ socketPath });
+    return { client: createClient({ socketPath }), teardown: () => server.close() };
+  },
+});

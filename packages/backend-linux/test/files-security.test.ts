@@ -1,0 +1,176 @@
+/** StreamIn/StreamOut safety (reference §4) and security defaults seen from inside (§5). */
+import { existsSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import type { Container } from '@garden-ts/api-types';
+import tar from 'tar-stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LinuxBackend } from '../src/index.js';
+import { exec, testEnv } from './helpers.js';
+
+const env = testEnv('sec');
+let backend: LinuxBackend;
+let c: Container;
+
+type Entry = {
+  name: string;
+  type?: 'file' | 'symlink' | 'link' | 'directory' | 'character-device';
+  linkname?: string;
+  content?: string;
+  devmajor?: number;
+  devminor?: number;
+};
+
+async function archive(entries: Entry[]): Promise<Readable> {
+  const pack = tar.pack();
+  for (const e of entries) {
+    const { content, ...header } = e;
+    await new Promise<void>((resolve, reject) =>
+      pack.entry({ mode: e.type === 'directory' ? 0o755 : 0o644, ...header }, content ?? '', (err) =>
+        err ? reject(err) : resolve(),
+      ),
+    );
+  }
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack) chunks.push(chunk as Buffer);
+  return Readable.from([Buffer.concat(chunks)]);
+}
+
+const sh = async (cmd: string, user?: string) =>
+  exec(c, { path: 'sh', args: ['-c', cmd], ...(user ? { user } : {}) });
+
+beforeAll(async () => {
+  backend = env.backend();
+  c = await backend.create({ limits: { pid: { max: 64n }, memory: { limitInBytes: 32n << 20n } } });
+});
+afterAll(() => env.cleanup());
+
+describe('streamIn safety', () => {
+  it.each([
+    ['a leading ../', [{ name: '../escape-1.txt', content: 'x' }]],
+    ['an inner ../', [{ name: 'a/../../escape-2.txt', content: 'x' }]],
+    [
+      'a symlink of the same archive',
+      [
+        { name: 'lnk', type: 'symlink', linkname: '/' },
+        { name: 'lnk/escape-3.txt', content: 'x' },
+      ],
+    ],
+    ['a hard link leaving the destination', [{ name: 'hl', type: 'link', linkname: '../../etc/passwd' }]],
+    ['a device node (unprivileged)', [{ name: 'dev', type: 'character-device', devmajor: 1, devminor: 1 }]],
+  ] as [string, Entry[]][])('rejects %s and writes nothing', async (_label, entries) => {
+    await sh('mkdir -p /tmp/slip/in');
+    await expect(c.streamIn({ path: '/tmp/slip/in', tarStream: await archive(entries) })).rejects.toThrow(
+      /error streaming in/,
+    );
+    expect(
+      (await sh('find /tmp/slip -name "escape*" -o -name hl -o -name dev; ls /etc | grep -c escape')).stdout,
+    ).toBe('0\n');
+  });
+
+  it('strips a leading / so absolute names land under the destination', async () => {
+    await c.streamIn({
+      path: '/tmp/abs',
+      tarStream: await archive([{ name: '/etc/abs-evil', content: 'inside' }]),
+    });
+    expect((await sh('cat /tmp/abs/etc/abs-evil; test -e /etc/abs-evil || echo not-in-etc')).stdout).toBe(
+      'insidenot-in-etc\n',
+    );
+  });
+
+  it('follows container symlinks only inside the container root', async () => {
+    await sh('ln -s /../../../../../../../.. /tmp/to-host-root');
+    const marker = `garden-escape-${process.pid}`;
+    await c.streamIn({
+      path: '/tmp/to-host-root',
+      tarStream: await archive([{ name: marker, content: 'contained' }]),
+    });
+    expect(existsSync(`/${marker}`)).toBe(false);
+    expect((await sh(`cat /${marker}`)).stdout).toBe('contained');
+  });
+
+  it('writes files owned by the streaming user, and respects permissions', async () => {
+    await c.streamIn({
+      path: 'uploads',
+      user: 'alice',
+      tarStream: await archive([{ name: 'mine.txt', content: 'a' }]),
+    });
+    expect((await sh('stat -c %U /home/alice/uploads /home/alice/uploads/mine.txt')).stdout).toBe(
+      'alice\nalice\n',
+    );
+    await sh('chmod 0755 /home/alice');
+    await expect(
+      c.streamIn({
+        path: '/home/alice',
+        user: 'bob',
+        tarStream: await archive([{ name: 'bob.txt', content: 'b' }]),
+      }),
+    ).rejects.toThrow(/Permission denied/);
+  });
+
+  it('streamOut reads as the user and fails for a missing path', async () => {
+    await sh('echo secret > /root/secret && chmod 0600 /root/secret');
+    const out = await c.streamOut({ path: '/root/secret', user: 'alice' }).then(
+      async (s) => {
+        for await (const _ of s) {
+          // drain
+        }
+        return 'ok';
+      },
+      (e: Error) => e.message,
+    );
+    expect(out).toMatch(/error streaming out/);
+    await expect(c.streamOut({ path: '/no/such/path' })).rejects.toThrow(/error streaming out/);
+  });
+});
+
+describe('security defaults (unprivileged)', () => {
+  it("has Guardian's capability sets, no_new_privs and a seccomp filter", async () => {
+    const root = (await sh('grep -E "^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):" /proc/self/status'))
+      .stdout;
+    expect(root).toContain('CapEff:\t00000000a80425fb');
+    expect(root).toContain('CapBnd:\t00000000a80425fb');
+    expect(root).toContain('NoNewPrivs:\t1');
+    expect(root).toContain('Seccomp:\t2');
+    const alice = (await sh('grep -E "^Cap(Prm|Eff|Bnd):" /proc/self/status', 'alice')).stdout;
+    expect(alice).toContain('CapEff:\t0000000000000000');
+    expect(alice).toContain('CapBnd:\t00000000a80425fb');
+  });
+
+  it('container root cannot mount, create user namespaces, load modules or reach sysrq', async () => {
+    const m = await sh('mkdir -p /tmp/m && mount -t tmpfs none /tmp/m');
+    expect(m.status).not.toBe(0);
+    const u = await sh('unshare -U true');
+    expect(u.status).not.toBe(0);
+    expect(u.stderr).toMatch(/Operation not permitted/);
+    const mod = await sh('echo x > /tmp/x.ko; insmod /tmp/x.ko');
+    expect(mod.status).not.toBe(0);
+    expect(mod.stderr).toMatch(/Operation not permitted|not permitted/);
+    const sysrq = await sh('echo h > /proc/sysrq-trigger');
+    expect(sysrq.status).not.toBe(0);
+    // Masked: /dev/null is bound over it (the host's is non-empty and root-readable).
+    expect((await sh('stat -c %t,%T /proc/timer_list; wc -c < /proc/timer_list')).stdout).toBe('1,3\n0\n');
+  });
+
+  it('stops a fork bomb at the pid limit while the host stays responsive', async () => {
+    const bomb = await c.run({ path: 'sh', args: ['-c', 'f() { f | f & }; f; sleep 2'] }, {});
+    const t = Date.now();
+    await new Promise((r) => setTimeout(r, 1500));
+    // The event loop kept ticking (1.5 s timer not delayed by much) and the pid count is capped.
+    expect(Date.now() - t).toBeLessThan(5000);
+    const m = await c.metrics();
+    expect(m.pidStat.max).toBe(64n);
+    expect(m.pidStat.current).toBeLessThanOrEqual(64n);
+    await c.stop(true);
+    expect([0, 137]).toContain(await bomb.wait());
+    expect((await c.metrics()).pidStat.current).toBe(1n);
+  });
+
+  it('kills a memory hog at the memory limit and reports the OOM in events', async () => {
+    const r = await exec(c, { path: 'dd', args: ['if=/dev/zero', 'of=/dev/null', 'bs=64M', 'count=1'] });
+    expect(r.status).toBe(137);
+    const info = await c.info();
+    expect(info.events).toContain('Out of memory');
+    expect(info.properties['rundmc.events']).toBe('Out of memory');
+  });
+});

@@ -1,0 +1,123 @@
+/** Fixtures: a backend on a temp depot with its own cgroup parent, always cleaned up; leak counts. */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { Container, ProcessSpec } from '@garden-ts/api-types';
+import { detectCgroupLayout } from '@garden-ts/native-ns';
+import { inject } from 'vitest';
+import { createLinuxBackend, type LinuxBackend, type LinuxBackendOptions } from '../src/index.js';
+
+const layout = detectCgroupLayout();
+const mounts = [...new Set([...Object.values(layout.v1), ...(layout.v2 ? [layout.v2] : [])])];
+
+/** A depot + cgroup parent for one test file. */
+export interface TestEnv {
+  depot: string;
+  cgroupParent: string;
+  backend(extra?: Partial<LinuxBackendOptions>): LinuxBackend;
+  /** Destroys what the backends know, then removes every leftover (mounts, cgroups, depot). */
+  cleanup(): Promise<void>;
+}
+
+let counter = 0;
+
+export function testEnv(name: string): TestEnv {
+  const depot = mkdtempSync(join(tmpdir(), `backend-linux-${name}-`));
+  const cgroupParent = `garden-test-${process.pid}-${name}-${counter++}`;
+  const backends: LinuxBackend[] = [];
+  return {
+    depot,
+    cgroupParent,
+    backend(extra = {}) {
+      const b = createLinuxBackend({ depot, defaultRootfs: inject('rootfs'), cgroupParent, ...extra });
+      backends.push(b);
+      return b;
+    },
+    async cleanup() {
+      for (const b of backends) {
+        for (const h of b.handles()) await b.destroy(h).catch(() => undefined);
+        await b.stop();
+      }
+      // Anything left (a test failed midway): a fresh backend reconciles, then destroy all.
+      const sweeper = createLinuxBackend({
+        depot,
+        defaultRootfs: inject('rootfs'),
+        cgroupParent,
+        destroyContainersOnStartup: true,
+      });
+      await sweeper.start().catch(() => undefined);
+      await sweeper.stop();
+      for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+        const mp = line.split(' ')[4];
+        if (mp?.startsWith(depot)) execFileSync('umount', ['-l', mp]);
+      }
+      for (const mnt of mounts) {
+        const d = join(mnt, cgroupParent);
+        if (!existsSync(d)) continue;
+        for (const e of readdirSync(d, { withFileTypes: true }))
+          if (e.isDirectory()) rmdirSync(join(d, e.name));
+        rmdirSync(d);
+      }
+      rmSync(depot, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Counts of what containers leave behind on the host. */
+export function leakCounts(env: { depot: string; cgroupParent: string }): {
+  cgroups: number;
+  mounts: number;
+  depot: number;
+  shims: number;
+} {
+  let cgroups = 0;
+  for (const mnt of mounts) {
+    const d = join(mnt, env.cgroupParent);
+    if (existsSync(d))
+      cgroups += readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).length;
+  }
+  const mountCount = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.split(' ')[4]?.startsWith(env.depot)).length;
+  const containersDir = join(env.depot, 'containers');
+  const depot = existsSync(containersDir) ? readdirSync(containersDir).length : 0;
+  let shims = 0;
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(env.depot)) shims++;
+    } catch {
+      // gone
+    }
+  }
+  return { cgroups, mounts: mountCount, depot, shims };
+}
+
+/** A writable collecting bytes. */
+export class Collector extends Writable {
+  readonly chunks: Buffer[] = [];
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
+    this.chunks.push(chunk);
+    cb();
+  }
+  text(): string {
+    return Buffer.concat(this.chunks).toString();
+  }
+}
+
+/** Runs to completion. */
+export async function exec(
+  container: Container,
+  spec: ProcessSpec,
+  stdin?: string,
+): Promise<{ status: number; stdout: string; stderr: string }> {
+  const stdout = new Collector();
+  const stderr = new Collector();
+  const { PassThrough } = await import('node:stream');
+  const input = stdin === undefined ? undefined : new PassThrough().end(stdin);
+  const p = await container.run(spec, { stdout, stderr, ...(input ? { stdin: input } : {}) });
+  const status = await p.wait();
+  return { status, stdout: stdout.text(), stderr: stderr.text() };
+}

@@ -1,0 +1,144 @@
+/** Restart survival (reference §9): kill -9 of the server, recovery, reconciliation, destroy-on-startup. */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { detectCgroupLayout } from '@garden-ts/native-ns';
+import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
+import { Collector, leakCounts, testEnv } from './helpers.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const env = testEnv('restart');
+const work = mkdtempSync(join(tmpdir(), 'backend-linux-bundle-'));
+let bundle: string;
+
+beforeAll(async () => {
+  const { build } = await import('tsup');
+  await build({
+    entry: { child: join(here, 'restart-child.ts') },
+    format: ['esm'],
+    outDir: work,
+    platform: 'node',
+    target: 'node20',
+    silent: true,
+    config: false,
+    dts: false,
+    noExternal: [/.*/], // self-contained: the bundle lives in a temp dir without node_modules
+    // Bundled CommonJS dependencies call require(): give the ESM bundle one.
+    banner: {
+      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+    },
+    esbuildOptions(o) {
+      o.conditions = ['@garden-ts/source'];
+    },
+  });
+  bundle = join(work, 'child.js');
+});
+afterAll(async () => {
+  rmSync(work, { recursive: true, force: true });
+  await env.cleanup();
+});
+
+async function crashingServer(): Promise<void> {
+  const child = spawn(process.execPath, [bundle, env.depot, env.cgroupParent, inject('rootfs')], {
+    env: { ...process.env, GARDEN_NATIVE_NS_BUILD: join(here, '..', '..', 'native-ns', 'build', 'Release') },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('READY')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`child exited early (${code})`)));
+  });
+  child.removeAllListeners('exit');
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+describe('restart survival', () => {
+  it('recovers containers, properties, limits and processes after kill -9 of the server', async () => {
+    await crashingServer();
+    const backend = env.backend();
+    await backend.start();
+    onTestFinished(() => backend.stop());
+    const c = await backend.lookup('survivor');
+    const props = await c.properties();
+    expect(props).toMatchObject({
+      owner: 'restart-test',
+      'set-later': 'yes',
+      'garden.grace-time': '5000000000',
+      'rundmc.state': 'stopped',
+    });
+    expect(await backend.graceTime(c)).toBe(5_000_000_000n);
+    expect((await c.currentMemoryLimits()).limitInBytes).toBe(48n << 20n);
+    expect((await c.info()).state).toBe('stopped');
+    // 'later' printed and exited while no server ran: attach gets its output and status.
+    const stdout = new Collector();
+    const stderr = new Collector();
+    const later = await c.attach('later', { stdout, stderr });
+    expect(await later.wait()).toBe(5);
+    expect(stdout.text()).toBe('after-crash\n');
+    expect(stderr.text()).toBe('err-after\n');
+    // 'long2' still runs and can be signalled through the recovered shim connection.
+    expect((await c.info()).processIDs).toContain('long2');
+    const long2 = await c.attach('long2', {});
+    await long2.signal(1);
+    expect(await long2.wait()).toBe(137);
+    // 'long' was killed by stop(true) before the crash.
+    expect(await (await c.attach('long', {})).wait()).toBe(137);
+    // The container still works.
+    const out = new Collector();
+    expect(await (await c.run({ path: 'echo', args: ['alive'] }, { stdout: out })).wait()).toBe(0);
+    expect(out.text()).toBe('alive\n');
+    await backend.stop();
+  });
+
+  it('reconciles: removes orphans and half-created entries, never a healthy container', async () => {
+    const layout = detectCgroupLayout();
+    const mnt = Object.values(layout.v1)[0] ?? layout.v2;
+    const orphanCgroup = join(mnt as string, env.cgroupParent, 'orphan-cgroup');
+    mkdirSync(orphanCgroup, { recursive: true });
+    const orphanDir = join(env.depot, 'containers', 'orphan-dir');
+    mkdirSync(orphanDir);
+    // A create interrupted by the crash: its record says `creating`, its cgroup exists.
+    const halfDir = join(env.depot, 'containers', 'half-created');
+    mkdirSync(halfDir);
+    writeFileSync(
+      join(halfDir, 'state.json'),
+      JSON.stringify({
+        version: 1,
+        handle: 'half-created',
+        id: 'half-created',
+        phase: 'creating',
+        cgroupPath: `${env.cgroupParent}/half-created`,
+        processes: {},
+      }),
+    );
+    const halfCgroup = join(mnt as string, env.cgroupParent, 'half-created');
+    mkdirSync(halfCgroup);
+    const backend = env.backend();
+    await backend.start();
+    await new Promise((r) => setTimeout(r, 200)); // orphan cgroups are removed in the background
+    expect(existsSync(orphanDir)).toBe(false);
+    expect(existsSync(orphanCgroup)).toBe(false);
+    expect(existsSync(halfDir)).toBe(false);
+    expect(existsSync(halfCgroup)).toBe(false);
+    expect(backend.handles()).toEqual(['survivor']);
+    expect((await (await backend.lookup('survivor')).info()).state).toBe('stopped');
+    await backend.stop();
+  });
+
+  it('destroyContainersOnStartup destroys every container and leaves nothing behind', async () => {
+    const backend = env.backend({ destroyContainersOnStartup: true });
+    await backend.start();
+    expect(backend.handles()).toEqual([]);
+    expect(await backend.containers()).toEqual([]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(leakCounts(env)).toEqual({ cgroups: 0, mounts: 0, depot: 0, shims: 0 });
+    await backend.stop();
+  });
+});

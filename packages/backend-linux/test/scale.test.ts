@@ -1,0 +1,68 @@
+/** 100 containers created concurrently, each running a process; nothing leaks after destroy. */
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Collector, leakCounts, testEnv } from './helpers.js';
+
+const env = testEnv('scale');
+afterAll(() => env.cleanup());
+
+describe('scale', () => {
+  it('creates 100 containers concurrently, runs a process in each, destroys all without leaks', async () => {
+    const backend = env.backend();
+    await backend.start();
+    const before = leakCounts(env);
+    const N = 100;
+    const t0 = Date.now();
+    const containers = await Promise.all(
+      Array.from({ length: N }, (_, i) =>
+        backend.create({ handle: `scale-${i}`, limits: { memory: { limitInBytes: 64n << 20n } } }),
+      ),
+    );
+    const created = Date.now() - t0;
+    const outputs = await Promise.all(
+      containers.map(async (c) => {
+        const out = new Collector();
+        const p = await c.run(
+          { path: 'sh', args: ['-c', 'hostname; readlink /proc/self/ns/net'] },
+          { stdout: out },
+        );
+        return { status: await p.wait(), text: out.text(), handle: c.handle };
+      }),
+    );
+    const netns = new Set<string>();
+    for (const o of outputs) {
+      const [host, ns] = o.text.split('\n');
+      expect({ status: o.status, host }).toEqual({ status: 0, host: o.handle });
+      netns.add(ns as string);
+    }
+    expect(netns.size).toBe(N); // one private network namespace each
+    const during = leakCounts(env);
+    expect(during.cgroups).toBeGreaterThanOrEqual(N);
+    expect(during.mounts).toBe(N);
+    expect(during.depot).toBe(N);
+    const t1 = Date.now();
+    await Promise.all(containers.map((c) => backend.destroy(c.handle)));
+    const destroyed = Date.now() - t1;
+    console.log(`100 containers: create ${created} ms, destroy ${destroyed} ms`);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(leakCounts(env)).toEqual(before);
+    // No process and no nsfs mount holds any of those network namespaces any more.
+    const live = new Set<string>();
+    for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+      try {
+        live.add(readlinkSync(`/proc/${pid}/ns/net`));
+      } catch {
+        // gone
+      }
+    }
+    expect([...netns].filter((ns) => live.has(ns))).toEqual([]);
+    const inodes = [...netns].map((ns) => ns.replace(/^net:\[(\d+)\]$/, '$1'));
+    expect(
+      readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(' - nsfs ') && inodes.some((i) => l.includes(i))),
+    ).toEqual([]);
+    expect(before).toEqual({ cgroups: 0, mounts: 0, depot: 0, shims: 0 });
+    await backend.stop();
+  }, 180_000);
+});

@@ -1,6 +1,12 @@
-import { type Process, type ProcessIO, Signal, type TTYSpec, type WindowSize } from '@garden-ts/api-types';
+import {
+  type Process,
+  type ProcessIO,
+  ProcessOutput,
+  Signal,
+  type TTYSpec,
+  type WindowSize,
+} from '@garden-ts/api-types';
 import type { Command, CommandContext, OutputSink } from './commands.js';
-import { ProcessOutput } from './process-output.js';
 import { ProcessStdin } from './process-stdin.js';
 
 /** Exit statuses of signalled processes: 128 + signal number. */

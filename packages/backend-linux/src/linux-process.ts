@@ -1,8 +1,8 @@
 /**
  * One process of a container as the backend sees it: a connection to its garden-shim (from
  * `spawn`, or from `attach` after a server restart), a pump that fans the shim's output out to
- * every Garden attacher (ProcessOutput, with a bounded backlog for nobody-attached output), stdin
- * forwarding and the exit status.
+ * every Garden attacher (api-types' `ProcessOutput`, with a bounded backlog for nobody-attached
+ * output), stdin forwarding and the exit status.
  *
  * Output buffering, end to end: the shim drains the process's pipes at once into an on-disk ring
  * per stream (1 MiB each by default), so the process never blocks on a missing reader. The backend
@@ -13,9 +13,8 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Process, ProcessIO, Signal, TTYSpec } from '@garden-ts/api-types';
-import { GardenError } from '@garden-ts/api-types';
+import { GardenError, ProcessOutput } from '@garden-ts/api-types';
 import type { ShimProcess } from '@garden-ts/native-ns';
-import { ProcessOutput } from './process-output.js';
 
 function ended(stream: Readable): Promise<void> {
   if (stream.readableEnded || stream.destroyed) return Promise.resolve();

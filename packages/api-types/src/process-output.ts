@@ -1,25 +1,38 @@
+/**
+ * The reference implementation of the output half of the `ProcessIO` contract, shared by
+ * every backend: fan-out of a process's stdout/stderr to its current attachers, with a bounded
+ * per-stream backlog of output nobody was attached to receive ("undelivered output"). See
+ * "Process I/O contract" in docs/architecture.md.
+ *
+ * Only `node:stream` types are used, so api-types stays free of other runtime dependencies.
+ */
 import type { Writable } from 'node:stream';
 
 /** Which output stream a chunk belongs to. */
 export type OutputStream = 'stdout' | 'stderr';
 
 /** Default bound of undelivered output kept per stream: 1 MiB, oldest bytes dropped beyond it. */
-export const DEFAULT_BACKLOG_LIMIT = 1024 * 1024;
+export const DEFAULT_OUTPUT_BACKLOG_LIMIT = 1024 * 1024;
 
 /**
- * One attacher's writables. It detaches itself when either writable emits 'close' or 'error' or
- * turns out destroyed, which is how a server signals that its client went away.
+ * One attacher's writables, as returned by {@link ProcessOutput.attach}. It detaches itself when
+ * either writable emits 'close' or 'error' or turns out destroyed or ended, which is how a server
+ * signals that its client went away. The writables are never ended by it.
  */
-export class Attachment {
+export class OutputAttachment {
   private attachedFlag = true;
   private readonly onDetach = new Set<() => void>();
   private readonly cleanups: Array<() => void> = [];
+  /** One pending 'drain' wait per writable, so repeated backpressured writes add no listeners. */
+  private readonly drains = new Map<Writable, Promise<void>>();
 
+  /** Created by {@link ProcessOutput.attach}; `release` unregisters it there. */
   constructor(
     readonly stdout: Writable | undefined,
     readonly stderr: Writable | undefined,
-    private readonly release: (attachment: Attachment) => void,
+    private readonly release: (attachment: OutputAttachment) => void,
   ) {
+    // A single writable given for both streams gets one pair of listeners.
     for (const writable of new Set([stdout, stderr])) {
       if (!writable) continue;
       const detach = (): void => this.detach();
@@ -32,6 +45,7 @@ export class Attachment {
     }
   }
 
+  /** False once detached (explicitly, by its writables going away, or by the process ending). */
   get attached(): boolean {
     return this.attachedFlag;
   }
@@ -54,6 +68,29 @@ export class Attachment {
     return () => this.onDetach.delete(callback);
   }
 
+  /**
+   * Resolves on the writable's next 'drain', or when this attachment detaches (so a producer
+   * waiting on a client that went away is released). Concurrent waits on one writable share one
+   * listener.
+   */
+  drained(writable: Writable): Promise<void> {
+    if (!this.attachedFlag) return Promise.resolve();
+    const pending = this.drains.get(writable);
+    if (pending) return pending;
+    const wait = new Promise<void>((resolve) => {
+      const done = (): void => {
+        writable.off('drain', done);
+        removeDetach();
+        this.drains.delete(writable);
+        resolve();
+      };
+      writable.on('drain', done);
+      const removeDetach = this.whenDetached(done);
+    });
+    this.drains.set(writable, wait);
+    return wait;
+  }
+
   /** Removes every listener this attachment put on the caller's streams. Idempotent. */
   detach(): void {
     if (!this.attachedFlag) return;
@@ -65,13 +102,14 @@ export class Attachment {
   }
 }
 
+/** Undelivered output of one stream, keeping only the newest `limit` bytes. */
 class Backlog {
-  private chunks: Buffer[] = [];
+  private chunks: Uint8Array[] = [];
   private bytes = 0;
 
   constructor(private readonly limit: number) {}
 
-  push(chunk: Buffer): void {
+  push(chunk: Uint8Array): void {
     if (this.limit <= 0) return;
     this.chunks.push(chunk);
     this.bytes += chunk.length;
@@ -82,13 +120,14 @@ class Backlog {
         this.chunks.shift();
         this.bytes -= head.length;
       } else {
+        // Drop only the oldest bytes of a chunk that straddles the bound.
         this.chunks[0] = head.subarray(excess);
         this.bytes -= excess;
       }
     }
   }
 
-  take(): Buffer[] {
+  take(): Uint8Array[] {
     const chunks = this.chunks;
     this.chunks = [];
     this.bytes = 0;
@@ -106,10 +145,14 @@ class Backlog {
  * with such a writable receives first ("undelivered output").
  */
 export class ProcessOutput {
-  private readonly attachments = new Set<Attachment>();
+  private readonly attachments = new Set<OutputAttachment>();
   private readonly backlogs: Record<OutputStream, Backlog>;
 
-  constructor(backlogLimit = DEFAULT_BACKLOG_LIMIT) {
+  /**
+   * @param backlogLimit bytes of undelivered output kept per stream (oldest dropped beyond it);
+   *   0 or less keeps none.
+   */
+  constructor(backlogLimit = DEFAULT_OUTPUT_BACKLOG_LIMIT) {
     this.backlogs = { stdout: new Backlog(backlogLimit), stderr: new Backlog(backlogLimit) };
   }
 
@@ -117,10 +160,10 @@ export class ProcessOutput {
    * Adds an attacher after handing it the undelivered backlog of each stream it has a writable
    * for. Backlogs are per stream: an attacher with only a stdout writable leaves the stderr backlog
    * for a later stderr attacher (a server attaches each output connection separately). An
-   * attacher without writables receives nothing and is not kept.
+   * attacher without writables receives nothing and is not kept (it is returned detached).
    */
-  attach(stdout: Writable | undefined, stderr: Writable | undefined): Attachment {
-    const attachment = new Attachment(stdout, stderr, (a) => this.attachments.delete(a));
+  attach(stdout: Writable | undefined, stderr: Writable | undefined): OutputAttachment {
+    const attachment = new OutputAttachment(stdout, stderr, (a) => this.attachments.delete(a));
     if (!stdout && !stderr) {
       attachment.detach();
       return attachment;
@@ -139,10 +182,11 @@ export class ProcessOutput {
   }
 
   /**
-   * Writes a chunk to every attacher of `stream`. Returns a promise when some writable asked for
-   * backpressure; it settles on 'drain' or when that attacher detaches.
+   * Writes a chunk to every attacher of `stream`, or to the backlog when there is none. Returns a
+   * promise when some writable asked for backpressure; it settles once each such writable emitted
+   * 'drain' or its attacher detached. A writable whose `write` throws is detached.
    */
-  write(stream: OutputStream, chunk: Buffer): Promise<void> | undefined {
+  write(stream: OutputStream, chunk: Uint8Array): Promise<void> | undefined {
     if (chunk.length === 0) return undefined;
     const waits: Promise<void>[] = [];
     let delivered = false;
@@ -157,7 +201,7 @@ export class ProcessOutput {
         attachment.detach();
         continue;
       }
-      if (!ok) waits.push(drained(attachment, writable));
+      if (!ok) waits.push(attachment.drained(writable));
     }
     if (!delivered) this.backlogs[stream].push(chunk);
     if (waits.length === 0) return undefined;
@@ -169,19 +213,8 @@ export class ProcessOutput {
     for (const attachment of [...this.attachments]) attachment.detach();
   }
 
+  /** How many attachers are currently kept. */
   get attachedCount(): number {
     return this.attachments.size;
   }
-}
-
-function drained(attachment: Attachment, writable: Writable): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      writable.off('drain', done);
-      removeDetach();
-      resolve();
-    };
-    writable.on('drain', done);
-    const removeDetach = attachment.whenDetached(done);
-  });
 }

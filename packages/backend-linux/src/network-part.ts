@@ -1,22 +1,29 @@
 /**
  * The network part of a container. For now every container gets a private network namespace
  * (created with the container, inside its user namespace so container root may bind low ports)
- * with only `lo`, brought up from the host. Full networking (bridge, veth, NetIn/NetOut) slots in
- * here later: the host-side steps run after init exists and before `garden.state=created`.
+ * with only `lo`, which native-ns brings up in the container's child before init runs. Full
+ * networking (bridge, veth, NetIn/NetOut) slots in here later: the host-side steps run after init
+ * exists and before `garden.state=created`.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { readFile } from 'node:fs/promises';
 import { GardenError } from '@garden-ts/api-types';
 
-const run = promisify(execFile);
+/** `IFF_UP` of linux/if.h. */
+const IFF_UP = 0x1;
 
-/** Brings `lo` up in the network namespace of `pid` (host root has CAP_NET_ADMIN over it). */
+/**
+ * Confirms `lo` is up in the network namespace of init `pid`. native-ns `createContainer` brings
+ * it up natively (no host `nsenter`/`ip`); this only reads the flags through the container's own
+ * sysfs (`/proc/<pid>/root/sys`, a per-netns view), so a broken create fails here rather than as
+ * an unreachable 127.0.0.1 in the user's process.
+ * @throws GardenError when the flags cannot be read or `lo` is down.
+ */
 export async function setUpLoopback(pid: number): Promise<void> {
+  let flags: number;
   try {
-    await run('nsenter', [`--net=/proc/${pid}/ns/net`, '--', 'ip', 'link', 'set', 'lo', 'up']);
+    flags = Number.parseInt((await readFile(`/proc/${pid}/root/sys/class/net/lo/flags`, 'utf8')).trim(), 16);
   } catch (e) {
-    throw new GardenError(
-      `network setup failed: ${(e as { stderr?: string }).stderr?.trim() || (e as Error).message}`,
-    );
+    throw new GardenError(`network setup failed: ${(e as Error).message}`);
   }
+  if (!(flags & IFF_UP)) throw new GardenError('network setup failed: lo is down in the container');
 }

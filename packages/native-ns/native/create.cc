@@ -3,13 +3,16 @@
 
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <net/if.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -45,6 +48,8 @@ struct Plan {
   std::vector<char*> argv, envp;
   std::vector<std::string> envStore;
   std::vector<char> sysSrc;
+  bool loopbackUp = false;  // a new network namespace: its `lo` starts down
+  struct ifreq lo;          // name "lo", filled before clone
 };
 
 const char* const kDevices[] = {"null", "zero", "full", "random", "urandom", "tty"};
@@ -130,6 +135,16 @@ int RemountRo(const char* path) {
   // moved us into the v1 cgroups, do we create it (v2 alone was atomic with CLONE_INTO_CGROUP).
   if (unshare(CLONE_NEWCGROUP) != 0) Die(p, Stage::kCgroup);
   if (setsid() < 0) Die(p, Stage::kSetsid);
+  // We hold CAP_NET_ADMIN over the new netns (its owner is our user namespace, or we are host
+  // root): bring `lo` up here so callers need no nsenter + ip after create.
+  if (p.loopbackUp) {
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) Die(p, Stage::kLoopback);
+    if (ioctl(sock, SIOCGIFFLAGS, &p.lo) != 0) Die(p, Stage::kLoopback);
+    p.lo.ifr_flags = static_cast<short>(p.lo.ifr_flags | IFF_UP);
+    if (ioctl(sock, SIOCSIFFLAGS, &p.lo) != 0) Die(p, Stage::kLoopback);
+    close(sock);
+  }
   if (!o.hostname.empty() && sethostname(o.hostname.data(), o.hostname.size()) != 0) Die(p, Stage::kSethostname);
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) Die(p, Stage::kMountPrivate);
   if (mount(o.rootfs.c_str(), o.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) Die(p, Stage::kBindRootfs);
@@ -300,6 +315,9 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
     p.devDst.push_back(Buf(std::string("/dev/") + d));
   }
   p.sysSrc = Buf(old + "/sys");
+  p.loopbackUp = o.netns.empty();
+  memset(&p.lo, 0, sizeof p.lo);
+  memcpy(p.lo.ifr_name, "lo", 3);
   for (const auto& b : o.binds) {
     struct stat st;
     if (stat(b.src.c_str(), &st) != 0) return fail(Stage::kBindMount, "stat");

@@ -16,7 +16,8 @@ constexpr uint32_t kMaxOutputChunk = 64u << 10;    // OUTPUT frames from the shi
 // server -> shim
 enum ClientFrame : uint8_t {
   kSpec = 1,
-  kAttach = 2,    // payload: from-offset stdout u64, from-offset stderr u64 (~0 = undelivered)
+  kAttach = 2,    // payload: from-offset stdout u64, from-offset stderr u64 (~0 = undelivered);
+                  // value: flags (kAttachStatusOnly)
   kStdin = 3,
   kStdinEof = 4,
   kSignal = 5,    // value: signal number
@@ -33,6 +34,8 @@ enum ShimFrame : uint8_t {
 };
 
 constexpr uint64_t kFromUndelivered = ~uint64_t{0};
+// ATTACH flag: send only EXIT (no OUTPUT/EOF), so the rings' delivered marks never move.
+constexpr uint64_t kAttachStatusOnly = 1;
 
 inline void PutU32(char* p, uint32_t v) { std::memcpy(p, &v, 4); }  // little-endian hosts only
 inline void PutU64(char* p, uint64_t v) { std::memcpy(p, &v, 8); }

@@ -260,6 +260,7 @@ void Diag(const char* what, int err) {
 struct Client {
   int fd;
   bool attached = false;
+  bool statusOnly = false;  // wants EXIT only: never reads the rings, never marks them delivered
   uint64_t cursor[2] = {0, 0};
   bool eofSent[2] = {false, false};
   bool exitSent = false;
@@ -324,6 +325,12 @@ bool Fill(Client* c) {
   c->outOff = 0;
   c->outStream = -1;
   if (!c->attached) return false;
+  if (c->statusOnly) {
+    if (!g.finishing || c->exitSent) return false;
+    AppendFrame(c->out, kExit, 0, static_cast<uint64_t>(g.exitStatus), nullptr, 0);
+    c->exitSent = true;
+    return true;
+  }
   static char buf[kMaxOutputChunk];
   for (int s = 0; s < 2; s++) {
     uint64_t from = c->cursor[s];
@@ -417,8 +424,9 @@ void StdinFlush() {
 bool HandleFrame(Client* c, uint8_t type, uint64_t value, const char* payload, uint32_t len) {
   switch (type) {
     case kAttach: {
-      if (len != 16) return false;
+      if (len != 16 || (value & ~kAttachStatusOnly) != 0) return false;
       c->attached = true;
+      c->statusOnly = (value & kAttachStatusOnly) != 0;
       for (int s = 0; s < 2; s++) {
         uint64_t from = GetU64(payload + 8 * s);
         c->cursor[s] = from == kFromUndelivered ? g.ring[s].delivered() : from;
@@ -632,6 +640,19 @@ int main() {
   plan.spec = &spec;
   plan.containerPidfd = containerPidfd;
   plan.lastCap = spec.hasCaps ? LastCap() : 40;
+  if (spec.hasCaps) {
+    // A capability outside our own bounding set (inherited from the server) can be neither
+    // kept nor raised: capset would fail with EPERM. Requests are clipped to what we have.
+    uint64_t own = 0;
+    for (int cap = 0; cap <= plan.lastCap; cap++) {
+      if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1) own |= 1ull << cap;
+    }
+    spec.capBounding &= own;
+    spec.capPermitted &= own;
+    spec.capEffective &= own;
+    spec.capInheritable &= own;
+    spec.capAmbient &= own;
+  }
   plan.candidates = ExecCandidates(spec);
   std::vector<std::string> argvStore = spec.args;
   if (argvStore.empty()) argvStore.push_back(spec.path);

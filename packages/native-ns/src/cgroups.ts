@@ -2,7 +2,15 @@
  * cgroup v1 / v2 / hybrid as plain file I/O: layout detection at runtime, create / remove,
  * limits, stats, freeze, signal-all. Membership at clone time is native (see container.ts).
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import {
+  type Dirent,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NativeArgumentError, NativeError } from './errors.js';
@@ -153,14 +161,37 @@ export function parseFlatKeyed(text: string): Record<string, bigint> {
   return out;
 }
 
-/** Pids of every member (from the freezer, else v2, else any v1 hierarchy). */
-export function cgroupPids(set: CgroupSet): number[] {
+/** Options of {@link cgroupPids}. */
+export interface CgroupPidsOptions {
+  /** Also list the members of every descendant cgroup (default false: the cgroup's own only). */
+  recursive?: boolean;
+}
+
+function readProcs(dir: string, recursive: boolean, top: boolean, out: number[]): void {
+  let text: string;
+  let entries: Dirent[] = [];
+  try {
+    text = readFileSync(join(dir, 'cgroup.procs'), 'utf8');
+    if (recursive) entries = readdirSync(dir, { withFileTypes: true });
+  } catch (e) {
+    // A descendant may be removed while we walk it; the cgroup asked for must exist.
+    if (!top && (e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  for (const p of text.split('\n')) if (p) out.push(Number.parseInt(p, 10));
+  for (const ent of entries) if (ent.isDirectory()) readProcs(join(dir, ent.name), true, false, out);
+}
+
+/**
+ * Pids of the members (from the freezer, else v2, else any v1 hierarchy); with
+ * `{ recursive: true }` also those of every descendant cgroup.
+ */
+export function cgroupPids(set: CgroupSet, options: CgroupPidsOptions = {}): number[] {
   const dir = set.v1.freezer ?? set.v2 ?? Object.values(set.v1)[0];
   if (!dir) return [];
-  return readFileSync(join(dir, 'cgroup.procs'), 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((p) => Number.parseInt(p, 10));
+  const out: number[] = [];
+  readProcs(dir, options.recursive === true, true, out);
+  return out;
 }
 
 /** Freezes (true) or thaws (false) every member; waits until the state is reached. */
@@ -185,8 +216,10 @@ export async function freezeCgroup(set: CgroupSet, frozen: boolean): Promise<voi
 }
 
 /**
- * Signals every member except `exclude` (e.g. the init), race-free: members are frozen, so none
- * can exit and have its pid reused between listing and `pidfd_send_signal`.
+ * Signals every member except `exclude` (e.g. the init), recursively: members of descendant
+ * cgroups (per-process child cgroups) are signalled too. Race-free: the cgroup is frozen (v1
+ * freezer and v2 `cgroup.freeze` both freeze descendants), so no member can exit and have its pid
+ * reused between listing and `pidfd_send_signal`.
  * SIGKILL of everything uses v2 `cgroup.kill` when available.
  */
 export async function signalCgroup(set: CgroupSet, signal: number, exclude: number[] = []): Promise<number> {
@@ -198,7 +231,7 @@ export async function signalCgroup(set: CgroupSet, signal: number, exclude: numb
   await freezeCgroup(set, true);
   let count = 0;
   try {
-    for (const pid of cgroupPids(set)) {
+    for (const pid of cgroupPids(set, { recursive: true })) {
       if (exclude.includes(pid)) continue;
       let fd: number;
       try {

@@ -12,6 +12,7 @@ export {
 export {
   allCgroupDirs,
   type CgroupLayout,
+  type CgroupPidsOptions,
   type CgroupSet,
   cgroupDirs,
   cgroupPids,
@@ -47,6 +48,7 @@ export {
 } from './native.js';
 export {
   type AttachFrom,
+  type AttachOptions,
   attach,
   drainShimPool,
   type ExitStatus,

@@ -10,7 +10,14 @@ import { PassThrough } from 'node:stream';
 import type { Container } from './container.js';
 import { ExecutableNotFoundError, NativeArgumentError, NativeError } from './errors.js';
 import { loadBinding, nativeArtifacts } from './native.js';
-import { ClientFrame, encodeFrame, FROM_UNDELIVERED, FrameDecoder, ShimFrame } from './protocol.js';
+import {
+  ATTACH_STATUS_ONLY,
+  ClientFrame,
+  encodeFrame,
+  FROM_UNDELIVERED,
+  FrameDecoder,
+  ShimFrame,
+} from './protocol.js';
 import { encodeSpec, type ProcessSpec } from './spec.js';
 
 /** How a process ended. `exitStatus` is the code, or 128 + signal. */
@@ -93,6 +100,7 @@ export class ShimProcess {
   private startResolve?: (pid: number) => void;
   private startReject?: (e: Error) => void;
   private detached = false;
+  private outputless = false;
 
   /** @internal */
   constructor(
@@ -235,6 +243,13 @@ export class ShimProcess {
     }
   }
 
+  /** @internal status-only attachment: both streams end empty at once, only the exit is awaited. */
+  statusOnly(): void {
+    this.outputless = true;
+    this.endStream(0);
+    this.endStream(1);
+  }
+
   /** @internal */
   readFromDisk(): void {
     const exitFile = join(this.dir, 'exit');
@@ -246,7 +261,7 @@ export class ShimProcess {
     }
     for (const [i, name] of (['stdout.ring', 'stderr.ring'] as const).entries()) {
       const path = join(this.dir, name);
-      if (!existsSync(path)) continue;
+      if (this.outputless || !existsSync(path)) continue;
       const r = readRingFile(path, this.offsets[i as 0 | 1]);
       if (r.data.length) this.deliver(i, r.next - BigInt(r.data.length), r.data);
     }
@@ -421,7 +436,7 @@ export async function spawn(
   return proc;
 }
 
-function frameFrom(from: AttachFrom | { stdout: bigint; stderr: bigint }): Buffer {
+function frameFrom(from: AttachFrom | { stdout: bigint; stderr: bigint }, statusOnly = false): Buffer {
   const p = Buffer.alloc(16);
   const [o, e] =
     from === 'start'
@@ -431,16 +446,30 @@ function frameFrom(from: AttachFrom | { stdout: bigint; stderr: bigint }): Buffe
         : [from.stdout, from.stderr];
   p.writeBigUInt64LE(o, 0);
   p.writeBigUInt64LE(e, 8);
-  return encodeFrame(ClientFrame.Attach, 0, 0n, p);
+  return encodeFrame(ClientFrame.Attach, 0, statusOnly ? ATTACH_STATUS_ONLY : 0n, p);
+}
+
+/** Options of {@link attach}. */
+export interface AttachOptions {
+  /** Where each stream starts (default `'start'`); ignored with `statusOnly`. */
+  from?: AttachFrom;
+  /**
+   * Only learn the exit: `stdout`/`stderr` end empty at once, the shim sends nothing but the exit
+   * status and the rings' delivered marks do not move (a later `from: 'undelivered'` attacher
+   * still gets everything). stdin, signals and resize work as on any attachment.
+   */
+  statusOnly?: boolean;
 }
 
 /**
  * Attaches to a process by its depot directory — also from a server started after a crash.
  * `from: 'start'` replays everything the rings still hold; `'undelivered'` only what no attacher
- * received yet. After the shim finished, output and status come from the files.
+ * received yet; `statusOnly` consumes no output at all (see {@link AttachOptions}). After the shim
+ * finished, output and status come from the files.
  */
-export async function attach(dir: string, options: { from?: AttachFrom } = {}): Promise<ShimProcess> {
+export async function attach(dir: string, options: AttachOptions = {}): Promise<ShimProcess> {
   const from = options.from ?? 'start';
+  const statusOnly = options.statusOnly === true;
   let sockPath = join(dir, 'sock');
   let dirFd: number | undefined;
   if (Buffer.byteLength(sockPath) > 100) {
@@ -458,6 +487,7 @@ export async function attach(dir: string, options: { from?: AttachFrom } = {}): 
   const proc = new ShimProcess(dir, null);
   const pidFile = join(dir, 'pid');
   if (existsSync(pidFile)) proc.pid = Number.parseInt(readFileSync(pidFile, 'utf8'), 10);
+  if (statusOnly) proc.statusOnly();
   if (!socket) {
     if (from === 'undelivered') proc.startAtDelivered();
     proc.readFromDisk();
@@ -465,6 +495,6 @@ export async function attach(dir: string, options: { from?: AttachFrom } = {}): 
   }
   socket.removeAllListeners('error');
   proc.bind(socket);
-  socket.write(frameFrom(from));
+  socket.write(frameFrom(from, statusOnly));
   return proc;
 }

@@ -5,6 +5,8 @@ export const FRAME_HEADER = 14;
 export const MAX_OUTPUT_CHUNK = 64 * 1024;
 export const MAX_CLIENT_PAYLOAD = 1 << 20;
 export const FROM_UNDELIVERED = 0xffff_ffff_ffff_ffffn;
+/** ATTACH flag (frame value): only EXIT is sent, output is neither sent nor marked delivered. */
+export const ATTACH_STATUS_ONLY = 1n;
 
 export const ClientFrame = { Spec: 1, Attach: 2, Stdin: 3, StdinEof: 4, Signal: 5, Resize: 6 } as const;
 export const ShimFrame = { Started: 101, Error: 102, Output: 103, Eof: 104, Exit: 105 } as const;

@@ -40,7 +40,12 @@ export interface ProcessSpec {
   user?: { uid: number; gid: number; groups?: number[] };
   rlimits?: Partial<Record<RlimitName, RlimitValue>>;
   noNewPrivileges?: boolean;
-  /** Capability sets; without it the process keeps what the container's root has. */
+  /**
+   * Capability sets; without it the process keeps what the container's root has. Every set is
+   * intersected with the bounding set of the shim (inherited from the server), since a capability
+   * the server itself lacks can be neither kept nor raised: asking for it is not an error, the
+   * process simply does not get it.
+   */
   capabilities?: {
     bounding: CapabilitySet;
     effective: CapabilitySet;

@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, expect, it } from 'vitest';
 import {
+  allCgroupDirs,
   cgroupPids,
   createCgroup,
   detectCgroupLayout,
@@ -105,6 +106,28 @@ it('freezes, lists and signals every member except init', async () => {
   expect(n).toBe(2);
   for (const p of procs) expect((await p.wait()).exitStatus).toBe(143);
   expect(readFileSync(`/proc/${container.pid}/comm`, 'utf8').trim()).toBe('garden-init');
+});
+
+it('signals members of descendant cgroups too (per-process child cgroups)', async () => {
+  const { container, cgroup } = await newContainer();
+  const child = createCgroup(layout, `${cgroup.path}/proc`);
+  try {
+    const own = await spawn(container, { path: '/bin/sleep', args: ['sleep', '60'] }, { dir: newDir() });
+    const nested = await spawn(
+      container,
+      { path: '/bin/sleep', args: ['sleep', '60'], cgroups: allCgroupDirs(child) },
+      { dir: newDir() },
+    );
+    expect(cgroupPids(cgroup)).not.toContain(nested.pid);
+    expect(cgroupPids(cgroup, { recursive: true })).toEqual(
+      expect.arrayContaining([container.pid, own.pid, nested.pid]),
+    );
+    expect(await signalCgroup(cgroup, 15, [container.pid])).toBe(2);
+    expect((await nested.wait()).exitStatus).toBe(143);
+    expect((await own.wait()).exitStatus).toBe(143);
+  } finally {
+    await removeCgroup(child);
+  }
 });
 
 it('destroy kills every process of the container through the init pidfd', async () => {

@@ -125,6 +125,25 @@ it('re-attaches while running: replays from the start or only what was never del
   expect(late).toMatchObject({ stdout: 'one\ntwo\n', exitStatus: 3 });
 });
 
+it('a status-only attacher gets the exit without consuming output', async () => {
+  const dir = newDir();
+  const p = await spawn(
+    container,
+    { path: '/bin/sh', args: ['sh', '-c', 'read x; echo out; echo err >&2; exit 3'] },
+    { dir },
+  );
+  p.detach(); // before any output exists, so nobody has received a byte
+  const status = await attach(dir, { statusOnly: true });
+  const seen = collect(status);
+  status.write('go\n');
+  expect(await seen).toEqual({ stdout: '', stderr: '', exitStatus: 3, code: 3, signal: null });
+  // the shim has finished: the delivered marks did not move, so everything is still undelivered
+  const rest = await collect(await attach(dir, { from: 'undelivered' }));
+  expect(rest).toMatchObject({ stdout: 'out\n', stderr: 'err\n', exitStatus: 3 });
+  // and from disk, a status-only attach still reads only the exit file
+  expect(await collect(await attach(dir, { statusOnly: true }))).toMatchObject({ stdout: '', exitStatus: 3 });
+});
+
 it('untrusted input on the control socket only drops that client', async () => {
   const dir = newDir();
   const p = await spawn(container, { path: '/bin/sh', args: ['sh', '-c', 'read x; echo "got $x"'] }, { dir });

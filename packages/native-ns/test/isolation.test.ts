@@ -53,6 +53,20 @@ describe('container init and namespaces', () => {
     expect(r.stdout.split(/\s+/).filter(Boolean)).toEqual(['lo']);
   });
 
+  it('brings lo up in a new network namespace: 127.0.0.1 answers inside the container', async () => {
+    // ping opens a raw socket: container root holds CAP_NET_RAW over its own netns only.
+    const r = await run(
+      container,
+      sh('cat /sys/class/net/lo/flags; ping -c1 -W2 127.0.0.1 >/dev/null && echo pong'),
+    );
+    const [flags, pong] = r.stdout.trim().split('\n');
+    expect(Number.parseInt(flags ?? '', 16) & 1).toBe(1); // IFF_UP
+    expect(pong).toBe('pong');
+    expect(r.exitStatus).toBe(0);
+    // what the container sees is its own netns, not the host's (whose lo is up anyway)
+    expect(readFileSync(`/proc/${container.pid}/net/dev`, 'utf8')).not.toMatch(/eth|ens|veth/);
+  });
+
   it('maps container root to the host max uid and 1..max-1 to themselves', async () => {
     const r = await run(container, sh('cat /proc/self/uid_map; cat /proc/self/gid_map'));
     const lines = r.stdout
@@ -250,6 +264,33 @@ describe('spawn', () => {
       user: { uid: 1001, gid: 1001 },
     });
     expect(plain.stdout).toContain('NoNewPrivs:\t0');
+  });
+
+  it("clips every requested capability set to the server's own bounding set", async () => {
+    const own = BigInt(
+      `0x${/^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]}`,
+    );
+    const all = (1n << 41n) - 1n; // CAP_CHOWN .. CAP_CHECKPOINT_RESTORE, whatever this host lacks
+    const hex = (m: bigint) => m.toString(16).padStart(16, '0');
+    const root = await run(container, {
+      ...sh('grep -E "^Cap" /proc/self/status'),
+      capabilities: { bounding: all, effective: all, permitted: all, inheritable: all },
+    });
+    expect(root.exitStatus).toBe(0);
+    for (const k of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd'])
+      expect(root.stdout).toContain(`${k}:\t${hex(all & own)}`);
+    // an ambient capability the server lacks is dropped instead of failing the spawn
+    const missing = [...Array(41).keys()].find((c) => !(own & (1n << BigInt(c))));
+    const chown = 1n << BigInt(CAPABILITIES.CAP_CHOWN);
+    const want = chown | (missing === undefined ? 0n : 1n << BigInt(missing));
+    const user = await run(container, {
+      ...sh('grep -E "^Cap(Amb|Bnd)" /proc/self/status'),
+      user: { uid: 1001, gid: 1001 },
+      capabilities: { bounding: want, effective: want, permitted: want, inheritable: want, ambient: want },
+    });
+    expect(user.exitStatus).toBe(0);
+    expect(user.stdout).toContain(`CapAmb:\t${hex(chown)}`);
+    expect(user.stdout).toContain(`CapBnd:\t${hex(chown)}`);
   });
 
   it('applies the supplied seccomp filter: unshare(CLONE_NEWUSER) is refused', async () => {

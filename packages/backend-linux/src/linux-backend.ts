@@ -39,7 +39,7 @@ import {
 import { LinuxContainer } from './linux-container.js';
 import { LinuxProcess } from './linux-process.js';
 import { checkName, generateName, hostnameOf, storageId } from './names.js';
-import { setUpLoopback } from './network-part.js';
+import { assertLoopbackUp } from './network-part.js';
 import { chooseImage, lowerDirFor, mountOverlay, unmountRootfs, writeEtcFiles } from './rootfs.js';
 import { resolveInRoot } from './safe-path.js';
 import { type ContainerRecord, StateStore } from './state-store.js';
@@ -287,7 +287,7 @@ class LinuxBackendImpl implements LinuxBackend {
     record.init = { pid: init.pid, startTime: String(init.startTime) };
     container.save();
     // network
-    await setUpLoopback(init.pid);
+    await assertLoopbackUp(init.pid);
     record.phase = 'created';
     container.save();
     return container;

@@ -18,7 +18,7 @@ const IFF_UP = 0x1;
  * an unreachable 127.0.0.1 in the user's process.
  * @throws GardenError when the flags cannot be read or `lo` is down.
  */
-export async function setUpLoopback(pid: number): Promise<void> {
+export async function assertLoopbackUp(pid: number): Promise<void> {
   let flags: number;
   try {
     flags = Number.parseInt((await readFile(`/proc/${pid}/root/sys/class/net/lo/flags`, 'utf8')).trim(), 16);

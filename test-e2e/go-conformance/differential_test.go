@@ -143,7 +143,14 @@ func TestDifferentialRawResponses(t *testing.T) {
 			t.Fatalf("create %s on %s: %v %v", handle, sock, resp, err)
 		}
 	}
-	t.Cleanup(func() { _ = gardenClient.Destroy(handle) })
+	t.Cleanup(func() {
+		// The target also gets the container of the "case-insensitive keys" case.
+		for _, h := range []string{handle, handle + "-upper"} {
+			if err := destroyAndWait(h, 30*time.Second); err != nil {
+				t.Errorf("Destroy(%q): %v", h, err)
+			}
+		}
+	})
 
 	keepAliveHead := func(method, path string) string {
 		return method + " " + path + " HTTP/1.1\r\nHost: api\r\nUser-Agent: Go-http-client/1.1\r\n\r\n"
@@ -197,8 +204,13 @@ func TestDifferentialRawResponses(t *testing.T) {
 		{"grace time overflow", bodyReq("PUT", "/containers/"+handle+"/grace_time", "99999999999999999999\n"), time.Second, deliberate400},
 		{"HTTP/1.0 ping", "GET /ping HTTP/1.0\r\nHost: api\r\n\r\n", time.Second, ""},
 	}
+	// Exchanges the Linux backend cannot serve yet: it answers NetOut with an error.
+	needsNetworking := map[string]bool{"net out zero rule": true, "bulk net out null": true}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			if needsNetworking[tc.name] {
+				skipOnLinux(t, linuxNoNetworking)
+			}
 			want, err := exchange(goSock, tc.request, tc.idle)
 			if err != nil {
 				t.Fatalf("Go server: %v", err)

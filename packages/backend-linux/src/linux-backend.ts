@@ -175,6 +175,11 @@ class LinuxBackendImpl implements LinuxBackend {
     await this.start();
     const handle = spec.handle || generateName();
     checkName('handle', handle);
+    // Refuse rather than silently ignore what this backend cannot do yet (no NetIn/NetOut).
+    if (spec.netIn?.length || spec.netOut?.length)
+      throw new GardenError(
+        `${spec.netIn?.length ? 'netin' : 'netout_rules'} is not supported yet by the linux backend (containers have a private network namespace with only lo)`,
+      );
     const id = storageId(handle);
     // Admission, synchronously (no await between check and reservation): atomic in Node.
     if (this.admitted.has(handle) || this.ids.has(id))

@@ -58,6 +58,16 @@ describe('create', () => {
     await expect(backend.create({ handle: 'a/b' })).rejects.toThrow(/handle/);
   });
 
+  it('refuses NetIn/NetOut in the spec instead of silently ignoring them (no networking yet)', async () => {
+    await expect(
+      backend.create({ handle: 'net-in', netIn: [{ hostPort: 0, containerPort: 8080 }] }),
+    ).rejects.toThrow(/^netin is not supported yet by the linux backend/);
+    await expect(backend.create({ handle: 'net-out', netOut: [{ protocol: 1 }] })).rejects.toThrow(
+      /^netout_rules is not supported yet/,
+    );
+    await expect(backend.lookup('net-in')).rejects.toThrow(/unknown handle/);
+  });
+
   it('reports a destroy racing another destroy as Guardian does', async () => {
     const c = await backend.create({});
     const results = await Promise.allSettled([backend.destroy(c.handle), backend.destroy(c.handle)]);

@@ -1,0 +1,111 @@
+// One container lifecycle through the TS client over the unix socket to a garden-ts server with
+// backend-linux (a child process): create (64 MiB memory limit, default busybox rootfs) → run
+// `/bin/true` → wait → destroy. Peer: `crun run` of the same busybox rootfs with the same
+// namespaces (pid, mount, uts, ipc, net, user, cgroup), user-ns maps and memory limit, which runs
+// /bin/true to its exit and removes the container. garden-ts does more per cycle than crun
+// (overlay mount, /etc/hosts + resolv.conf, write-through state, loopback up, a shim per
+// process, HTTP round trips); crun's side pays for exec'ing crun (and, on hybrid cgroup hosts,
+// the `unshare` + tmpfs wrapper crun 1.8 needs). Issue target: garden-ts ≤ 0.5× crun's time.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { prepareRootfs } from '../../packages/native-ns/bench/common.mjs';
+import {
+  crunArgs,
+  crunBundle,
+  deleteRuntimeContainers,
+  MEMORY_LIMIT,
+  removeCgroupTree,
+  runCmd,
+  runtimeContainers,
+  startLinuxServer,
+  stats,
+  stopLinuxServer,
+  which,
+} from './linux-support/common.mjs';
+
+/** @param {number[]} xs */
+const p50 = (xs) => stats(xs).p50;
+
+export default {
+  name: 'linux-lifecycle',
+  description:
+    'create (64 MiB memory limit) → run /bin/true → wait → destroy through @garden-ts/client over a unix socket to a garden-ts server with backend-linux; value = ms per cycle (p50), p99 and the p50 of each step (create/run/destroy ms) in details. Peer: crun run --bundle of the same busybox rootfs, same namespaces + memory limit (target ≤ 0.5× crun)',
+  unit: 'ms',
+  better: 'lower',
+  pairs: 5,
+  requires: ['root', 'linux'],
+  /** @param {{ quick?: boolean }} [options] */
+  async setup(options = {}) {
+    const env = await startLinuxServer('lifecycle');
+    return { env, seq: 0, n: options.quick ? 5 : 20 };
+  },
+  /** @param {{ env: import('./linux-support/common.mjs').LinuxServer, seq: number, n: number }} ctx */
+  async measure(ctx) {
+    const client = /** @type {import('@garden-ts/api-types').Client} */ (ctx.env.client);
+    const total = [];
+    const create = [];
+    const run = [];
+    const destroy = [];
+    for (let i = 0; i < ctx.n; i++) {
+      const handle = `bench-lifecycle-${process.pid}-${ctx.seq++}`;
+      const t0 = performance.now();
+      ctx.env.handles.add(handle);
+      const container = await client.create({
+        handle,
+        limits: { memory: { limitInBytes: BigInt(MEMORY_LIMIT) } },
+      });
+      const t1 = performance.now();
+      const proc = await container.run({ path: '/bin/true' }, {});
+      const status = await proc.wait();
+      const t2 = performance.now();
+      if (status !== 0) throw new Error(`/bin/true exited ${status}`);
+      await client.destroy(handle);
+      ctx.env.handles.delete(handle);
+      const t3 = performance.now();
+      total.push(t3 - t0);
+      create.push(t1 - t0);
+      run.push(t2 - t1);
+      destroy.push(t3 - t2);
+    }
+    return { ...stats(total), create: p50(create), run: p50(run), destroy: p50(destroy) };
+  },
+  /** @param {{ env: import('./linux-support/common.mjs').LinuxServer }} ctx */
+  async teardown(ctx) {
+    await stopLinuxServer(ctx.env);
+  },
+  peer: {
+    name: 'crun run',
+    /** @param {{ quick?: boolean }} [options] */
+    async setup(options = {}) {
+      if (!which('crun')) throw new Error('crun is not installed (apt-get install -y crun)');
+      const fx = await prepareRootfs();
+      const cgroupRoot = `garden-bench-crun-${process.pid}`;
+      const prefix = `garden-bench-lifecycle-${process.pid}-`;
+      const bundles = { fx, cgroupRoot, prefix, seq: 0, n: options.quick ? 5 : 20, bundle: '' };
+      bundles.bundle = crunBundle(join(fx.work, 'bundle'), fx.shifted, ['/bin/true'], `/${cgroupRoot}/run`);
+      return bundles;
+    },
+    /** @param {{ bundle: string, prefix: string, seq: number, n: number }} ctx */
+    async measure(ctx) {
+      const total = [];
+      for (let i = 0; i < ctx.n; i++) {
+        const id = `${ctx.prefix}${ctx.seq++}`;
+        const t0 = performance.now();
+        // `crun run` (foreground) creates, starts, waits for /bin/true and deletes the container.
+        const [cmd, args] = crunArgs(['run', '--bundle', ctx.bundle, id]);
+        await runCmd(cmd, args);
+        total.push(performance.now() - t0);
+      }
+      return stats(total);
+    },
+    /** @param {{ fx: { work: string }, cgroupRoot: string, prefix: string }} ctx */
+    async teardown(ctx) {
+      try {
+        deleteRuntimeContainers(crunArgs, runtimeContainers(crunArgs, ctx.prefix));
+      } finally {
+        await removeCgroupTree(ctx.cgroupRoot).catch(() => undefined);
+        rmSync(ctx.fx.work, { recursive: true, force: true });
+      }
+    },
+  },
+};

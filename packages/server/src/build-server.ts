@@ -14,24 +14,18 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import {
-  type Backend,
-  type Duration,
-  errorToEnvelope,
-  GardenError,
-  goJsonLine,
-  toMillis,
-} from '@garden-ts/api-types';
+import { type Backend, type Duration, toMillis } from '@garden-ts/api-types';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { Bomberman } from './grace/bomberman.js';
 import { DestroyGuard } from './grace/destroy-guard.js';
 import { serveHijacked } from './handlers/hijacked-routes.js';
-import { servePlain } from './handlers/plain-routes.js';
-import { createFrontDoor, handToHttp, type RawRequest } from './http/front-door.js';
-import { goBadRequest, writeJson, writeText } from './http/responses.js';
+import { answerMatch } from './handlers/plain-routes.js';
+import { createFrontDoor, type FastRequest, handToHttp, type RawRequest } from './http/front-door.js';
+import { readBody } from './http/read-body.js';
+import { goBadRequest, writeAnswer } from './http/responses.js';
 import { StreamRegistry } from './process/stream-registry.js';
-import { hasValidEscapes, parseQuery, splitTarget } from './routing/form-decoding.js';
+import { hasValidEscapes, splitTarget } from './routing/form-decoding.js';
 import { matchRoute } from './routing/router.js';
 import type { ServerContext } from './server-context.js';
 
@@ -67,15 +61,14 @@ export interface GardenServer {
   readonly streams: StreamRegistry;
 }
 
-const HIJACK_MISUSE =
-  'Run, Attach, Stdout and Stderr must be the first request on an HTTP/1.1 connection, with a Content-Length body of at most 16 MiB';
-
 export function buildServer(options: BuildServerOptions): GardenServer {
   const { backend } = options;
   const log: Logger = options.logger || pino({ enabled: false });
   let httpServer: HttpServer | undefined;
+  // One request-id sequence for both plain paths and the hijacked path.
   let reqCounter = 0;
-  const nextReqId = () => `req-${(++reqCounter).toString(36)}`;
+  const reqIdOf = (n: number) => `req-${n.toString(36)}`;
+  const nextReqId = () => reqIdOf(++reqCounter);
 
   const fastify = Fastify({
     loggerInstance: log,
@@ -142,44 +135,73 @@ export function buildServer(options: BuildServerOptions): GardenServer {
   };
   const afterResponse = new Map<Socket, () => void>();
   const sockets = new Set<Socket>();
+  // One shared listener instead of a closure per connection (`this` is the socket).
+  function forgetSocket(this: Socket) {
+    sockets.delete(this);
+  }
   const busy = new Map<Socket, number>();
   let inFlight = 0;
   let inFlightDrained: (() => void) | undefined;
   let closing = false;
 
-  const plainStarted = (req: IncomingMessage, res: ServerResponse) => {
+  // A plain request started on `socket` (either path): shutdown waits for it, and does not cut
+  // its connection as idle.
+  const plainBegin = (socket: Socket) => {
     inFlight++;
-    const socket = req.socket;
     busy.set(socket, (busy.get(socket) ?? 0) + 1);
-    res.once('close', () => {
-      inFlight--;
-      const n = (busy.get(socket) ?? 1) - 1;
-      if (n <= 0) busy.delete(socket);
-      else busy.set(socket, n);
-      if (n <= 0) {
-        const pendingAnswer = afterResponse.get(socket);
-        afterResponse.delete(socket);
-        if (pendingAnswer) pendingAnswer();
-        else if (closing) socket.end();
-      }
-      if (inFlight === 0) inFlightDrained?.();
-    });
+  };
+  // Its response is complete: run a deferred parser-error answer, or end the connection when
+  // the server is stopping.
+  const plainEnded = (socket: Socket) => {
+    inFlight--;
+    const n = (busy.get(socket) ?? 1) - 1;
+    if (n <= 0) busy.delete(socket);
+    else busy.set(socket, n);
+    if (n <= 0) {
+      const pendingAnswer = afterResponse.get(socket);
+      afterResponse.delete(socket);
+      if (pendingAnswer) pendingAnswer();
+      else if (closing) socket.end();
+    }
+    if (inFlight === 0) inFlightDrained?.();
+  };
+  const plainStarted = (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    plainBegin(socket);
+    res.once('close', () => plainEnded(socket));
   };
 
   // ---- the plain path ----
+  // A request's logger: a child with its id (and Go's session tag), created on first use only, so
+  // requests that log nothing (the fast path at info level) pay nothing for it.
+  const lazyRequestLog = (reqNo: number, session: string | undefined) => {
+    let reqLog: Logger | undefined;
+    return (): Logger => {
+      if (reqLog === undefined) {
+        reqLog = log.child({ reqId: reqIdOf(reqNo) });
+        if (session !== undefined) reqLog = reqLog.child({ session });
+      }
+      return reqLog;
+    };
+  };
+
+  // Node's HTTP server: everything the front door's fast path does not take (streams, HTTP/1.0,
+  // odd heads, partial requests, inject()).
   const servePlainHttp = async (req: IncomingMessage, res: ServerResponse, reqLog: Logger) => {
-    const started = process.hrtime.bigint();
-    res.once('close', () => {
-      reqLog.info(
-        {
-          method: req.method,
-          url: (req as { originalUrl?: string }).originalUrl ?? req.url,
-          statusCode: res.statusCode,
-          responseTime: Number(process.hrtime.bigint() - started) / 1e6,
-        },
-        'request completed',
-      );
-    });
+    if (reqLog.isLevelEnabled('debug')) {
+      const started = process.hrtime.bigint();
+      res.once('close', () => {
+        reqLog.debug(
+          {
+            method: req.method,
+            url: (req as { originalUrl?: string }).originalUrl ?? req.url,
+            statusCode: res.statusCode,
+            responseTime: Number(process.hrtime.bigint() - started) / 1e6,
+          },
+          'request completed',
+        );
+      });
+    }
     let target = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
     // Go's missing-Host check (HTTP/1.1 only), answered before routing, then the connection closes.
     if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && req.headers.host === undefined) {
@@ -193,23 +215,12 @@ export function buildServer(options: BuildServerOptions): GardenServer {
       req.socket.end(goBadRequest());
       return;
     }
-    const match = matchRoute(req.method ?? '', path);
-    if (match.kind === 'not-found') return writeText(req, res, 404, '404 page not found\n');
-    if (match.kind === 'method-not-allowed') {
-      return writeText(req, res, 405, 'Method Not Allowed\n', ['Allow', match.allow.join(', ')]);
-    }
-    if (match.route.hijacked) {
-      const err = new GardenError(HIJACK_MISUSE);
-      return writeJson(req, res, 400, goJsonLine({ ...errorToEnvelope(err) }));
-    }
-    await servePlain(ctx, {
-      route: match.route.name,
-      params: match.params,
-      query: parseQuery(query),
-      req,
-      res,
+    const answer = await answerMatch(ctx, matchRoute(req.method ?? '', path), query, {
       log: reqLog,
+      readBody: () => readBody(req),
+      http: { req, res },
     });
+    if (answer !== undefined) writeAnswer(req, res, answer);
   };
 
   // Every request is answered by the onRequest hook below, which hijacks the reply before fastify
@@ -232,6 +243,42 @@ export function buildServer(options: BuildServerOptions): GardenServer {
     });
     done();
   });
+
+  // The front door's fast path: complete, ordinary requests answered on the raw socket with the
+  // same handlers (see http/front-door.ts).
+  const onFastRequest = async (fast: FastRequest): Promise<void> => {
+    const { socket, request } = fast;
+    plainBegin(socket);
+    const reqLog = lazyRequestLog(++reqCounter, request.session);
+    const debug = log.isLevelEnabled('debug');
+    const started = debug ? process.hrtime.bigint() : 0n;
+    try {
+      const answer = await answerMatch(ctx, fast.match, request.query, {
+        get log() {
+          return reqLog();
+        },
+        readBody: () => Promise.resolve(fast.body),
+      });
+      if (answer === undefined) throw new Error('a streaming route reached the fast path');
+      fast.respond(answer);
+      if (debug) {
+        reqLog().debug(
+          {
+            method: request.head.method,
+            url: request.head.target,
+            statusCode: answer.status,
+            responseTime: Number(process.hrtime.bigint() - started) / 1e6,
+          },
+          'request completed',
+        );
+      }
+    } catch (err) {
+      reqLog().error({ err }, 'unexpected handler failure');
+      socket.destroy();
+    } finally {
+      plainEnded(socket);
+    }
+  };
 
   // ---- the hijacked path ----
   // Sockets served on the raw path: shutdown lets them flush instead of cutting them as idle.
@@ -266,9 +313,10 @@ export function buildServer(options: BuildServerOptions): GardenServer {
       return httpServer!;
     },
     onHijack,
+    onFastRequest,
     onConnection: (socket) => {
       sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
+      socket.on('close', forgetSocket);
       if (closing) socket.destroy();
     },
     readHeaderTimeoutMs: options.readHeaderTimeout ? toMillis(options.readHeaderTimeout) : 0,

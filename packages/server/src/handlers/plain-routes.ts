@@ -1,7 +1,10 @@
 /**
- * Handlers of the 24 plain routes (protocol §6). Each runs the Go handler's steps in Go's order:
- * decode the body (before the look-up, so a bad body wins over a missing container), look the
- * container up, pause its grace timer, call the backend, answer.
+ * Handlers of the 24 plain routes (protocol §6), independent of the transport: each call gets the
+ * route's captures, query and a way to read the body, and resolves to a {@link PlainAnswer} that
+ * the front door's fast path or the HTTP-server path serialises. Each handler runs the Go
+ * handler's steps in Go's order: decode the body (before the look-up, so a bad body wins over a
+ * missing container), look the container up, pause its grace timer, call the backend, answer.
+ * Only StreamIn and StreamOut need Node's request/response streams (`PlainCall.http`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
@@ -9,18 +12,34 @@ import {
   type ContainerSpec,
   decodeBody,
   encodeBody,
+  errorToEnvelope,
   GardenError,
+  goJsonLine,
   Wire,
 } from '@garden-ts/api-types';
 import type { Logger } from 'pino';
-import { readBody } from '../http/read-body.js';
-import { errorLine, errorStatus, writeJson } from '../http/responses.js';
+import { errorLine, errorStatus, jsonAnswer, type PlainAnswer } from '../http/responses.js';
+import { parseQuery } from '../routing/form-decoding.js';
+import type { RouteMatch } from '../routing/router.js';
 import type { RouteName } from '../routing/routes.js';
 import type { ServerContext } from '../server-context.js';
 import { streamOut } from './stream-out.js';
 import { touching } from './touch.js';
 
-/** One plain request, already routed. */
+/** One plain request, already routed, as any transport presents it. */
+export interface PlainCall {
+  route: RouteName;
+  params: Record<string, string>;
+  query: Map<string, string>;
+  /** The request's logger (with `reqId`; may be created lazily on first use). */
+  log: Logger;
+  /** The whole request body (rejects with a 413 `GardenError` beyond the size limit). */
+  readBody(): Promise<Buffer>;
+  /** Node's request and response, for the routes whose bodies are streams (StreamIn, StreamOut). */
+  http?: { req: IncomingMessage; res: ServerResponse } | undefined;
+}
+
+/** A request served on Node's response stream (StreamOut). */
 export interface PlainRequest {
   route: RouteName;
   params: Record<string, string>;
@@ -30,7 +49,18 @@ export interface PlainRequest {
   log: Logger;
 }
 
+/** What a routed request needs besides its route: everything the transport supplies. */
+export type PlainTransport = Omit<PlainCall, 'route' | 'params' | 'query'>;
+
 const EMPTY = '{}\n';
+const NOT_FOUND: PlainAnswer = { status: 404, kind: 'text', body: '404 page not found\n' };
+const HIJACK_MISUSE = goJsonLine({
+  ...errorToEnvelope(
+    new GardenError(
+      'Run, Attach, Stdout and Stderr must be the first request on an HTTP/1.1 connection, with a Content-Length body of at most 16 MiB',
+    ),
+  ),
+});
 
 /** A request body that failed to decode: answered 400 (deviation from Go's 500). */
 class BodyDecodeFailure extends Error {
@@ -39,8 +69,8 @@ class BodyDecodeFailure extends Error {
   }
 }
 
-async function decode<T>(r: PlainRequest, codec: Parameters<typeof decodeBody>[0]): Promise<T> {
-  const bytes = await readBody(r.req);
+async function decode<T>(r: PlainCall, codec: Parameters<typeof decodeBody>[0]): Promise<T> {
+  const bytes = await r.readBody();
   try {
     return decodeBody(codec, bytes.toString('utf8')) as T;
   } catch (err) {
@@ -48,32 +78,77 @@ async function decode<T>(r: PlainRequest, codec: Parameters<typeof decodeBody>[0
   }
 }
 
-/** Serves one plain route and writes the response. Never throws. */
-export async function servePlain(ctx: ServerContext, r: PlainRequest): Promise<void> {
+/**
+ * Answers a request from its `pat` routing outcome (protocol §2.1): pat's 404 and 405 texts, the
+ * 400 for a hijacked route that reached the plain path (not the first request of a connection),
+ * else the route's handler. `rawQuery` is the target's query, still escaped. Resolves to
+ * `undefined` when the handler answered on `transport.http.res` itself. Never rejects.
+ */
+export function answerMatch(
+  ctx: ServerContext,
+  match: RouteMatch,
+  rawQuery: string,
+  transport: PlainTransport,
+): Promise<PlainAnswer | undefined> {
+  if (match.kind === 'not-found') return Promise.resolve(NOT_FOUND);
+  if (match.kind === 'method-not-allowed') {
+    return Promise.resolve({
+      status: 405,
+      kind: 'text',
+      body: 'Method Not Allowed\n',
+      allow: match.allow.join(', '),
+    });
+  }
+  if (match.route.hijacked) return Promise.resolve(jsonAnswer(400, HIJACK_MISUSE));
+  return answerPlain(ctx, {
+    route: match.route.name,
+    params: match.params,
+    query: parseQuery(rawQuery),
+    readBody: transport.readBody,
+    http: transport.http,
+    // Read through, so a transport's lazily created logger stays lazy.
+    get log() {
+      return transport.log;
+    },
+  });
+}
+
+/**
+ * Serves one plain route. Resolves to the answer to write, or `undefined` when the handler
+ * answered on `r.http.res` itself (StreamOut). Never rejects.
+ */
+export async function answerPlain(ctx: ServerContext, r: PlainCall): Promise<PlainAnswer | undefined> {
   try {
     const body = await dispatch(ctx, r);
-    if (body !== undefined) writeJson(r.req, r.res, 200, body);
+    return body === undefined ? undefined : jsonAnswer(200, body);
   } catch (caught) {
     const validation = caught instanceof BodyDecodeFailure;
     const err = validation ? caught.cause : caught;
     let status = errorStatus(err, validation);
     if (err instanceof GardenError && err.statusCode === 413) status = 413;
-    r.log.info({ route: r.route, err }, 'request failed');
-    if (r.res.headersSent) {
+    if (status >= 500) r.log.error({ route: r.route, err }, 'request failed');
+    else r.log.debug({ route: r.route, err }, 'request failed');
+    const res = r.http?.res;
+    if (res?.headersSent) {
       // A streamed answer failed midway: end it early (truncated, well-formed) as Go does.
-      r.res.destroy();
-      return;
+      res.destroy();
+      return undefined;
     }
-    writeJson(r.req, r.res, status, errorLine(err));
+    return jsonAnswer(status, errorLine(err));
   }
 }
 
-async function lookup(ctx: ServerContext, r: PlainRequest): Promise<Container> {
+function streams(r: PlainCall): { req: IncomingMessage; res: ServerResponse } {
+  if (!r.http) throw new GardenError(`route ${r.route} needs a streaming transport`);
+  return r.http;
+}
+
+async function lookup(ctx: ServerContext, r: PlainCall): Promise<Container> {
   return ctx.backend.lookup(r.params.handle ?? '');
 }
 
 /** Runs the route; returns the JSON body to send, or undefined when the handler answered itself. */
-async function dispatch(ctx: ServerContext, r: PlainRequest): Promise<string | undefined> {
+async function dispatch(ctx: ServerContext, r: PlainCall): Promise<string | undefined> {
   const { backend } = ctx;
   const handle = r.params.handle ?? '';
   const key = r.params.key ?? '';
@@ -132,14 +207,18 @@ async function dispatch(ctx: ServerContext, r: PlainRequest): Promise<string | u
         await c.streamIn({
           path: r.query.get('destination') ?? '',
           user: r.query.get('user') ?? '',
-          tarStream: r.req,
+          tarStream: streams(r).req,
         });
         return EMPTY;
       });
     case 'StreamOut': {
+      const { req, res } = streams(r);
       const container = await lookup(ctx, r);
       await touching(ctx, container, () =>
-        streamOut(r, container, { path: r.query.get('source') ?? '', user: r.query.get('user') ?? '' }),
+        streamOut({ ...r, req, res }, container, {
+          path: r.query.get('source') ?? '',
+          user: r.query.get('user') ?? '',
+        }),
       );
       return undefined;
     }

@@ -12,6 +12,7 @@ import {
   InvalidRequestError,
   ProcessNotFoundError,
 } from '@garden-ts/api-types';
+import { asksClose } from './request-head.js';
 
 let cachedSecond = -1;
 let cachedDate = '';
@@ -65,7 +66,7 @@ export function goBadRequest(reason?: string): Buffer {
 /** True when the client asked to close the connection after this response. */
 export function wantsClose(req: IncomingMessage): boolean {
   const conn = req.headers.connection;
-  if (conn !== undefined && /(^|,)\s*close\s*($|,)/i.test(conn)) return true;
+  if (conn !== undefined && asksClose(conn)) return true;
   return req.httpVersion === '1.0' && !(conn !== undefined && /keep-alive/i.test(conn));
 }
 
@@ -101,39 +102,72 @@ function send(
   res.end(body);
 }
 
-/** Writes a complete `application/json` response (`body` already ends with LF). */
-export function writeJson(req: IncomingMessage, res: ServerResponse, status: number, body: string): void {
-  const bytes = Buffer.from(body, 'utf8');
-  send(
-    req,
-    res,
-    status,
-    ['Content-Type', 'application/json', 'Date', httpDate(), 'Content-Length', String(bytes.length)],
-    bytes,
+/**
+ * A complete plain-route answer, independent of the transport that sends it: the front door's
+ * fast path serialises it with {@link answerText}, the HTTP-server path with {@link writeAnswer}.
+ */
+export interface PlainAnswer {
+  status: number;
+  /** `json`: `application/json`, the body ends with LF. `text`: Go's `http.Error` (text/plain, nosniff). */
+  kind: 'json' | 'text';
+  body: string;
+  /** The `Allow` header of a 405 (written first, as pat sets it before calling `http.Error`). */
+  allow?: string;
+}
+
+/** A JSON answer (`body` already ends with LF). */
+export function jsonAnswer(status: number, body: string): PlainAnswer {
+  return { status, kind: 'json', body };
+}
+
+/**
+ * The answer's header pairs in Go's order (handler headers, `Date`, `Content-Length`), without
+ * `Connection`: the single definition both transports write.
+ */
+export function answerHeaders(a: PlainAnswer, contentLength: number, date: string): string[] {
+  const headers = a.allow === undefined ? [] : ['Allow', a.allow];
+  if (a.kind === 'json') headers.push('Content-Type', 'application/json');
+  else headers.push('Content-Type', 'text/plain; charset=utf-8', 'X-Content-Type-Options', 'nosniff');
+  headers.push('Date', date, 'Content-Length', String(contentLength));
+  return headers;
+}
+
+// Status line and headers up to `Date: ` for each distinct answer shape, built once from
+// answerHeaders (a handful of shapes exist: the statuses and the 405 Allow lists).
+const headPrefixes = new Map<string, string>();
+
+function headPrefix(a: PlainAnswer): string {
+  const key = `${a.kind}${a.status}${a.allow ?? ''}`;
+  let prefix = headPrefixes.get(key);
+  if (prefix === undefined) {
+    const headers = answerHeaders(a, 0, '');
+    prefix = `${statusLine(a.status)}\r\n`;
+    for (let i = 0; headers[i] !== 'Date'; i += 2) prefix += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    prefix += 'Date: ';
+    if (headPrefixes.size < 256) headPrefixes.set(key, prefix);
+  }
+  return prefix;
+}
+
+/**
+ * The whole HTTP/1.1 response to a plain request as one string (UTF-8 on the wire), exactly the
+ * bytes {@link writeAnswer} makes Node write: `Connection: close` only when the client asked.
+ */
+export function answerText(a: PlainAnswer, close: boolean): string {
+  return (
+    headPrefix(a) +
+    httpDate() +
+    '\r\nContent-Length: ' +
+    Buffer.byteLength(a.body, 'utf8') +
+    (close ? '\r\nConnection: close\r\n\r\n' : '\r\n\r\n') +
+    a.body
   );
 }
 
-/** Writes a Go `http.Error` style text/plain response (router 404/405). */
-export function writeText(
-  req: IncomingMessage,
-  res: ServerResponse,
-  status: number,
-  body: string,
-  before: string[] = [],
-): void {
-  const bytes = Buffer.from(body, 'utf8');
-  const headers = [
-    ...before,
-    'Content-Type',
-    'text/plain; charset=utf-8',
-    'X-Content-Type-Options',
-    'nosniff',
-    'Date',
-    httpDate(),
-    'Content-Length',
-    String(bytes.length),
-  ];
-  send(req, res, status, headers, bytes);
+/** Writes a complete answer through Node's `ServerResponse` (the HTTP-server path). */
+export function writeAnswer(req: IncomingMessage, res: ServerResponse, a: PlainAnswer): void {
+  const bytes = Buffer.from(a.body, 'utf8');
+  send(req, res, a.status, answerHeaders(a, bytes.length, httpDate()), bytes);
 }
 
 /** Starts a streamed (chunked) response with the given handler headers. */

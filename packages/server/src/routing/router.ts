@@ -49,10 +49,24 @@ export function tryPattern(pattern: string, path: string): RouteParams | undefin
 // keeps our answers deterministic.
 const METHOD_ORDER = ['GET', 'POST', 'PUT', 'DELETE'] as const;
 
+// The literal part of each pattern before its first capture: a path that does not start with it
+// cannot match, which skips most of the table without running tryPattern.
+const literalPrefixes = new Map<string, string>();
+
+function literalPrefix(pattern: string): string {
+  let prefix = literalPrefixes.get(pattern);
+  if (prefix === undefined) {
+    const colon = pattern.indexOf(':');
+    prefix = colon === -1 ? pattern : pattern.slice(0, colon);
+    literalPrefixes.set(pattern, prefix);
+  }
+  return prefix;
+}
+
 /** Finds the route for `method` and raw `path`, or the 404/405 outcome pat would produce. */
 export function matchRoute(method: string, path: string, routes: readonly RouteDef[] = ROUTES): RouteMatch {
   for (const route of routes) {
-    if (route.method !== method) continue;
+    if (route.method !== method || !path.startsWith(literalPrefix(route.pattern))) continue;
     const params = tryPattern(route.pattern, path);
     if (params) return { kind: 'route', route, params };
   }

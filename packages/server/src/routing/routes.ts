@@ -37,13 +37,21 @@ export interface RouteDef {
   pattern: string;
   /** Hijacked routes are served on the raw socket (protocol §1.2). */
   hijacked: boolean;
+  /**
+   * The request or response body is a stream (StreamIn, StreamOut): served through Node's HTTP
+   * server, never the front door's fast path for complete requests.
+   */
+  streams: boolean;
 }
 
-const r = (name: RouteName, method: RouteDef['method'], pattern: string, hijacked = false): RouteDef => ({
+type Kind = 'plain' | 'streams' | 'hijacked';
+
+const r = (name: RouteName, method: RouteDef['method'], pattern: string, kind: Kind = 'plain'): RouteDef => ({
   name,
   method,
   pattern,
-  hijacked,
+  hijacked: kind === 'hijacked',
+  streams: kind === 'streams',
 });
 
 export const ROUTES: readonly RouteDef[] = [
@@ -56,8 +64,8 @@ export const ROUTES: readonly RouteDef[] = [
   r('BulkMetrics', 'GET', '/containers/bulk_metrics'),
   r('Destroy', 'DELETE', '/containers/:handle'),
   r('Stop', 'PUT', '/containers/:handle/stop'),
-  r('StreamIn', 'PUT', '/containers/:handle/files'),
-  r('StreamOut', 'GET', '/containers/:handle/files'),
+  r('StreamIn', 'PUT', '/containers/:handle/files', 'streams'),
+  r('StreamOut', 'GET', '/containers/:handle/files', 'streams'),
   r('CurrentBandwidthLimits', 'GET', '/containers/:handle/limits/bandwidth'),
   r('CurrentCPULimits', 'GET', '/containers/:handle/limits/cpu'),
   r('CurrentDiskLimits', 'GET', '/containers/:handle/limits/disk'),
@@ -65,10 +73,10 @@ export const ROUTES: readonly RouteDef[] = [
   r('NetIn', 'POST', '/containers/:handle/net/in'),
   r('NetOut', 'POST', '/containers/:handle/net/out'),
   r('BulkNetOut', 'POST', '/containers/:handle/net/out/bulk'),
-  r('Stdout', 'GET', '/containers/:handle/processes/:pid/attaches/:streamid/stdout', true),
-  r('Stderr', 'GET', '/containers/:handle/processes/:pid/attaches/:streamid/stderr', true),
-  r('Run', 'POST', '/containers/:handle/processes', true),
-  r('Attach', 'GET', '/containers/:handle/processes/:pid', true),
+  r('Stdout', 'GET', '/containers/:handle/processes/:pid/attaches/:streamid/stdout', 'hijacked'),
+  r('Stderr', 'GET', '/containers/:handle/processes/:pid/attaches/:streamid/stderr', 'hijacked'),
+  r('Run', 'POST', '/containers/:handle/processes', 'hijacked'),
+  r('Attach', 'GET', '/containers/:handle/processes/:pid', 'hijacked'),
   r('SetGraceTime', 'PUT', '/containers/:handle/grace_time'),
   r('Properties', 'GET', '/containers/:handle/properties'),
   r('Property', 'GET', '/containers/:handle/properties/:key'),

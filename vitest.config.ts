@@ -21,7 +21,23 @@ export default defineConfig({
           root: 'test-e2e',
           include: ['**/*.test.ts'],
           // Part (a) of the Go conformance runs as `go test` from scripts/test.sh (one count per Go test).
-          exclude: ['**/node_modules/**', 'go-conformance/go-client-vs-ts.test.ts'],
+          // linux/ is the root-only project below.
+          exclude: ['**/node_modules/**', 'go-conformance/go-client-vs-ts.test.ts', 'linux/**'],
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        extends: true as const,
+        test: {
+          // Real containers through gardend and the wire (root-only; the global setup fails, never
+          // skips, without root). Heavy: no file parallelism, after the light projects.
+          name: 'e2e-linux',
+          root: 'test-e2e',
+          include: ['linux/**/*.test.ts'],
+          globalSetup: ['linux/global-setup.ts'],
+          fileParallelism: false,
+          sequence: { groupOrder: 3 },
+          testTimeout: 60_000,
           hookTimeout: 120_000,
         },
       },

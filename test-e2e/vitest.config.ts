@@ -9,11 +9,32 @@ export default defineConfig({
   resolve: { conditions },
   ssr: { resolve: { conditions } },
   test: {
-    name: 'test-e2e',
-    root: import.meta.dirname,
-    include: ['**/*.test.ts'],
-    exclude: ['**/node_modules/**'],
-    // The Go server is built once per run; allow for a cold Go build cache.
-    hookTimeout: 120_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'test-e2e',
+          root: import.meta.dirname,
+          include: ['**/*.test.ts'],
+          exclude: ['**/node_modules/**', 'linux/**'],
+          // The Go server is built once per run; allow for a cold Go build cache.
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // Real containers (root-only: the global setup fails without root), one file at a time.
+          name: 'e2e-linux',
+          root: import.meta.dirname,
+          include: ['linux/**/*.test.ts'],
+          globalSetup: ['linux/global-setup.ts'],
+          fileParallelism: false,
+          sequence: { groupOrder: 3 },
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
   },
 });

@@ -1,13 +1,22 @@
 /**
  * The gardend executable, built with tsup the way `pnpm build` builds it and run as a child
- * process: --help, bad flags, serving on a unix socket, clean SIGTERM shutdown.
+ * process: --help, bad flags, serving on a unix socket, clean SIGTERM shutdown, the checks of
+ * `--backend linux` that need no container (real containers: test-e2e/linux/gardend-linux.test.ts,
+ * root only); and the option parser and startup helpers directly.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { build } from 'tsup';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  findRepoRoot,
+  resolveDefaultRootfs,
+  StartupError,
+  unsearchableAncestor,
+} from '../src/bin/linux-backend.js';
+import { DEFAULT_DEPOT, parseGardendArgs, UsageError } from '../src/cli-options.js';
 import { exchange, goRequest } from './helpers/raw-http.js';
 
 const pkg = join(import.meta.dirname, '..');
@@ -36,15 +45,26 @@ beforeAll(async () => {
   });
   dir = mkdtempSync(join(tmpdir(), 'gardend-'));
 }, 60_000);
+// A failing assertion must not leave a server running: every child still alive is killed.
+const children = new Set<ChildProcess>();
 afterAll(() => {
+  for (const child of children) child.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });
 
-function run(args: string[]): {
+function run(
+  args: string[],
+  options: SpawnOptions & { script?: string } = {},
+): {
   child: ChildProcess;
   done: Promise<{ code: number | null; stdout: string; stderr: string }>;
 } {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [options.script ?? bin, ...args], {
+    ...options,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
@@ -75,11 +95,90 @@ describe('gardend', () => {
     expect(missing.stderr).toContain('--backend is required');
   });
 
-  it('says the linux backend is not available yet', async () => {
-    const { code, stderr } = await run(['--backend', 'linux']).done;
-    expect(code).toBe(2);
-    expect(stderr).toContain('not available yet');
+  it('documents the linux backend flags', async () => {
+    const { stdout } = await run(['--help']).done;
+    for (const flag of [
+      '--depot DIR',
+      '--default-rootfs PATH',
+      '--max-containers N',
+      '--destroy-containers-on-startup',
+      '--cgroup-parent NAME',
+    ]) {
+      expect(stdout).toContain(flag);
+    }
+    expect(stdout).toContain(DEFAULT_DEPOT);
   });
+
+  it('rejects bad linux flag values with exit code 2, naming the flag', async () => {
+    for (const [args, flag] of [
+      [['--max-containers=-1'], '--max-containers'],
+      [['--default-rootfs', 'docker:///busybox'], '--default-rootfs'],
+      [['--depot', ''], '--depot'],
+      [['--cgroup-parent', '../escape'], '--cgroup-parent'],
+    ] as const) {
+      const { code, stderr } = await run(['--backend', 'linux', ...args]).done;
+      expect(code).toBe(2);
+      expect(stderr).toContain(`gardend: ${flag}`);
+    }
+    const onFake = await run(['--backend', 'fake', '--depot', '/tmp/x']).done;
+    expect(onFake.code).toBe(2);
+    expect(onFake.stderr).toContain('--depot only applies to --backend linux');
+  });
+
+  it('needs root for --backend linux', async () => {
+    // As root, drop to nobody; otherwise we are not root already.
+    const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const { code, stderr } = await run(['--backend', 'linux', '--bind-socket', join(dir, 'x.sock')], {
+      ...asNobody,
+      cwd: '/',
+    }).done;
+    expect(code).toBe(1);
+    expect(stderr).toContain('gardend: --backend linux must run as root');
+  });
+
+  it.runIf(process.getuid?.() === 0)(
+    'says so when the optional backend-linux package is not installed',
+    async () => {
+      // gardend installed without its optional dependency (as off Linux): every other package
+      // of the server's node_modules, but no @garden-ts/backend-linux.
+      const install = join(dir, 'install');
+      mkdirSync(join(install, 'node_modules'), { recursive: true });
+      const deps = join(pkg, 'node_modules');
+      for (const name of readdirSync(deps)) {
+        if (name === '@garden-ts' || name === '.cache' || name === '.bin') continue;
+        symlinkSync(join(deps, name), join(install, 'node_modules', name));
+      }
+      copyFileSync(bin, join(install, 'gardend.js'));
+      const { code, stderr } = await run(
+        ['--backend', 'linux', '--bind-socket', join(dir, 'y.sock'), '--depot', join(dir, 'depot')],
+        { script: join(install, 'gardend.js') },
+      ).done;
+      expect(code).toBe(1);
+      expect(stderr).toContain(
+        'gardend: --backend linux needs the package @garden-ts/backend-linux, which is not installed',
+      );
+      expect(existsSync(join(dir, 'depot'))).toBe(false);
+    },
+  );
+
+  it('refuses to take over a socket another server listens on', async () => {
+    const socketPath = join(dir, 'taken.sock');
+    const first = run(['--backend', 'fake', '--bind-socket', socketPath]);
+    await expect
+      .poll(
+        async () =>
+          (await exchange(socketPath, goRequest('GET', '/ping')).catch(() => undefined))?.body.toString(),
+        { timeout: 10_000, interval: 50 },
+      )
+      .toBe('{}\n');
+    const second = await run(['--backend', 'fake', '--bind-socket', socketPath]).done;
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(`--bind-socket ${socketPath}: another server is already listening there`);
+    // The first one still owns the socket.
+    expect((await exchange(socketPath, goRequest('GET', '/ping'))).body.toString()).toBe('{}\n');
+    first.child.kill('SIGTERM');
+    expect((await first.done).code).toBe(0);
+  }, 20_000);
 
   it('serves on a unix socket and shuts down cleanly on SIGTERM', async () => {
     const socketPath = join(dir, 'garden.sock');
@@ -90,6 +189,9 @@ describe('gardend', () => {
       socketPath,
       '--default-grace-time',
       '5m',
+      // Per-request lines are debug level (info stays cheap under load).
+      '--log-level',
+      'debug',
     ]);
     await expect.poll(() => existsSync(socketPath), { timeout: 10_000, interval: 50 }).toBe(true);
     // Listening happens right after the socket file appears; retry the first ping briefly.
@@ -119,4 +221,106 @@ describe('gardend', () => {
     expect(lines.at(-1)?.msg).toBe('stopped');
     expect(existsSync(socketPath)).toBe(false);
   }, 20_000);
+});
+
+describe('parseGardendArgs (linux flags)', () => {
+  it('applies the defaults', () => {
+    const options = parseGardendArgs(['--backend', 'linux']);
+    expect(options).not.toBe('help');
+    if (options === 'help') return;
+    expect(options.linux).toEqual({
+      depot: DEFAULT_DEPOT,
+      maxContainers: 0,
+      destroyContainersOnStartup: false,
+    });
+    expect(options.listen).toEqual({ socketPath: '/tmp/garden.sock' });
+    const fake = parseGardendArgs(['--backend', 'fake']);
+    expect(fake !== 'help' && fake.linux).toBeUndefined();
+  });
+
+  it('takes every flag, resolving relative paths', () => {
+    const options = parseGardendArgs([
+      '--backend',
+      'linux',
+      '--depot',
+      'rel/depot',
+      '--default-rootfs',
+      'raw://rel/rootfs',
+      '--max-containers',
+      '250',
+      '--destroy-containers-on-startup',
+      '--cgroup-parent',
+      'ci/garden-1',
+    ]);
+    expect(options !== 'help' && options.linux).toEqual({
+      depot: resolve('rel/depot'),
+      defaultRootfs: `raw://${resolve('rel/rootfs')}`,
+      maxContainers: 250,
+      destroyContainersOnStartup: true,
+      cgroupParent: 'ci/garden-1',
+    });
+  });
+
+  it('names the flag of every bad value', () => {
+    const bad: [string[], RegExp][] = [
+      [['--max-containers', '1.5'], /^--max-containers must be a whole number/],
+      [['--max-containers', ''], /^--max-containers/],
+      [['--max-containers', '9999999999'], /^--max-containers/],
+      [['--default-rootfs', ''], /^--default-rootfs must be a directory or raw:\/\/DIR/],
+      [['--default-rootfs', 'raw://'], /^--default-rootfs/],
+      [['--default-rootfs', 'preloaded:busybox'], /^--default-rootfs/],
+      [['--depot', ''], /^--depot must not be empty/],
+      [['--cgroup-parent', '/abs'], /^--cgroup-parent must be a relative cgroup path/],
+      [['--cgroup-parent', 'a//b'], /^--cgroup-parent/],
+      [['--cgroup-parent', ''], /^--cgroup-parent/],
+    ];
+    for (const [args, message] of bad) {
+      expect(() => parseGardendArgs(['--backend', 'linux', ...args])).toThrow(UsageError);
+      expect(() => parseGardendArgs(['--backend', 'linux', ...args])).toThrow(message);
+    }
+    expect(() => parseGardendArgs(['--backend', 'fake', '--destroy-containers-on-startup'])).toThrow(
+      '--destroy-containers-on-startup only applies to --backend linux',
+    );
+  });
+});
+
+describe('linux backend startup helpers', () => {
+  const repo = join(pkg, '..', '..');
+
+  it('finds the checkout gardend runs from, and nothing outside it', () => {
+    expect(findRepoRoot(join(pkg, 'dist', 'bin'))).toBe(repo);
+    expect(findRepoRoot(outDir)).toBe(repo);
+    expect(findRepoRoot(tmpdir())).toBeUndefined();
+  });
+
+  it('defaults the rootfs to the checkout, else requires --default-rootfs', () => {
+    const fakeRepo = mkdtempSync(join(tmpdir(), 'gardend-repo-'));
+    try {
+      expect(() => resolveDefaultRootfs(undefined, undefined)).toThrow(/^--default-rootfs is required/);
+      expect(() => resolveDefaultRootfs(undefined, fakeRepo)).toThrow(
+        `no default rootfs: ${join(fakeRepo, '.rootfs', 'busybox')} does not exist; build it with \`bash ${join(fakeRepo, 'scripts', 'build-rootfs.sh')}\``,
+      );
+      mkdirSync(join(fakeRepo, '.rootfs', 'busybox'), { recursive: true });
+      expect(resolveDefaultRootfs(undefined, fakeRepo)).toBe(join(fakeRepo, '.rootfs', 'busybox'));
+      // The flag wins, as a directory or raw://DIR, and must exist.
+      expect(resolveDefaultRootfs(fakeRepo, undefined)).toBe(fakeRepo);
+      expect(resolveDefaultRootfs(`raw://${fakeRepo}`, undefined)).toBe(`raw://${fakeRepo}`);
+      expect(() => resolveDefaultRootfs(join(fakeRepo, 'none'), fakeRepo)).toThrow(StartupError);
+      expect(() => resolveDefaultRootfs(`raw://${join(fakeRepo, 'none')}`, fakeRepo)).toThrow(
+        `--default-rootfs raw://${join(fakeRepo, 'none')}: no such directory`,
+      );
+    } finally {
+      rmSync(fakeRepo, { recursive: true, force: true });
+    }
+  });
+
+  it('finds a depot ancestor containers cannot pass through', () => {
+    const top = mkdtempSync(join(tmpdir(), 'gardend-depot-')); // mode 0700
+    try {
+      expect(unsearchableAncestor(join(top, 'a', 'depot'))).toBe(top);
+      expect(unsearchableAncestor('/var/lib/garden-ts/depot')).toBeUndefined();
+    } finally {
+      rmSync(top, { recursive: true, force: true });
+    }
+  });
 });

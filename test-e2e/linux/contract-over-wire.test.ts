@@ -1,4 +1,8 @@
-/** The backend-contract suite through the wire: client → server (unix socket) → backend-linux. */
+/**
+ * The backend-contract suite through the wire: client → server (unix socket) → backend-linux.
+ * (Lives here, not in backend-linux, so that backend-linux needs no dependency on the server,
+ * which loads it: that would be a cycle.) Fixtures are backend-linux's own test helpers.
+ */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +10,7 @@ import { runBackendContract } from '@garden-ts/backend-contract';
 import { createClient } from '@garden-ts/client';
 import { buildServer } from '@garden-ts/server';
 import { afterAll } from 'vitest';
-import { type TestEnv, testEnv } from './helpers.js';
+import { type TestEnv, testEnv } from '../../packages/backend-linux/test/helpers.js';
 
 const envs: TestEnv[] = [];
 const sockets = mkdtempSync(join(tmpdir(), 'backend-linux-sock-'));

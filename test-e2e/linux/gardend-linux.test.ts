@@ -1,0 +1,142 @@
+/**
+ * `gardend --backend linux`, the built executable as shipped (packages/server/dist/bin/gardend.js,
+ * which loads @garden-ts/backend-linux from its package): on a temp socket, temp depot and its own
+ * cgroup parent, a real container runs `echo hello` through the TypeScript client; SIGTERM stops
+ * the server cleanly and nothing of the container is left on the host.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient } from '@garden-ts/client';
+import { detectCgroupLayout } from '@garden-ts/native-ns';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Collector, leakCounts } from '../../packages/backend-linux/test/helpers.js';
+
+const repo = join(import.meta.dirname, '..', '..');
+const gardend = join(repo, 'packages', 'server', 'dist', 'bin', 'gardend.js');
+// Never the default `garden`: gardend removes cgroups of its parent that its depot does not know,
+// which would hit the containers of a gardend already running on this host.
+const cgroupParent = `garden-e2e-${process.pid}`;
+let dir: string;
+let depot: string;
+let socketPath: string;
+let child: ChildProcess | undefined;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'gardend-linux-'));
+  // Containers' (unmapped) root must pass through to the depot's files; gardend refuses otherwise.
+  chmodSync(dir, 0o711);
+  depot = join(dir, 'depot'); // gardend creates it
+  socketPath = join(dir, 'garden.sock');
+});
+
+afterAll(async () => {
+  if (child && child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child?.once('close', resolve));
+  }
+  // A failed run may leave the container: a sweeper gardend destroys what the depot holds.
+  if (existsSync(join(depot, 'containers')) && readdirSync(join(depot, 'containers')).length > 0) {
+    const sweep = run(['--destroy-containers-on-startup', '--bind-socket', join(dir, 'sweep.sock')]);
+    await waitForPing(join(dir, 'sweep.sock')).catch(() => undefined);
+    sweep.child.kill('SIGTERM');
+    await sweep.done;
+  }
+  const layout = detectCgroupLayout();
+  for (const mnt of new Set([...Object.values(layout.v1), ...(layout.v2 ? [layout.v2] : [])])) {
+    const d = join(mnt, cgroupParent);
+    if (existsSync(d)) rmdirSync(d);
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function run(
+  extra: string[],
+  depotDir = depot,
+): {
+  child: ChildProcess;
+  done: Promise<{ code: number | null; stderr: string }>;
+} {
+  const c = spawn(
+    process.execPath,
+    [gardend, '--backend', 'linux', '--depot', depotDir, '--cgroup-parent', cgroupParent, ...extra],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  c.stderr!.on('data', (d) => (stderr += d));
+  const done = new Promise<{ code: number | null; stderr: string }>((resolve) =>
+    c.on('close', (code) => resolve({ code, stderr })),
+  );
+  return { child: c, done };
+}
+
+async function waitForPing(path: string): Promise<void> {
+  const client = createClient({ socketPath: path });
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      await client.ping();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+describe('gardend --backend linux', () => {
+  it('runs a real container through the client, stops on SIGTERM and leaves nothing behind', async () => {
+    const started = run(['--bind-socket', socketPath]);
+    child = started.child;
+    await waitForPing(socketPath);
+    const client = createClient({ socketPath });
+
+    const container = await client.create({});
+    expect(readdirSync(join(depot, 'containers'))).toHaveLength(1);
+    const out = new Collector();
+    const proc = await container.run({ path: 'echo', args: ['hello'] }, { stdout: out });
+    expect(await proc.wait()).toBe(0);
+    expect(out.text()).toBe('hello\n');
+    // A real container: its own hostname (the handle's tail), not the host's.
+    const host = new Collector();
+    await (await container.run({ path: 'hostname' }, { stdout: host })).wait();
+    expect(host.text().trim()).toBe(container.handle.slice(-49));
+    await client.destroy(container.handle);
+    expect(await client.containers()).toEqual([]);
+
+    child.kill('SIGTERM');
+    const { code, stderr } = await started.done;
+    expect(code).toBe(0);
+    const lines = stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string; defaultRootfs?: string; depot?: string });
+    // No --default-rootfs: the checkout's busybox rootfs.
+    const start = lines.find((l) => l.msg === 'starting the linux backend');
+    expect(start?.defaultRootfs).toBe(join(repo, '.rootfs', 'busybox'));
+    expect(start?.depot).toBe(depot);
+    expect(lines.at(-1)?.msg).toBe('stopped');
+    expect(existsSync(socketPath)).toBe(false);
+    expect(leakCounts({ depot, cgroupParent })).toEqual({ cgroups: 0, mounts: 0, depot: 0, shims: 0 });
+  });
+
+  it('refuses bad linux flags with a message naming them', async () => {
+    const badMax = await run(['--max-containers', 'many']).done;
+    expect(badMax.code).toBe(2);
+    expect(badMax.stderr).toContain('--max-containers');
+    const badRootfs = await run([
+      '--bind-socket',
+      join(dir, 'bad.sock'),
+      '--default-rootfs',
+      join(dir, 'no-such-rootfs'),
+    ]).done;
+    expect(badRootfs.code).toBe(1);
+    expect(badRootfs.stderr).toContain(`--default-rootfs ${join(dir, 'no-such-rootfs')}: no such directory`);
+    const closed = join(dir, 'closed');
+    mkdirSync(closed, { mode: 0o700 });
+    const badDepot = await run(['--bind-socket', join(dir, 'bad.sock')], join(closed, 'depot')).done;
+    expect(badDepot.code).toBe(1);
+    expect(badDepot.stderr).toContain(`--depot ${join(closed, 'depot')}: ${closed} is not searchable`);
+  });
+});

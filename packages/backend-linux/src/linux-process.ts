@@ -4,12 +4,20 @@
  * every Garden attacher (api-types' `ProcessOutput`, with a bounded backlog for nobody-attached
  * output), stdin forwarding and the exit status.
  *
- * Output buffering, end to end: the shim drains the process's pipes at once into an on-disk ring
- * per stream (1 MiB each by default), so the process never blocks on a missing reader. The backend
- * reads the ring live; bytes no Garden attacher can take go to an in-memory backlog (1 MiB per
- * stream) handed to the next attacher. While the server is down nothing is read: after a restart
- * the backend re-attaches from the shim's "not yet delivered" offset, so output produced meanwhile
- * (up to the ring size) reaches the next attacher.
+ * Output buffering, end to end: the shim drains the process's pipes into an on-disk ring per
+ * stream (1 MiB each by default). While this backend is connected, the shim never overwrites bytes
+ * it has not sent us yet: when we stop reading, the ring fills, the shim stops reading the pipe and
+ * the process blocks in write(). We stop reading exactly when a Garden attacher's writable asks for
+ * backpressure (`ProcessOutput.write` returns its drain wait; the stream is paused until it
+ * settles), so a slow Garden client slows the process down instead of losing output. Bytes no
+ * Garden attacher can take go to an in-memory backlog (1 MiB per stream, oldest dropped beyond it)
+ * handed to the next attacher, so with nobody attached the process never blocks. While the server
+ * is down nothing is read and the ring overwrites its oldest bytes: after a restart the backend
+ * re-attaches from the shim's "not yet delivered" offset, so output produced meanwhile (up to the
+ * ring size) reaches the next attacher.
+ *
+ * Stdin is forwarded with backpressure too: the Garden stdin stream is paused while the shim
+ * socket has unsent frames (the shim stops reading it while its own stdin queue is full).
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Process, ProcessIO, Signal, TTYSpec } from '@garden-ts/api-types';
@@ -86,11 +94,16 @@ export class LinuxProcess {
 
   private feedStdin(stdin: Readable): void {
     const onData = (chunk: Buffer | string): void => {
+      let sent: Promise<void>;
       try {
-        this.conn.write(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+        sent = this.conn.write(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
       } catch {
         // the process has exited: its stdin is gone, like writing to a closed pipe
+        return;
       }
+      // Read no further ahead than the process consumes (the socket settles 'drain' or closes).
+      stdin.pause();
+      void sent.then(() => stdin.resume());
     };
     const onEnd = (): void => {
       cleanup();

@@ -97,6 +97,16 @@ static void TestFrames() {
   CHECK(static_cast<uint8_t>(f[0]) == kOutput && f[1] == 1 && GetU32(f.data() + 2) == 2 && GetU64(f.data() + 6) == 42);
 }
 
+static bool WriteFull(int fd, const char* p, size_t n) {
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
 static bool ReadN(int fd, char* p, size_t n) {
   while (n) {
     ssize_t r = read(fd, p, n);
@@ -107,9 +117,9 @@ static bool ReadN(int fd, char* p, size_t n) {
   return true;
 }
 
-// Runs garden-shim (optionally under a wrapper such as valgrind, from $SHIM_WRAPPER) on the host:
-// spec, STARTED, output on both streams, stdin, EOFs, EXIT, the exit file, the shim's own status.
-static void TestShimEndToEnd(const char* shim, const char* dir) {
+// Starts garden-shim (optionally under a wrapper such as valgrind, from $SHIM_WRAPPER) on the
+// host with fd 3 = its end of a socketpair; returns our end and sets the pid.
+static int StartShim(const char* shim, pid_t& pidOut) {
   int sv[2];
   CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
   pid_t pid = fork();
@@ -137,6 +147,44 @@ static void TestShimEndToEnd(const char* shim, const char* dir) {
     _exit(126);
   }
   close(sv[1]);
+  pidOut = pid;
+  return sv[0];
+}
+
+struct ShimRun {
+  bool started = false;
+  bool eof[2] = {false, false};
+  int64_t status = -1;
+  std::string out[2];
+};
+
+// Reads frames until the shim closes the socket, sleeping `pauseUs` after each OUTPUT frame.
+static ShimRun ReadShim(int fd, useconds_t pauseUs) {
+  ShimRun r;
+  char h[kFrameHeader];
+  while (ReadN(fd, h, sizeof h)) {
+    uint32_t len = GetU32(h + 2);
+    std::string payload(len, '\0');
+    if (len && !ReadN(fd, payload.data(), len)) break;
+    uint8_t type = static_cast<uint8_t>(h[0]);
+    uint8_t stream = static_cast<uint8_t>(h[1]);
+    if (type == kStarted) r.started = true;
+    if (type == kOutput && (stream == 1 || stream == 2)) {
+      CHECK(GetU64(h + 6) == r.out[stream - 1].size());  // no gap: nothing was overwritten
+      r.out[stream - 1] += payload;
+      if (pauseUs) usleep(pauseUs);
+    }
+    if (type == kEof && (stream == 1 || stream == 2)) r.eof[stream - 1] = true;
+    if (type == kExit) r.status = static_cast<int64_t>(GetU64(h + 6));
+    if (type == kError) fprintf(stderr, "shim error: %s errno %llu\n", payload.c_str(), static_cast<unsigned long long>(GetU64(h + 6)));
+  }
+  return r;
+}
+
+// spec, STARTED, output on both streams, stdin, EOFs, EXIT, the exit file, the shim's own status.
+static void TestShimEndToEnd(const char* shim, const char* dir) {
+  pid_t pid;
+  int sock = StartShim(shim, pid);
   std::string spec;
   Rec(spec, kTagPath, "/bin/sh");
   Rec(spec, kTagArg, "sh");
@@ -148,31 +196,16 @@ static void TestShimEndToEnd(const char* shim, const char* dir) {
   AppendFrame(f, kSpec, 0, 0, spec.data(), static_cast<uint32_t>(spec.size()));
   AppendFrame(f, kStdin, 0, 0, "piped\n", 6);
   AppendFrame(f, kStdinEof, 0, 0, nullptr, 0);
-  CHECK(write(sv[0], f.data(), f.size()) == static_cast<ssize_t>(f.size()));
-  std::string out[2];
-  bool started = false, eof[2] = {false, false};
-  int64_t status = -1;
-  char h[kFrameHeader];
-  while (ReadN(sv[0], h, sizeof h)) {
-    uint32_t len = GetU32(h + 2);
-    std::string payload(len, '\0');
-    if (len && !ReadN(sv[0], payload.data(), len)) break;
-    uint8_t type = static_cast<uint8_t>(h[0]);
-    uint8_t stream = static_cast<uint8_t>(h[1]);
-    if (type == kStarted) started = true;
-    if (type == kOutput && (stream == 1 || stream == 2)) out[stream - 1] += payload;
-    if (type == kEof && (stream == 1 || stream == 2)) eof[stream - 1] = true;
-    if (type == kExit) status = static_cast<int64_t>(GetU64(h + 6));
-    if (type == kError) fprintf(stderr, "shim error: %s errno %llu\n", payload.c_str(), static_cast<unsigned long long>(GetU64(h + 6)));
-  }
-  close(sv[0]);
+  CHECK(write(sock, f.data(), f.size()) == static_cast<ssize_t>(f.size()));
+  ShimRun r = ReadShim(sock, 0);
+  close(sock);
   int ws = 0;
   waitpid(pid, &ws, 0);
-  CHECK(started);
-  CHECK(out[0] == "out\n");
-  CHECK(out[1] == "piped\n");
-  CHECK(eof[0] && eof[1]);
-  CHECK(status == 3);
+  CHECK(r.started);
+  CHECK(r.out[0] == "out\n");
+  CHECK(r.out[1] == "piped\n");
+  CHECK(r.eof[0] && r.eof[1]);
+  CHECK(r.status == 3);
   CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);  // under valgrind: non-zero on leaks/errors
   if (!(WIFEXITED(ws) && WEXITSTATUS(ws) == 0)) fprintf(stderr, "shim exit status %d\n", ws);
   int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -184,10 +217,42 @@ static void TestShimEndToEnd(const char* shim, const char* dir) {
     close(efd);
   }
   CHECK(strcmp(exitText, "{\"exitStatus\":3,\"code\":3,\"signal\":null}\n") == 0);
-  Ring r;
-  CHECK(r.Open(dirfd, "stdout.ring"));
-  CHECK(r.head() == 4 && r.delivered() == 4);
+  Ring ring;
+  CHECK(ring.Open(dirfd, "stdout.ring"));
+  CHECK(ring.head() == 4 && ring.delivered() == 4);
   close(dirfd);
+}
+
+// Backpressure both ways with a 4 KiB ring: 3 MiB of stdin for a process that reads late (the
+// shim stops reading our socket instead of dropping us), then 300,000 bytes of output to a client
+// that reads slowly (the shim stops reading the pipe instead of overwriting unsent bytes).
+static void TestShimBackpressure(const char* shim, const char* dir) {
+  pid_t pid;
+  int sock = StartShim(shim, pid);
+  std::string spec;
+  Rec(spec, kTagPath, "/bin/sh");
+  Rec(spec, kTagArg, "sh");
+  Rec(spec, kTagArg, "-c");
+  Rec(spec, kTagArg, "sleep 0.2; wc -c; head -c 300000 /dev/zero | tr '\\0' x");
+  Rec(spec, kTagEnv, "PATH=/usr/bin:/bin");
+  Rec(spec, kTagDir, dir);
+  uint64_t cap = 4096;
+  Rec(spec, kTagRingCapacity, std::string(reinterpret_cast<char*>(&cap), 8));
+  std::string f;
+  AppendFrame(f, kSpec, 0, 0, spec.data(), static_cast<uint32_t>(spec.size()));
+  std::string chunk(kMaxOutputChunk, 'i');
+  for (int i = 0; i < 48; i++) AppendFrame(f, kStdin, 0, 0, chunk.data(), static_cast<uint32_t>(chunk.size()));
+  AppendFrame(f, kStdinEof, 0, 0, nullptr, 0);
+  CHECK(WriteFull(sock, f.data(), f.size()));  // blocks while the shim holds its stdin bound
+  ShimRun r = ReadShim(sock, 200);
+  close(sock);
+  int ws = 0;
+  waitpid(pid, &ws, 0);
+  CHECK(r.started);
+  CHECK(r.out[0] == "3145728\n" + std::string(300000, 'x'));
+  CHECK(r.eof[0] && r.eof[1]);
+  CHECK(r.status == 0);
+  CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
 }
 
 int main(int argc, char** argv) {
@@ -199,6 +264,8 @@ int main(int argc, char** argv) {
   TestFrames();
   if (argc > 1) {
     TestShimEndToEnd(argv[1], tmpl);
+    for (const char* f : {"stdout.ring", "stderr.ring", "exit", "pid", "shim.log", "valgrind.log"}) unlinkat(dirfd, f, 0);
+    TestShimBackpressure(argv[1], tmpl);
     for (const char* f : {"stdout.ring", "stderr.ring", "exit", "pid", "shim.log", "valgrind.log"}) unlinkat(dirfd, f, 0);
   }
   close(dirfd);

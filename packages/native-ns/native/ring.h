@@ -1,5 +1,6 @@
 // On-disk output ring: header "GRDNRING" | capacity u64 | head u64 | delivered u64, then data.
-// Byte at stream offset o lives at kRingHeader + o % capacity. The writer never blocks on readers.
+// Byte at stream offset o lives at kRingHeader + o % capacity. The ring itself overwrites the
+// oldest bytes when full; the shim only lets it while no client is attached (see shim.cc).
 #pragma once
 #include <cstdint>
 #include <string>

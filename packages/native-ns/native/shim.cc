@@ -270,7 +270,13 @@ struct Client {
   int outStream = -1;
   uint64_t outEnd = 0;
   bool pollingOut = false;
+  bool inPaused = false;  // not reading its socket while the stdin queue is over the bound
+  int nextStream = 0;     // Fill alternates streams so a busy stdout cannot starve stderr
 };
+
+// Stdin queued in the shim beyond which clients' sockets are not read until the process catches
+// up (a client's frames then wait in its socket: the sender sees backpressure, as with a pipe).
+constexpr size_t kStdinQueueBound = 1u << 20;
 
 struct Shim {
   int epfd = -1;
@@ -280,6 +286,7 @@ struct Shim {
   pid_t childPid = -1;
   int out[2] = {-1, -1};     // read ends (pty: out[0] is the master, out[1] unused)
   bool outEof[2] = {false, false};
+  bool outPolling[2] = {false, false};  // out[s] is in epoll (not paused for a slow attacher)
   int stdinFd = -1;          // write end (pty: a dup of the master)
   bool stdinEofRequested = false;
   bool stdinPolling = false;
@@ -311,6 +318,12 @@ void EpMod(int fd, uint32_t events, uint64_t data) {
   epoll_ctl(g.epfd, EPOLL_CTL_MOD, fd, &ev);
 }
 
+// The events a client is polled for: input unless paused for stdin, output while it has some queued.
+void ClientInterest(Client* c) {
+  uint32_t ev = (c->inPaused ? 0u : static_cast<uint32_t>(EPOLLIN)) | (c->pollingOut ? static_cast<uint32_t>(EPOLLOUT) : 0u);
+  EpMod(c->fd, ev, reinterpret_cast<uint64_t>(c));
+}
+
 void CloseClient(Client* c) {
   epoll_ctl(g.epfd, EPOLL_CTL_DEL, c->fd, nullptr);
   close(c->fd);
@@ -332,7 +345,8 @@ bool Fill(Client* c) {
     return true;
   }
   static char buf[kMaxOutputChunk];
-  for (int s = 0; s < 2; s++) {
+  for (int k = 0; k < 2; k++) {
+    int s = (c->nextStream + k) % 2;
     uint64_t from = c->cursor[s];
     size_t n = g.ring[s].Read(from, buf, sizeof buf);
     if (n > 0) {
@@ -340,6 +354,7 @@ bool Fill(Client* c) {
       c->cursor[s] = from + n;
       c->outStream = s;
       c->outEnd = c->cursor[s];
+      c->nextStream = 1 - s;
       return true;
     }
     c->cursor[s] = from;
@@ -369,7 +384,7 @@ void Flush(Client* c) {
       if (errno == EAGAIN) {
         if (!c->pollingOut) {
           c->pollingOut = true;
-          EpMod(c->fd, EPOLLIN | EPOLLOUT, reinterpret_cast<uint64_t>(c));
+          ClientInterest(c);
         }
         return;
       }
@@ -381,7 +396,7 @@ void Flush(Client* c) {
   }
   if (c->pollingOut) {
     c->pollingOut = false;
-    EpMod(c->fd, EPOLLIN, reinterpret_cast<uint64_t>(c));
+    ClientInterest(c);
   }
 }
 
@@ -435,7 +450,6 @@ bool HandleFrame(Client* c, uint8_t type, uint64_t value, const char* payload, u
     }
     case kStdin:
       if (g.stdinFd < 0 || g.stdinEofRequested) return true;
-      if (g.stdinQueue.size() + len > (8u << 20)) return false;  // bound the shim's memory
       g.stdinQueue.append(payload, len);
       StdinFlush();
       return true;
@@ -458,9 +472,46 @@ bool HandleFrame(Client* c, uint8_t type, uint64_t value, const char* payload, u
   }
 }
 
-void ClientReadable(Client* c) {
+bool StdinFull() { return g.stdinQueue.size() >= kStdinQueueBound; }
+
+// Handles the complete frames buffered from a client, stopping (and pausing the client) while the
+// stdin queue is over its bound; returns false when the client was dropped.
+bool ProcessInput(Client* c) {
+  size_t off = 0;
+  while (c->in.size() - off >= kFrameHeader) {
+    if (StdinFull()) {
+      if (!c->inPaused) {
+        c->inPaused = true;
+        ClientInterest(c);
+      }
+      break;
+    }
+    const char* h = c->in.data() + off;
+    uint32_t len = GetU32(h + 2);
+    if (len > kMaxClientPayload) {
+      CloseClient(c);
+      return false;
+    }
+    if (c->in.size() - off < kFrameHeader + len) break;
+    if (!HandleFrame(c, static_cast<uint8_t>(h[0]), GetU64(h + 6), h + kFrameHeader, len)) {
+      CloseClient(c);
+      return false;
+    }
+    off += kFrameHeader + len;
+  }
+  c->in.erase(0, off);
+  return true;
+}
+
+void ClientReadable(Client* c, uint32_t events) {
+  if (c->inPaused) {
+    // Only a hang-up or error reaches a paused client: its peer is gone, so drop it at once
+    // (its unread stdin with it) rather than let a dead client hold a cursor.
+    if (events & (EPOLLHUP | EPOLLERR)) CloseClient(c);
+    return;
+  }
   char buf[65536];
-  for (;;) {
+  while (!c->inPaused) {
     ssize_t n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) break;
@@ -469,24 +520,56 @@ void ClientReadable(Client* c) {
       return;
     }
     c->in.append(buf, static_cast<size_t>(n));
-    size_t off = 0;
-    while (c->in.size() - off >= kFrameHeader) {
-      const char* h = c->in.data() + off;
-      uint32_t len = GetU32(h + 2);
-      if (len > kMaxClientPayload) {
-        CloseClient(c);
-        return;
-      }
-      if (c->in.size() - off < kFrameHeader + len) break;
-      if (!HandleFrame(c, static_cast<uint8_t>(h[0]), GetU64(h + 6), h + kFrameHeader, len)) {
-        CloseClient(c);
-        return;
-      }
-      off += kFrameHeader + len;
-    }
-    c->in.erase(0, off);
+    if (!ProcessInput(c)) return;
   }
   Flush(c);
+}
+
+// Resumes clients paused for stdin once the queue is below its bound again; their already
+// buffered frames are handled first (no epoll event would report them).
+void ResumeInput() {
+  for (auto& up : g.clients) {
+    Client* c = up.get();
+    if (StdinFull()) return;
+    if (c->fd < 0 || !c->inPaused) continue;
+    c->inPaused = false;
+    ClientInterest(c);
+    if (ProcessInput(c)) Flush(c);
+  }
+}
+
+// The first byte of stream s that some attached (output-receiving) client has not been sent yet,
+// or head when there is no such client. Bytes from there on must not be overwritten.
+uint64_t SlowestCursor(int s) {
+  uint64_t slowest = g.ring[s].head();
+  for (auto& c : g.clients) {
+    if (c->fd < 0 || !c->attached || c->statusOnly || c->eofSent[s]) continue;
+    slowest = std::min(slowest, std::max(c->cursor[s], g.ring[s].oldest()));
+  }
+  return slowest;
+}
+
+// Free ring space for stream s: everything when nobody is attached (the oldest bytes are
+// overwritten, so the process never blocks on a missing reader), else the room before the
+// slowest attached client's cursor.
+uint64_t RingRoom(int s) {
+  return g.ring[s].capacity() - (g.ring[s].head() - SlowestCursor(s));
+}
+
+// Polls a process pipe only while its ring has room; otherwise the pipe fills and the process
+// blocks in write() until the slowest attached client catches up (backpressure).
+void UpdateOutputPolling() {
+  for (int s = 0; s < 2; s++) {
+    if (g.out[s] < 0) continue;
+    bool want = RingRoom(s) > 0;
+    if (want == g.outPolling[s]) continue;
+    if (want) {
+      EpAdd(g.out[s], EPOLLIN, s == 0 ? kEvOut0 : kEvOut1);
+    } else {
+      epoll_ctl(g.epfd, EPOLL_CTL_DEL, g.out[s], nullptr);
+    }
+    g.outPolling[s] = want;
+  }
 }
 
 void AddClient(int fd, bool attachedFromStart) {
@@ -502,11 +585,14 @@ void AddClient(int fd, bool attachedFromStart) {
 void OutputReadable(int s) {
   static char buf[65536];
   for (int i = 0; i < 16; i++) {  // bounded, so one busy stream cannot starve the rest
-    ssize_t n = read(g.out[s], buf, sizeof buf);
+    uint64_t room = RingRoom(s);
+    if (room == 0) break;  // UpdateOutputPolling stops polling until clients catch up
+    ssize_t n = read(g.out[s], buf, static_cast<size_t>(std::min<uint64_t>(room, sizeof buf)));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) break;
     if (n <= 0) {  // EOF, or EIO on a pty master once every slave is closed
-      epoll_ctl(g.epfd, EPOLL_CTL_DEL, g.out[s], nullptr);
+      if (g.outPolling[s]) epoll_ctl(g.epfd, EPOLL_CTL_DEL, g.out[s], nullptr);
+      g.outPolling[s] = false;
       if (g.out[s] != g.ptyMaster) close(g.out[s]);
       g.out[s] = -1;
       g.outEof[s] = true;
@@ -550,6 +636,10 @@ void ChildExited() {
   g.exitStatus = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
   epoll_ctl(g.epfd, EPOLL_CTL_DEL, g.childPidfd, nullptr);
   if (g.stdinFd >= 0 && g.ptyMaster < 0) {
+    // Nobody will read the queued stdin any more: drop it, which also un-pauses its senders.
+    if (g.stdinPolling) epoll_ctl(g.epfd, EPOLL_CTL_DEL, g.stdinFd, nullptr);
+    g.stdinPolling = false;
+    g.stdinQueue.clear();
     close(g.stdinFd);
     g.stdinFd = -1;
   }
@@ -815,9 +905,8 @@ int main() {
   }
   EpAdd(g.listenFd, EPOLLIN, kEvListen);
   EpAdd(g.childPidfd, EPOLLIN, kEvPidfd);
-  EpAdd(g.out[0], EPOLLIN, kEvOut0);
-  if (g.out[1] >= 0) EpAdd(g.out[1], EPOLLIN, kEvOut1);
   AddClient(ctl, true);
+  UpdateOutputPolling();
 
   int64_t deadline = -1;
   for (;;) {
@@ -849,7 +938,7 @@ int main() {
         Client* c = reinterpret_cast<Client*>(d);
         if (c->fd < 0) continue;
         if (evs[i].events & EPOLLOUT) Flush(c);
-        if (c->fd >= 0 && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) ClientReadable(c);
+        if (c->fd >= 0 && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) ClientReadable(c, evs[i].events);
       }
     }
     // Drop closed clients (after the event batch: pointers in evs stay valid until here).
@@ -860,6 +949,10 @@ int main() {
         i++;
       }
     }
+    // Backpressure both ways, re-evaluated after every batch: stdin frames resume when the
+    // queue drained; a pipe is polled again once clients made room in its ring (or left).
+    ResumeInput();
+    UpdateOutputPolling();
   }
   for (auto& c : g.clients) {
     if (c->fd >= 0) close(c->fd);

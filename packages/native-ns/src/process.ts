@@ -101,6 +101,10 @@ export class ShimProcess {
   private startReject?: (e: Error) => void;
   private detached = false;
   private outputless = false;
+  /** Streams whose consumer asked for backpressure; the socket is paused while any is listed. */
+  private readonly backedUp = new Set<0 | 1>();
+  /** Pending wait for the socket to drain our stdin frames (one shared by all writers). */
+  private socketDrain: Promise<void> | undefined;
 
   /** @internal */
   constructor(
@@ -182,11 +186,21 @@ export class ShimProcess {
     const skip = offset < this.offsets[idx] ? Number(this.offsets[idx] - offset) : 0;
     this.offsets[idx] = offset + BigInt(data.length);
     const stream = idx === 0 ? this.stdout : this.stderr;
-    if (!stream.write(skip ? data.subarray(skip) : data) && this.socket) {
-      // Backpressure: the shim keeps the bytes in its ring meanwhile, it never blocks on us.
+    if (!stream.write(skip ? data.subarray(skip) : data) && this.socket && !this.backedUp.has(idx)) {
+      // Backpressure: stop reading the socket until this consumer drains. The shim then keeps
+      // the bytes in its ring and, once the ring is full, stops reading the process's pipe, so
+      // the process blocks in write() instead of losing output.
       const s = this.socket;
+      this.backedUp.add(idx);
       s.pause();
-      stream.once('drain', () => s.resume());
+      const resume = (): void => {
+        stream.off('drain', resume);
+        stream.off('close', resume);
+        this.backedUp.delete(idx);
+        if (this.backedUp.size === 0 && !s.destroyed) s.resume();
+      };
+      stream.on('drain', resume);
+      stream.on('close', resume);
     }
   }
 
@@ -269,7 +283,8 @@ export class ShimProcess {
     this.finish(parsed.exitStatus);
   }
 
-  private send(frame: Buffer): void {
+  /** Queues a frame; returns false when the socket asks the caller to wait for 'drain'. */
+  private send(frame: Buffer): boolean {
     if (!this.socket || this.socket.destroyed) {
       throw new NativeError(
         'attach',
@@ -278,15 +293,40 @@ export class ShimProcess {
         'not attached to the process (it may have exited)',
       );
     }
-    this.socket.write(frame);
+    return this.socket.write(frame);
   }
 
-  /** Writes to the process's stdin. */
-  write(data: Buffer | string): void {
+  /** Settles once the socket drained (or closed); shared by concurrent writers. */
+  private drained(): Promise<void> {
+    const socket = this.socket;
+    if (!socket || socket.destroyed || !socket.writableNeedDrain) return Promise.resolve();
+    this.socketDrain ??= new Promise<void>((resolve) => {
+      const done = (): void => {
+        socket.off('drain', done);
+        socket.off('close', done);
+        this.socketDrain = undefined;
+        resolve();
+      };
+      socket.on('drain', done);
+      socket.on('close', done);
+    });
+    return this.socketDrain;
+  }
+
+  /**
+   * Writes to the process's stdin. The returned promise settles once the bytes left our socket
+   * buffer (at once when it has room; after 'drain' otherwise, or when the connection closes):
+   * a producer that awaits it is slowed down to what the process reads, because the shim stops
+   * reading our socket while its own stdin queue is full.
+   * @throws NativeError (synchronously) when not attached any more.
+   */
+  write(data: Buffer | string): Promise<void> {
     const b = typeof data === 'string' ? Buffer.from(data) : data;
+    let ok = true;
     for (let off = 0; off < b.length; off += 65536) {
-      this.send(encodeFrame(ClientFrame.Stdin, 0, 0n, b.subarray(off, off + 65536)));
+      ok = this.send(encodeFrame(ClientFrame.Stdin, 0, 0n, b.subarray(off, off + 65536)));
     }
+    return ok ? Promise.resolve() : this.drained();
   }
 
   /** Closes the process's stdin (for a tty: sends the EOF character, then closes). */

@@ -304,12 +304,19 @@ export class LinuxContainer {
       throw e;
     }
     if (stdin) {
+      // Respect the shim's backpressure: a large archive must not pile up in the socket buffer.
       stdin.on('data', (c: Buffer) => {
+        let written: Promise<void>;
         try {
-          proc.write(c);
+          written = proc.write(c);
         } catch {
-          // exited
+          return; // exited
         }
+        stdin.pause();
+        written.then(
+          () => stdin.resume(),
+          () => stdin.resume(),
+        );
       });
       stdin.on('end', () => {
         try {

@@ -35,6 +35,11 @@ export class GoJsonSyntaxError extends InvalidRequestError {
 const NEEDS_ESCAPE = /[\u0000-\u001f"\\<>&\u2028\u2029\ud800-\udfff]/u;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: as above.
 const ESCAPES = /[\u0000-\u001f"\\<>&\u2028\u2029\ud800-\udfff]/gu;
+// The common case, a string with nothing to escape, is found with one test of this pattern. Unlike
+// NEEDS_ESCAPE it also matches well-formed surrogate pairs, which then take the exact slow path.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: as above.
+const MAYBE_ESCAPE = /[\u0000-\u001f"\\<>&\u2028\u2029\ud800-\udfff]/;
+
 const SHORT_ESCAPES: Record<string, string> = {
   '"': '\\"',
   '\\': '\\\\',
@@ -55,7 +60,7 @@ function escapeChar(c: string): string {
 
 /** A JSON string literal exactly as Go's encoder writes it (HTML-safe escaping on). */
 export function quoteGoString(s: string): string {
-  if (!NEEDS_ESCAPE.test(s)) return `"${s}"`;
+  if (!MAYBE_ESCAPE.test(s) || !NEEDS_ESCAPE.test(s)) return `"${s}"`;
   return `"${s.replace(ESCAPES, escapeChar)}"`;
 }
 
@@ -68,48 +73,55 @@ function encodeNumber(n: number): string {
   return String(n);
 }
 
-function encodeInto(value: unknown, out: string[]): void {
+// Object keys repeat (struct field names, the same property names), so their quoted form is kept.
+const KEY_CACHE_MAX = 4096;
+const keyCache = new Map<string, string>();
+
+function quoteKey(key: string): string {
+  let quoted = keyCache.get(key);
+  if (quoted === undefined) {
+    quoted = `${quoteGoString(key)}:`;
+    if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
+    keyCache.set(key, quoted);
+  }
+  return quoted;
+}
+
+function encodeValue(value: unknown): string {
   switch (typeof value) {
     case 'string':
-      out.push(quoteGoString(value));
-      return;
+      return quoteGoString(value);
     case 'bigint':
-      out.push(value.toString());
-      return;
+      return value.toString();
     case 'number':
-      out.push(encodeNumber(value));
-      return;
+      return encodeNumber(value);
     case 'boolean':
-      out.push(value ? 'true' : 'false');
-      return;
+      return value ? 'true' : 'false';
     case 'undefined':
-      out.push('null');
-      return;
+      return 'null';
     case 'object': {
-      if (value === null) {
-        out.push('null');
-        return;
-      }
+      if (value === null) return 'null';
       if (Array.isArray(value)) {
-        out.push('[');
-        for (let i = 0; i < value.length; i++) {
-          if (i > 0) out.push(',');
-          encodeInto(value[i], out);
-        }
-        out.push(']');
-        return;
+        const n = value.length;
+        if (n === 0) return '[]';
+        let out = `[${encodeValue(value[0])}`;
+        for (let i = 1; i < n; i++) out += `,${encodeValue(value[i])}`;
+        return `${out}]`;
       }
-      out.push('{');
+      const obj = value as Record<string, unknown>;
+      let out = '{';
       let first = true;
-      for (const [key, item] of Object.entries(value)) {
+      // Object.keys + indexing, not Object.entries: no [key, value] pair per member.
+      const keys = Object.keys(obj);
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]!;
+        const item = obj[key];
         if (item === undefined) continue;
-        if (!first) out.push(',');
-        first = false;
-        out.push(quoteGoString(key), ':');
-        encodeInto(item, out);
+        if (first) first = false;
+        else out += ',';
+        out += quoteKey(key) + encodeValue(item);
       }
-      out.push('}');
-      return;
+      return `${out}}`;
     }
     default:
       throw new TypeError(`json: unsupported type: ${typeof value}`);
@@ -123,9 +135,7 @@ function encodeInto(value: unknown, out: string[]): void {
  * @throws TypeError for values JSON cannot represent (NaN, Infinity, functions, symbols).
  */
 export function encodeGoJson(value: GoJsonValue): string {
-  const out: string[] = [];
-  encodeInto(value, out);
-  return out.join('');
+  return encodeValue(value);
 }
 
 /** `encodeGoJson(value) + "\n"`: one value as Go's `json.Encoder.Encode` frames it. */

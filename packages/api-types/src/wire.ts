@@ -41,7 +41,8 @@ import type {
   ProcessSpec,
   Properties,
 } from './types.js';
-import { compareCodePoints, decodeWithSchema, encodeWith, setOwn, zeroValue } from './wire-walk.js';
+import { encodeAt, schemaEncoder, schemaTextEncoder } from './wire-encode.js';
+import { compareCodePoints, decodeWithSchema, setOwn, zeroValue } from './wire-walk.js';
 
 /**
  * Converts one wire shape. `TIn` is what `encode` accepts, `TOut` what `decode` returns (they differ
@@ -114,21 +115,41 @@ export interface NetInRequest extends NetInRule {
 
 // ---- Codec constructors --------------------------------------------------------------------------
 
+/**
+ * encodeBody's shortcut per codec: TS value straight to Go JSON text, the same bytes as
+ * `encodeGoJson(codec.encode(value))` without building the wire object in between.
+ */
+const textEncoders = new WeakMap<object, (value: never) => string>();
+
+function withText<C extends object, T>(codec: C, text: (value: T) => string): C {
+  textEncoders.set(codec, text);
+  return codec;
+}
+
 function schemaCodec<T, W>(schema: TSchema): WireCodec<T, W> {
-  return {
-    schema,
-    encode: (value: T) => encodeWith(schema, value) as W,
-    decode: (parsed: unknown) => decodeWithSchema(schema, parsed) as T,
-  };
+  const encode = schemaEncoder(schema);
+  return withText(
+    {
+      schema,
+      encode: (value: T) => encode(value) as W,
+      decode: (parsed: unknown) => decodeWithSchema(schema, parsed) as T,
+    },
+    schemaTextEncoder(schema),
+  );
 }
 
 /** A codec for a one-field wrapper object (`{"value":…}`), exposing just the field's value. */
 function unwrapCodec<T, W>(schema: TSchema, tsKey: string): WireCodec<T, W> {
-  return {
-    schema,
-    encode: (value: T) => encodeWith(schema, { [tsKey]: value }) as W,
-    decode: (parsed: unknown) => (decodeWithSchema(schema, parsed) as Record<string, T>)[tsKey] as T,
-  };
+  const encode = schemaEncoder(schema);
+  const text = schemaTextEncoder(schema);
+  return withText(
+    {
+      schema,
+      encode: (value: T) => encode({ [tsKey]: value }) as W,
+      decode: (parsed: unknown) => (decodeWithSchema(schema, parsed) as Record<string, T>)[tsKey] as T,
+    },
+    (value: T) => text({ [tsKey]: value }),
+  );
 }
 
 function entryError(err: unknown): GardenError | undefined {
@@ -156,7 +177,7 @@ function bulkCodec<E extends { error?: unknown }>(
         // §5.9: with Err set, the member is still fully serialised as a zero value.
         const member = failed ? zeroValue(valueSchema) : entry[tsMember];
         setOwn(out, key, {
-          [wireMember]: encodeWith(valueSchema, member, `${key}.${wireMember}`),
+          [wireMember]: encodeAt(valueSchema, member, () => `${key}.${wireMember}`),
           Err: failed ? (errorToEnvelope(entry.error) as unknown as GoJsonValue) : null,
         });
       }
@@ -177,6 +198,13 @@ function bulkCodec<E extends { error?: unknown }>(
 
 // ---- The codecs ----------------------------------------------------------------------------------
 
+const encodeNetOutRules = schemaEncoder(S.NetOutRulesSchema);
+const encodeListResponse = schemaEncoder(S.ListResponseSchema);
+const encodeProperties = schemaEncoder(S.PropertiesSchema);
+const textNetOutRules = schemaTextEncoder(S.NetOutRulesSchema);
+const textListResponse = schemaTextEncoder(S.ListResponseSchema);
+const textProperties = schemaTextEncoder(S.PropertiesSchema);
+
 /**
  * One codec per Garden wire shape. Request bodies: `containerSpec` (Create), `processSpec` (Run),
  * `netOutRule` (NetOut), `netOutRules` (BulkNetOut), `netInRequest`, `stopRequest` (`kill` as a
@@ -190,12 +218,15 @@ export const Wire = {
   processSpec: schemaCodec<ProcessSpec, WireProcessSpec>(S.ProcessSpecSchema),
   netOutRule: schemaCodec<NetOutRule, WireNetOutRule>(S.NetOutRuleSchema),
   /** `null` (the Go client's nil list) decodes to `[]`; `undefined`/`null` encode to `null`. */
-  netOutRules: {
-    schema: S.NetOutRulesSchema,
-    encode: (value: NetOutRule[] | null | undefined) =>
-      encodeWith(S.NetOutRulesSchema, value) as WireNetOutRule[] | null,
-    decode: (parsed: unknown) => (decodeWithSchema(S.NetOutRulesSchema, parsed) as NetOutRule[] | null) ?? [],
-  } satisfies WireCodec<NetOutRule[] | null | undefined, WireNetOutRule[] | null, NetOutRule[]>,
+  netOutRules: withText(
+    {
+      schema: S.NetOutRulesSchema,
+      encode: (value: NetOutRule[] | null | undefined) => encodeNetOutRules(value) as WireNetOutRule[] | null,
+      decode: (parsed: unknown) =>
+        (decodeWithSchema(S.NetOutRulesSchema, parsed) as NetOutRule[] | null) ?? [],
+    } satisfies WireCodec<NetOutRule[] | null | undefined, WireNetOutRule[] | null, NetOutRule[]>,
+    textNetOutRules,
+  ),
   netInRequest: schemaCodec<NetInRequest, WireNetInRequest>(S.NetInRequestSchema),
   netInResponse: schemaCodec<NetInRule, WireNetInResponse>(S.NetInResponseSchema),
   stopRequest: unwrapCodec<boolean, WireStopRequest>(S.StopRequestSchema, 'kill'),
@@ -217,20 +248,25 @@ export const Wire = {
     'metrics',
   ) as WireCodec<Record<string, ContainerMetricsEntry>, WireBulkMetrics>,
   createResponse: unwrapCodec<string, WireCreateResponse>(S.CreateResponseSchema, 'handle'),
-  listResponse: {
-    schema: S.ListResponseSchema,
-    // The Go server never sends `null` here, so a missing list is written as `[]`.
-    encode: (handles: string[]) =>
-      encodeWith(S.ListResponseSchema, { handles: handles ?? [] }) as WireListResponse,
-    decode: (parsed: unknown) =>
-      (decodeWithSchema(S.ListResponseSchema, parsed) as { handles: string[] }).handles,
-  } satisfies WireCodec<string[], WireListResponse>,
+  listResponse: withText(
+    {
+      schema: S.ListResponseSchema,
+      // The Go server never sends `null` here, so a missing list is written as `[]`.
+      encode: (handles: string[]) => encodeListResponse({ handles: handles ?? [] }) as WireListResponse,
+      decode: (parsed: unknown) =>
+        (decodeWithSchema(S.ListResponseSchema, parsed) as { handles: string[] }).handles,
+    } satisfies WireCodec<string[], WireListResponse>,
+    (handles: string[]) => textListResponse({ handles: handles ?? [] }),
+  ),
   /** A bare map; `null` decodes to `{}`. */
-  properties: {
-    schema: S.PropertiesSchema,
-    encode: (value: Properties) => encodeWith(S.PropertiesSchema, value ?? {}) as WireProperties,
-    decode: (parsed: unknown) => decodeWithSchema(S.PropertiesSchema, parsed) as Properties,
-  } satisfies WireCodec<Properties, WireProperties>,
+  properties: withText(
+    {
+      schema: S.PropertiesSchema,
+      encode: (value: Properties) => encodeProperties(value ?? {}) as WireProperties,
+      decode: (parsed: unknown) => decodeWithSchema(S.PropertiesSchema, parsed) as Properties,
+    } satisfies WireCodec<Properties, WireProperties>,
+    (value: Properties) => textProperties(value ?? {}),
+  ),
   bandwidthLimits: schemaCodec<BandwidthLimits, WireBandwidthLimits>(S.BandwidthLimitsSchema),
   cpuLimits: schemaCodec<CPULimits, WireCPULimits>(S.CPULimitsSchema),
   diskLimits: schemaCodec<DiskLimits, WireDiskLimits>(S.DiskLimitsSchema),
@@ -252,6 +288,8 @@ export type WireCodecName = keyof typeof Wire;
  * @throws InvalidRequestError when `value` does not fit the wire type.
  */
 export function encodeBody<TIn>(codec: WireCodec<TIn, unknown, unknown>, value: TIn): string {
+  const text = textEncoders.get(codec) as ((value: TIn) => string) | undefined;
+  if (text) return `${text(value)}\n`;
   return `${encodeGoJson(codec.encode(value) as GoJsonValue)}\n`;
 }
 

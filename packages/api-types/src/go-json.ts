@@ -113,6 +113,7 @@ function encodeValue(value: unknown): string {
       let first = true;
       // Object.keys + indexing, not Object.entries: no [key, value] pair per member.
       const keys = Object.keys(obj);
+      if ((obj as Record<symbol, unknown>)[GO_MAP] === true && keys.length > 1) keys.sort(compareCodePoints);
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i]!;
         const item = obj[key];
@@ -126,6 +127,31 @@ function encodeValue(value: unknown): string {
     default:
       throw new TypeError(`json: unsupported type: ${typeof value}`);
   }
+}
+
+/** Compares strings by Unicode code point, which is the UTF-8 byte order Go sorts map keys in. */
+export function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.codePointAt(i)!;
+    const y = b.codePointAt(i)!;
+    if (x !== y) return x - y;
+    if (x > 0xffff) i++;
+  }
+  return a.length - b.length;
+}
+
+const GO_MAP = Symbol.for('@garden-ts/api-types.goMap');
+
+/**
+ * A wire object that stands for a Go map: `encodeGoJson` writes its keys sorted by byte order, as
+ * Go does. (A plain object would list integer-like keys such as "10" first, whatever the order
+ * they were added in.) Struct-shaped wire objects keep their insertion order.
+ */
+export function goMap<T>(): Record<string, T> {
+  const map: Record<string, T> = {};
+  Object.defineProperty(map, GO_MAP, { value: true, enumerable: false });
+  return map;
 }
 
 /**

@@ -9,7 +9,7 @@
  * price of error paths is paid only when an error is actually thrown.
  */
 import { Kind, type TSchema } from '@sinclair/typebox';
-import { encodeGoJson, type GoJsonValue, quoteGoString } from './go-json.js';
+import { encodeGoJson, type GoJsonValue, goMap, quoteGoString } from './go-json.js';
 import { canonicalIP } from './ip-address.js';
 import type { OmitRule } from './schemas.js';
 import { compareCodePoints, encodeWith } from './wire-walk.js';
@@ -117,7 +117,7 @@ function compileRecord(schema: TSchema): CompiledEncoder {
     const src = v as Record<string, unknown>;
     const keys = Object.keys(src);
     if (keys.length > 1) keys.sort(compareCodePoints);
-    const out: Record<string, GoJsonValue> = {};
+    const out = goMap<GoJsonValue>();
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
       const value = item(src[key]);
@@ -328,29 +328,6 @@ function quotedKey(key: string): string {
   return quoted;
 }
 
-/** Whether `key` is an array index, a key JavaScript objects list first, in numeric order. */
-function isArrayIndex(key: string): boolean {
-  const c = key.charCodeAt(0);
-  return c >= 0x30 && c <= 0x39 && /^(?:0|[1-9][0-9]{0,9})$/.test(key) && Number(key) < 2 ** 32 - 1;
-}
-
-/**
- * Reorders sorted map keys in place the way the wire object built from them lists its keys, which
- * `encodeGoJson` follows: array-index keys (`"0"`, `"10"`) first in numeric order, then the rest.
- */
-function objectKeyOrder(keys: string[]): void {
-  let indices: string[] | undefined;
-  for (const key of keys) {
-    if (!isArrayIndex(key)) continue;
-    indices ??= [];
-    indices.push(key);
-  }
-  if (indices === undefined) return;
-  const rest = keys.filter((key) => !isArrayIndex(key));
-  indices.sort((a, b) => Number(a) - Number(b));
-  keys.splice(0, keys.length, ...indices, ...rest);
-}
-
 function compileRecordText(schema: TSchema): CompiledTextEncoder {
   const item = compileTextEncoder(Object.values(schema.patternProperties as Record<string, TSchema>)[0]!);
   return (v) => {
@@ -359,7 +336,7 @@ function compileRecordText(schema: TSchema): CompiledTextEncoder {
     const src = v as Record<string, unknown>;
     const keys = Object.keys(src);
     if (keys.length === 0) return '{}';
-    if (keys.length > 1) objectKeyOrder(keys.sort(compareCodePoints));
+    if (keys.length > 1) keys.sort(compareCodePoints);
     let out = `{${quotedKey(keys[0]!)}${item(src[keys[0]!])}`;
     for (let i = 1; i < keys.length; i++) out += `,${quotedKey(keys[i]!)}${item(src[keys[i]!])}`;
     return `${out}}`;

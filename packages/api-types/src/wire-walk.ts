@@ -5,7 +5,10 @@
  */
 import { Kind, type TSchema } from '@sinclair/typebox';
 import { InvalidRequestError } from './errors.js';
-import type { GoJsonValue } from './go-json.js';
+import { compareCodePoints, type GoJsonValue, goMap } from './go-json.js';
+
+export { compareCodePoints };
+
 import { canonicalIP } from './ip-address.js';
 import { GO_INT_RANGE, type GoIntKind, type OmitRule } from './schemas.js';
 
@@ -78,18 +81,6 @@ export function setOwn(obj: object, key: string, value: unknown): void {
 function childPath(path: string, key: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) return `${path}[${JSON.stringify(key)}]`;
   return path === '' ? key : `${path}.${key}`;
-}
-
-/** Compares strings by Unicode code point, which is the UTF-8 byte order Go sorts map keys in. */
-export function compareCodePoints(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.codePointAt(i)!;
-    const y = b.codePointAt(i)!;
-    if (x !== y) return x - y;
-    if (x > 0xffff) i++;
-  }
-  return a.length - b.length;
 }
 
 // ---- Encoding ------------------------------------------------------------------------------------
@@ -170,7 +161,7 @@ export function encodeWith(schema: TSchema, v: unknown, path = ''): GoJsonValue 
       if (v === undefined || v === null) return null;
       if (!isPlainObject(v)) throw encodeError(path, `expected an object, got ${describe(v)}`);
       const item = Object.values(schema.patternProperties as Record<string, TSchema>)[0]!;
-      const out: Record<string, GoJsonValue> = {};
+      const out = goMap<GoJsonValue>();
       for (const key of Object.keys(v).sort(compareCodePoints)) {
         setOwn(out, key, encodeWith(item, v[key], childPath(path, key)));
       }

@@ -21,7 +21,7 @@ import {
   InvalidRequestError,
   type WireErrorEnvelope,
 } from './errors.js';
-import { encodeGoJson, type GoJsonValue, parseGoJson } from './go-json.js';
+import { encodeGoJson, type GoJsonValue, goMap, parseGoJson } from './go-json.js';
 import * as S from './schemas.js';
 import type {
   BandwidthLimits,
@@ -167,7 +167,7 @@ function bulkCodec<E extends { error?: unknown }>(
   return {
     schema: mapSchema,
     encode(value) {
-      const out: Record<string, GoJsonValue> = {};
+      const out = goMap<GoJsonValue>();
       for (const key of Object.keys(value).sort(compareCodePoints)) {
         const entry = value[key] as Record<string, unknown> | undefined;
         if (typeof entry !== 'object' || entry === null) {

@@ -607,3 +607,23 @@ describe('Run / Attach bodies and control messages (TV-16, TV-17, TV-19, TV-20)'
     );
   });
 });
+
+describe('Go map key order (encoding/json sorts map keys by bytes)', () => {
+  // A JS object lists integer-like keys ("2", "10") first; Go sorts every map key by byte order.
+  const props = { a: '1', '10': 'x', '': 'e', '2': 'y', B: 'z' };
+  const sorted = '{"":"e","10":"x","2":"y","B":"z","a":"1"}\n';
+
+  it('sorts a Properties map by bytes, integer-like keys included', () => {
+    expect(encodeBody(Wire.properties, props)).toBe(sorted);
+  });
+
+  it('sorts maps nested in structs (ContainerSpec.properties) and bulk maps', () => {
+    expect(encodeBody(Wire.containerSpec, { properties: props })).toContain(
+      `"properties":${sorted.trimEnd()}`,
+    );
+    const entry = { error: new ContainerNotFoundError('x') };
+    const text = encodeBody(Wire.bulkInfo, { b: entry, '10': entry, '9': entry });
+    expect(text.indexOf('"10":')).toBeLessThan(text.indexOf('"9":'));
+    expect(text.indexOf('"9":')).toBeLessThan(text.indexOf('"b":'));
+  });
+});

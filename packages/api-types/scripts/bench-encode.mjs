@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const target = resolve(process.argv[2] ?? new URL('../dist/index.js', import.meta.url).pathname);
-const { Wire, encodeBody } = await import(pathToFileURL(target).href);
+const { MEMORY_STAT_KEYS, Wire, encodeBody } = await import(pathToFileURL(target).href);
 
 const info = {
   state: 'active',
@@ -22,41 +22,7 @@ const info = {
   mappedPorts: [{ hostPort: 61001, containerPort: 8080 }],
 };
 const memoryStat = {};
-for (const k of [
-  'activeAnon',
-  'activeFile',
-  'cache',
-  'hierarchicalMemoryLimit',
-  'inactiveAnon',
-  'inactiveFile',
-  'mappedFile',
-  'pgfault',
-  'pgmajfault',
-  'pgpgin',
-  'pgpgout',
-  'rss',
-  'totalActiveAnon',
-  'totalActiveFile',
-  'totalCache',
-  'totalInactiveAnon',
-  'totalInactiveFile',
-  'totalMappedFile',
-  'totalPgfault',
-  'totalPgmajfault',
-  'totalPgpgin',
-  'totalPgpgout',
-  'totalRss',
-  'totalUnevictable',
-  'unevictable',
-  'swap',
-  'hierarchicalMemswLimit',
-  'totalSwap',
-  'totalUsageTowardLimit',
-  'anon',
-  'file',
-  'swapcached',
-])
-  memoryStat[k] = 123456789n;
+for (const k of MEMORY_STAT_KEYS) memoryStat[k] = 123456789n;
 const metrics = {
   memoryStat,
   cpuStat: { usage: 987654321n, user: 1234n, system: 5678n },

@@ -256,6 +256,42 @@ export interface ContainerMemoryStat {
   swapcached: bigint;
 }
 
+/** Every ContainerMemoryStat field, in wire order (handy for building or checking stats). */
+export const MEMORY_STAT_KEYS = [
+  'activeAnon',
+  'activeFile',
+  'cache',
+  'hierarchicalMemoryLimit',
+  'inactiveAnon',
+  'inactiveFile',
+  'mappedFile',
+  'pgfault',
+  'pgmajfault',
+  'pgpgin',
+  'pgpgout',
+  'rss',
+  'totalActiveAnon',
+  'totalActiveFile',
+  'totalCache',
+  'totalInactiveAnon',
+  'totalInactiveFile',
+  'totalMappedFile',
+  'totalPgfault',
+  'totalPgmajfault',
+  'totalPgpgin',
+  'totalPgpgout',
+  'totalRss',
+  'totalUnevictable',
+  'unevictable',
+  'swap',
+  'hierarchicalMemswLimit',
+  'totalSwap',
+  'totalUsageTowardLimit',
+  'anon',
+  'file',
+  'swapcached',
+] as const satisfies readonly (keyof ContainerMemoryStat)[];
+
 export interface ContainerCPUStat {
   /** Nanoseconds of CPU time. */
   usage: bigint;

@@ -13,6 +13,7 @@ import type {
   ProcessPayload,
   ProcessSpec,
 } from './types.js';
+import { MEMORY_STAT_KEYS } from './types.js';
 import { decodeBody, encodeBody, Wire, type WireCodec } from './wire.js';
 
 const U64_MAX = 2n ** 64n - 1n;
@@ -158,40 +159,7 @@ const stats = <K extends string>(keys: readonly K[]) =>
   >;
 
 const metrics: fc.Arbitrary<Metrics> = fc.record({
-  memoryStat: stats([
-    'activeAnon',
-    'activeFile',
-    'cache',
-    'hierarchicalMemoryLimit',
-    'inactiveAnon',
-    'inactiveFile',
-    'mappedFile',
-    'pgfault',
-    'pgmajfault',
-    'pgpgin',
-    'pgpgout',
-    'rss',
-    'totalActiveAnon',
-    'totalActiveFile',
-    'totalCache',
-    'totalInactiveAnon',
-    'totalInactiveFile',
-    'totalMappedFile',
-    'totalPgfault',
-    'totalPgmajfault',
-    'totalPgpgin',
-    'totalPgpgout',
-    'totalRss',
-    'totalUnevictable',
-    'unevictable',
-    'swap',
-    'hierarchicalMemswLimit',
-    'totalSwap',
-    'totalUsageTowardLimit',
-    'anon',
-    'file',
-    'swapcached',
-  ]),
+  memoryStat: stats([...MEMORY_STAT_KEYS]),
   cpuStat: stats(['usage', 'user', 'system']),
   diskStat: stats(['totalBytesUsed', 'totalInodesUsed', 'exclusiveBytesUsed', 'exclusiveInodesUsed']),
   networkStat: fc.option(stats(['rxBytes', 'txBytes']), { nil: null }),

@@ -19,6 +19,7 @@ import type {
   ProcessPayload,
   ProcessSpec,
 } from './types.js';
+import { MEMORY_STAT_KEYS } from './types.js';
 import { decodeBody, encodeBody, Wire, type WireCodec } from './wire.js';
 
 /** Asserts both directions for one body, plus its byte length when the vector gives one. */
@@ -311,40 +312,7 @@ describe('Info and BulkInfo (TV-08, TV-09)', () => {
 });
 
 const zeroMemoryStat = Object.fromEntries(
-  [
-    'activeAnon',
-    'activeFile',
-    'cache',
-    'hierarchicalMemoryLimit',
-    'inactiveAnon',
-    'inactiveFile',
-    'mappedFile',
-    'pgfault',
-    'pgmajfault',
-    'pgpgin',
-    'pgpgout',
-    'rss',
-    'totalActiveAnon',
-    'totalActiveFile',
-    'totalCache',
-    'totalInactiveAnon',
-    'totalInactiveFile',
-    'totalMappedFile',
-    'totalPgfault',
-    'totalPgmajfault',
-    'totalPgpgin',
-    'totalPgpgout',
-    'totalRss',
-    'totalUnevictable',
-    'unevictable',
-    'swap',
-    'hierarchicalMemswLimit',
-    'totalSwap',
-    'totalUsageTowardLimit',
-    'anon',
-    'file',
-    'swapcached',
-  ].map((k) => [k, 0n]),
+  [...MEMORY_STAT_KEYS].map((k) => [k, 0n]),
 ) as unknown as ContainerMemoryStat;
 
 const tv10Metrics: Metrics = {

@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import {
   type ContainerSpec,
   GardenError,
+  MEMORY_STAT_KEYS,
   SECOND,
   ServiceUnavailableError,
   UnrecoverableError,
@@ -219,42 +220,7 @@ describe('plain routes', () => {
   });
 
   it('TV-10 metrics', async () => {
-    const zeroMem = Object.fromEntries(
-      [
-        'activeAnon',
-        'activeFile',
-        'cache',
-        'hierarchicalMemoryLimit',
-        'inactiveAnon',
-        'inactiveFile',
-        'mappedFile',
-        'pgfault',
-        'pgmajfault',
-        'pgpgin',
-        'pgpgout',
-        'rss',
-        'totalActiveAnon',
-        'totalActiveFile',
-        'totalCache',
-        'totalInactiveAnon',
-        'totalInactiveFile',
-        'totalMappedFile',
-        'totalPgfault',
-        'totalPgmajfault',
-        'totalPgpgin',
-        'totalPgpgout',
-        'totalRss',
-        'totalUnevictable',
-        'unevictable',
-        'swap',
-        'hierarchicalMemswLimit',
-        'totalSwap',
-        'totalUsageTowardLimit',
-        'anon',
-        'file',
-        'swapcached',
-      ].map((k) => [k, 0n]),
-    );
+    const zeroMem = Object.fromEntries([...MEMORY_STAT_KEYS].map((k) => [k, 0n]));
     f.inject.containers.set('my-handle', {
       metrics: async () =>
         ({

@@ -1,42 +1,9 @@
-import { type Container, ContainerNotFoundError } from '@garden-ts/api-types';
+import { type Container, ContainerNotFoundError, MEMORY_STAT_KEYS } from '@garden-ts/api-types';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Harness } from '../harness.js';
 import { delay } from '../support/streams.js';
 
-const MEMORY_KEYS = [
-  'activeAnon',
-  'activeFile',
-  'cache',
-  'hierarchicalMemoryLimit',
-  'inactiveAnon',
-  'inactiveFile',
-  'mappedFile',
-  'pgfault',
-  'pgmajfault',
-  'pgpgin',
-  'pgpgout',
-  'rss',
-  'totalActiveAnon',
-  'totalActiveFile',
-  'totalCache',
-  'totalInactiveAnon',
-  'totalInactiveFile',
-  'totalMappedFile',
-  'totalPgfault',
-  'totalPgmajfault',
-  'totalPgpgin',
-  'totalPgpgout',
-  'totalRss',
-  'totalUnevictable',
-  'unevictable',
-  'swap',
-  'hierarchicalMemswLimit',
-  'totalSwap',
-  'totalUsageTowardLimit',
-  'anon',
-  'file',
-  'swapcached',
-] as const;
+const MEMORY_KEYS = MEMORY_STAT_KEYS;
 
 /** Metrics and BulkMetrics: shape, plausible values, age, per-handle errors. */
 export function metrics(h: Harness): void {

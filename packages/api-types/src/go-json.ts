@@ -77,7 +77,8 @@ function encodeNumber(n: number): string {
 const KEY_CACHE_MAX = 4096;
 const keyCache = new Map<string, string>();
 
-function quoteKey(key: string): string {
+/** `"key":` with Go's escaping, cached (keys repeat: struct field names, property names). */
+export function quoteKey(key: string): string {
   let quoted = keyCache.get(key);
   if (quoted === undefined) {
     quoted = `${quoteGoString(key)}:`;

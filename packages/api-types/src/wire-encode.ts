@@ -9,7 +9,7 @@
  * price of error paths is paid only when an error is actually thrown.
  */
 import { Kind, type TSchema } from '@sinclair/typebox';
-import { encodeGoJson, type GoJsonValue, goMap, quoteGoString } from './go-json.js';
+import { encodeGoJson, type GoJsonValue, goMap, quoteGoString, quoteKey } from './go-json.js';
 import { canonicalIP } from './ip-address.js';
 import type { OmitRule } from './schemas.js';
 import { compareCodePoints, encodeWith } from './wire-walk.js';
@@ -314,20 +314,6 @@ function compileStructText(schema: TSchema): CompiledTextEncoder {
   };
 }
 
-// Map keys repeat (the same property names on every call), so their quoted form is kept.
-const KEY_CACHE_MAX = 4096;
-const keyCache = new Map<string, string>();
-
-function quotedKey(key: string): string {
-  let quoted = keyCache.get(key);
-  if (quoted === undefined) {
-    quoted = `${quoteGoString(key)}:`;
-    if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
-    keyCache.set(key, quoted);
-  }
-  return quoted;
-}
-
 function compileRecordText(schema: TSchema): CompiledTextEncoder {
   const item = compileTextEncoder(Object.values(schema.patternProperties as Record<string, TSchema>)[0]!);
   return (v) => {
@@ -337,8 +323,8 @@ function compileRecordText(schema: TSchema): CompiledTextEncoder {
     const keys = Object.keys(src);
     if (keys.length === 0) return '{}';
     if (keys.length > 1) keys.sort(compareCodePoints);
-    let out = `{${quotedKey(keys[0]!)}${item(src[keys[0]!])}`;
-    for (let i = 1; i < keys.length; i++) out += `,${quotedKey(keys[i]!)}${item(src[keys[i]!])}`;
+    let out = `{${quoteKey(keys[0]!)}${item(src[keys[0]!])}`;
+    for (let i = 1; i < keys.length; i++) out += `,${quoteKey(keys[i]!)}${item(src[keys[i]!])}`;
     return `${out}}`;
   };
 }

@@ -5,7 +5,16 @@
  * root only); and the option parser and startup helpers directly.
  */
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'tsup';
@@ -318,7 +327,9 @@ describe('linux backend startup helpers', () => {
     const top = mkdtempSync(join(tmpdir(), 'gardend-depot-')); // mode 0700
     try {
       expect(unsearchableAncestor(join(top, 'a', 'depot'))).toBe(top);
-      expect(unsearchableAncestor('/var/lib/garden-ts/depot')).toBeUndefined();
+      chmodSync(top, 0o755);
+      // Searchable all the way down, and missing ancestors (created 0755 by gardend) do not count.
+      expect(unsearchableAncestor(join(top, 'missing', 'depot'))).toBeUndefined();
     } finally {
       rmSync(top, { recursive: true, force: true });
     }

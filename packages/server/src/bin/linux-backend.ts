@@ -74,7 +74,11 @@ export function unsearchableAncestor(depot: string): string | undefined {
     ancestors.unshift(dir);
     if (dirname(dir) === dir) break;
   }
-  return ancestors.find((dir) => (statSync(dir).mode & 0o001) === 0);
+  // A missing ancestor is created by gardend with mode 0755 (searchable), so only existing ones count.
+  return ancestors.find((dir) => {
+    const stat = statSync(dir, { throwIfNoEntry: false });
+    return stat !== undefined && (stat.mode & 0o001) === 0;
+  });
 }
 
 function modeOf(path: string): string {

@@ -666,30 +666,40 @@ void SendSpawnError(int fd, Stage stage, int err) {
   WriteFull(fd, f.data(), f.size());
 }
 
+// One recvmsg of up to `len` bytes (EINTR retried) that also takes the first SCM_RIGHTS fd
+// passed along, if `passedFd` is still -1. Returns what recvmsg returned.
+ssize_t RecvWithFd(int fd, void* buf, size_t len, int& passedFd) {
+  struct iovec iov = {buf, len};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  struct msghdr msg;
+  std::memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = u.buf;
+  msg.msg_controllen = sizeof u.buf;
+  ssize_t n;
+  do {
+    n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return n;
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && passedFd < 0) {
+      std::memcpy(&passedFd, CMSG_DATA(c), sizeof(int));
+    }
+  }
+  return n;
+}
+
 // Reads the SPEC frame's header with recvmsg, picking up the container pidfd if one came along.
 bool ReadSpecHeader(int fd, char* hdr, int& passedFd) {
   passedFd = -1;
   size_t got = 0;
   while (got < kFrameHeader) {
-    struct iovec iov = {hdr + got, kFrameHeader - got};
-    union {
-      char buf[CMSG_SPACE(sizeof(int))];
-      struct cmsghdr align;
-    } u;
-    struct msghdr msg;
-    std::memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = u.buf;
-    msg.msg_controllen = sizeof u.buf;
-    ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
-    if (n < 0 && errno == EINTR) continue;
+    ssize_t n = RecvWithFd(fd, hdr + got, kFrameHeader - got, passedFd);
     if (n <= 0) return false;
-    for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && passedFd < 0) {
-        std::memcpy(&passedFd, CMSG_DATA(c), sizeof(int));
-      }
-    }
     got += static_cast<size_t>(n);
   }
   return true;
@@ -837,23 +847,9 @@ int main() {
   if (spec.tty) {
     close(ptyPair[1]);
     char dummy;
-    struct iovec iov = {&dummy, 1};
-    union {
-      char buf[CMSG_SPACE(sizeof(int))];
-      struct cmsghdr align;
-    } u;
-    struct msghdr msg;
-    std::memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = u.buf;
-    msg.msg_controllen = sizeof u.buf;
-    ssize_t n;
-    do {
-      n = recvmsg(ptyPair[0], &msg, MSG_CMSG_CLOEXEC);
-    } while (n < 0 && errno == EINTR);
-    struct cmsghdr* c = n == 1 ? CMSG_FIRSTHDR(&msg) : nullptr;
-    if (c && c->cmsg_type == SCM_RIGHTS) std::memcpy(&g.ptyMaster, CMSG_DATA(c), sizeof(int));
+    int master = -1;
+    if (RecvWithFd(ptyPair[0], &dummy, 1, master) == 1) g.ptyMaster = master;
+    else if (master >= 0) close(master);
     close(ptyPair[0]);
   } else {
     close(inP[0]);

@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { defaultRunDir } from '@garden-ts/backend-linux';
 import { createClient } from '@garden-ts/client';
 import { detectCgroupLayout } from '@garden-ts/native-ns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -49,6 +50,7 @@ afterAll(async () => {
     if (existsSync(d)) rmdirSync(d);
   }
   rmSync(dir, { recursive: true, force: true });
+  rmSync(defaultRunDir(depot), { recursive: true, force: true });
 });
 
 function run(
@@ -118,7 +120,13 @@ describe('gardend --backend linux', () => {
     expect(start?.depot).toBe(depot);
     expect(lines.at(-1)?.msg).toBe('stopped');
     expect(existsSync(socketPath)).toBe(false);
-    expect(leakCounts({ depot, cgroupParent })).toEqual({ cgroups: 0, mounts: 0, depot: 0, shims: 0 });
+    expect(leakCounts({ depot, cgroupParent })).toEqual({
+      cgroups: 0,
+      mounts: 0,
+      depot: 0,
+      runDirs: 0,
+      shims: 0,
+    });
   });
 
   it('refuses bad linux flags with a message naming them', async () => {

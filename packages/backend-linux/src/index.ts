@@ -10,3 +10,4 @@ export {
   type LinuxBackendOptions,
 } from './linux-backend.js';
 export { MAPPED_ROOT } from './rootfs.js';
+export { defaultRunDir, RUN_ROOT } from './run-dir.js';

@@ -4,7 +4,17 @@
  * destroy (the reverse, releasing everything), listing, bulk calls, capacity, and startup
  * recovery + reconciliation of the depot.
  */
-import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, statfsSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statfsSync,
+  statSync,
+} from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -39,8 +49,8 @@ import {
 import { LinuxContainer } from './linux-container.js';
 import { LinuxProcess } from './linux-process.js';
 import { checkName, generateName, hostnameOf, storageId } from './names.js';
-import { assertLoopbackUp } from './network-part.js';
 import { chooseImage, lowerDirFor, mountOverlay, unmountRootfs, writeEtcFiles } from './rootfs.js';
+import { defaultRunDir, ensureRunDir, listProcessDirs } from './run-dir.js';
 import { resolveInRoot } from './safe-path.js';
 import { type ContainerRecord, StateStore } from './state-store.js';
 
@@ -53,8 +63,14 @@ export interface BackendLogger {
 
 /** Options of {@link createLinuxBackend}. */
 export interface LinuxBackendOptions {
-  /** Depot directory: one entry per container (records, overlay upper/work, process dirs). */
+  /** Depot directory: one entry per container (record, overlay upper/work). */
   depot: string;
+  /**
+   * Volatile state (process rings, sockets, exit files, hosts/resolv.conf copies); should be a
+   * tmpfs. Default `/run/garden-ts/<hash of depot>`, on a tmpfs mounted at /run/garden-ts when
+   * /run is not one.
+   */
+  runDir?: string;
   /** Rootfs for creates without one: a directory, or `raw://DIR`. */
   defaultRootfs?: string;
   /** 0 / absent = unlimited. Counts containers being created and destroyed too. */
@@ -79,14 +95,22 @@ export interface LinuxBackend extends Backend {
   handles(): string[];
   /** The depot directory. */
   readonly depot: string;
+  /** The run directory (volatile state, tmpfs). */
+  readonly runDir: string;
+  /** Resolves once background removals of destroyed containers' depot dirs are done. */
+  settled(): Promise<void>;
   /** The cgroup parent path. */
   readonly cgroupParent: string;
 }
 
 class LinuxBackendImpl implements LinuxBackend {
   readonly depot: string;
+  readonly runDir: string;
   readonly cgroupParent: string;
   private readonly store: StateStore;
+  /** Destroyed containers' depot dirs are renamed here and removed in the background. */
+  private readonly trash: string;
+  private readonly removals = new Set<Promise<void>>();
   private readonly byHandle = new Map<string, LinuxContainer>();
   /** Handles admitted (creating, created or destroying): the admission count. */
   private readonly admitted = new Set<string>();
@@ -112,6 +136,12 @@ class LinuxBackendImpl implements LinuxBackend {
     const mode = statSync(this.depot).mode & 0o7777;
     if ((mode & 0o111) !== 0o111) chmodSync(this.depot, mode | 0o111);
     this.store = new StateStore(this.depot);
+    this.trash = join(this.depot, 'trash');
+    mkdirSync(this.trash, { recursive: true, mode: 0o700 });
+    this.runDir = options.runDir ?? defaultRunDir(this.depot);
+    if (!this.runDir.startsWith('/'))
+      throw new InvalidRequestError('runDir', 'runDir must be an absolute path');
+    ensureRunDir(this.runDir);
     this.log = options.logger ?? silent;
     // Guardian's auto default: cores × 100 / total RAM in MiB (percent per share).
     this.cpuPerShare = (availableParallelism() * 100) / (totalmem() / (1024 * 1024));
@@ -124,6 +154,7 @@ class LinuxBackendImpl implements LinuxBackend {
   private host() {
     return {
       store: this.store,
+      runDir: this.runDir,
       cpuPerShare: this.cpuPerShare,
       stopTimeoutSeconds: this.options.stopTimeoutSeconds ?? 10,
       live: (h: string) => this.live(h),
@@ -155,9 +186,38 @@ class LinuxBackendImpl implements LinuxBackend {
     this.ids.clear();
     // A later start() recovers everything from the depot again.
     this.started = undefined;
+    await this.settled();
   }
 
   async ping(): Promise<void> {}
+
+  async settled(): Promise<void> {
+    while (this.removals.size > 0) await Promise.allSettled([...this.removals]);
+  }
+
+  /**
+   * Removes a depot dir off the request path: renamed into `<depot>/trash` at once (so the id is
+   * free and nothing lists it), deleted in the background; startup empties the trash.
+   */
+  private discard(dir: string): void {
+    if (!existsSync(dir)) return;
+    const target = join(this.trash, `${Date.now()}-${Math.random().toString(36).slice(2)}`);
+    try {
+      renameSync(dir, target);
+    } catch (e) {
+      this.log.warn({ dir, err: (e as Error).message }, 'moving to trash failed; removing in place');
+      rmSync(dir, { recursive: true, force: true });
+      return;
+    }
+    this.removeInBackground(target);
+  }
+
+  private removeInBackground(path: string): void {
+    const p: Promise<void> = rm(path, { recursive: true, force: true })
+      .catch((e: Error) => this.log.warn({ path, err: e.message }, 'removing a destroyed depot dir'))
+      .finally(() => this.removals.delete(p));
+    this.removals.add(p);
+  }
 
   async capacity(): Promise<Capacity> {
     const fs = statfsSync(this.depot);
@@ -222,7 +282,11 @@ class LinuxBackendImpl implements LinuxBackend {
       return b;
     });
     const dir = this.store.dirOf(id);
+    // No record is written until the container is complete: startup removes a depot entry
+    // without one, and everything made before it (cgroup, mounts, run dir) is found by id.
     mkdirSync(dir, { mode: 0o711 });
+    const runDir = join(this.runDir, id);
+    mkdirSync(runDir, { mode: 0o711 });
     const record: ContainerRecord = {
       version: 1,
       handle,
@@ -240,20 +304,17 @@ class LinuxBackendImpl implements LinuxBackend {
       events: [],
       oomKills: 0,
       cgroupPath: `${this.cgroupParent}/${id}`,
-      processes: {},
     };
     const container = new LinuxContainer(record, undefined, this.host());
     this.byHandle.set(handle, container);
-    container.save();
     // rootfs
     const lower = await lowerDirFor(this.depot, image, privileged);
     record.lowerDir = lower;
-    const rootfs = await mountOverlay(dir, lower, privileged);
-    const etc = writeEtcFiles(dir, record.hostname, privileged);
+    const rootfs = mountOverlay(dir, lower, privileged);
+    const etc = writeEtcFiles(runDir, record.hostname, privileged);
     // cgroup + limits
     const { set, applied } = createContainerCgroup(record.cgroupPath, spec.limits, privileged);
     record.limits = applied;
-    container.save();
     // bind mount sources: origin Container means a path inside the container's rootfs.
     const nativeBinds = binds.map((b, i) => {
       // Origin Container: a path in the container's rootfs, its symlinks resolved inside the root
@@ -263,7 +324,9 @@ class LinuxBackendImpl implements LinuxBackend {
         throw new GardenError(`bind mount source ${b.srcPath} does not exist (bind_mounts[${i}])`);
       return { source, destination: b.dstPath as string, readOnly: b.mode !== 1 };
     });
-    // runtime
+    // runtime; the network part is the new network namespace, whose `lo` native-ns brings up
+    // before init runs (create fails if it cannot). Bridge/veth and NetIn/NetOut slot in after
+    // init exists and before the record says `created`.
     let init: NativeContainer;
     try {
       init = await createContainer({
@@ -290,9 +353,6 @@ class LinuxBackendImpl implements LinuxBackend {
     }
     container.init = init;
     record.init = { pid: init.pid, startTime: String(init.startTime) };
-    container.save();
-    // network
-    await assertLoopbackUp(init.pid);
     record.phase = 'created';
     container.save();
     return container;
@@ -333,8 +393,9 @@ class LinuxBackendImpl implements LinuxBackend {
       this.log.warn({ id, err: e.message }, 'cgroup removal'),
     );
     this.log.info({ id }, 'teardown: unmounting');
-    await unmountRootfs(dir);
-    rmSync(dir, { recursive: true, force: true });
+    unmountRootfs(dir);
+    rmSync(join(this.runDir, id), { recursive: true, force: true });
+    this.discard(dir);
     this.log.info({ id }, 'teardown: done');
   }
 
@@ -470,13 +531,16 @@ class LinuxBackendImpl implements LinuxBackend {
       this.admitted.add(record.handle);
       this.ids.add(id);
       known.add(id);
-      for (const p of Object.values(record.processes)) {
+      for (const { dir: pdir, meta } of listProcessDirs(container.runDir)) {
         try {
-          const conn = await attach(p.dir, { from: 'undelivered' });
-          container.processes.set(p.id, new LinuxProcess(p.id, p.dir, conn, () => container.refreshEvents()));
+          const conn = await attach(pdir, { from: 'undelivered' });
+          container.processes.set(
+            meta.id,
+            new LinuxProcess(meta.id, pdir, conn, () => container.refreshEvents()),
+          );
         } catch (e) {
           this.log.warn(
-            { handle: record.handle, process: p.id, err: (e as Error).message },
+            { handle: record.handle, process: meta.id, err: (e as Error).message },
             're-attach failed',
           );
         }
@@ -484,6 +548,10 @@ class LinuxBackendImpl implements LinuxBackend {
       container.refreshEvents();
     }
     this.removeOrphanCgroups(known);
+    // Run dirs of containers with no depot entry (destroyed while we were down, or never made).
+    for (const e of readdirSync(this.runDir))
+      if (!known.has(e)) rmSync(join(this.runDir, e), { recursive: true, force: true });
+    for (const e of readdirSync(this.trash)) this.removeInBackground(join(this.trash, e));
     const images = join(this.depot, 'images');
     if (existsSync(images))
       for (const e of readdirSync(images))

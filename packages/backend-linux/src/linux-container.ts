@@ -4,7 +4,7 @@
  * sequences the independent parts (rootfs, cgroup, runtime, network, state).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
@@ -44,6 +44,7 @@ import { cgroupOf, cgroupTree, createProcessCgroup, oomKillCount, readStats } fr
 import { checkedArchive, containerPath, streamOutCommand } from './files.js';
 import { LinuxProcess } from './linux-process.js';
 import { checkName, generateName, storageId } from './names.js';
+import { PROCESS_META, type ProcessMeta } from './run-dir.js';
 import { readInRoot, resolveInRoot } from './safe-path.js';
 import { capabilitiesFor, defaultSeccomp } from './security.js';
 import type { ContainerRecord, StateStore } from './state-store.js';
@@ -52,6 +53,8 @@ import { type ResolvedUser, resolveUser } from './users.js';
 /** What a container needs from its backend. */
 export interface ContainerHost {
   store: StateStore;
+  /** The backend's run directory (tmpfs); the container's volatile files are in `<runDir>/<id>`. */
+  runDir: string;
   /** CPU entitlement per share, in percent. */
   cpuPerShare: number;
   /** SIGTERM phase of stop(false), seconds. */
@@ -103,6 +106,10 @@ export class LinuxContainer {
   }
   get dir(): string {
     return this.host.store.dirOf(this.record.id);
+  }
+  /** Volatile files: process dirs (`p/`), helper dirs (`ops/`), hosts and resolv.conf. */
+  get runDir(): string {
+    return join(this.host.runDir, this.record.id);
   }
   get rootfs(): string {
     return join(this.dir, 'rootfs');
@@ -294,7 +301,7 @@ export class LinuxContainer {
     spec: NativeProcessSpec,
     stdin?: Readable,
   ): Promise<{ status: number; stderr: string; stdout: Readable; proc: ShimProcess; dir: string }> {
-    const dir = join(this.dir, 'ops', randomUUID());
+    const dir = join(this.runDir, 'ops', randomUUID());
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     let proc: ShimProcess;
     try {
@@ -388,7 +395,7 @@ export class LinuxContainer {
     if (!spec.path) throw new GardenError('process path must not be empty');
     const id = spec.id || generateName();
     checkName('id', id);
-    if (this.record.processes[id] || this.starting.has(id))
+    if (this.processes.has(id) || this.starting.has(id))
       throw new GardenError(`process ID '${id}' already in use`);
     this.starting.add(id);
     try {
@@ -403,7 +410,9 @@ export class LinuxContainer {
       const rlimits: NativeProcessSpec['rlimits'] = {};
       for (const [k, v] of Object.entries(spec.rlimits ?? {}))
         if (v !== undefined) (rlimits as Record<string, bigint>)[k] = v;
-      const dir = join(this.dir, 'processes', storageId(id));
+      const dir = join(this.runDir, 'p', storageId(id));
+      // Leftovers of a process with this id that could not be re-attached after a restart.
+      rmSync(dir, { recursive: true, force: true });
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       const tty = spec.tty !== undefined;
       const override = spec.overrideContainerLimits;
@@ -416,8 +425,9 @@ export class LinuxContainer {
               shares: overrideShares,
             })
           : undefined;
-      this.record.processes[id] = { id, dir, tty, startedAt: Date.now() };
-      this.save();
+      // What a restarted server needs to re-attach (the run dir survives a crash of the server).
+      const meta: ProcessMeta = { id, tty, startedAt: Date.now() };
+      writeFileSync(join(dir, PROCESS_META), JSON.stringify(meta), { mode: 0o600 });
       let conn: ShimProcess;
       try {
         conn = await spawn(
@@ -442,8 +452,6 @@ export class LinuxContainer {
           { dir },
         );
       } catch (e) {
-        delete this.record.processes[id];
-        this.save();
         rmSync(dir, { recursive: true, force: true });
         if (e instanceof NativeExecutableNotFoundError) {
           throw new ExecutableNotFoundError(`exec: "${spec.path}": executable file not found in $PATH`);

@@ -20,6 +20,7 @@ import {
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { GardenError, InvalidRequestError } from '@garden-ts/api-types';
+import { mountOverlay as nativeMountOverlay, unmount } from '@garden-ts/native-ns';
 
 const run = promisify(execFile);
 
@@ -118,8 +119,8 @@ export function lowerDirFor(depot: string, image: ImageChoice, privileged: boole
   return p;
 }
 
-/** Mounts the overlay `lower` + `<dir>/upper` at `<dir>/rootfs`. */
-export async function mountOverlay(dir: string, lower: string, privileged: boolean): Promise<string> {
+/** Mounts the overlay `lower` + `<dir>/upper` at `<dir>/rootfs` (mount(2) through native-ns). */
+export function mountOverlay(dir: string, lower: string, privileged: boolean): string {
   const upper = join(dir, 'upper');
   const work = join(dir, 'work');
   const target = join(dir, 'rootfs');
@@ -130,40 +131,21 @@ export async function mountOverlay(dir: string, lower: string, privileged: boole
     chownSync(target, MAPPED_ROOT, MAPPED_ROOT);
   }
   try {
-    await run('mount', [
-      '-t',
-      'overlay',
-      'overlay',
-      '-o',
-      `lowerdir=${lower},upperdir=${upper},workdir=${work}`,
-      target,
-    ]);
+    nativeMountOverlay({ lower, upper, work, target });
   } catch (e) {
-    throw new GardenError(
-      `mounting the rootfs overlay failed: ${(e as { stderr?: string }).stderr?.trim() || (e as Error).message}`,
-    );
+    throw new GardenError(`mounting the rootfs overlay failed: ${(e as Error).message}`);
   }
   return target;
 }
 
-/** Whether `path` is a mount point (from /proc/self/mountinfo). */
-export function isMounted(path: string): boolean {
-  const esc = path.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-  return readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .some((l) => l.split(' ')[4] === esc);
-}
-
-/** Unmounts the container's rootfs (lazily if still busy); no-op when not mounted. */
-export async function unmountRootfs(dir: string): Promise<void> {
+/**
+ * Unmounts the container's rootfs; no-op when not mounted. Lazily (MNT_DETACH): every process of
+ * the container is gone by now, and a detach skips the RCU grace period a plain umount waits for.
+ */
+export function unmountRootfs(dir: string): void {
   const target = join(dir, 'rootfs');
-  for (let i = 0; i < 10 && isMounted(target); i++) {
-    try {
-      await run('umount', [target]);
-    } catch {
-      await run('umount', ['-l', target]).catch(() => undefined);
-    }
-  }
+  // Stacked mounts (never made by us, but possible) come off one per call.
+  for (let i = 0; i < 10 && unmount(target, { detach: true }); i++);
 }
 
 /** `/etc/hosts` (reference §2.3; no container IP yet: the hostname resolves to loopback). */
@@ -195,7 +177,7 @@ function readOr(path: string): string {
   }
 }
 
-/** Writes the depot copies of hosts and resolv.conf, owned by container root, mode 0644. */
+/** Writes the container's copies of hosts and resolv.conf into `dir`, owned by container root, mode 0644. */
 export function writeEtcFiles(
   dir: string,
   hostname: string,

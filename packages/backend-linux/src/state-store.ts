@@ -1,7 +1,8 @@
 /**
  * Write-through container records: one JSON file per container, replaced atomically (write to a
  * temp file, rename) on every change, so a crash of the server never loses properties, limits,
- * the stopped flag, OOM events or process metadata (Guardian keeps them in memory only, §9).
+ * the stopped flag or OOM events (Guardian keeps them in memory only, §9). Process metadata is in
+ * the run directory (run-dir.ts), next to the shim files it describes.
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,16 +16,6 @@ export interface StoredLimits {
   bandwidthRate?: string;
   bandwidthBurst?: string;
   disk?: Record<string, string>;
-}
-
-/** One process of a container. */
-export interface ProcessRecord {
-  id: string;
-  /** Shim directory (depot). */
-  dir: string;
-  tty: boolean;
-  /** ms since the epoch. */
-  startedAt: number;
 }
 
 /** Everything needed to serve and restore a container. */
@@ -53,7 +44,6 @@ export interface ContainerRecord {
   init?: { pid: number; startTime: string };
   /** cgroup path relative to each hierarchy root. */
   cgroupPath: string;
-  processes: Record<string, ProcessRecord>;
 }
 
 /** Reads and writes records under `<depot>/containers/<id>/state.json`. */

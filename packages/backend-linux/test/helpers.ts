@@ -8,6 +8,7 @@ import type { Container, ProcessSpec } from '@garden-ts/api-types';
 import { detectCgroupLayout } from '@garden-ts/native-ns';
 import { inject } from 'vitest';
 import { createLinuxBackend, type LinuxBackend, type LinuxBackendOptions } from '../src/index.js';
+import { defaultRunDir } from '../src/run-dir.js';
 
 const layout = detectCgroupLayout();
 const mounts = [...new Set([...Object.values(layout.v1), ...(layout.v2 ? [layout.v2] : [])])];
@@ -49,6 +50,7 @@ export function testEnv(name: string): TestEnv {
       });
       await sweeper.start().catch(() => undefined);
       await sweeper.stop();
+      for (const b of [...backends, sweeper]) await b.settled();
       for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
         const mp = line.split(' ')[4];
         if (mp?.startsWith(depot)) execFileSync('umount', ['-l', mp]);
@@ -61,6 +63,7 @@ export function testEnv(name: string): TestEnv {
         rmdirSync(d);
       }
       rmSync(depot, { recursive: true, force: true });
+      rmSync(sweeper.runDir, { recursive: true, force: true });
     },
   };
 }
@@ -70,6 +73,7 @@ export function leakCounts(env: { depot: string; cgroupParent: string }): {
   cgroups: number;
   mounts: number;
   depot: number;
+  runDirs: number;
   shims: number;
 } {
   let cgroups = 0;
@@ -82,7 +86,11 @@ export function leakCounts(env: { depot: string; cgroupParent: string }): {
     .split('\n')
     .filter((l) => l.split(' ')[4]?.startsWith(env.depot)).length;
   const containersDir = join(env.depot, 'containers');
-  const depot = existsSync(containersDir) ? readdirSync(containersDir).length : 0;
+  let depot = existsSync(containersDir) ? readdirSync(containersDir).length : 0;
+  const trash = join(env.depot, 'trash');
+  if (existsSync(trash)) depot += readdirSync(trash).length;
+  const runDir = defaultRunDir(env.depot);
+  const runDirs = existsSync(runDir) ? readdirSync(runDir).length : 0;
   let shims = 0;
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p)) continue;
@@ -92,7 +100,7 @@ export function leakCounts(env: { depot: string; cgroupParent: string }): {
       // gone
     }
   }
-  return { cgroups, mounts: mountCount, depot, shims };
+  return { cgroups, mounts: mountCount, depot, runDirs, shims };
 }
 
 /** A writable collecting bytes. */

@@ -137,8 +137,9 @@ describe('restart survival', () => {
     await backend.start();
     expect(backend.handles()).toEqual([]);
     expect(await backend.containers()).toEqual([]);
+    await backend.settled();
     await new Promise((r) => setTimeout(r, 300));
-    expect(leakCounts(env)).toEqual({ cgroups: 0, mounts: 0, depot: 0, shims: 0 });
+    expect(leakCounts(env)).toEqual({ cgroups: 0, mounts: 0, depot: 0, runDirs: 0, shims: 0 });
     await backend.stop();
   });
 });

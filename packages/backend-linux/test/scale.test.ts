@@ -40,10 +40,12 @@ describe('scale', () => {
     expect(during.cgroups).toBeGreaterThanOrEqual(N);
     expect(during.mounts).toBe(N);
     expect(during.depot).toBe(N);
+    expect(during.runDirs).toBe(N);
     const t1 = Date.now();
     await Promise.all(containers.map((c) => backend.destroy(c.handle)));
     const destroyed = Date.now() - t1;
     console.log(`100 containers: create ${created} ms, destroy ${destroyed} ms`);
+    await backend.settled(); // depot dirs go to the trash at once and are removed in the background
     await new Promise((r) => setTimeout(r, 300));
     expect(leakCounts(env)).toEqual(before);
     // No process and no nsfs mount holds any of those network namespaces any more.
@@ -62,7 +64,7 @@ describe('scale', () => {
         .split('\n')
         .filter((l) => l.includes(' - nsfs ') && inodes.some((i) => l.includes(i))),
     ).toEqual([]);
-    expect(before).toEqual({ cgroups: 0, mounts: 0, depot: 0, shims: 0 });
+    expect(before).toEqual({ cgroups: 0, mounts: 0, depot: 0, runDirs: 0, shims: 0 });
     await backend.stop();
   }, 180_000);
 });

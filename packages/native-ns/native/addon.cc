@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mount.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -374,6 +375,42 @@ Napi::Value CreateContainerJs(const Napi::CallbackInfo& info) {
   return p;
 }
 
+// ---- host mounts (the only mount(2) calls outside a container's own setup) -------------------
+
+// Overlay of `lower` (read-only) and `upper`/`work` at `target`. Paths may not contain ',' ':'
+// or '\\' (checked in TS): the kernel parses them out of one option string.
+Napi::Value MountOverlay(const Napi::CallbackInfo& info) {
+  std::string lower = info[0].As<Napi::String>().Utf8Value();
+  std::string upper = info[1].As<Napi::String>().Utf8Value();
+  std::string work = info[2].As<Napi::String>().Utf8Value();
+  std::string target = info[3].As<Napi::String>().Utf8Value();
+  std::string data = "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work;
+  if (mount("overlay", target.c_str(), "overlay", 0, data.c_str()) != 0) throw MakeError(info.Env(), errno, "mount", "overlay");
+  return info.Env().Undefined();
+}
+
+// A private tmpfs at `target` (the volatile run directory); `data` like "mode=0711,size=10%".
+Napi::Value MountTmpfs(const Napi::CallbackInfo& info) {
+  std::string target = info[0].As<Napi::String>().Utf8Value();
+  std::string data = info[1].As<Napi::String>().Utf8Value();
+  if (mount("tmpfs", target.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, data.c_str()) != 0) {
+    throw MakeError(info.Env(), errno, "mount", "tmpfs");
+  }
+  return info.Env().Undefined();
+}
+
+// umount2(target, MNT_DETACH when `detach`); EINVAL (not a mount point) and ENOENT are not errors:
+// returns whether something was unmounted.
+Napi::Value Unmount(const Napi::CallbackInfo& info) {
+  std::string target = info[0].As<Napi::String>().Utf8Value();
+  bool detach = info[1].ToBoolean();
+  if (umount2(target.c_str(), (detach ? MNT_DETACH : 0) | UMOUNT_NOFOLLOW) != 0) {
+    if (errno == EINVAL || errno == ENOENT) return Napi::Boolean::New(info.Env(), false);
+    throw MakeError(info.Env(), errno, "umount2", "unmount");
+  }
+  return Napi::Boolean::New(info.Env(), true);
+}
+
 Napi::Value StageNames(const Napi::CallbackInfo& info) {
   Napi::Array a = Napi::Array::New(info.Env());
   for (int i = 0; i < static_cast<int>(Stage::kCount); i++) a.Set(static_cast<uint32_t>(i), StageName(static_cast<Stage>(i)));
@@ -409,6 +446,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
   exports.Set("sendFrame", Napi::Function::New(env, SendFrame));
   exports.Set("stageNames", Napi::Function::New(env, StageNames));
+  exports.Set("mountOverlay", Napi::Function::New(env, MountOverlay));
+  exports.Set("mountTmpfs", Napi::Function::New(env, MountTmpfs));
+  exports.Set("unmount", Napi::Function::New(env, Unmount));
   return exports;
 }
 

@@ -116,24 +116,28 @@ int RemountRo(const char* path) {
   return mount(nullptr, path, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | LockedFlags(path), nullptr);
 }
 
-[[noreturn]] void Child(Plan& p) {
-  const CreateOptions& o = *p.o;
-  ResetSignals();
-  if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) Die(p, Stage::kCloseFds);
-
-  // Wait until the parent has written our id maps and cgroup membership.
+// Reads the parent's next go-ahead byte; anything else (EOF: the parent gave up) is fatal.
+void WaitFor(const Plan& p, char want) {
   char go = 0;
   ssize_t n;
   do {
     n = read(p.syncR, &go, 1);
   } while (n < 0 && errno == EINTR);
-  if (n != 1) {
-    errno = n == 0 ? EPIPE : errno;
+  if (n != 1 || go != want) {
+    errno = n == 0 || n == 1 ? EPIPE : errno;
     Die(p, Stage::kSync);
   }
-  // The cgroup namespace is rooted where we are when it is created: only now, after the parent
-  // moved us into the v1 cgroups, do we create it (v2 alone was atomic with CLONE_INTO_CGROUP).
-  if (unshare(CLONE_NEWCGROUP) != 0) Die(p, Stage::kCgroup);
+}
+
+[[noreturn]] void Child(Plan& p) {
+  const CreateOptions& o = *p.o;
+  ResetSignals();
+  if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) Die(p, Stage::kCloseFds);
+
+  // Wait until the parent has written our id maps. It then moves us into the v1 cgroups while
+  // we set up the mounts: on cgroup v1 the first migration after a quiet spell waits for an RCU
+  // grace period (milliseconds), which this overlaps with our own work.
+  WaitFor(p, 'm');
   if (setsid() < 0) Die(p, Stage::kSetsid);
   // We hold CAP_NET_ADMIN over the new netns (its owner is our user namespace, or we are host
   // root): bring `lo` up here so callers need no nsenter + ip after create.
@@ -226,6 +230,10 @@ int RemountRo(const char* path) {
     }
   }
   if (umount2(p.oldRoot.data(), MNT_DETACH) != 0) Die(p, Stage::kUmountOldRoot);
+  // The cgroup namespace is rooted where we are when it is created: only once the parent has
+  // moved us into the v1 cgroups (v2 alone was atomic with CLONE_INTO_CGROUP).
+  WaitFor(p, 'c');
+  if (unshare(CLONE_NEWCGROUP) != 0) Die(p, Stage::kCgroup);
   rmdir(p.oldRoot.data());  // fails harmlessly when the root is not ours to write; the parent retries
   if (chdir("/") != 0) Die(p, Stage::kExecInit);
   // init must not hold the server's stdio (a terminal or a supervisor's pipe) for its lifetime.
@@ -355,9 +363,11 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
     fail(Stage::kOldRoot, "mkdir");
     return closeAll();
   }
+  // sync: a socketpair, so that our go-ahead to a child that already died is an EPIPE error
+  // (MSG_NOSIGNAL), never a SIGPIPE to the embedding process.
   int syncP[2], errP[2];
-  if (pipe2(syncP, O_CLOEXEC) != 0) {
-    fail(Stage::kClone, "pipe2");
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, syncP) != 0) {
+    fail(Stage::kClone, "socketpair");
     rmdir(p.oldRootOnHost.data());
     return closeAll();
   }
@@ -445,6 +455,8 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
       ok = false;
     }
   }
+  // Maps done: the child sets up its mounts while we write its v1 cgroup membership.
+  if (ok) (void)!send(syncP[1], "m", 1, MSG_NOSIGNAL);
   for (size_t i = 0; ok && i < o.cgroupV1.size(); i++) {
     if (!WriteFile(o.cgroupV1[i] + "/cgroup.procs", std::to_string(pid))) {
       fail(Stage::kCgroup, "write");
@@ -453,11 +465,20 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
   }
   if (!ok) {
     close(syncP[1]);
-    close(errP[0]);
     close(readyP[0]);
-    return killChild();
+    killChild();
+    // A child that failed on its own first (its membership write then found a zombie) left its
+    // error record: that is the real cause.
+    int32_t childRec[2];
+    if (read(errP[0], childRec, sizeof childRec) == static_cast<ssize_t>(sizeof childRec)) {
+      res.stage = static_cast<Stage>(childRec[0]);
+      res.err = childRec[1];
+      res.syscall = "";
+    }
+    close(errP[0]);
+    return;
   }
-  (void)!write(syncP[1], "g", 1);
+  (void)!send(syncP[1], "c", 1, MSG_NOSIGNAL);
   close(syncP[1]);
   int32_t rec[2];
   ssize_t got;

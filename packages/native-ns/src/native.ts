@@ -59,6 +59,12 @@ export interface RawBinding {
   /** Writes all of `frame` to a blocking socket; `passFd` (>= 0) rides along as SCM_RIGHTS. */
   sendFrame(fd: number, frame: Buffer, passFd: number): void;
   stageNames(): string[];
+  /** mount(2) of an overlay at `target` (sync). */
+  mountOverlay(lower: string, upper: string, work: string, target: string): void;
+  /** mount(2) of a nosuid,nodev,noexec tmpfs at `target` with option string `data` (sync). */
+  mountTmpfs(target: string, data: string): void;
+  /** umount2(2), lazily when `detach`; false when `target` is not a mount point. */
+  unmount(target: string, detach: boolean): boolean;
 }
 
 /** Where the addon and the helper executables are. */

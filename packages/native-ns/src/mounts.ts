@@ -1,0 +1,61 @@
+/**
+ * Host-side mounts the Linux backend needs outside any container: a container's overlay rootfs,
+ * the volatile run directory's tmpfs, and their removal. mount(2) directly: no `mount(8)`
+ * process per create (2.5–6 ms each) and no option-string parsing by a helper.
+ */
+import { isAbsolute } from 'node:path';
+import { NativeArgumentError, NativeError } from './errors.js';
+import { loadBinding } from './native.js';
+
+function overlayPath(field: string, p: unknown): string {
+  if (typeof p !== 'string' || !isAbsolute(p) || /[\0,:\\\n]/.test(p))
+    throw new NativeArgumentError(field, "must be an absolute path without ',', ':', '\\\\' or newlines");
+  return p;
+}
+
+/** Mounts an overlay: `lower` read-only below, `upper`/`work` (same filesystem) on top, at `target`. */
+export function mountOverlay(o: { lower: string; upper: string; work: string; target: string }): void {
+  const args = [
+    overlayPath('lower', o.lower),
+    overlayPath('upper', o.upper),
+    overlayPath('work', o.work),
+    overlayPath('target', o.target),
+  ] as const;
+  try {
+    loadBinding().mountOverlay(...args);
+  } catch (e) {
+    throw NativeError.from(e);
+  }
+}
+
+/**
+ * Mounts a nosuid,nodev,noexec tmpfs at `target`.
+ * @param options.mode octal permission bits of its root; `size` as tmpfs takes it ("10%", "64m").
+ */
+export function mountTmpfs(target: string, options: { mode?: number; size?: string } = {}): void {
+  const t = overlayPath('target', target);
+  const mode = options.mode ?? 0o755;
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777)
+    throw new NativeArgumentError('mode', 'must be 0..0o7777');
+  const size = options.size ?? '50%';
+  if (!/^\d+[kmg%]?$/.test(size)) throw new NativeArgumentError('size', 'must look like 64m or 10%');
+  try {
+    loadBinding().mountTmpfs(t, `mode=${mode.toString(8).padStart(4, '0')},size=${size}`);
+  } catch (e) {
+    throw NativeError.from(e);
+  }
+}
+
+/**
+ * Unmounts `target` (not following a final symlink); `detach` = MNT_DETACH (lazy: busy mounts
+ * go once their last user does). Returns false when `target` is not a mount point.
+ */
+export function unmount(target: string, options: { detach?: boolean } = {}): boolean {
+  if (typeof target !== 'string' || !isAbsolute(target) || target.includes('\0'))
+    throw new NativeArgumentError('target', 'must be an absolute path');
+  try {
+    return loadBinding().unmount(target, options.detach === true);
+  } catch (e) {
+    throw NativeError.from(e);
+  }
+}

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -48,6 +49,7 @@ struct Plan {
   std::vector<char*> argv, envp;
   std::vector<std::string> envStore;
   std::vector<char> sysSrc;
+  std::vector<int> cgroupTasks;  // <v1 dir>/tasks, opened for writing before clone
   bool loopbackUp = false;  // a new network namespace: its `lo` starts down
   struct ifreq lo;          // name "lo", filled before clone
 };
@@ -134,10 +136,19 @@ void WaitFor(const Plan& p, char want) {
   ResetSignals();
   if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) Die(p, Stage::kCloseFds);
 
-  // Wait until the parent has written our id maps. It then moves us into the v1 cgroups while
-  // we set up the mounts: on cgroup v1 the first migration after a quiet spell waits for an RCU
-  // grace period (milliseconds), which this overlaps with our own work.
-  WaitFor(p, 'm');
+  // Wait until the parent has written our id maps.
+  WaitFor(p, 'g');
+  // Join the v1 cgroups by moving ourselves: "0" written to `tasks` migrates only the calling
+  // thread (we have no other), which the kernel does without the global threadgroup lock. A
+  // parent writing our pid to cgroup.procs takes it, and the first such write after a quiet
+  // spell waits for an RCU grace period (~8 ms on a HZ=250 VM). Permission is checked against
+  // the opener of the fd (host root, before clone).
+  for (int fd : p.cgroupTasks) {
+    if (write(fd, "0", 1) != 1) Die(p, Stage::kCgroup);
+  }
+  // The cgroup namespace is rooted where we are when it is created: only now (v2 alone was
+  // atomic with CLONE_INTO_CGROUP).
+  if (unshare(CLONE_NEWCGROUP) != 0) Die(p, Stage::kCgroup);
   if (setsid() < 0) Die(p, Stage::kSetsid);
   // We hold CAP_NET_ADMIN over the new netns (its owner is our user namespace, or we are host
   // root): bring `lo` up here so callers need no nsenter + ip after create.
@@ -230,10 +241,6 @@ void WaitFor(const Plan& p, char want) {
     }
   }
   if (umount2(p.oldRoot.data(), MNT_DETACH) != 0) Die(p, Stage::kUmountOldRoot);
-  // The cgroup namespace is rooted where we are when it is created: only once the parent has
-  // moved us into the v1 cgroups (v2 alone was atomic with CLONE_INTO_CGROUP).
-  WaitFor(p, 'c');
-  if (unshare(CLONE_NEWCGROUP) != 0) Die(p, Stage::kCgroup);
   rmdir(p.oldRoot.data());  // fails harmlessly when the root is not ours to write; the parent retries
   if (chdir("/") != 0) Die(p, Stage::kExecInit);
   // init must not hold the server's stdio (a terminal or a supervisor's pipe) for its lifetime.
@@ -266,6 +273,122 @@ bool WriteFile(const std::string& path, const std::string& text) {
 }
 
 }  // namespace
+
+namespace {
+
+void PutStr(std::string& out, const std::string& s) {
+  uint32_t n = static_cast<uint32_t>(s.size());
+  out.append(reinterpret_cast<const char*>(&n), 4);
+  out.append(s);
+}
+void PutList(std::string& out, const std::vector<std::string>& v) {
+  uint32_t n = static_cast<uint32_t>(v.size());
+  out.append(reinterpret_cast<const char*>(&n), 4);
+  for (const auto& s : v) PutStr(out, s);
+}
+
+struct Reader {
+  const char* p;
+  size_t left;
+  bool ok = true;
+  uint32_t U32() {
+    if (left < 4) {
+      ok = false;
+      return 0;
+    }
+    uint32_t v;
+    memcpy(&v, p, 4);
+    p += 4;
+    left -= 4;
+    return v;
+  }
+  bool Bool() {
+    if (left < 1) {
+      ok = false;
+      return false;
+    }
+    left--;
+    return *p++ != 0;
+  }
+  std::string Str() {
+    uint32_t n = U32();
+    if (!ok || n > left) {
+      ok = false;
+      return {};
+    }
+    std::string s(p, n);
+    p += n;
+    left -= n;
+    return s;
+  }
+  std::vector<std::string> List() {
+    uint32_t n = U32();
+    std::vector<std::string> v;
+    if (n > left) ok = false;  // every entry takes at least 4 bytes: a cheap bound
+    for (uint32_t i = 0; ok && i < n; i++) v.push_back(Str());
+    return v;
+  }
+};
+
+}  // namespace
+
+std::string EncodeCreateOptions(const CreateOptions& o) {
+  std::string out;
+  PutStr(out, o.rootfs);
+  PutStr(out, o.hostname);
+  out.push_back(o.privileged ? 1 : 0);
+  PutStr(out, o.uidMap);
+  PutStr(out, o.gidMap);
+  PutList(out, o.cgroupV1);
+  PutStr(out, o.cgroupV2);
+  PutStr(out, o.netns);
+  uint32_t n = static_cast<uint32_t>(o.binds.size());
+  out.append(reinterpret_cast<const char*>(&n), 4);
+  for (const auto& b : o.binds) {
+    PutStr(out, b.src);
+    PutStr(out, b.dst);
+    out.push_back(b.readOnly ? 1 : 0);
+  }
+  PutList(out, o.masked);
+  PutList(out, o.readOnly);
+  PutStr(out, o.initPath);
+  PutList(out, o.env);
+  out.push_back(o.mqueue ? 1 : 0);
+  return out;
+}
+
+bool DecodeCreateOptions(const char* data, size_t len, CreateOptions& o) {
+  Reader r{data, len};
+  o.rootfs = r.Str();
+  o.hostname = r.Str();
+  o.privileged = r.Bool();
+  o.uidMap = r.Str();
+  o.gidMap = r.Str();
+  o.cgroupV1 = r.List();
+  o.cgroupV2 = r.Str();
+  o.netns = r.Str();
+  uint32_t n = r.U32();
+  if (n > r.left) return false;
+  for (uint32_t i = 0; r.ok && i < n; i++) {
+    BindSpec b;
+    b.src = r.Str();
+    b.dst = r.Str();
+    b.readOnly = r.Bool();
+    o.binds.push_back(std::move(b));
+  }
+  o.masked = r.List();
+  o.readOnly = r.List();
+  o.initPath = r.Str();
+  o.env = r.List();
+  o.mqueue = r.Bool();
+  // Absolute paths only, as the TypeScript side checks: the shim trusts nothing it is sent.
+  auto abs = [](const std::string& s) { return !s.empty() && s[0] == '/' && s.find('\0') == std::string::npos; };
+  if (!r.ok || r.left != 0 || !abs(o.rootfs)) return false;
+  for (const auto& b : o.binds) {
+    if (!abs(b.src) || !abs(b.dst)) return false;
+  }
+  return true;
+}
 
 int SealedCopy(const std::string& path, int& err) {
   static std::mutex mu;
@@ -306,7 +429,7 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
   Plan p;
   p.o = &o;
   int err = 0;
-  p.initFd = SealedCopy(o.initPath, err);
+  p.initFd = o.initFd >= 0 ? o.initFd : SealedCopy(o.initPath, err);
   if (p.initFd < 0) {
     errno = err;
     return fail(Stage::kInitBinary, "open");
@@ -345,10 +468,20 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
     if (v2fd < 0) return fail(Stage::kCgroup, "open");
   }
   auto closeAll = [&]() {
+    for (int fd : p.cgroupTasks) close(fd);
+    p.cgroupTasks.clear();
     if (v2fd >= 0) close(v2fd);
     if (netfd >= 0) close(netfd);
     if (selfNet >= 0) close(selfNet);
   };
+  for (const auto& dir : o.cgroupV1) {
+    int fd = open((dir + "/tasks").c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+      fail(Stage::kCgroup, "open");
+      return closeAll();
+    }
+    p.cgroupTasks.push_back(fd);
+  }
   if (!o.netns.empty()) {
     netfd = open(o.netns.c_str(), O_RDONLY | O_CLOEXEC);
     selfNet = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -392,13 +525,16 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
   uint64_t flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD;
   if (!o.privileged) flags |= CLONE_NEWUSER;
   if (o.netns.empty()) flags |= CLONE_NEWNET;
+  if (o.cloneParent) flags |= CLONE_PARENT;
   if (v2fd >= 0) flags |= CLONE_INTO_CGROUP;
   int pidfd = -1;
   struct clone_args ca;
   memset(&ca, 0, sizeof ca);
   ca.flags = flags;
   ca.pidfd = reinterpret_cast<uint64_t>(&pidfd);
-  ca.exit_signal = SIGCHLD;
+  // With CLONE_PARENT clone3 takes the exit signal from the caller's own (SIGCHLD: the server
+  // launched the shim) and refuses any other.
+  ca.exit_signal = o.cloneParent ? 0 : SIGCHLD;
   ca.cgroup = static_cast<uint64_t>(v2fd >= 0 ? v2fd : 0);
 
   sigset_t all, saved;
@@ -439,9 +575,18 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
 
   auto killChild = [&]() {
     syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-    siginfo_t si;
-    waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si, WEXITED);
-    close(pidfd);
+    if (o.cloneParent) {
+      // Not our child: our parent reaps it through this pidfd. Exited before we return, so the
+      // old-root directory below is no longer in use.
+      struct pollfd pfd = {pidfd, POLLIN, 0};
+      while (poll(&pfd, 1, -1) < 0 && errno == EINTR) {
+      }
+      res.pidfd = pidfd;
+    } else {
+      siginfo_t si;
+      waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si, WEXITED);
+      close(pidfd);
+    }
     rmdir(p.oldRootOnHost.data());
   };
   std::string procDir = "/proc/" + std::to_string(pid);
@@ -455,30 +600,13 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
       ok = false;
     }
   }
-  // Maps done: the child sets up its mounts while we write its v1 cgroup membership.
-  if (ok) (void)!send(syncP[1], "m", 1, MSG_NOSIGNAL);
-  for (size_t i = 0; ok && i < o.cgroupV1.size(); i++) {
-    if (!WriteFile(o.cgroupV1[i] + "/cgroup.procs", std::to_string(pid))) {
-      fail(Stage::kCgroup, "write");
-      ok = false;
-    }
-  }
   if (!ok) {
     close(syncP[1]);
-    close(readyP[0]);
-    killChild();
-    // A child that failed on its own first (its membership write then found a zombie) left its
-    // error record: that is the real cause.
-    int32_t childRec[2];
-    if (read(errP[0], childRec, sizeof childRec) == static_cast<ssize_t>(sizeof childRec)) {
-      res.stage = static_cast<Stage>(childRec[0]);
-      res.err = childRec[1];
-      res.syscall = "";
-    }
     close(errP[0]);
-    return;
+    close(readyP[0]);
+    return killChild();
   }
-  (void)!send(syncP[1], "c", 1, MSG_NOSIGNAL);
+  (void)!send(syncP[1], "g", 1, MSG_NOSIGNAL);
   close(syncP[1]);
   int32_t rec[2];
   ssize_t got;

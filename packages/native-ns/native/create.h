@@ -20,7 +20,7 @@ struct CreateOptions {
   std::string hostname;
   bool privileged = false;
   std::string uidMap, gidMap;             // /proc/<pid>/{uid,gid}_map text (unprivileged only)
-  std::vector<std::string> cgroupV1;      // directories, joined by the parent writing cgroup.procs
+  std::vector<std::string> cgroupV1;      // directories, joined by the child writing its `tasks`
   std::string cgroupV2;                   // one cgroup2 directory, joined with CLONE_INTO_CGROUP
   std::string netns;                      // empty: new network namespace
   std::vector<BindSpec> binds;
@@ -28,20 +28,30 @@ struct CreateOptions {
   std::string initPath;
   std::vector<std::string> env;
   bool mqueue = true;
+  // Not encoded: set by whoever runs CreateContainer.
+  int initFd = -1;           // sealed garden-init to exec (else a cached sealed copy of initPath)
+  bool cloneParent = false;  // CLONE_PARENT: init becomes our parent's child (garden-shim's case)
 };
 
 struct CreateResult {
   int pid = -1;
+  // On success; with cloneParent also on a failure after clone (the SIGKILLed child is our
+  // parent's to reap).
   int pidfd = -1;
   // failure
   Stage stage = Stage::kUnknown;
   int err = 0;
-  const char* syscall = "";
+  std::string syscall;
 };
 
 /** Creates a container; runs on any thread (signals are blocked on the calling thread around
  *  clone). Fills `result` with pid + pidfd, or stage + errno. */
 void CreateContainer(const CreateOptions& opts, CreateResult& result);
+
+/** Serialises the options for garden-shim (everything but initFd / cloneParent). */
+std::string EncodeCreateOptions(const CreateOptions& o);
+/** Parses EncodeCreateOptions' output; false when malformed. */
+bool DecodeCreateOptions(const char* data, size_t len, CreateOptions& o);
 
 /** Returns an fd (cached per path for the process lifetime) of a sealed memfd copy of `path`. */
 int SealedCopy(const std::string& path, int& err);

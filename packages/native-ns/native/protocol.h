@@ -22,6 +22,8 @@ enum ClientFrame : uint8_t {
   kStdinEof = 4,
   kSignal = 5,    // value: signal number
   kResize = 6,    // value: cols << 16 | rows
+  kCreate = 7,    // first frame instead of SPEC: EncodeCreateOptions payload, garden-init's sealed
+                  // memfd as SCM_RIGHTS; the shim creates the container (CLONE_PARENT) and exits
 };
 
 // shim -> server
@@ -31,6 +33,9 @@ enum ShimFrame : uint8_t {
   kOutput = 103,   // stream, value: offset of the first byte, payload: bytes
   kEof = 104,      // stream, value: final offset
   kExit = 105,     // value: exit status (code, or 128 + signal)
+  kCreated = 106,  // answer to CREATE: value: init's host pid, its pidfd as SCM_RIGHTS. A failed
+                   // CREATE answers ERROR (payload: stage NUL syscall), with the killed child's
+                   // pidfd attached when clone had succeeded (the server reaps it)
 };
 
 constexpr uint64_t kFromUndelivered = ~uint64_t{0};

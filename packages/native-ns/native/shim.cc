@@ -18,7 +18,9 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -35,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "create.h"
 #include "protocol.h"
 #include "ring.h"
 #include "spec.h"
@@ -75,7 +78,13 @@ bool WriteFull(int fd, const char* buf, size_t len) {
 struct ChildPlan {
   const Spec* spec;
   int containerPidfd;
+  // Fds the child writes "0" to: `tasks` of each v1 cgroup (moving the calling — only — thread
+  // skips the kernel's global threadgroup lock, whose first use after a quiet spell waits for an
+  // RCU grace period), and cgroup.procs of a v2 cgroup only when clone3 (CLONE_INTO_CGROUP) is
+  // unavailable.
   std::vector<int> cgroupProcs;
+  int cgroupV2Dir = -1;    // CLONE_INTO_CGROUP target
+  int cgroupV2Procs = -1;  // fallback for fork()
   int stdinR = -1, stdoutW = -1, stderrW = -1;
   int ptySock = -1;  // child end of the socketpair that carries the pty master back
   int errW = -1;
@@ -106,6 +115,7 @@ int InstallSeccomp(const std::string& prog) {
   for (int fd : p.cgroupProcs) {
     if (write(fd, "0", 1) != 1) ChildFail(errW, Stage::kCgroup, errno);
   }
+  if (p.cgroupV2Procs >= 0 && write(p.cgroupV2Procs, "0", 1) != 1) ChildFail(errW, Stage::kCgroup, errno);
   for (const auto& r : s.rlimits) {
     struct rlimit rl = {static_cast<rlim_t>(r.soft), static_cast<rlim_t>(r.hard)};
     if (setrlimit(static_cast<__rlimit_resource>(r.resource), &rl) != 0) ChildFail(errW, Stage::kRlimit, errno);
@@ -705,6 +715,61 @@ bool ReadSpecHeader(int fd, char* hdr, int& passedFd) {
   return true;
 }
 
+// Sends a whole frame with `fd` (if >= 0) as SCM_RIGHTS on its first byte.
+bool SendWithFd(int sock, const std::string& frame, int fd) {
+  if (fd < 0) return WriteFull(sock, frame.data(), frame.size());
+  struct iovec iov = {const_cast<char*>(frame.data()), frame.size()};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  std::memset(&u, 0, sizeof u);
+  struct msghdr msg;
+  std::memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = u.buf;
+  msg.msg_controllen = sizeof u.buf;
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  ssize_t n;
+  do {
+    n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return false;
+  return WriteFull(sock, frame.data() + n, frame.size() - static_cast<size_t>(n));
+}
+
+// CREATE: a container whose init is created from this small process (cheap to clone, unlike a
+// server with a large heap, whose page tables clone would copy) and handed to the server, whose
+// child it is (CLONE_PARENT). We exit afterwards.
+int CreateMain(int ctl, const std::string& raw, int initFd) {
+  CreateOptions opts;
+  std::string reply;
+  if (initFd < 0 || !DecodeCreateOptions(raw.data(), raw.size(), opts)) {
+    std::string payload = std::string(StageName(Stage::kSpec)) + '\0';
+    AppendFrame(reply, kError, 0, EINVAL, payload.data(), static_cast<uint32_t>(payload.size()));
+    WriteFull(ctl, reply.data(), reply.size());
+    return 2;
+  }
+  opts.initFd = initFd;
+  opts.cloneParent = true;
+  CreateResult res;
+  CreateContainer(opts, res);
+  if (res.pid >= 0) {
+    AppendFrame(reply, kCreated, 0, static_cast<uint64_t>(res.pid), nullptr, 0);
+  } else {
+    std::string payload = std::string(StageName(res.stage)) + '\0' + res.syscall;
+    AppendFrame(reply, kError, 0, static_cast<uint64_t>(res.err), payload.data(), static_cast<uint32_t>(payload.size()));
+  }
+  bool sent = SendWithFd(ctl, reply, res.pidfd);
+  if (!sent && res.pidfd >= 0) Sys_pidfd_send_signal(res.pidfd, SIGKILL);  // nobody will own it
+  return res.pid >= 0 && sent ? 0 : 1;
+}
+
 }  // namespace
 
 int main() {
@@ -716,6 +781,11 @@ int main() {
   char hdr[kFrameHeader];
   int containerPidfd = -1;
   if (!ReadSpecHeader(ctl, hdr, containerPidfd)) return 0;
+  if (hdr[0] == kCreate && GetU32(hdr + 2) <= kMaxSpecPayload) {
+    std::string raw(GetU32(hdr + 2), '\0');
+    if (!ReadFull(ctl, raw.data(), raw.size())) return 2;
+    return CreateMain(ctl, raw, containerPidfd);
+  }
   if (hdr[0] != kSpec || GetU32(hdr + 2) > kMaxSpecPayload) {
     SendSpawnError(ctl, Stage::kSpec, EINVAL);
     return 2;
@@ -761,13 +831,20 @@ int main() {
   for (auto& e : spec.env) plan.envp.push_back(e.data());
   plan.envp.push_back(nullptr);
   for (const auto& dir : spec.cgroups) {
-    std::string procs = dir + "/cgroup.procs";
-    int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    struct statfs sfs;
+    bool v2 = statfs(dir.c_str(), &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC;
+    int fd;
+    if (v2 && plan.cgroupV2Dir < 0) {
+      fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd >= 0) plan.cgroupV2Dir = fd;
+    } else {
+      fd = open((dir + (v2 ? "/cgroup.procs" : "/tasks")).c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd >= 0) plan.cgroupProcs.push_back(fd);
+    }
     if (fd < 0) {
       SendSpawnError(ctl, Stage::kCgroup, errno);
       return 2;
     }
-    plan.cgroupProcs.push_back(fd);
   }
   int errPipe[2];
   if (pipe2(errPipe, O_CLOEXEC) != 0) return 2;
@@ -795,10 +872,21 @@ int main() {
   ca.flags = CLONE_PIDFD;
   ca.pidfd = reinterpret_cast<uint64_t>(&pidfd);
   ca.exit_signal = SIGCHLD;
+  if (plan.cgroupV2Dir >= 0) {
+    ca.flags |= CLONE_INTO_CGROUP;
+    ca.cgroup = static_cast<uint64_t>(plan.cgroupV2Dir);
+  }
   long pid = syscall(SYS_clone3, &ca, sizeof ca);
   if (pid < 0 && errno == ENOSYS) {
     // No clone3 (old kernels, valgrind): fork + pidfd_open. Race-free too, since an unreaped
-    // child's pid cannot be reused.
+    // child's pid cannot be reused. The child joins the v2 cgroup by writing cgroup.procs.
+    if (plan.cgroupV2Dir >= 0) {
+      plan.cgroupV2Procs = openat(plan.cgroupV2Dir, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+      if (plan.cgroupV2Procs < 0) {
+        SendSpawnError(ctl, Stage::kCgroup, errno);
+        return 2;
+      }
+    }
     pid = fork();
     if (pid > 0) {
       pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
@@ -843,6 +931,9 @@ int main() {
   }
   close(errPipe[1]);
   for (int fd : plan.cgroupProcs) close(fd);
+  for (int fd : {plan.cgroupV2Dir, plan.cgroupV2Procs}) {
+    if (fd >= 0) close(fd);
+  }
   if (containerPidfd >= 0) close(containerPidfd);
   if (spec.tty) {
     close(ptyPair[1]);

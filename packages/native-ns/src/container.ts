@@ -4,6 +4,7 @@ import { constants as osConstants } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { NativeArgumentError, NativeError } from './errors.js';
 import { loadBinding, nativeArtifacts, type RawExit } from './native.js';
+import { takeShim } from './process.js';
 
 /** One line of a uid/gid map. */
 export interface IdMapEntry {
@@ -229,6 +230,8 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       initPath: nativeArtifacts().init,
       env,
       mqueue: true,
+      // The clone runs in an idle garden-shim (small address space), and init becomes our child.
+      shimFd: takeShim().fd,
     });
   } catch (e) {
     throw NativeError.from(e);

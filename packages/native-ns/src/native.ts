@@ -15,7 +15,7 @@ export interface RawCreateOptions {
   /** `/proc/<pid>/uid_map` text; ignored when privileged. */
   uidMap: string;
   gidMap: string;
-  /** cgroup v1 directories: the parent writes the child's pid to their `cgroup.procs`. */
+  /** cgroup v1 directories: the child writes "0" (itself) to their `tasks`. */
   cgroupV1: string[];
   /** One cgroup2 directory joined with `CLONE_INTO_CGROUP`, or "". */
   cgroupV2: string;
@@ -27,6 +27,11 @@ export interface RawCreateOptions {
   initPath: string;
   env: string[];
   mqueue: boolean;
+  /**
+   * An idle garden-shim's control socket (ownership passes to the call, which closes it): the shim
+   * clones init with CLONE_PARENT. Absent, or the shim gone: cloned from this process.
+   */
+  shimFd?: number;
 }
 
 /** Exit of a watched pidfd; `known` is false when the process was not our child. */

@@ -378,7 +378,7 @@ export interface SpawnLocation {
  * when a pre-exec step fails.
  */
 /** An exec'd garden-shim waiting for its spec on `fd` (our end of its socketpair). */
-interface IdleShim {
+export interface IdleShim {
   pid: number;
   fd: number;
 }
@@ -411,6 +411,20 @@ function refill(): void {
   } catch {
     // the next spawn launches its own shim and reports the error
   }
+}
+
+/**
+ * @internal An exec'd shim for one job (a process, or a container create): from the pool when it
+ * has one (refilled after the caller's latency-critical part), else launched now. The caller owns
+ * its fd. A pooled shim may have died meanwhile: sending to it then fails with EPIPE/ECONNRESET.
+ */
+export function takeShim(): IdleShim {
+  const shim = pool.shift() ?? launchShim();
+  if (poolSize > 0 && !refillScheduled) {
+    refillScheduled = true;
+    setImmediate(refill);
+  }
+  return shim;
 }
 
 /**
@@ -454,7 +468,7 @@ export async function spawn(
   const passFd = container ? container.pidfd : -1;
   let shim: IdleShim | undefined;
   while (!shim) {
-    const candidate = pool.shift() ?? launchShim();
+    const candidate = takeShim();
     try {
       b.sendFrame(candidate.fd, frame, passFd);
       shim = candidate;
@@ -464,10 +478,6 @@ export async function spawn(
       if ((e as { code?: string }).code !== 'EPIPE' && (e as { code?: string }).code !== 'ECONNRESET')
         throw NativeError.from(e);
     }
-  }
-  if (poolSize > 0 && !refillScheduled) {
-    refillScheduled = true;
-    setImmediate(refill); // after this spawn's latency-critical part
   }
   const socket = new Socket({ fd: shim.fd, readable: true, writable: true });
   const proc = new ShimProcess(where.dir, socket, spec.path);

@@ -38,6 +38,7 @@ import {
   type Container as NativeContainer,
   Container as NativeContainerClass,
   signalCgroup,
+  unmountAsync,
 } from '@garden-ts/native-ns';
 import {
   cgroupLayout,
@@ -196,24 +197,28 @@ class LinuxBackendImpl implements LinuxBackend {
   }
 
   /**
-   * Removes a depot dir off the request path: renamed into `<depot>/trash` at once (so the id is
-   * free and nothing lists it), deleted in the background; startup empties the trash.
+   * Moves a depot dir into `<depot>/trash` (one atomic rename: the id is free at once, nothing
+   * lists the entry any more, and a restart only has to finish removing it). Returns the new
+   * path, or undefined when there was no such dir.
    */
-  private discard(dir: string): void {
-    if (!existsSync(dir)) return;
+  private toTrash(dir: string): string | undefined {
     const target = join(this.trash, `${Date.now()}-${Math.random().toString(36).slice(2)}`);
     try {
       renameSync(dir, target);
+      return target;
     } catch (e) {
-      this.log.warn({ dir, err: (e as Error).message }, 'moving to trash failed; removing in place');
-      rmSync(dir, { recursive: true, force: true });
-      return;
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
     }
-    this.removeInBackground(target);
   }
 
+  /** Unmounts a trashed depot dir's rootfs and deletes the dir, off the request path. */
   private removeInBackground(path: string): void {
-    const p: Promise<void> = rm(path, { recursive: true, force: true })
+    const p: Promise<void> = (async () => {
+      // A stacked mount (never ours, but possible) comes off one per call.
+      for (let i = 0; i < 10 && (await unmountAsync(join(path, 'rootfs'), { detach: true })); i++);
+      await rm(path, { recursive: true, force: true });
+    })()
       .catch((e: Error) => this.log.warn({ path, err: e.message }, 'removing a destroyed depot dir'))
       .finally(() => this.removals.delete(p));
     this.removals.add(p);
@@ -363,8 +368,8 @@ class LinuxBackendImpl implements LinuxBackend {
     id: string,
     container: LinuxContainer | undefined,
     record = container?.record ?? this.store.read(id),
+    dir = this.store.dirOf(id),
   ): Promise<void> {
-    const dir = this.store.dirOf(id);
     let init = container?.init;
     if (!init && record?.init) {
       try {
@@ -392,10 +397,17 @@ class LinuxBackendImpl implements LinuxBackend {
     await removeContainerCgroup(cgroupPath).catch((e: Error) =>
       this.log.warn({ id, err: e.message }, 'cgroup removal'),
     );
-    this.log.info({ id }, 'teardown: unmounting');
-    unmountRootfs(dir);
     rmSync(join(this.runDir, id), { recursive: true, force: true });
-    this.discard(dir);
+    // Unmounting the overlay and deleting the depot dir happen in the background, from the trash.
+    let trashed: string | undefined;
+    try {
+      trashed = dir.startsWith(`${this.trash}/`) ? dir : this.toTrash(dir);
+    } catch (e) {
+      this.log.warn({ dir, err: (e as Error).message }, 'moving to trash failed; removing in place');
+      unmountRootfs(dir);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    if (trashed) this.removeInBackground(trashed);
     this.log.info({ id }, 'teardown: done');
   }
 
@@ -430,9 +442,17 @@ class LinuxBackendImpl implements LinuxBackend {
     if (c.destroying) throw new GardenError('container already being destroyed');
     c.destroying = true;
     c.record.phase = 'destroying';
-    c.save();
+    // The depot entry goes to the trash first: that rename is the durable "being destroyed"
+    // mark (a restart finishes the job; the orphaned cgroup and init are swept by id).
+    let dir = this.store.dirOf(c.record.id);
     try {
-      await this.teardown(c.record.id, c);
+      dir = this.toTrash(dir) ?? dir;
+    } catch (e) {
+      this.log.warn({ handle, err: (e as Error).message }, 'moving to trash failed');
+      this.store.write(c.record);
+    }
+    try {
+      await this.teardown(c.record.id, c, c.record, dir);
     } finally {
       this.byHandle.delete(handle);
       this.admitted.delete(handle);

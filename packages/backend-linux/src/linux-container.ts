@@ -115,8 +115,9 @@ export class LinuxContainer {
     return join(this.dir, 'rootfs');
   }
 
-  /** Persists the record (atomic replace). */
+  /** Persists the record (atomic replace); nothing once destroy has moved the depot entry away. */
   save(): void {
+    if (this.destroying) return;
     this.host.store.write(this.record);
   }
 

@@ -51,11 +51,24 @@ export function mountTmpfs(target: string, options: { mode?: number; size?: stri
  * go once their last user does). Returns false when `target` is not a mount point.
  */
 export function unmount(target: string, options: { detach?: boolean } = {}): boolean {
-  if (typeof target !== 'string' || !isAbsolute(target) || target.includes('\0'))
-    throw new NativeArgumentError('target', 'must be an absolute path');
   try {
-    return loadBinding().unmount(target, options.detach === true);
+    return loadBinding().unmount(checkTarget(target), options.detach === true);
   } catch (e) {
     throw NativeError.from(e);
   }
+}
+
+/** {@link unmount} off the event loop (an overlay's teardown takes about a millisecond). */
+export async function unmountAsync(target: string, options: { detach?: boolean } = {}): Promise<boolean> {
+  try {
+    return await loadBinding().unmountAsync(checkTarget(target), options.detach === true);
+  } catch (e) {
+    throw NativeError.from(e);
+  }
+}
+
+function checkTarget(target: unknown): string {
+  if (typeof target !== 'string' || !isAbsolute(target) || target.includes('\0'))
+    throw new NativeArgumentError('target', 'must be an absolute path');
+  return target;
 }

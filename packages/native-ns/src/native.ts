@@ -70,6 +70,8 @@ export interface RawBinding {
   mountTmpfs(target: string, data: string): void;
   /** umount2(2), lazily when `detach`; false when `target` is not a mount point. */
   unmount(target: string, detach: boolean): boolean;
+  /** `unmount` on the thread pool. */
+  unmountAsync(target: string, detach: boolean): Promise<boolean>;
 }
 
 /** Where the addon and the helper executables are. */

@@ -14,7 +14,6 @@ import {
   statfsSync,
   statSync,
 } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -37,6 +36,7 @@ import {
   createContainer,
   type Container as NativeContainer,
   Container as NativeContainerClass,
+  removeTree,
   signalCgroup,
   unmountAsync,
 } from '@garden-ts/native-ns';
@@ -217,7 +217,7 @@ class LinuxBackendImpl implements LinuxBackend {
     const p: Promise<void> = (async () => {
       // A stacked mount (never ours, but possible) comes off one per call.
       for (let i = 0; i < 10 && (await unmountAsync(join(path, 'rootfs'), { detach: true })); i++);
-      await rm(path, { recursive: true, force: true });
+      await removeTree(path);
     })()
       .catch((e: Error) => this.log.warn({ path, err: e.message }, 'removing a destroyed depot dir'))
       .finally(() => this.removals.delete(p));
@@ -397,7 +397,15 @@ class LinuxBackendImpl implements LinuxBackend {
     await removeContainerCgroup(cgroupPath).catch((e: Error) =>
       this.log.warn({ id, err: e.message }, 'cgroup removal'),
     );
-    rmSync(join(this.runDir, id), { recursive: true, force: true });
+    // The run dir (tmpfs) is renamed out of the way at once and deleted in the background too.
+    const run = join(this.runDir, id);
+    const runTrash = join(this.runDir, `.trash-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+    try {
+      renameSync(run, runTrash);
+      this.removeInBackground(runTrash);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') rmSync(run, { recursive: true, force: true });
+    }
     // Unmounting the overlay and deleting the depot dir happen in the background, from the trash.
     let trashed: string | undefined;
     try {

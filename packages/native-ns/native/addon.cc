@@ -2,6 +2,7 @@
 // thread with epoll over pidfds delivering exits through one ThreadSafeFunction, pidfd signals.
 // The raw interface it exposes is described exactly by src/native.d.ts.
 #include <fcntl.h>
+#include <ftw.h>
 #include <napi.h>
 #include <pthread.h>
 #include <sched.h>
@@ -276,20 +277,28 @@ std::vector<std::string> StringArray(const Napi::Value& v) {
   return out;
 }
 
-Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::string path = info[0].As<Napi::String>().Utf8Value();
-  std::vector<std::string> argvS = StringArray(info[1]), envS = StringArray(info[2]);
-  Napi::Array fdArr = info[3].As<Napi::Array>();
-  std::vector<int> fds;
-  for (uint32_t i = 0; i < fdArr.Length(); i++) fds.push_back(fdArr.Get(i).As<Napi::Number>().Int32Value());
+struct LaunchResult {
+  int pid = -1;
+  int pidfd = -1;
+  int err = 0;
+  const char* sys = "";
+};
+
+// vfork-style launch (CLONE_VM | CLONE_VFORK: no page-table copy of this big process); only
+// the calling thread waits until the child exec'd. Safe on any thread.
+LaunchResult Launch(const std::string& path, std::vector<std::string> argvS, std::vector<std::string> envS, const std::vector<int>& fds) {
+  LaunchResult r;
   std::vector<char*> argv, envp;
   for (auto& a : argvS) argv.push_back(a.data());
   argv.push_back(nullptr);
   for (auto& e : envS) envp.push_back(e.data());
   envp.push_back(nullptr);
   int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (devnull < 0) throw MakeError(env, errno, "open", "spawn-helper");
+  if (devnull < 0) {
+    r.err = errno;
+    r.sys = "open";
+    return r;
+  }
   int scratch = devnull + 1;
   for (int fd : fds) scratch = std::max(scratch, fd + 1);
   scratch = std::max(scratch, static_cast<int>(fds.size()) + 1);
@@ -304,18 +313,78 @@ Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
   int cloneErr = errno;
   pthread_sigmask(SIG_SETMASK, &saved, nullptr);
   close(devnull);
-  if (pid < 0) throw MakeError(env, cloneErr, "clone", "spawn-helper");
+  if (pid < 0) {
+    r.err = cloneErr;
+    r.sys = "clone";
+    return r;
+  }
   if (plan.stage != 0) {
     siginfo_t si;
     waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si, WEXITED);
     close(pidfd);
-    const char* sys = plan.stage == 1 ? "setsid" : plan.stage == 2 ? "dup2" : "execve";
-    throw MakeError(env, plan.err, sys, "spawn-helper");
+    r.err = plan.err;
+    r.sys = plan.stage == 1 ? "setsid" : plan.stage == 2 ? "dup2" : "execve";
+    return r;
   }
-  Napi::Object r = Napi::Object::New(env);
-  r.Set("pid", pid);
-  r.Set("pidfd", pidfd);
+  r.pid = pid;
+  r.pidfd = pidfd;
   return r;
+}
+
+std::vector<int> IntArray(const Napi::Value& v) {
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<int> out;
+  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(a.Get(i).As<Napi::Number>().Int32Value());
+  return out;
+}
+
+Napi::Object LaunchObject(Napi::Env env, const LaunchResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("pid", r.pid);
+  o.Set("pidfd", r.pidfd);
+  return o;
+}
+
+Napi::Value SpawnHelper(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LaunchResult r = Launch(info[0].As<Napi::String>().Utf8Value(), StringArray(info[1]), StringArray(info[2]), IntArray(info[3]));
+  if (r.pid < 0) throw MakeError(env, r.err, r.sys, "spawn-helper");
+  return LaunchObject(env, r);
+}
+
+class LaunchWorker : public Napi::AsyncWorker {
+ public:
+  LaunchWorker(Napi::Env env, std::string path, std::vector<std::string> argv, std::vector<std::string> envp, std::vector<int> fds)
+      : Napi::AsyncWorker(env, "garden-launch"),
+        path_(std::move(path)),
+        argv_(std::move(argv)),
+        envp_(std::move(envp)),
+        fds_(std::move(fds)),
+        deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { r_ = Launch(path_, argv_, envp_, fds_); }
+  void OnOK() override {
+    if (r_.pid < 0) {
+      deferred_.Reject(MakeError(Env(), r_.err, r_.sys, "spawn-helper").Value());
+    } else {
+      deferred_.Resolve(LaunchObject(Env(), r_));
+    }
+  }
+
+ private:
+  std::string path_;
+  std::vector<std::string> argv_, envp_;
+  std::vector<int> fds_;
+  LaunchResult r_;
+  Napi::Promise::Deferred deferred_;
+};
+
+// SpawnHelper on the thread pool: the event loop does not wait for the helper's exec.
+Napi::Value SpawnHelperAsync(const Napi::CallbackInfo& info) {
+  auto* w = new LaunchWorker(info.Env(), info[0].As<Napi::String>().Utf8Value(), StringArray(info[1]), StringArray(info[2]), IntArray(info[3]));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
 }
 
 // ---- container creation ------------------------------------------------------------------------
@@ -592,6 +661,44 @@ Napi::Value UnmountAsync(const Napi::CallbackInfo& info) {
   return p;
 }
 
+// Recursive removal on the thread pool: never follows symlinks and never crosses into another
+// filesystem (a mount left below is an error, not something to empty).
+int RemoveEntry(const char* path, const struct stat*, int type, struct FTW*) {
+  int r = type == FTW_DP ? rmdir(path) : unlink(path);
+  return r == 0 || errno == ENOENT ? 0 : errno;
+}
+
+class RemoveTreeWorker : public Napi::AsyncWorker {
+ public:
+  RemoveTreeWorker(Napi::Env env, std::string path)
+      : Napi::AsyncWorker(env, "garden-remove-tree"), path_(std::move(path)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    int r = nftw(path_.c_str(), RemoveEntry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+    if (r > 0) err_ = r;
+    else if (r < 0 && errno != ENOENT) err_ = errno;
+  }
+  void OnOK() override {
+    if (err_) {
+      deferred_.Reject(MakeError(Env(), err_, "unlink", "remove-tree").Value());
+    } else {
+      deferred_.Resolve(Env().Undefined());
+    }
+  }
+
+ private:
+  std::string path_;
+  int err_ = 0;
+  Napi::Promise::Deferred deferred_;
+};
+
+Napi::Value RemoveTree(const Napi::CallbackInfo& info) {
+  auto* w = new RemoveTreeWorker(info.Env(), info[0].As<Napi::String>().Utf8Value());
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
 Napi::Value StageNames(const Napi::CallbackInfo& info) {
   Napi::Array a = Napi::Array::New(info.Env());
   for (int i = 0; i < static_cast<int>(Stage::kCount); i++) a.Set(static_cast<uint32_t>(i), StageName(static_cast<Stage>(i)));
@@ -620,6 +727,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.AddCleanupHook([st]() { Shutdown(st); });
   exports.Set("createContainer", Napi::Function::New(env, CreateContainerJs));
   exports.Set("spawnHelper", Napi::Function::New(env, SpawnHelper));
+  exports.Set("spawnHelperAsync", Napi::Function::New(env, SpawnHelperAsync));
   exports.Set("watchExit", Napi::Function::New(env, WatchExit));
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen));
   exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal));
@@ -631,6 +739,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("mountTmpfs", Napi::Function::New(env, MountTmpfs));
   exports.Set("unmount", Napi::Function::New(env, Unmount));
   exports.Set("unmountAsync", Napi::Function::New(env, UnmountAsync));
+  exports.Set("removeTree", Napi::Function::New(env, RemoveTree));
   return exports;
 }
 

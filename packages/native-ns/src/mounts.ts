@@ -72,3 +72,16 @@ function checkTarget(target: unknown): string {
     throw new NativeArgumentError('target', 'must be an absolute path');
   return target;
 }
+
+/**
+ * Deletes `path` and everything below it on the thread pool (the event loop does no per-entry
+ * work): symlinks are removed, never followed; a mount point below makes it fail rather than be
+ * emptied. A missing `path` is not an error.
+ */
+export async function removeTree(path: string): Promise<void> {
+  try {
+    await loadBinding().removeTree(checkTarget(path));
+  } catch (e) {
+    throw NativeError.from(e);
+  }
+}

@@ -54,6 +54,13 @@ export interface RawBinding {
   createContainer(options: RawCreateOptions): Promise<{ pid: number; pidfd: number }>;
   /** vfork-style spawn of a helper in its own session; target fd i gets `fds[i]` (-1: /dev/null). */
   spawnHelper(path: string, argv: string[], envp: string[], fds: number[]): { pid: number; pidfd: number };
+  /** `spawnHelper` on the thread pool (the fds must stay open until it settles). */
+  spawnHelperAsync(
+    path: string,
+    argv: string[],
+    envp: string[],
+    fds: number[],
+  ): Promise<{ pid: number; pidfd: number }>;
   /** Resolves once the pidfd's process exits (reaping it when it is our child). The pidfd stays
    *  open (the caller closes it). `keepAlive` keeps Node's event loop running until then. */
   watchExit(pidfd: number, keepAlive?: boolean): Promise<RawExit>;
@@ -70,6 +77,8 @@ export interface RawBinding {
   mountTmpfs(target: string, data: string): void;
   /** umount2(2), lazily when `detach`; false when `target` is not a mount point. */
   unmount(target: string, detach: boolean): boolean;
+  /** Deletes a directory tree on the thread pool (no symlink following, no crossing mounts). */
+  removeTree(path: string): Promise<void>;
   /** `unmount` on the thread pool. */
   unmountAsync(target: string, detach: boolean): Promise<boolean>;
 }

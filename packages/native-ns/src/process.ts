@@ -404,12 +404,44 @@ function launchShim(): IdleShim {
   return { pid: launched.pid, fd: mine };
 }
 
+/** Launches on the thread pool: the event loop never waits for a pooled shim's exec. */
+async function launchShimAsync(): Promise<IdleShim> {
+  const b = loadBinding();
+  const [mine, theirs] = b.socketpair();
+  let launched: { pid: number; pidfd: number };
+  try {
+    launched = await b.spawnHelperAsync(nativeArtifacts().shim, ['garden-shim'], [], [-1, -1, -1, theirs]);
+  } catch (e) {
+    b.closeFd(mine);
+    throw NativeError.from(e);
+  } finally {
+    b.closeFd(theirs);
+  }
+  void b.watchExit(launched.pidfd, false).finally(() => b.closeFd(launched.pidfd));
+  return { pid: launched.pid, fd: mine };
+}
+
+/** Shims being launched for the pool. */
+let launching = 0;
+/** Bumped by a drain: launches started before it close their shim on arrival. */
+let generation = 0;
+
 function refill(): void {
   refillScheduled = false;
-  try {
-    while (pool.length < poolSize) pool.push(launchShim());
-  } catch {
-    // the next spawn launches its own shim and reports the error
+  const gen = generation;
+  while (pool.length + launching < poolSize) {
+    launching++;
+    launchShimAsync().then(
+      (shim) => {
+        launching--;
+        // The pool may have been shrunk or drained meanwhile.
+        if (gen === generation && pool.length < poolSize) pool.push(shim);
+        else loadBinding().closeFd(shim.fd);
+      },
+      () => {
+        launching--; // the next job launches its own shim and reports the error
+      },
+    );
   }
 }
 
@@ -441,6 +473,7 @@ export function setShimPoolSize(size: number): void {
 
 /** Lets idle shims beyond `keep` exit (all by default). */
 export function drainShimPool(keep = 0): void {
+  generation++;
   while (pool.length > keep) {
     const idle = pool.pop() as IdleShim;
     loadBinding().closeFd(idle.fd);

@@ -10,6 +10,7 @@ import {
   mkdirSync,
   readdirSync,
   renameSync,
+  rmdirSync,
   rmSync,
   statfsSync,
   statSync,
@@ -177,6 +178,7 @@ class LinuxBackendImpl implements LinuxBackend {
   }
 
   async stop(): Promise<void> {
+    const none = this.admitted.size === 0;
     // Containers and processes keep running; only our connections to the shims go.
     for (const c of this.byHandle.values()) {
       for (const p of c.processes.values()) p.detach();
@@ -188,6 +190,14 @@ class LinuxBackendImpl implements LinuxBackend {
     // A later start() recovers everything from the depot again.
     this.started = undefined;
     await this.settled();
+    // Nothing left to survive a restart: leave no empty run dir behind (start() recreates it).
+    if (none) {
+      try {
+        rmdirSync(this.runDir);
+      } catch {
+        // not empty (a create raced the stop) or already gone
+      }
+    }
   }
 
   async ping(): Promise<void> {}
@@ -291,7 +301,7 @@ class LinuxBackendImpl implements LinuxBackend {
     // without one, and everything made before it (cgroup, mounts, run dir) is found by id.
     mkdirSync(dir, { mode: 0o711 });
     const runDir = join(this.runDir, id);
-    mkdirSync(runDir, { mode: 0o711 });
+    mkdirSync(runDir, { recursive: true, mode: 0o711 }); // recursive: also after a stop() removed the run dir
     const record: ContainerRecord = {
       version: 1,
       handle,
@@ -526,6 +536,7 @@ class LinuxBackendImpl implements LinuxBackend {
    */
   private async recover(): Promise<void> {
     cgroupLayout();
+    ensureRunDir(this.runDir); // a stop() with no containers removed it
     const known = new Set<string>();
     for (const id of this.store.entries()) {
       const record = this.store.read(id);

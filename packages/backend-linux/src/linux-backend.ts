@@ -41,13 +41,7 @@ import {
   signalCgroup,
   unmountAsync,
 } from '@garden-ts/native-ns';
-import {
-  cgroupLayout,
-  cgroupOf,
-  cgroupTree,
-  createContainerCgroup,
-  removeContainerCgroup,
-} from './cgroup-part.js';
+import { cgroupLayout, cgroupOf, createContainerCgroup, removeContainerCgroup } from './cgroup-part.js';
 import { LinuxContainer } from './linux-container.js';
 import { LinuxProcess } from './linux-process.js';
 import { checkName, generateName, hostnameOf, storageId } from './names.js';
@@ -325,10 +319,20 @@ class LinuxBackendImpl implements LinuxBackend {
     // rootfs
     const lower = await lowerDirFor(this.depot, image, privileged);
     record.lowerDir = lower;
-    const rootfs = mountOverlay(dir, lower, privileged);
-    const etc = writeEtcFiles(runDir, record.hostname, privileged);
-    // cgroup + limits
-    const { set, applied } = createContainerCgroup(record.cgroupPath, spec.limits, privileged);
+    // The overlay is made on the thread pool while the event loop writes the etc files and the
+    // cgroup (mkdir in every hierarchy, limits).
+    const overlay = mountOverlay(dir, lower, privileged);
+    let etc: ReturnType<typeof writeEtcFiles>;
+    let cgroup: ReturnType<typeof createContainerCgroup>;
+    try {
+      etc = writeEtcFiles(runDir, record.hostname, privileged);
+      cgroup = createContainerCgroup(record.cgroupPath, spec.limits, privileged);
+    } finally {
+      // Settled before anything else happens (teardown must see the mount if there is one).
+      await overlay.catch(() => undefined);
+    }
+    const rootfs = await overlay;
+    const { set, applied } = cgroup;
     record.limits = applied;
     // bind mount sources: origin Container means a path inside the container's rootfs.
     const nativeBinds = binds.map((b, i) => {
@@ -431,20 +435,17 @@ class LinuxBackendImpl implements LinuxBackend {
 
   /** SIGKILLs whatever is still in a cgroup (processes of a privileged container may escape the pid ns kill). */
   private async killCgroup(path: string): Promise<void> {
+    const set = cgroupOf(path);
     for (let i = 0; i < 50; i++) {
-      let busy = false;
-      for (const set of cgroupTree(path)) {
-        let pids: number[];
-        try {
-          pids = cgroupPids(set);
-        } catch {
-          continue;
-        }
-        if (pids.length === 0) continue;
-        busy = true;
-        if (i % 10 === 0) await signalCgroup(set, 9).catch(() => undefined);
+      let pids: number[];
+      try {
+        // One hierarchy, descendants included: every process we start joins all of them.
+        pids = cgroupPids(set, { recursive: true });
+      } catch {
+        return; // no such cgroup
       }
-      if (!busy) return;
+      if (pids.length === 0) return;
+      if (i % 10 === 0) await signalCgroup(set, 9).catch(() => undefined);
       await new Promise((r) => setTimeout(r, 20));
     }
   }

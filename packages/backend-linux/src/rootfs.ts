@@ -20,7 +20,7 @@ import {
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { GardenError, InvalidRequestError } from '@garden-ts/api-types';
-import { mountOverlay as nativeMountOverlay, unmount } from '@garden-ts/native-ns';
+import { createOverlay, unmount } from '@garden-ts/native-ns';
 
 const run = promisify(execFile);
 
@@ -119,23 +119,21 @@ export function lowerDirFor(depot: string, image: ImageChoice, privileged: boole
   return p;
 }
 
-/** Mounts the overlay `lower` + `<dir>/upper` at `<dir>/rootfs` (mount(2) through native-ns). */
-export function mountOverlay(dir: string, lower: string, privileged: boolean): string {
-  const upper = join(dir, 'upper');
-  const work = join(dir, 'work');
-  const target = join(dir, 'rootfs');
-  for (const d of [upper, work, target]) mkdirSync(d, { mode: 0o755 });
-  if (!privileged) {
-    // The merged root directory takes the upper dir's owner: container root must own "/".
-    chownSync(upper, MAPPED_ROOT, MAPPED_ROOT);
-    chownSync(target, MAPPED_ROOT, MAPPED_ROOT);
-  }
+/**
+ * Makes `<dir>/upper`, `<dir>/work` and mounts the overlay (`lower` below) at `<dir>/rootfs`, all
+ * on the thread pool through native-ns (the event loop meanwhile prepares the cgroup).
+ */
+export async function mountOverlay(dir: string, lower: string, privileged: boolean): Promise<string> {
   try {
-    nativeMountOverlay({ lower, upper, work, target });
+    return await createOverlay({
+      lower,
+      dir,
+      // The merged root directory takes the upper dir's owner: container root must own "/".
+      ...(privileged ? {} : { owner: { uid: MAPPED_ROOT, gid: MAPPED_ROOT } }),
+    });
   } catch (e) {
     throw new GardenError(`mounting the rootfs overlay failed: ${(e as Error).message}`);
   }
-  return target;
 }
 
 /**

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -474,9 +475,9 @@ class CreateWorker : public Napi::AsyncWorker {
         deferred_(Napi::Promise::Deferred::New(env)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override {
-    bool done = shimFd_ >= 0 && ViaShim();
-    if (shimFd_ >= 0) close(shimFd_);
-    if (!done) garden::CreateContainer(opts_, res_);
+    // The caller keeps the shim's fd: a shim that answered goes back to its pool.
+    viaShim_ = shimFd_ >= 0 && ViaShim();
+    if (!viaShim_) garden::CreateContainer(opts_, res_);
   }
   // The clone happens in an idle garden-shim: cloning this process would copy the page tables
   // of the whole server (create time grows with its heap: ~3.5 ms at 50 MB RSS, ~12 ms at
@@ -545,12 +546,14 @@ class CreateWorker : public Napi::AsyncWorker {
     Napi::Object r = Napi::Object::New(env);
     r.Set("pid", res_.pid);
     r.Set("pidfd", res_.pidfd);
+    r.Set("viaShim", viaShim_);
     deferred_.Resolve(r);
   }
 
  private:
   garden::CreateOptions opts_;
   int shimFd_;
+  bool viaShim_ = false;
   garden::CreateResult res_;
   Napi::Promise::Deferred deferred_;
 };
@@ -591,16 +594,60 @@ Napi::Value CreateContainerJs(const Napi::CallbackInfo& info) {
 
 // ---- host mounts (the only mount(2) calls outside a container's own setup) -------------------
 
-// Overlay of `lower` (read-only) and `upper`/`work` at `target`. Paths may not contain ',' ':'
-// or '\\' (checked in TS): the kernel parses them out of one option string.
-Napi::Value MountOverlay(const Napi::CallbackInfo& info) {
-  std::string lower = info[0].As<Napi::String>().Utf8Value();
-  std::string upper = info[1].As<Napi::String>().Utf8Value();
-  std::string work = info[2].As<Napi::String>().Utf8Value();
-  std::string target = info[3].As<Napi::String>().Utf8Value();
-  std::string data = "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work;
-  if (mount("overlay", target.c_str(), "overlay", 0, data.c_str()) != 0) throw MakeError(info.Env(), errno, "mount", "overlay");
-  return info.Env().Undefined();
+// A container's overlay, on the thread pool: `<dir>/upper`, `<dir>/work` and the mount point
+// `<dir>/rootfs` are made (0755; upper and rootfs then owned by uid:gid when uid >= 0, so that
+// container root owns "/"), then `lower` (read-only) + upper/work are mounted at rootfs. Paths
+// may not contain ',' ':' or '\\' (checked in TS): the kernel parses them out of one string.
+class OverlayWorker : public Napi::AsyncWorker {
+ public:
+  OverlayWorker(Napi::Env env, std::string lower, std::string dir, long uid, long gid)
+      : Napi::AsyncWorker(env, "garden-overlay"),
+        lower_(std::move(lower)),
+        dir_(std::move(dir)),
+        uid_(uid),
+        gid_(gid),
+        deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    std::string upper = dir_ + "/upper", work = dir_ + "/work", target = dir_ + "/rootfs";
+    for (const std::string* d : {&upper, &work, &target}) {
+      if (mkdir(d->c_str(), 0755) != 0) return Fail("mkdir");
+    }
+    if (uid_ >= 0) {
+      for (const std::string* d : {&upper, &target}) {
+        if (lchown(d->c_str(), static_cast<uid_t>(uid_), static_cast<gid_t>(gid_)) != 0) return Fail("chown");
+      }
+    }
+    std::string data = "lowerdir=" + lower_ + ",upperdir=" + upper + ",workdir=" + work;
+    if (mount("overlay", target.c_str(), "overlay", 0, data.c_str()) != 0) return Fail("mount");
+  }
+  void OnOK() override {
+    if (err_) {
+      deferred_.Reject(MakeError(Env(), err_, sys_, "overlay").Value());
+    } else {
+      deferred_.Resolve(Napi::String::New(Env(), dir_ + "/rootfs"));
+    }
+  }
+
+ private:
+  void Fail(const char* sys) {
+    err_ = errno;
+    sys_ = sys;
+  }
+  std::string lower_, dir_;
+  long uid_, gid_;
+  int err_ = 0;
+  const char* sys_ = "";
+  Napi::Promise::Deferred deferred_;
+};
+
+Napi::Value CreateOverlay(const Napi::CallbackInfo& info) {
+  auto* w = new OverlayWorker(info.Env(), info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(),
+                              static_cast<long>(info[2].As<Napi::Number>().Int64Value()),
+                              static_cast<long>(info[3].As<Napi::Number>().Int64Value()));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
 }
 
 // A private tmpfs at `target` (the volatile run directory); `data` like "mode=0711,size=10%".
@@ -735,7 +782,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
   exports.Set("sendFrame", Napi::Function::New(env, SendFrame));
   exports.Set("stageNames", Napi::Function::New(env, StageNames));
-  exports.Set("mountOverlay", Napi::Function::New(env, MountOverlay));
+  exports.Set("createOverlay", Napi::Function::New(env, CreateOverlay));
   exports.Set("mountTmpfs", Napi::Function::New(env, MountTmpfs));
   exports.Set("unmount", Napi::Function::New(env, Unmount));
   exports.Set("unmountAsync", Napi::Function::New(env, UnmountAsync));

@@ -745,7 +745,8 @@ bool SendWithFd(int sock, const std::string& frame, int fd) {
 
 // CREATE: a container whose init is created from this small process (cheap to clone, unlike a
 // server with a large heap, whose page tables clone would copy) and handed to the server, whose
-// child it is (CLONE_PARENT). We exit afterwards.
+// child it is (CLONE_PARENT). Nothing of it stays with us: the shim then waits for its next frame
+// (the server returns it to its pool). Returns 2 when the channel is unusable.
 int CreateMain(int ctl, const std::string& raw, int initFd) {
   CreateOptions opts;
   std::string reply;
@@ -753,7 +754,7 @@ int CreateMain(int ctl, const std::string& raw, int initFd) {
     std::string payload = std::string(StageName(Stage::kSpec)) + '\0';
     AppendFrame(reply, kError, 0, EINVAL, payload.data(), static_cast<uint32_t>(payload.size()));
     WriteFull(ctl, reply.data(), reply.size());
-    return 2;
+    return 2;  // a peer that sends malformed frames gets no second chance
   }
   opts.initFd = initFd;
   opts.cloneParent = true;
@@ -767,7 +768,8 @@ int CreateMain(int ctl, const std::string& raw, int initFd) {
   }
   bool sent = SendWithFd(ctl, reply, res.pidfd);
   if (!sent && res.pidfd >= 0) Sys_pidfd_send_signal(res.pidfd, SIGKILL);  // nobody will own it
-  return res.pid >= 0 && sent ? 0 : 1;
+  if (res.pidfd >= 0) close(res.pidfd);
+  return sent ? (res.pid >= 0 ? 0 : 1) : 2;
 }
 
 }  // namespace
@@ -777,14 +779,17 @@ int main() {
   const int ctl = 3;
   prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
-  // 1. The spec frame (an idle pooled shim waits here; EOF: the server went away).
+  // 1. The spec frame (an idle pooled shim waits here; EOF: the server went away). CREATE
+  // frames may come first, any number of them: the shim stays generic (and pooled) after each.
   char hdr[kFrameHeader];
   int containerPidfd = -1;
-  if (!ReadSpecHeader(ctl, hdr, containerPidfd)) return 0;
-  if (hdr[0] == kCreate && GetU32(hdr + 2) <= kMaxSpecPayload) {
+  for (;;) {
+    if (!ReadSpecHeader(ctl, hdr, containerPidfd)) return 0;
+    if (hdr[0] != kCreate || GetU32(hdr + 2) > kMaxSpecPayload) break;
     std::string raw(GetU32(hdr + 2), '\0');
     if (!ReadFull(ctl, raw.data(), raw.size())) return 2;
-    return CreateMain(ctl, raw, containerPidfd);
+    if (CreateMain(ctl, raw, containerPidfd) == 2) return 2;
+    if (containerPidfd >= 0) close(containerPidfd);
   }
   if (hdr[0] != kSpec || GetU32(hdr + 2) > kMaxSpecPayload) {
     SendSpawnError(ctl, Stage::kSpec, EINVAL);

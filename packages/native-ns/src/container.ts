@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { NativeArgumentError, NativeError } from './errors.js';
 import { loadBinding, nativeArtifacts, type RawExit } from './native.js';
-import { takeShim } from './process.js';
+import { returnShim, takeShim } from './process.js';
 
 /** One line of a uid/gid map. */
 export interface IdMapEntry {
@@ -213,7 +213,9 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       throw new NativeArgumentError(`env[${i}]`, 'must look like KEY=value');
   }
   const b = loadBinding();
-  let r: { pid: number; pidfd: number };
+  // The clone runs in an idle garden-shim (small address space), and init becomes our child.
+  const shim = takeShim();
+  let r: { pid: number; pidfd: number; viaShim: boolean };
   try {
     r = await b.createContainer({
       rootfs,
@@ -230,12 +232,14 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       initPath: nativeArtifacts().init,
       env,
       mqueue: true,
-      // The clone runs in an idle garden-shim (small address space), and init becomes our child.
-      shimFd: takeShim().fd,
+      shimFd: shim.fd,
     });
   } catch (e) {
+    b.closeFd(shim.fd);
     throw NativeError.from(e);
   }
+  if (r.viaShim) returnShim(shim);
+  else b.closeFd(shim.fd);
   let st = 0n;
   try {
     st = processStartTime(r.pid);

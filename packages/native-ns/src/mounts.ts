@@ -13,16 +13,32 @@ function overlayPath(field: string, p: unknown): string {
   return p;
 }
 
-/** Mounts an overlay: `lower` read-only below, `upper`/`work` (same filesystem) on top, at `target`. */
-export function mountOverlay(o: { lower: string; upper: string; work: string; target: string }): void {
-  const args = [
-    overlayPath('lower', o.lower),
-    overlayPath('upper', o.upper),
-    overlayPath('work', o.work),
-    overlayPath('target', o.target),
-  ] as const;
+/**
+ * Makes a container's overlay on the thread pool: creates `<dir>/upper`, `<dir>/work` and the mount
+ * point `<dir>/rootfs` (0755; upper and rootfs owned by `owner` when given: the merged root takes
+ * the upper dir's owner), then mounts `lower` read-only below upper/work at rootfs. Resolves with
+ * the rootfs path.
+ * @throws NativeArgumentError for a relative path or one with ',', ':', '\\' or a newline (the
+ * kernel parses the paths out of one option string); NativeError (rejected, stage `overlay`).
+ */
+export async function createOverlay(o: {
+  lower: string;
+  dir: string;
+  owner?: { uid: number; gid: number };
+}): Promise<string> {
+  const lower = overlayPath('lower', o.lower);
+  const dir = overlayPath('dir', o.dir);
+  const uid = o.owner?.uid ?? -1;
+  const gid = o.owner?.gid ?? -1;
+  for (const [f, v] of [
+    ['owner.uid', uid],
+    ['owner.gid', gid],
+  ] as const) {
+    if (!Number.isInteger(v) || v < -1 || v > 0xffff_fffe)
+      throw new NativeArgumentError(f, 'must be a uid/gid');
+  }
   try {
-    loadBinding().mountOverlay(...args);
+    return await loadBinding().createOverlay(lower, dir, uid, gid);
   } catch (e) {
     throw NativeError.from(e);
   }

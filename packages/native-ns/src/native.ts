@@ -28,8 +28,9 @@ export interface RawCreateOptions {
   env: string[];
   mqueue: boolean;
   /**
-   * An idle garden-shim's control socket (ownership passes to the call, which closes it): the shim
-   * clones init with CLONE_PARENT. Absent, or the shim gone: cloned from this process.
+   * An idle garden-shim's control socket (the caller keeps it): the shim clones init with
+   * CLONE_PARENT and then waits for its next frame. Absent, or the shim gone: cloned from this
+   * process.
    */
   shimFd?: number;
 }
@@ -51,7 +52,8 @@ export interface RawError extends Error {
 
 /** The addon's exports. */
 export interface RawBinding {
-  createContainer(options: RawCreateOptions): Promise<{ pid: number; pidfd: number }>;
+  /** `viaShim`: the shim of `options.shimFd` did it (and can serve again). */
+  createContainer(options: RawCreateOptions): Promise<{ pid: number; pidfd: number; viaShim: boolean }>;
   /** vfork-style spawn of a helper in its own session; target fd i gets `fds[i]` (-1: /dev/null). */
   spawnHelper(path: string, argv: string[], envp: string[], fds: number[]): { pid: number; pidfd: number };
   /** `spawnHelper` on the thread pool (the fds must stay open until it settles). */
@@ -71,8 +73,8 @@ export interface RawBinding {
   /** Writes all of `frame` to a blocking socket; `passFd` (>= 0) rides along as SCM_RIGHTS. */
   sendFrame(fd: number, frame: Buffer, passFd: number): void;
   stageNames(): string[];
-  /** mount(2) of an overlay at `target` (sync). */
-  mountOverlay(lower: string, upper: string, work: string, target: string): void;
+  /** mkdir `<dir>/{upper,work,rootfs}`, chown upper + rootfs (uid >= 0), mount the overlay at rootfs. */
+  createOverlay(lower: string, dir: string, uid: number, gid: number): Promise<string>;
   /** mount(2) of a nosuid,nodev,noexec tmpfs at `target` with option string `data` (sync). */
   mountTmpfs(target: string, data: string): void;
   /** umount2(2), lazily when `detach`; false when `target` is not a mount point. */

@@ -459,6 +459,12 @@ export function takeShim(): IdleShim {
   return shim;
 }
 
+/** @internal Gives back a shim that served a container create and is generic again. */
+export function returnShim(shim: IdleShim): void {
+  if (pool.length < poolSize) pool.push(shim);
+  else loadBinding().closeFd(shim.fd);
+}
+
 /**
  * Sets how many exec'd shims wait idle for their next process (default 2; 0 disables). Taking
  * one from the pool keeps the shim's exec off the spawn latency. Idle shims exit as soon as

@@ -13,6 +13,10 @@
 #include <cstring>
 #include <string>
 
+#include <linux/sched.h>
+#include <sys/syscall.h>
+
+#include "create.h"
 #include "protocol.h"
 #include "ring.h"
 #include "spec.h"
@@ -255,6 +259,146 @@ static void TestShimBackpressure(const char* shim, const char* dir) {
   CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
 }
 
+// The CREATE options codec: a full round trip, and every truncation refused.
+static void TestCreateCodec() {
+  CreateOptions o;
+  o.rootfs = "/depot/c/rootfs";
+  o.hostname = "h";
+  o.privileged = true;
+  o.uidMap = "0 4294967294 1\n";
+  o.gidMap = "0 4294967294 1\n";
+  o.cgroupV1 = {"/sys/fs/cgroup/memory/g/c", "/sys/fs/cgroup/pids/g/c"};
+  o.cgroupV2 = "/sys/fs/cgroup/unified/g/c";
+  o.netns = "";
+  o.binds = {{"/run/x/hosts", "/etc/hosts", false}, {"/src", "/dst", true}};
+  o.masked = {"/proc/kcore"};
+  o.readOnly = {"/proc/sys"};
+  o.initPath = "/opt/garden-init";
+  o.env = {"A=1", "B="};
+  o.mqueue = false;
+  std::string enc = EncodeCreateOptions(o);
+  CreateOptions d;
+  CHECK(DecodeCreateOptions(enc.data(), enc.size(), d));
+  CHECK(d.rootfs == o.rootfs && d.hostname == o.hostname && d.privileged && d.uidMap == o.uidMap);
+  CHECK(d.cgroupV1 == o.cgroupV1 && d.cgroupV2 == o.cgroupV2 && d.netns.empty());
+  CHECK(d.binds.size() == 2 && d.binds[1].src == "/src" && d.binds[1].dst == "/dst" && d.binds[1].readOnly);
+  CHECK(d.masked == o.masked && d.readOnly == o.readOnly && d.initPath == o.initPath && d.env == o.env);
+  CHECK(!d.mqueue);
+  for (size_t n = 0; n < enc.size(); n++) {
+    CreateOptions t;
+    CHECK(!DecodeCreateOptions(enc.data(), n, t));
+  }
+  std::string longer = enc + "x";
+  CreateOptions t;
+  CHECK(!DecodeCreateOptions(longer.data(), longer.size(), t));
+  o.rootfs = "relative";
+  std::string rel = EncodeCreateOptions(o);
+  CHECK(!DecodeCreateOptions(rel.data(), rel.size(), t));
+}
+
+// Sends `frame` with `fd` as SCM_RIGHTS.
+static bool SendFd(int sock, const std::string& frame, int fd) {
+  struct iovec iov = {const_cast<char*>(frame.data()), frame.size()};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  memset(&u, 0, sizeof u);
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = u.buf;
+  msg.msg_controllen = sizeof u.buf;
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  return sendmsg(sock, &msg, 0) == static_cast<ssize_t>(frame.size());
+}
+
+// Reads one reply frame; `fd` gets a passed descriptor, if any.
+static bool ReadReply(int sock, char* hdr, std::string& payload, int& fd) {
+  fd = -1;
+  struct iovec iov = {hdr, kFrameHeader};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } u;
+  struct msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = u.buf;
+  msg.msg_controllen = sizeof u.buf;
+  ssize_t n = recvmsg(sock, &msg, MSG_WAITALL | MSG_CMSG_CLOEXEC);
+  if (n != static_cast<ssize_t>(kFrameHeader)) return false;
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_type == SCM_RIGHTS) memcpy(&fd, CMSG_DATA(c), sizeof(int));
+  }
+  payload.assign(GetU32(hdr + 2), '\0');
+  return payload.empty() || ReadN(sock, payload.data(), payload.size());
+}
+
+// garden-shim's CREATE (as root, privileged: no user namespace): a container whose init is our
+// child (CLONE_PARENT), a failing create that leaves the shim usable, a malformed frame that ends
+// it, and the shim's exit status (non-zero under LeakSanitizer on a leak).
+static void TestShimCreate(const char* shim, const char* init, const char* rootfs) {
+  pid_t pid;
+  int sock = StartShim(shim, pid);
+  int initFd = open(init, O_RDONLY | O_CLOEXEC);
+  CHECK(initFd >= 0);
+  CreateOptions o;
+  o.rootfs = rootfs;
+  o.hostname = "leakcheck";
+  o.privileged = true;
+  o.initPath = init;
+  std::string payload = EncodeCreateOptions(o), f;
+  AppendFrame(f, kCreate, 0, 0, payload.data(), static_cast<uint32_t>(payload.size()));
+  CHECK(SendFd(sock, f, initFd));
+  char h[kFrameHeader];
+  std::string body;
+  int pidfd = -1;
+  CHECK(ReadReply(sock, h, body, pidfd));
+  CHECK(h[0] == static_cast<char>(kCreated) && pidfd >= 0);
+  if (h[0] == static_cast<char>(kError)) fprintf(stderr, "create error: %s errno %llu\n", body.c_str(), static_cast<unsigned long long>(GetU64(h + 6)));
+  if (pidfd >= 0) {
+    char comm[32] = {0};
+    std::string path = "/proc/" + std::to_string(GetU64(h + 6)) + "/comm";
+    int cfd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    CHECK(cfd >= 0 && read(cfd, comm, sizeof comm - 1) > 0);
+    if (cfd >= 0) close(cfd);
+    CHECK(strcmp(comm, "garden-init\n") == 0);
+    CHECK(syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0) == 0);
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    CHECK(waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si, WEXITED) == 0);  // ours
+    close(pidfd);
+  }
+  // A rootfs that does not exist: an error reply, and the shim stays for the next frame.
+  o.rootfs = "/nonexistent-garden-rootfs";
+  payload = EncodeCreateOptions(o);
+  f.clear();
+  AppendFrame(f, kCreate, 0, 0, payload.data(), static_cast<uint32_t>(payload.size()));
+  CHECK(SendFd(sock, f, initFd));
+  CHECK(ReadReply(sock, h, body, pidfd));
+  CHECK(h[0] == static_cast<char>(kError) && body.rfind("old-root", 0) == 0);
+  if (pidfd >= 0) close(pidfd);
+  // Malformed options: refused, and the shim exits.
+  f.clear();
+  AppendFrame(f, kCreate, 0, 0, "junk", 4);
+  CHECK(SendFd(sock, f, initFd));
+  CHECK(ReadReply(sock, h, body, pidfd));
+  CHECK(h[0] == static_cast<char>(kError) && body.rfind("spec", 0) == 0);
+  close(initFd);
+  close(sock);
+  int ws = 0;
+  waitpid(pid, &ws, 0);
+  CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 2);
+  if (!(WIFEXITED(ws) && WEXITSTATUS(ws) == 2)) fprintf(stderr, "shim exit status %d\n", ws);
+}
+
 int main(int argc, char** argv) {
   char tmpl[] = "/tmp/native-tests-XXXXXX";
   if (!mkdtemp(tmpl)) return 2;
@@ -262,6 +406,8 @@ int main(int argc, char** argv) {
   TestRing(dirfd);
   TestSpec();
   TestFrames();
+  TestCreateCodec();
+  if (argc > 3) TestShimCreate(argv[1], argv[2], argv[3]);
   if (argc > 1) {
     TestShimEndToEnd(argv[1], tmpl);
     for (const char* f : {"stdout.ring", "stderr.ring", "exit", "pid", "shim.log", "valgrind.log"}) unlinkat(dirfd, f, 0);

@@ -99,7 +99,10 @@ export function buildServer(options: BuildServerOptions): GardenServer {
     destroyGuard
       .run(handle, () => backend.destroy(handle))
       .then(
-        () => log.info({ handle }, 'grace time expired; container destroyed'),
+        () => {
+          streams.forgetContainer(handle);
+          log.info({ handle }, 'grace time expired; container destroyed');
+        },
         (err) => log.error({ err, handle }, 'reaping container failed'),
       );
   });

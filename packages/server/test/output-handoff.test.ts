@@ -91,3 +91,20 @@ it('does not replay output another reader of the process received (fan-out)', as
   expect(await late.c.readLine()).toContain('"exit_status":0');
   expect((await lateOut.readToEnd()).length).toBe(0);
 });
+
+it('forgets output held for a destroyed container', async () => {
+  await f.fake.create({ handle: 'gone' });
+  const body = JSON.stringify({ path: 'sh', args: ['-c', 'echo held'] });
+  const c = await RawConnection.open(f.socketPath);
+  c.write(
+    `POST /containers/gone/processes HTTP/1.1\r\nHost: api\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  await c.readHead();
+  const { process_id } = JSON.parse(await c.readLine()) as { process_id: string };
+  expect(await c.readLine()).toContain('"exit_status":0');
+  await expect.poll(() => f.server.streams.handedBack('gone', process_id, 'stdout')).toBe(5);
+  const d = await RawConnection.open(f.socketPath);
+  d.write('DELETE /containers/gone HTTP/1.1\r\nHost: api\r\n\r\n');
+  expect((await d.readHead()).status).toBe(200);
+  expect(f.server.streams.handedBack('gone', process_id, 'stdout')).toBe(0);
+});

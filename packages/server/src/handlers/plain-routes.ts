@@ -194,6 +194,7 @@ async function dispatch(ctx: ServerContext, r: PlainCall): Promise<string | unde
     case 'Destroy':
       await ctx.destroyGuard.run(handle, () => backend.destroy(handle));
       ctx.bomberman.defuse(handle);
+      ctx.streams.forgetContainer(handle);
       return EMPTY;
     case 'Stop': {
       const kill = await decode<boolean>(r, Wire.stopRequest);

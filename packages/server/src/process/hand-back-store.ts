@@ -63,6 +63,12 @@ export class HandBackStore {
     return chunks;
   }
 
+  /** Forgets everything held for the processes of a container (it was destroyed). */
+  forgetContainer(handle: string): void {
+    const prefix = `${handle}\0`;
+    for (const key of this.held.keys()) if (key.startsWith(prefix)) this.held.delete(key);
+  }
+
   /** Bytes held for a process stream. */
   bytes(key: string, kind: OutputKind): number {
     return this.held.get(key)?.[`${kind}Bytes`] ?? 0;

@@ -22,6 +22,17 @@ describe('StartupBuffer', () => {
 });
 
 describe('HandBackStore', () => {
+  it('forgets every process of a destroyed container, and only those', () => {
+    const store = new HandBackStore();
+    store.put('web\0p1', 'stdout', [Buffer.from('1')]);
+    store.put('web\0p2', 'stderr', [Buffer.from('2')]);
+    store.put('web2\0p1', 'stdout', [Buffer.from('3')]);
+    store.forgetContainer('web');
+    expect(store.bytes('web\0p1', 'stdout')).toBe(0);
+    expect(store.bytes('web\0p2', 'stderr')).toBe(0);
+    expect(Buffer.concat(store.take('web2\0p1', 'stdout')).toString()).toBe('3');
+  });
+
   it('keeps output per process stream, oldest bytes dropped beyond the bound', () => {
     const s = new HandBackStore(5, 2);
     s.put('p1', 'stdout', [Buffer.from('abc')]);

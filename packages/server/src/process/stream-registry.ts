@@ -80,6 +80,17 @@ export class StreamRegistry {
     this.handBack = new HandBackStore(o.handBackBytes ?? 1024 * 1024);
   }
 
+  /**
+   * Forgets the held output and reader bookkeeping of a destroyed container's processes (their
+   * output can never be attached to again), so a long-lived server does not keep them until the
+   * store's bound evicts them.
+   */
+  forgetContainer(handle: string): void {
+    this.handBack.forgetContainer(handle);
+    const prefix = `${handle}\0`;
+    for (const key of this.readerActivity.keys()) if (key.startsWith(prefix)) this.readerActivity.delete(key);
+  }
+
   /** Fresh output writables for a Run/Attach about to call the backend. */
   newStartupBuffers(): StartupBuffers {
     return {

@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { NativeArgumentError, NativeError } from './errors.js';
 import { loadBinding, nativeArtifacts, type RawExit } from './native.js';
-import { returnShim, takeShim } from './process.js';
+import { returnShim, scheduleRefill, takeShim } from './process.js';
 
 /** One line of a uid/gid map. */
 export interface IdMapEntry {
@@ -236,10 +236,15 @@ export async function createContainer(options: CreateContainerOptions): Promise<
     });
   } catch (e) {
     b.closeFd(shim.fd);
+    scheduleRefill();
     throw NativeError.from(e);
   }
-  if (r.viaShim) returnShim(shim);
-  else b.closeFd(shim.fd);
+  if (r.viaShim) {
+    returnShim(shim);
+  } else {
+    b.closeFd(shim.fd);
+    scheduleRefill();
+  }
   let st = 0n;
   try {
     st = processStartTime(r.pid);

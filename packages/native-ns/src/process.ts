@@ -447,22 +447,27 @@ function refill(): void {
 
 /**
  * @internal An exec'd shim for one job (a process, or a container create): from the pool when it
- * has one (refilled after the caller's latency-critical part), else launched now. The caller owns
- * its fd. A pooled shim may have died meanwhile: sending to it then fails with EPIPE/ECONNRESET.
+ * has one, else launched now. The caller owns its fd, and calls {@link scheduleRefill} once its
+ * latency-critical part is over (a launch competes for the CPU) unless it gives the shim back. A
+ * pooled shim may have died meanwhile: sending to it then fails with EPIPE/ECONNRESET.
  */
 export function takeShim(): IdleShim {
-  const shim = pool.shift() ?? launchShim();
-  if (poolSize > 0 && !refillScheduled) {
+  return pool.shift() ?? launchShim();
+}
+
+/** @internal Tops the pool up again (on the thread pool, after the current I/O callbacks). */
+export function scheduleRefill(): void {
+  if (poolSize > 0 && !refillScheduled && pool.length + launching < poolSize) {
     refillScheduled = true;
     setImmediate(refill);
   }
-  return shim;
 }
 
 /** @internal Gives back a shim that served a container create and is generic again. */
 export function returnShim(shim: IdleShim): void {
   if (pool.length < poolSize) pool.push(shim);
   else loadBinding().closeFd(shim.fd);
+  scheduleRefill();
 }
 
 /**
@@ -514,14 +519,20 @@ export async function spawn(
     } catch (e) {
       b.closeFd(candidate.fd);
       // an idle shim that died meanwhile: take the next one (a fresh one cannot have died yet)
-      if ((e as { code?: string }).code !== 'EPIPE' && (e as { code?: string }).code !== 'ECONNRESET')
+      if ((e as { code?: string }).code !== 'EPIPE' && (e as { code?: string }).code !== 'ECONNRESET') {
+        scheduleRefill();
         throw NativeError.from(e);
+      }
     }
   }
   const socket = new Socket({ fd: shim.fd, readable: true, writable: true });
   const proc = new ShimProcess(where.dir, socket, spec.path);
   proc.shimPid = shim.pid;
-  await proc.started();
+  try {
+    await proc.started();
+  } finally {
+    scheduleRefill();
+  }
   return proc;
 }
 

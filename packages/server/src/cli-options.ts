@@ -26,8 +26,11 @@ Options:
   -h, --help                 show this help
 
 Linux backend (--backend linux; root only):
-  --depot DIR                container state, overlay layers and process files (default ${DEFAULT_DEPOT};
+  --depot DIR                container records and overlay layers (default ${DEFAULT_DEPOT};
                              created if missing)
+  --run-dir DIR              volatile per-process state (output rings, sockets, exit files);
+                             should be a tmpfs (default /run/garden-ts/<hash of the depot>, on a
+                             tmpfs gardend mounts at /run/garden-ts when /run is not one)
   --default-rootfs PATH      rootfs for containers created without one: a directory or raw://DIR
                              (default <repo>/.rootfs/busybox when gardend runs from a garden-ts
                              checkout, built by scripts/build-rootfs.sh; required otherwise)
@@ -51,6 +54,8 @@ export interface LinuxBackendFlags {
   destroyContainersOnStartup: boolean;
   /** `--cgroup-parent`; absent = the backend's default (`garden`). */
   cgroupParent?: string;
+  /** `--run-dir`, absolute; absent = the backend's default. */
+  runDir?: string;
 }
 
 export interface GardendOptions {
@@ -91,6 +96,7 @@ export function parseGardendArgs(argv: string[]): GardendOptions | 'help' {
         'max-containers': { type: 'string' },
         'destroy-containers-on-startup': { type: 'boolean' },
         'cgroup-parent': { type: 'string' },
+        'run-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -155,6 +161,7 @@ const LINUX_FLAGS = [
   'max-containers',
   'destroy-containers-on-startup',
   'cgroup-parent',
+  'run-dir',
 ] as const;
 
 function linuxFlags(values: Record<string, string | boolean | undefined>): LinuxBackendFlags {
@@ -192,8 +199,11 @@ function linuxFlags(values: Record<string, string | boolean | undefined>): Linux
       `--cgroup-parent must be a relative cgroup path such as garden or ci/garden-1, got "${cgroupParent}"`,
     );
   }
+  const runDir = values['run-dir'] as string | undefined;
+  if (runDir === '') throw new UsageError('--run-dir must not be empty');
   return {
     depot: resolve(depot ?? DEFAULT_DEPOT),
+    ...(runDir === undefined ? {} : { runDir: resolve(runDir) }),
     ...(defaultRootfs === undefined ? {} : { defaultRootfs }),
     maxContainers,
     destroyContainersOnStartup: values['destroy-containers-on-startup'] === true,

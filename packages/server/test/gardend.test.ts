@@ -112,6 +112,7 @@ describe('gardend', () => {
       '--max-containers N',
       '--destroy-containers-on-startup',
       '--cgroup-parent NAME',
+      '--run-dir DIR',
     ]) {
       expect(stdout).toContain(flag);
     }
@@ -260,9 +261,12 @@ describe('parseGardendArgs (linux flags)', () => {
       '--destroy-containers-on-startup',
       '--cgroup-parent',
       'ci/garden-1',
+      '--run-dir',
+      'rel/run',
     ]);
     expect(options !== 'help' && options.linux).toEqual({
       depot: resolve('rel/depot'),
+      runDir: resolve('rel/run'),
       defaultRootfs: `raw://${resolve('rel/rootfs')}`,
       maxContainers: 250,
       destroyContainersOnStartup: true,
@@ -282,6 +286,7 @@ describe('parseGardendArgs (linux flags)', () => {
       [['--cgroup-parent', '/abs'], /^--cgroup-parent must be a relative cgroup path/],
       [['--cgroup-parent', 'a//b'], /^--cgroup-parent/],
       [['--cgroup-parent', ''], /^--cgroup-parent/],
+      [['--run-dir', ''], /^--run-dir must not be empty/],
     ];
     for (const [args, message] of bad) {
       expect(() => parseGardendArgs(['--backend', 'linux', ...args])).toThrow(UsageError);

@@ -155,6 +155,7 @@ export async function openLinuxBackend(
     maxContainers: flags.maxContainers,
     destroyContainersOnStartup: flags.destroyContainersOnStartup,
     ...(flags.cgroupParent === undefined ? {} : { cgroupParent: flags.cgroupParent }),
+    ...(flags.runDir === undefined ? {} : { runDir: flags.runDir }),
     logger,
   });
   logger.info(
@@ -164,6 +165,7 @@ export async function openLinuxBackend(
       maxContainers: flags.maxContainers,
       destroyContainersOnStartup: flags.destroyContainersOnStartup,
       cgroupParent: backend.cgroupParent,
+      runDir: backend.runDir,
     },
     'starting the linux backend',
   );

@@ -42,6 +42,7 @@ import {
   unmountAsync,
 } from '@garden-ts/native-ns';
 import { cgroupLayout, cgroupOf, createContainerCgroup, removeContainerCgroup } from './cgroup-part.js';
+import { chooseHostHelper } from './host-tools.js';
 import { LinuxContainer } from './linux-container.js';
 import { LinuxProcess } from './linux-process.js';
 import { checkName, generateName, hostnameOf, storageId } from './names.js';
@@ -78,6 +79,12 @@ export interface LinuxBackendOptions {
   cgroupParent?: string;
   /** Seconds of SIGTERM before SIGKILL in `stop(false)`. Default 10 (Guardian). */
   stopTimeoutSeconds?: number;
+  /**
+   * A statically linked multi-call binary providing `tar` and `sh` for StreamIn/StreamOut and
+   * directory creation inside containers, exec'd from a sealed copy (Guardian also brings its own
+   * tar). Default `/bin/busybox` when it exists and is static; `false`: the image's own tools.
+   */
+  helperExecutable?: string | false;
 }
 
 const silent: BackendLogger = { info() {}, warn() {}, error() {} };
@@ -107,6 +114,7 @@ class LinuxBackendImpl implements LinuxBackend {
   /** Destroyed containers' depot dirs are renamed here and removed in the background. */
   private readonly trash: string;
   private readonly removals = new Set<Promise<void>>();
+  private readonly hostHelper: string | undefined;
   private readonly byHandle = new Map<string, LinuxContainer>();
   /** Handles admitted (creating, created or destroying): the admission count. */
   private readonly admitted = new Set<string>();
@@ -138,6 +146,11 @@ class LinuxBackendImpl implements LinuxBackend {
     if (!this.runDir.startsWith('/'))
       throw new InvalidRequestError('runDir', 'runDir must be an absolute path');
     ensureRunDir(this.runDir);
+    try {
+      this.hostHelper = chooseHostHelper(options.helperExecutable);
+    } catch (e) {
+      throw new InvalidRequestError('helperExecutable', (e as Error).message);
+    }
     this.log = options.logger ?? silent;
     // Guardian's auto default: cores × 100 / total RAM in MiB (percent per share).
     this.cpuPerShare = (availableParallelism() * 100) / (totalmem() / (1024 * 1024));
@@ -151,6 +164,7 @@ class LinuxBackendImpl implements LinuxBackend {
     return {
       store: this.store,
       runDir: this.runDir,
+      hostHelper: this.hostHelper,
       cpuPerShare: this.cpuPerShare,
       stopTimeoutSeconds: this.options.stopTimeoutSeconds ?? 10,
       live: (h: string) => this.live(h),

@@ -55,6 +55,8 @@ export interface ContainerHost {
   store: StateStore;
   /** The backend's run directory (tmpfs); the container's volatile files are in `<runDir>/<id>`. */
   runDir: string;
+  /** A static multi-call binary (busybox) run for `tar` and `sh` instead of the image's. */
+  hostHelper: string | undefined;
   /** CPU entitlement per share, in percent. */
   cpuPerShare: number;
   /** SIGTERM phase of stop(false), seconds. */
@@ -297,6 +299,12 @@ export class LinuxContainer {
     };
   }
 
+  /** The executable of a file-operation tool: the host's static helper when there is one. */
+  private tool(name: 'tar' | 'sh'): Pick<NativeProcessSpec, 'path' | 'hostExecutable'> {
+    const helper = this.host.hostHelper;
+    return helper ? { path: `/bin/${name}`, hostExecutable: helper } : { path: `/bin/${name}` };
+  }
+
   /** Runs a helper to completion inside the container (mkdir, tar), collecting stderr. */
   private async helper(
     spec: NativeProcessSpec,
@@ -368,7 +376,7 @@ export class LinuxContainer {
       missing.push(d);
     const root = this.resolveUser('root:0');
     const r = await this.runHelper({
-      path: '/bin/sh',
+      ...this.tool('sh'),
       args: [
         'sh',
         '-c',
@@ -536,7 +544,7 @@ export class LinuxContainer {
     try {
       h = await this.helper(
         {
-          path: '/bin/tar',
+          ...this.tool('tar'),
           args: ['tar', '-x', '-o', '-f', '-'],
           env: [`PATH=${user.uid === 0 ? ROOT_PATH : USER_PATH}`, `HOME=${user.home}`],
           cwd: dest,
@@ -547,7 +555,11 @@ export class LinuxContainer {
     } catch (e) {
       archive.destroy();
       if (e instanceof NativeExecutableNotFoundError)
-        throw new GardenError('error streaming in: the container image has no /bin/tar');
+        throw new GardenError(
+          this.host.hostHelper
+            ? `error streaming in: ${this.host.hostHelper} is missing on the host`
+            : 'error streaming in: the container image has no /bin/tar',
+        );
       throw new GardenError(`error streaming in: ${(e as Error).message}`);
     }
     // A refused or broken archive kills tar at once: nothing after the bad entry is extracted.
@@ -585,7 +597,7 @@ export class LinuxContainer {
     let h: Awaited<ReturnType<LinuxContainer['helper']>>;
     try {
       h = await this.helper({
-        path: '/bin/tar',
+        ...this.tool('tar'),
         args: cmd.args,
         env: [`PATH=${user.uid === 0 ? ROOT_PATH : USER_PATH}`, `HOME=${user.home}`],
         cwd: cmd.cwd,
@@ -594,7 +606,11 @@ export class LinuxContainer {
       });
     } catch (e) {
       if (e instanceof NativeExecutableNotFoundError)
-        throw new GardenError('error streaming out: the container image has no /bin/tar');
+        throw new GardenError(
+          this.host.hostHelper
+            ? `error streaming out: ${this.host.hostHelper} is missing on the host`
+            : 'error streaming out: the container image has no /bin/tar',
+        );
       throw new GardenError(`error streaming out: ${(e as Error).message}`);
     }
     const out = new PassThrough();

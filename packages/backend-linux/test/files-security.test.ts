@@ -1,9 +1,12 @@
 /** StreamIn/StreamOut safety (reference §4) and security defaults seen from inside (§5). */
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Container } from '@garden-ts/api-types';
 import tar from 'tar-stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { LinuxBackend } from '../src/index.js';
 import { exec, testEnv } from './helpers.js';
 
@@ -121,6 +124,57 @@ describe('streamIn safety', () => {
     );
     expect(out).toMatch(/error streaming out/);
     await expect(c.streamOut({ path: '/no/such/path' })).rejects.toThrow(/error streaming out/);
+  });
+});
+
+describe('file operations use the host helper, not the image', () => {
+  it('streams in and out of an image without tar and sh, creating missing directories', async () => {
+    // The busybox rootfs minus its tar and sh: Guardian brings its own tar, so do we.
+    const dir = mkdtempSync(join(tmpdir(), 'backend-linux-notar-'));
+    try {
+      execFileSync('cp', ['-a', inject('rootfs'), join(dir, 'rootfs')]);
+      for (const tool of ['tar', 'sh']) unlinkSync(join(dir, 'rootfs', 'bin', tool));
+      const bare = await backend.create({ rootfsPath: `raw://${join(dir, 'rootfs')}` });
+      try {
+        await bare.streamIn({
+          path: '/tmp/made/by/helper',
+          tarStream: await archive([{ name: 'f.txt', content: 'from the host helper' }]),
+        });
+        const out = await bare.streamOut({ path: '/tmp/made/by/helper/f.txt' });
+        const files: Record<string, string> = {};
+        const extract = tar.extract();
+        extract.on('entry', (h, stream, next) => {
+          const parts: Buffer[] = [];
+          stream.on('data', (b: Buffer) => parts.push(b));
+          stream.on('end', () => {
+            files[h.name] = Buffer.concat(parts).toString();
+            next();
+          });
+        });
+        await new Promise((resolve, reject) => {
+          extract.on('finish', resolve);
+          extract.on('error', reject);
+          out.pipe(extract);
+        });
+        expect(files).toEqual({ 'f.txt': 'from the host helper' });
+        // The image really has neither tool: with the image's own tools the same fails.
+        const r = await exec(bare, { path: 'ls', args: ['/bin/tar', '/bin/sh'], dir: '/' });
+        expect(r.status).not.toBe(0);
+        const imageTools = env.backend({ helperExecutable: false });
+        const c2 = await imageTools.create({ rootfsPath: `raw://${join(dir, 'rootfs')}` });
+        try {
+          await expect(
+            c2.streamIn({ path: '/tmp', tarStream: await archive([{ name: 'g.txt', content: 'x' }]) }),
+          ).rejects.toThrow('error streaming in: the container image has no /bin/tar');
+        } finally {
+          await imageTools.destroy(c2.handle);
+        }
+      } finally {
+        await backend.destroy(bare.handle);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -87,6 +87,11 @@ int MkdirP(char* path, mode_t mode) {
 }
 
 int MkParentAndFile(char* path) {
+  // An existing target is mounted over as it is. Opening it for writing would copy it up into an
+  // overlay's upper dir (a file creation per bind, hidden by the mount anyway) and fails when the
+  // image's file is not writable by the container's root (a raw:// image owned by host root).
+  struct stat st;
+  if (lstat(path, &st) == 0) return 0;
   char* slash = strrchr(path, '/');
   if (slash && slash != path) {
     *slash = '\0';
@@ -94,8 +99,8 @@ int MkParentAndFile(char* path) {
     *slash = '/';
     if (r != 0) return -1;
   }
-  int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0 && errno != EEXIST && errno != EISDIR) return -1;
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0 && errno != EEXIST) return -1;
   if (fd >= 0) close(fd);
   return 0;
 }

@@ -16,7 +16,9 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
@@ -91,6 +93,7 @@ struct ChildPlan {
   std::vector<std::string> candidates;
   std::vector<char*> argv, envp;
   int lastCap = 40;
+  int execFd = -1;  // sealed copy of spec.hostExec: exec'd instead of the PATH candidates
 };
 
 [[noreturn]] void ChildFail(int errW, Stage stage, int err) {
@@ -205,6 +208,10 @@ int InstallSeccomp(const std::string& prog) {
   if (s.noNewPrivs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) ChildFail(errW, Stage::kNoNewPrivs, errno);
   if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) ChildFail(errW, Stage::kCloseFds, errno);
   if (!s.seccomp.empty() && s.noNewPrivs && InstallSeccomp(s.seccomp) != 0) ChildFail(errW, Stage::kSeccomp, errno);
+  if (p.execFd >= 0) {
+    syscall(SYS_execveat, p.execFd, "", p.argv.data(), p.envp.data(), AT_EMPTY_PATH);
+    ChildFail(errW, Stage::kExec, errno);
+  }
   int firstErr = ENOENT;
   for (const auto& c : p.candidates) {
     execve(c.c_str(), p.argv.data(), p.envp.data());
@@ -829,6 +836,28 @@ int main() {
     spec.capAmbient &= own;
   }
   plan.candidates = ExecCandidates(spec);
+  if (!spec.hostExec.empty()) {
+    // A sealed in-memory copy: a process in the container must not reach the host's file (not
+    // even for writing through /proc/<pid>/exe, the runc CVE-2019-5736 class).
+    int src = open(spec.hostExec.c_str(), O_RDONLY | O_CLOEXEC);
+    int mfd = src < 0 ? -1 : static_cast<int>(syscall(SYS_memfd_create, "garden-helper", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    struct stat st;
+    bool ok = mfd >= 0 && fstat(src, &st) == 0 && S_ISREG(st.st_mode);
+    off_t off = 0;
+    while (ok && off < st.st_size) {
+      ssize_t n = sendfile(mfd, src, &off, static_cast<size_t>(st.st_size - off));
+      if (n <= 0) ok = false;
+    }
+    ok = ok && fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) == 0;
+    int err = src < 0 ? errno : (ok ? 0 : (errno ? errno : EINVAL));
+    if (src >= 0) close(src);
+    if (!ok) {
+      if (mfd >= 0) close(mfd);
+      SendSpawnError(ctl, Stage::kExec, err);
+      return 2;
+    }
+    plan.execFd = mfd;
+  }
   std::vector<std::string> argvStore = spec.args;
   if (argvStore.empty()) argvStore.push_back(spec.path);
   for (auto& a : argvStore) plan.argv.push_back(a.data());
@@ -936,7 +965,7 @@ int main() {
   }
   close(errPipe[1]);
   for (int fd : plan.cgroupProcs) close(fd);
-  for (int fd : {plan.cgroupV2Dir, plan.cgroupV2Procs}) {
+  for (int fd : {plan.cgroupV2Dir, plan.cgroupV2Procs, plan.execFd}) {
     if (fd >= 0) close(fd);
   }
   if (containerPidfd >= 0) close(containerPidfd);

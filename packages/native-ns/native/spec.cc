@@ -73,6 +73,7 @@ bool ParseSpec(const char* data, size_t len, Spec& s, std::string& error) {
         s.joinUserNs = (GetU32(p) & 1) != 0;
         break;
       case kTagDir: s.dir = str; break;
+      case kTagHostExec: s.hostExec = str; break;
       default:
         error = "unknown tag " + std::to_string(tag);
         return false;

@@ -11,6 +11,7 @@ enum SpecTag : uint16_t {
   kTagPath = 1, kTagArg = 2, kTagEnv = 3, kTagCwd = 4, kTagUid = 5, kTagGid = 6,
   kTagGroups = 7, kTagRlimit = 8, kTagNoNewPrivs = 9, kTagCaps = 10, kTagSeccomp = 11,
   kTagTty = 12, kTagCgroup = 13, kTagRingCapacity = 14, kTagContainer = 15, kTagDir = 16,
+  kTagHostExec = 17,
 };
 
 struct Rlimit {
@@ -38,6 +39,7 @@ struct Spec {
   bool inContainer = false;
   bool joinUserNs = false;
   std::string dir;  // the process's depot directory
+  std::string hostExec;  // a host executable to exec (sealed copy) instead of searching `path`
 };
 
 /** Parses a spec; on failure returns false and names the problem in `error`. */

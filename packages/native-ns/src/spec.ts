@@ -61,6 +61,14 @@ export interface ProcessSpec {
   cgroups?: string[];
   /** Bytes kept per output stream while nobody reads (default 1 MiB). */
   ringCapacity?: number;
+  /**
+   * Run this *host* executable instead of looking `path` up inside the container: an absolute
+   * path to a statically linked binary (its libraries would have to come from the image). The
+   * shim opens it before entering the container and execs a sealed in-memory copy, so nothing of
+   * the host is mounted into the container and the process cannot write the host's file through
+   * `/proc/self/exe`. `path` then only names it in errors; `args[0]` is its argv[0].
+   */
+  hostExecutable?: string;
 }
 
 const T = {
@@ -80,6 +88,7 @@ const T = {
   ring: 14,
   container: 15,
   dir: 16,
+  hostExec: 17,
 } as const;
 
 const RLIM_INFINITY = 0xffff_ffff_ffff_ffffn;
@@ -199,6 +208,11 @@ export function encodeSpec(
     const b = Buffer.allocUnsafe(8);
     b.writeBigUInt64LE(BigInt(cap), 0);
     parts.push(rec(T.ring, b));
+  }
+  if (spec.hostExecutable !== undefined) {
+    if (typeof spec.hostExecutable !== 'string' || !spec.hostExecutable.startsWith('/'))
+      throw new NativeArgumentError('hostExecutable', 'must be an absolute host path');
+    parts.push(rec(T.hostExec, str('hostExecutable', spec.hostExecutable)));
   }
   if (container) parts.push(rec(T.container, u32('container', container.joinUserNs ? 1 : 0)));
   if (typeof dir !== 'string' || !dir.startsWith('/'))

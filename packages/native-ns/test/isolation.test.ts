@@ -357,6 +357,24 @@ describe('spawn', () => {
     expect(await p.wait()).toEqual({ exitStatus: 143, code: null, signal: 15 });
   });
 
+  it('runs a host executable from a sealed in-memory copy (hostExecutable)', async () => {
+    // Debian's busybox-static: present wherever the test rootfs could be built.
+    const r = await run(container, {
+      path: 'helper',
+      args: ['sh', '-c', 'readlink /proc/self/exe; echo x >> /proc/self/exe || echo refused'],
+      hostExecutable: '/bin/busybox',
+    });
+    expect(r.exitStatus).toBe(0);
+    expect(r.stdout).toMatch(/^\/memfd:garden-helper \(deleted\)\nrefused\n$/);
+    // A missing host executable is a typed exec error, before anything runs in the container.
+    const e = await spawn(
+      container,
+      { path: 'helper', hostExecutable: '/no/such/helper' },
+      { dir: newDir() },
+    ).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ExecutableNotFoundError);
+  });
+
   it('reports a missing executable as ExecutableNotFoundError', async () => {
     const e = await spawn(container, { path: 'no-such-binary' }, { dir: newDir() }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ExecutableNotFoundError);

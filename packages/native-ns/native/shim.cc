@@ -1,10 +1,11 @@
 // garden-shim: the per-process supervisor (see ARCHITECTURE.md). Started by the addon with
 // fd 3 = one end of a socketpair whose other end the server holds. It waits (idle, possibly
-// pre-started in a pool) for the SPEC frame, which names the process's depot directory and may
+// pre-started in a pool) for the SPEC frame, which names the process's directory and may
 // carry the container init's pidfd as SCM_RIGHTS; EOF before a spec means the server is gone
-// and the shim exits. It then starts the process, drains its output into on-disk rings, records
+// and the shim exits. It then starts the process, drains its output into ring files, records
 // its exit status and serves any number of attachers on <dir>/sock. It is single-threaded, so it
-// may do anything after fork; the child still only makes plain syscalls.
+// may do anything after fork; the child still only makes plain syscalls. CREATE frames may come
+// before the SPEC: the shim then creates a container for the server (CreateMain) and waits again.
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>

@@ -38,7 +38,7 @@ struct Spec {
   uint64_t ringCapacity = 1u << 20;
   bool inContainer = false;
   bool joinUserNs = false;
-  std::string dir;  // the process's depot directory
+  std::string dir;  // the process's directory (rings, socket, exit file)
   std::string hostExec;  // a host executable to exec (sealed copy) instead of searching `path`
 };
 

@@ -367,7 +367,7 @@ export class ShimProcess {
 
 /** Where the shim's files live. */
 export interface SpawnLocation {
-  /** The process's depot directory (exists, 0700, outside every container). */
+  /** The process's own directory (exists, 0700, outside every container; best on a tmpfs). */
   dir: string;
 }
 
@@ -562,7 +562,7 @@ export interface AttachOptions {
 }
 
 /**
- * Attaches to a process by its depot directory — also from a server started after a crash.
+ * Attaches to a process by its process directory — also from a server started after a crash.
  * `from: 'start'` replays everything the rings still hold; `'undelivered'` only what no attacher
  * received yet; `statusOnly` consumes no output at all (see {@link AttachOptions}). After the shim
  * finished, output and status come from the files.

@@ -143,19 +143,12 @@ describe('file operations use the host helper, not the image', () => {
         const out = await bare.streamOut({ path: '/tmp/made/by/helper/f.txt' });
         const files: Record<string, string> = {};
         const extract = tar.extract();
-        extract.on('entry', (h, stream, next) => {
+        out.pipe(extract);
+        for await (const entry of extract) {
           const parts: Buffer[] = [];
-          stream.on('data', (b: Buffer) => parts.push(b));
-          stream.on('end', () => {
-            files[h.name] = Buffer.concat(parts).toString();
-            next();
-          });
-        });
-        await new Promise((resolve, reject) => {
-          extract.on('finish', resolve);
-          extract.on('error', reject);
-          out.pipe(extract);
-        });
+          for await (const chunk of entry) parts.push(chunk as Buffer);
+          files[entry.header.name] = Buffer.concat(parts).toString();
+        }
         expect(files).toEqual({ 'f.txt': 'from the host helper' });
         // The image really has neither tool: with the image's own tools the same fails.
         const r = await exec(bare, { path: 'ls', args: ['/bin/tar', '/bin/sh'], dir: '/' });

@@ -10,7 +10,6 @@ import {
   mkdirSync,
   readdirSync,
   renameSync,
-  rmdirSync,
   rmSync,
   statfsSync,
   statSync,
@@ -47,7 +46,7 @@ import { LinuxContainer } from './linux-container.js';
 import { LinuxProcess } from './linux-process.js';
 import { checkName, generateName, hostnameOf, storageId } from './names.js';
 import { chooseImage, lowerDirFor, mountOverlay, unmountRootfs, writeEtcFiles } from './rootfs.js';
-import { defaultRunDir, ensureRunDir, listProcessDirs } from './run-dir.js';
+import { defaultRunDir, ensureRunDir, listProcessDirs, releaseRunDir } from './run-dir.js';
 import { resolveInRoot } from './safe-path.js';
 import { type ContainerRecord, StateStore } from './state-store.js';
 
@@ -198,14 +197,9 @@ class LinuxBackendImpl implements LinuxBackend {
     // A later start() recovers everything from the depot again.
     this.started = undefined;
     await this.settled();
-    // Nothing left to survive a restart: leave no empty run dir behind (start() recreates it).
-    if (none) {
-      try {
-        rmdirSync(this.runDir);
-      } catch {
-        // not empty (a create raced the stop) or already gone
-      }
-    }
+    // Nothing left to survive a restart: leave no empty run dir (nor, when it was the last one,
+    // our /run/garden-ts tmpfs) behind; start() recreates them.
+    if (none) releaseRunDir(this.runDir);
   }
 
   async ping(): Promise<void> {}
@@ -309,7 +303,13 @@ class LinuxBackendImpl implements LinuxBackend {
     // without one, and everything made before it (cgroup, mounts, run dir) is found by id.
     mkdirSync(dir, { mode: 0o711 });
     const runDir = join(this.runDir, id);
-    mkdirSync(runDir, { recursive: true, mode: 0o711 }); // recursive: also after a stop() removed the run dir
+    try {
+      mkdirSync(runDir, { mode: 0o711 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      ensureRunDir(this.runDir); // a stop() (of another instance on this depot) released it
+      mkdirSync(runDir, { mode: 0o711 });
+    }
     const record: ContainerRecord = {
       version: 1,
       handle,

@@ -18,12 +18,14 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  rmdirSync,
   rmSync,
   statfsSync,
+  statSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { GardenError } from '@garden-ts/api-types';
-import { mountTmpfs } from '@garden-ts/native-ns';
+import { mountTmpfs, unmount } from '@garden-ts/native-ns';
 
 /** Where default run directories live (one per depot). */
 export const RUN_ROOT = '/run/garden-ts';
@@ -85,24 +87,52 @@ function checkOwned(path: string): void {
 /**
  * Makes sure `RUN_ROOT` is a root-owned tmpfs (mounting one when /run is not a tmpfs on this
  * host), then creates `dir` under it (or, for an operator-chosen `dir` elsewhere, just creates
- * it: the operator picked its filesystem).
+ * it: the operator picked its filesystem). Under RUN_ROOT this happens under the lock that
+ * {@link releaseRunDir} takes, so a concurrent release cannot unmount the tmpfs in between.
  */
 export function ensureRunDir(dir: string): void {
   if (dir === RUN_ROOT || dir.startsWith(`${RUN_ROOT}/`)) {
-    mkdirSync(RUN_ROOT, { recursive: true, mode: 0o711 });
-    checkOwned(RUN_ROOT);
-    if (!isMemoryFs(RUN_ROOT)) mountRunRoot();
+    withRunRootLock(() => {
+      mkdirSync(RUN_ROOT, { recursive: true, mode: 0o711 });
+      checkOwned(RUN_ROOT);
+      if (!isMemoryFs(RUN_ROOT)) mountTmpfs(RUN_ROOT, { mode: 0o711, size: '25%' });
+      mkdirSync(dir, { recursive: true, mode: 0o711 });
+    });
+  } else {
+    mkdirSync(dir, { recursive: true, mode: 0o711 });
   }
-  mkdirSync(dir, { recursive: true, mode: 0o711 });
   checkOwned(dir);
 }
 
 /**
- * Mounts the tmpfs at RUN_ROOT once per boot. Two servers (or test workers) starting together
- * must not stack two mounts (the second would hide the first one's files): an O_EXCL lock file
- * next to it serialises them, and the filesystem type is re-checked under the lock.
+ * Removes an empty run dir; when that leaves RUN_ROOT empty and RUN_ROOT is the tmpfs mounted by
+ * {@link ensureRunDir} (its own mount point, not a directory of a tmpfs /run), unmounts it and
+ * removes the directory too, so a host where nothing runs keeps nothing of ours.
  */
-function mountRunRoot(): void {
+export function releaseRunDir(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    return; // not empty (processes still have state there) or already gone
+  }
+  if (!dir.startsWith(`${RUN_ROOT}/`)) return;
+  withRunRootLock(() => {
+    try {
+      if (readdirSync(RUN_ROOT).length > 0) return;
+      if (statSync(RUN_ROOT).dev !== statSync(dirname(RUN_ROOT)).dev && !unmount(RUN_ROOT)) return;
+      rmdirSync(RUN_ROOT);
+    } catch {
+      // busy (another server just started using it) or gone: leave it
+    }
+  });
+}
+
+/**
+ * Runs `fn` holding an O_EXCL lock file next to RUN_ROOT: two servers (or test workers) must not
+ * stack two tmpfs mounts (the second would hide the first one's files), nor unmount one that
+ * another is about to use.
+ */
+function withRunRootLock(fn: () => void): void {
   const lock = `${RUN_ROOT}.lock`;
   const deadline = Date.now() + 5000;
   for (;;) {
@@ -114,14 +144,13 @@ function mountRunRoot(): void {
     }
     if (fd !== undefined) {
       try {
-        if (!isMemoryFs(RUN_ROOT)) mountTmpfs(RUN_ROOT, { mode: 0o711, size: '25%' });
+        fn();
       } finally {
         closeSync(fd);
         rmSync(lock, { force: true });
       }
       return;
     }
-    if (isMemoryFs(RUN_ROOT)) return; // the other holder mounted it
     if (Date.now() > deadline) rmSync(lock, { force: true }); // a holder that died: take over
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
   }

@@ -1,11 +1,12 @@
 /** Restart survival (reference §9): kill -9 of the server, recovery, reconciliation, destroy-on-startup. */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { detectCgroupLayout } from '@garden-ts/native-ns';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
+import { RUN_ROOT } from '../src/run-dir.js';
 import { Collector, leakCounts, testEnv } from './helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -141,5 +142,8 @@ describe('restart survival', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(leakCounts(env)).toEqual({ cgroups: 0, mounts: 0, depot: 0, runDirs: 0, shims: 0 });
     await backend.stop();
+    // No container left: the run dir goes, and /run/garden-ts too when nothing else uses it.
+    expect(existsSync(backend.runDir)).toBe(false);
+    expect(!existsSync(RUN_ROOT) || readdirSync(RUN_ROOT).length > 0).toBe(true);
   });
 });

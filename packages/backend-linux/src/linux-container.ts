@@ -420,9 +420,11 @@ export class LinuxContainer {
       for (const [k, v] of Object.entries(spec.rlimits ?? {}))
         if (v !== undefined) (rlimits as Record<string, bigint>)[k] = v;
       const dir = join(this.runDir, 'p', storageId(id));
-      // Leftovers of a process with this id that could not be re-attached after a restart.
-      rmSync(dir, { recursive: true, force: true });
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (mkdirSync(dir, { recursive: true, mode: 0o700 }) === undefined) {
+        // Leftovers of a process with this id that could not be re-attached after a restart.
+        rmSync(dir, { recursive: true, force: true });
+        mkdirSync(dir, { mode: 0o700 });
+      }
       const tty = spec.tty !== undefined;
       const override = spec.overrideContainerLimits;
       const overrideMemory = override?.memory?.limitInBytes;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sharesToWeight } from './cgroup-part.js';
 import { safeEntryName, streamOutCommand } from './files.js';
+import { chooseHostHelper, isStaticElf } from './host-tools.js';
 import { mergeEnv } from './linux-container.js';
 import { checkName, hostnameOf, storageId } from './names.js';
 import { chooseImage, resolvConf } from './rootfs.js';
@@ -181,5 +182,29 @@ describe('seccomp program', () => {
     for (const flag of [0x20000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000]) {
       expect(runFilter(prog, 56, undefined, flag | 0x11)).toBe(EPERM);
     }
+  });
+});
+
+describe('host helper', () => {
+  it('recognises a static ELF executable, and only that', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'host-tools-'));
+    try {
+      writeFileSync(join(dir, 'script'), '#!/bin/sh\necho hi\n');
+      expect(isStaticElf(join(dir, 'script'))).toBe(false);
+      expect(isStaticElf(join(dir, 'missing'))).toBe(false);
+      expect(isStaticElf(process.execPath)).toBe(false); // node: dynamically linked
+      // busybox-static is what the test rootfs is built from
+      expect(isStaticElf('/bin/busybox')).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('uses a configured static helper, the default when static, or none', () => {
+    expect(chooseHostHelper(false)).toBeUndefined();
+    expect(chooseHostHelper(undefined)).toBe('/bin/busybox');
+    expect(chooseHostHelper('/bin/busybox')).toBe('/bin/busybox');
+    expect(() => chooseHostHelper(process.execPath)).toThrow(/statically linked/);
+    expect(() => chooseHostHelper('busybox')).toThrow(/absolute path/);
   });
 });

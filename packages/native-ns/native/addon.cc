@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "create.h"
+#include "fdpass.h"
 #include "protocol.h"
 #include "stages.h"
 
@@ -176,36 +177,7 @@ Napi::Value SendFrame(const Napi::CallbackInfo& info) {
   int fd = info[0].As<Napi::Number>().Int32Value();
   Napi::Buffer<char> buf = info[1].As<Napi::Buffer<char>>();
   int passFd = info[2].As<Napi::Number>().Int32Value();
-  const char* p = buf.Data();
-  size_t left = buf.Length();
-  bool first = true;
-  while (left > 0) {
-    struct iovec iov = {const_cast<char*>(p), left};
-    union {
-      char b[CMSG_SPACE(sizeof(int))];
-      struct cmsghdr align;
-    } u;
-    memset(&u, 0, sizeof u);
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    if (first && passFd >= 0) {
-      msg.msg_control = u.b;
-      msg.msg_controllen = sizeof u.b;
-      struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int));
-      memcpy(CMSG_DATA(c), &passFd, sizeof(int));
-    }
-    ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw MakeError(info.Env(), errno, "sendmsg", "spawn");
-    first = false;
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
+  if (!garden::SendAllFd(fd, buf.Data(), buf.Length(), passFd)) throw MakeError(info.Env(), errno, "sendmsg", "spawn");
   return info.Env().Undefined();
 }
 
@@ -390,75 +362,6 @@ Napi::Value SpawnHelperAsync(const Napi::CallbackInfo& info) {
 
 // ---- container creation ------------------------------------------------------------------------
 
-// Sends all of `data`, `passFd` riding on the first byte; false with errno on failure.
-bool SendAllWithFd(int sock, const char* p, size_t left, int passFd) {
-  bool first = true;
-  while (left > 0) {
-    struct iovec iov = {const_cast<char*>(p), left};
-    union {
-      char b[CMSG_SPACE(sizeof(int))];
-      struct cmsghdr align;
-    } u;
-    memset(&u, 0, sizeof u);
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    if (first && passFd >= 0) {
-      msg.msg_control = u.b;
-      msg.msg_controllen = sizeof u.b;
-      struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int));
-      memcpy(CMSG_DATA(c), &passFd, sizeof(int));
-    }
-    ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    first = false;
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
-// Reads exactly `len` bytes, keeping the first SCM_RIGHTS fd that arrives in `fd`.
-bool RecvAllWithFd(int sock, char* p, size_t len, int& fd) {
-  while (len > 0) {
-    struct iovec iov = {p, len};
-    union {
-      char b[CMSG_SPACE(sizeof(int))];
-      struct cmsghdr align;
-    } u;
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = u.b;
-    msg.msg_controllen = sizeof u.b;
-    ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      if (n == 0) errno = EPIPE;
-      return false;
-    }
-    for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      int got;
-      memcpy(&got, CMSG_DATA(c), sizeof(int));
-      if (fd < 0) {
-        fd = got;
-      } else {
-        close(got);
-      }
-    }
-    p += n;
-    len -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
 garden::Stage StageFromName(const std::string& name) {
   for (int i = 0; i < static_cast<int>(garden::Stage::kCount); i++) {
     if (name == StageName(static_cast<garden::Stage>(i))) return static_cast<garden::Stage>(i);
@@ -496,11 +399,11 @@ class CreateWorker : public Napi::AsyncWorker {
     std::string frame;
     std::string payload = EncodeCreateOptions(opts_);
     AppendFrame(frame, kCreate, 0, 0, payload.data(), static_cast<uint32_t>(payload.size()));
-    if (!SendAllWithFd(shimFd_, frame.data(), frame.size(), initFd)) return false;
+    if (!SendAllFd(shimFd_, frame.data(), frame.size(), initFd)) return false;
     char hdr[kFrameHeader];
     int fd = -1;
     std::string body;
-    bool ok = RecvAllWithFd(shimFd_, hdr, sizeof hdr, fd);
+    bool ok = RecvAllFd(shimFd_, hdr, sizeof hdr, fd);
     uint32_t len = ok ? GetU32(hdr + 2) : 0;
     if (ok && len > 4096) {
       ok = false;
@@ -508,7 +411,7 @@ class CreateWorker : public Napi::AsyncWorker {
     }
     if (ok) {
       body.resize(len);
-      ok = RecvAllWithFd(shimFd_, body.data(), len, fd);
+      ok = RecvAllFd(shimFd_, body.data(), len, fd);
     }
     if (!ok) {
       res_.stage = Stage::kClone;

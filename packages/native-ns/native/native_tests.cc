@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 
 #include "create.h"
+#include "fdpass.h"
 #include "protocol.h"
 #include "ring.h"
 #include "spec.h"
@@ -296,49 +297,12 @@ static void TestCreateCodec() {
   CHECK(!DecodeCreateOptions(rel.data(), rel.size(), t));
 }
 
-// Sends `frame` with `fd` as SCM_RIGHTS.
-static bool SendFd(int sock, const std::string& frame, int fd) {
-  struct iovec iov = {const_cast<char*>(frame.data()), frame.size()};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } u;
-  memset(&u, 0, sizeof u);
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = u.buf;
-  msg.msg_controllen = sizeof u.buf;
-  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &fd, sizeof(int));
-  return sendmsg(sock, &msg, 0) == static_cast<ssize_t>(frame.size());
-}
-
 // Reads one reply frame; `fd` gets a passed descriptor, if any.
 static bool ReadReply(int sock, char* hdr, std::string& payload, int& fd) {
   fd = -1;
-  struct iovec iov = {hdr, kFrameHeader};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } u;
-  struct msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = u.buf;
-  msg.msg_controllen = sizeof u.buf;
-  ssize_t n = recvmsg(sock, &msg, MSG_WAITALL | MSG_CMSG_CLOEXEC);
-  if (n != static_cast<ssize_t>(kFrameHeader)) return false;
-  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_type == SCM_RIGHTS) memcpy(&fd, CMSG_DATA(c), sizeof(int));
-  }
+  if (!RecvAllFd(sock, hdr, kFrameHeader, fd)) return false;
   payload.assign(GetU32(hdr + 2), '\0');
-  return payload.empty() || ReadN(sock, payload.data(), payload.size());
+  return payload.empty() || RecvAllFd(sock, payload.data(), payload.size(), fd);
 }
 
 // garden-shim's CREATE (as root, privileged: no user namespace): a container whose init is our
@@ -356,7 +320,7 @@ static void TestShimCreate(const char* shim, const char* init, const char* rootf
   o.initPath = init;
   std::string payload = EncodeCreateOptions(o), f;
   AppendFrame(f, kCreate, 0, 0, payload.data(), static_cast<uint32_t>(payload.size()));
-  CHECK(SendFd(sock, f, initFd));
+  CHECK(SendAllFd(sock, f.data(), f.size(), initFd));
   char h[kFrameHeader];
   std::string body;
   int pidfd = -1;
@@ -381,14 +345,14 @@ static void TestShimCreate(const char* shim, const char* init, const char* rootf
   payload = EncodeCreateOptions(o);
   f.clear();
   AppendFrame(f, kCreate, 0, 0, payload.data(), static_cast<uint32_t>(payload.size()));
-  CHECK(SendFd(sock, f, initFd));
+  CHECK(SendAllFd(sock, f.data(), f.size(), initFd));
   CHECK(ReadReply(sock, h, body, pidfd));
   CHECK(h[0] == static_cast<char>(kError) && body.rfind("old-root", 0) == 0);
   if (pidfd >= 0) close(pidfd);
   // Malformed options: refused, and the shim exits.
   f.clear();
   AppendFrame(f, kCreate, 0, 0, "junk", 4);
-  CHECK(SendFd(sock, f, initFd));
+  CHECK(SendAllFd(sock, f.data(), f.size(), initFd));
   CHECK(ReadReply(sock, h, body, pidfd));
   CHECK(h[0] == static_cast<char>(kError) && body.rfind("spec", 0) == 0);
   close(initFd);

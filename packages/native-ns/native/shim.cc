@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "create.h"
+#include "fdpass.h"
 #include "protocol.h"
 #include "ring.h"
 #include "spec.h"
@@ -141,24 +142,7 @@ int InstallSeccomp(const std::string& prog) {
     int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
     if (slave < 0) ChildFail(errW, Stage::kPty, errno);
     char dummy = 'm';
-    struct iovec iov = {&dummy, 1};
-    union {
-      char buf[CMSG_SPACE(sizeof(int))];
-      struct cmsghdr align;
-    } u;
-    std::memset(&u, 0, sizeof u);
-    struct msghdr msg;
-    std::memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = u.buf;
-    msg.msg_controllen = sizeof u.buf;
-    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &master, sizeof(int));
-    if (sendmsg(p.ptySock, &msg, MSG_NOSIGNAL) != 1) ChildFail(errW, Stage::kPty, errno);
+    if (SendMsgFd(p.ptySock, &dummy, 1, master) != 1) ChildFail(errW, Stage::kPty, errno);
     close(master);
     if (ioctl(slave, TIOCSCTTY, 0) != 0) ChildFail(errW, Stage::kPty, errno);
     for (int fd = 0; fd < 3; fd++) {
@@ -684,71 +668,16 @@ void SendSpawnError(int fd, Stage stage, int err) {
   WriteFull(fd, f.data(), f.size());
 }
 
-// One recvmsg of up to `len` bytes (EINTR retried) that also takes the first SCM_RIGHTS fd
-// passed along, if `passedFd` is still -1. Returns what recvmsg returned.
-ssize_t RecvWithFd(int fd, void* buf, size_t len, int& passedFd) {
-  struct iovec iov = {buf, len};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } u;
-  struct msghdr msg;
-  std::memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = u.buf;
-  msg.msg_controllen = sizeof u.buf;
-  ssize_t n;
-  do {
-    n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  if (n <= 0) return n;
-  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && passedFd < 0) {
-      std::memcpy(&passedFd, CMSG_DATA(c), sizeof(int));
-    }
-  }
-  return n;
-}
-
 // Reads the SPEC frame's header with recvmsg, picking up the container pidfd if one came along.
 bool ReadSpecHeader(int fd, char* hdr, int& passedFd) {
   passedFd = -1;
   size_t got = 0;
   while (got < kFrameHeader) {
-    ssize_t n = RecvWithFd(fd, hdr + got, kFrameHeader - got, passedFd);
+    ssize_t n = RecvMsgFd(fd, hdr + got, kFrameHeader - got, passedFd);
     if (n <= 0) return false;
     got += static_cast<size_t>(n);
   }
   return true;
-}
-
-// Sends a whole frame with `fd` (if >= 0) as SCM_RIGHTS on its first byte.
-bool SendWithFd(int sock, const std::string& frame, int fd) {
-  if (fd < 0) return WriteFull(sock, frame.data(), frame.size());
-  struct iovec iov = {const_cast<char*>(frame.data()), frame.size()};
-  union {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } u;
-  std::memset(&u, 0, sizeof u);
-  struct msghdr msg;
-  std::memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = u.buf;
-  msg.msg_controllen = sizeof u.buf;
-  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
-  ssize_t n;
-  do {
-    n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n <= 0) return false;
-  return WriteFull(sock, frame.data() + n, frame.size() - static_cast<size_t>(n));
 }
 
 // CREATE: a container whose init is created from this small process (cheap to clone, unlike a
@@ -774,7 +703,7 @@ int CreateMain(int ctl, const std::string& raw, int initFd) {
     std::string payload = std::string(StageName(res.stage)) + '\0' + res.syscall;
     AppendFrame(reply, kError, 0, static_cast<uint64_t>(res.err), payload.data(), static_cast<uint32_t>(payload.size()));
   }
-  bool sent = SendWithFd(ctl, reply, res.pidfd);
+  bool sent = SendAllFd(ctl, reply.data(), reply.size(), res.pidfd);
   if (!sent && res.pidfd >= 0) Sys_pidfd_send_signal(res.pidfd, SIGKILL);  // nobody will own it
   if (res.pidfd >= 0) close(res.pidfd);
   return sent ? (res.pid >= 0 ? 0 : 1) : 2;
@@ -974,7 +903,7 @@ int main() {
     close(ptyPair[1]);
     char dummy;
     int master = -1;
-    if (RecvWithFd(ptyPair[0], &dummy, 1, master) == 1) g.ptyMaster = master;
+    if (RecvMsgFd(ptyPair[0], &dummy, 1, master) == 1) g.ptyMaster = master;
     else if (master >= 0) close(master);
     close(ptyPair[0]);
   } else {

@@ -67,8 +67,9 @@ export function mountTmpfs(target: string, options: { mode?: number; size?: stri
  * go once their last user does). Returns false when `target` is not a mount point.
  */
 export function unmount(target: string, options: { detach?: boolean } = {}): boolean {
+  const checked = checkTarget(target);
   try {
-    return loadBinding().unmount(checkTarget(target), options.detach === true);
+    return loadBinding().unmount(checked, options.detach === true);
   } catch (e) {
     throw NativeError.from(e);
   }
@@ -76,8 +77,9 @@ export function unmount(target: string, options: { detach?: boolean } = {}): boo
 
 /** {@link unmount} off the event loop (an overlay's teardown takes about a millisecond). */
 export async function unmountAsync(target: string, options: { detach?: boolean } = {}): Promise<boolean> {
+  const checked = checkTarget(target);
   try {
-    return await loadBinding().unmountAsync(checkTarget(target), options.detach === true);
+    return await loadBinding().unmountAsync(checked, options.detach === true);
   } catch (e) {
     throw NativeError.from(e);
   }
@@ -95,8 +97,9 @@ function checkTarget(target: unknown): string {
  * emptied. A missing `path` is not an error.
  */
 export async function removeTree(path: string): Promise<void> {
+  const checked = checkTarget(path);
   try {
-    await loadBinding().removeTree(checkTarget(path));
+    await loadBinding().removeTree(checked);
   } catch (e) {
     throw NativeError.from(e);
   }

@@ -68,7 +68,14 @@ export default async function setup(project: TestProject) {
       const fstype = f[f.indexOf('-') + 1];
       if (fstype !== 'cgroup' && fstype !== 'cgroup2') continue;
       const mnt = f[4] as string;
-      for (const e of readdirSync(mnt)) if (e.startsWith('garden-native-test-')) left.push(join(mnt, e));
+      for (const e of readdirSync(mnt)) {
+        if (!e.startsWith('garden-native-test-')) continue;
+        // Another test run on this machine (another checkout) owns the cgroups named after its
+        // live worker pid; ours have exited by now, so a live pid is never one of our leftovers.
+        const pid = e.slice('garden-native-test-'.length);
+        if (/^\d+$/.test(pid) && Number(pid) !== process.pid && existsSync(`/proc/${pid}`)) continue;
+        left.push(join(mnt, e));
+      }
     }
     for (const e of readdirSync(rootfs)) if (e.startsWith('.garden-old-')) left.push(join(rootfs, e));
     if (left.length) throw new Error(`native-ns tests left behind: ${left.join(', ')}`);

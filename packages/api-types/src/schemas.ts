@@ -423,6 +423,9 @@ export const ListResponseSchema = struct(
   },
 );
 
+/** The empty object `{}`: the answer of every route that returns nothing else (Ping, Destroy, …). */
+export const EmptyObjectSchema = struct('struct {}', [], { complete: true });
+
 /** Stop request: `kill` always present. */
 export const StopRequestSchema = struct('struct { Kill bool }', [['kill', 'kill', 'always', bool()]], {
   complete: true,

@@ -211,7 +211,7 @@ const textProperties = schemaTextEncoder(S.PropertiesSchema);
  * boolean), `propertyValue` (the `value` string), `graceTime` (bare integer). Responses:
  * `capacity`, `containerInfo`, `metrics`, `bulkInfo`, `bulkMetrics`, `createResponse` (the handle
  * string), `listResponse` (the handles), `properties`, the four `*Limits`, `netInResponse`.
- * Control stream: `processPayload`. Errors: `errorEnvelope`.
+ * `empty` (`{}`). Control stream: `processPayload`. Errors: `errorEnvelope`.
  */
 export const Wire = {
   containerSpec: schemaCodec<ContainerSpec, WireContainerSpec>(S.ContainerSpecSchema),
@@ -272,6 +272,19 @@ export const Wire = {
   diskLimits: schemaCodec<DiskLimits, WireDiskLimits>(S.DiskLimitsSchema),
   memoryLimits: schemaCodec<MemoryLimits, WireMemoryLimits>(S.MemoryLimitsSchema),
   processPayload: schemaCodec<ProcessPayload, WireProcessPayload>(S.ProcessPayloadSchema),
+  /**
+   * `{}`: the body of every route that answers nothing else. Encodes from nothing; decoding accepts
+   * any JSON value (the Go client only needs one to be there: an empty body is `EOF`).
+   */
+  empty: withText(
+    {
+      schema: S.EmptyObjectSchema,
+      // biome-ignore lint/suspicious/noConfusingVoidType: handlers of these routes return Promise<void>.
+      encode: (_value: void) => ({}) as Record<string, never>,
+      decode: (_parsed: unknown) => undefined,
+    } satisfies WireCodec<void, Record<string, never>, undefined>,
+    () => '{}',
+  ),
   /** Any thrown value in (§4.2 Type rules), a typed GardenError out (§4.3). */
   errorEnvelope: {
     schema: S.ErrorEnvelopeSchema,

@@ -7,14 +7,14 @@
  * every byte that followed the head (including bytes that arrived in the same packet).
  */
 import type { Socket } from 'node:net';
-import { GardenError } from '@garden-ts/api-types';
+import { GardenError, type HttpMethod } from '@garden-ts/api-types';
 import type { CallScope } from './call-options.js';
 import { dial, type GardenAddress } from './dial.js';
 import { decodeErrorValue, EnvelopeDecodeError } from './response-decoding.js';
 
 /** One request on a hijacked route. */
 export interface HijackRequest {
-  method: 'GET' | 'POST';
+  method: HttpMethod;
   /** Already-encoded path (and query). */
   path: string;
   /** Extra headers after Host and User-Agent, in order. */

@@ -4,12 +4,11 @@
  */
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
+import type { HttpMethod } from '@garden-ts/api-types';
 import type { CallScope } from './call-options.js';
 import { dial, type GardenAddress } from './dial.js';
 import { USER_AGENT } from './hijack-transport.js';
 import { plainErrorFromBody } from './response-decoding.js';
-
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /** One plain request. */
 export interface PlainRequest {

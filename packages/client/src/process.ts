@@ -11,6 +11,7 @@ import {
   GoJsonStreamDecoder,
   type Process,
   type ProcessIO,
+  ROUTES,
   type Signal,
   type TTYSpec,
 } from '@garden-ts/api-types';
@@ -26,7 +27,7 @@ import {
 import type { GardenAddress } from './dial.js';
 import { type HijackedConnection, type HijackRequest, hijack } from './hijack-transport.js';
 import { type OutputPump, pumpOutput } from './output-pump.js';
-import { encodePathParam } from './url-encoding.js';
+import { routeTarget } from './route-target.js';
 
 /** Where and how to open the connections of one process. */
 export interface ProcessTarget {
@@ -339,16 +340,16 @@ export async function startProcess(
   scope: CallScope,
 ): Promise<ClientProcess> {
   checkIO(io);
-  const handle = encodePathParam(target.handle);
+  const { handle } = target;
   const hijackRequest: HijackRequest =
     request.kind === 'run'
       ? {
-          method: 'POST',
-          path: `/containers/${handle}/processes`,
+          method: ROUTES.Run.method,
+          path: routeTarget('Run', { handle }),
           headers: [['Content-Type', 'application/json']],
           body: request.body,
         }
-      : { method: 'GET', path: `/containers/${handle}/processes/${encodePathParam(request.processId)}` };
+      : { method: ROUTES.Attach.method, path: routeTarget('Attach', { handle, pid: request.processId }) };
   const control = await hijack(target.address, target.connectTimeoutMs, hijackRequest, scope);
   const opened: OutputPump[] = [];
   const abandon = () => {
@@ -369,24 +370,23 @@ export async function startProcess(
     const streamId = first.streamId ?? '';
 
     let hijackFailure: Error | undefined;
-    for (const [name, dest] of [
-      ['stdout', io.stdout],
-      ['stderr', io.stderr],
+    for (const [stream, dest] of [
+      ['Stdout', io.stdout],
+      ['Stderr', io.stderr],
     ] as const) {
       if (!dest || hijackFailure) continue;
-      const path = `/containers/${handle}/processes/${encodePathParam(processId)}/attaches/${encodePathParam(streamId)}/${name}`;
+      const path = routeTarget(stream, { handle, pid: processId, streamid: streamId });
       let conn: HijackedConnection;
       try {
         conn = await hijack(
           target.address,
           target.connectTimeoutMs,
-          { method: 'GET', path, headers: [['Content-Type', 'application/json']] },
+          { method: ROUTES[stream].method, path, headers: [['Content-Type', 'application/json']] },
           scope,
         );
       } catch (err) {
         if (err instanceof GardenAbortError) throw err;
         // Like the Go client: Run/Attach still succeed, and wait() reports the failure.
-        const stream = name === 'stdout' ? 'Stdout' : 'Stderr';
         hijackFailure = new GardenError(
           `connection: failed to hijack stream ${stream}: ${(err as Error).message}`,
           {

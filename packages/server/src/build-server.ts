@@ -297,7 +297,7 @@ export function buildServer(options: BuildServerOptions): GardenServer {
       'hijacked request',
     );
     serveHijacked(ctx, {
-      route: raw.route.name as 'Run' | 'Attach' | 'Stdout' | 'Stderr',
+      route: raw.route.name,
       params: raw.params,
       socket: raw.socket,
       body: raw.body,

@@ -19,5 +19,4 @@ export {
   StreamRegistry,
   type StreamRegistryOptions,
 } from './process/stream-registry.js';
-export { matchRoute, type RouteMatch, tryPattern } from './routing/router.js';
-export { ROUTES, type RouteDef, type RouteName } from './routing/routes.js';
+export { matchRoute, type Route, type RouteMatch, tryPattern } from './routing/router.js';

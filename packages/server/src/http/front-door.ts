@@ -16,9 +16,9 @@
  */
 import type { Server as HttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
+import type { HijackedRouteName, RouteOf } from '@garden-ts/api-types';
 import { hasValidEscapes, splitTarget } from '../routing/form-decoding.js';
-import { matchRoute, type RouteMatch } from '../routing/router.js';
-import type { RouteDef } from '../routing/routes.js';
+import { matchRoute, type Route, type RouteMatch } from '../routing/router.js';
 import { MAX_JSON_BODY_BYTES } from './read-body.js';
 import {
   findHeadEnd,
@@ -32,11 +32,14 @@ import {
 } from './request-head.js';
 import { answerText, type PlainAnswer } from './responses.js';
 
+/** The table entry of Run, Attach, Stdout or Stderr. */
+export type HijackedRoute = RouteOf<HijackedRouteName>;
+
 /** A hijacked request whose head (and, for Run, body) has been read. */
 export interface RawRequest {
   socket: Socket;
   head: RequestHead;
-  route: RouteDef;
+  route: HijackedRoute;
   params: Record<string, string>;
   body: Buffer;
   rest: Buffer;
@@ -95,7 +98,7 @@ export function createFrontDoor(o: FrontDoorOptions): Server {
 /** A hijacked request waiting for its body (Run). */
 interface PendingHijack {
   head: RequestHead;
-  route: RouteDef;
+  route: HijackedRoute;
   params: Record<string, string>;
   /** Total bytes (head + body) to wait for. */
   need: number;
@@ -190,7 +193,7 @@ class FrontConnection {
       return;
     }
     const match = matchRoute(simple.head.method, simple.path);
-    if (match.kind === 'route' && match.route.hijacked) {
+    if (match.kind === 'route' && isHijacked(match.route)) {
       // Not as a later request: the HTTP path answers that with a 400.
       if (this.first)
         this.startHijack(simple.head, match.route, match.params, simple.contentLength, undefined);
@@ -199,7 +202,7 @@ class FrontConnection {
     }
     const need = end + simple.contentLength;
     if (
-      (match.kind === 'route' && match.route.streams) ||
+      (match.kind === 'route' && match.route.kind === 'stream') ||
       !this.o.onFastRequest ||
       simple.contentLength > FAST_BODY_MAX ||
       buf.length < need
@@ -267,7 +270,7 @@ class FrontConnection {
 
   private startHijack(
     head: RequestHead,
-    route: RouteDef,
+    route: HijackedRoute,
     params: Record<string, string>,
     bodyLength: number,
     expectFrom: RequestHead | undefined,
@@ -316,7 +319,9 @@ class FrontConnection {
 function classify(
   buf: Buffer,
   end: number,
-): { head: RequestHead; route: RouteDef; params: Record<string, string>; bodyLength: number } | undefined {
+):
+  | { head: RequestHead; route: HijackedRoute; params: Record<string, string>; bodyLength: number }
+  | undefined {
   const head = parseRequestHead(buf, end);
   if (head?.version !== 'HTTP/1.1') return undefined;
   const { path } = splitTarget(head.target);
@@ -324,8 +329,12 @@ function classify(
   if (headerCount(head, 'host') !== 1 || headerValue(head, 'transfer-encoding') !== undefined)
     return undefined;
   const match = matchRoute(head.method, path);
-  if (match.kind !== 'route' || !match.route.hijacked) return undefined;
+  if (match.kind !== 'route' || !isHijacked(match.route)) return undefined;
   const lengths = head.headers.filter(([k]) => k.toLowerCase() === 'content-length').map(([, v]) => v);
   if (lengths.length > 1 || (lengths[0] !== undefined && !/^\d{1,15}$/.test(lengths[0]))) return undefined;
   return { head, route: match.route, params: match.params, bodyLength: Number(lengths[0] ?? 0) };
+}
+
+function isHijacked(route: Route): route is HijackedRoute {
+  return route.kind === 'hijacked';
 }

@@ -4,13 +4,16 @@
  * characters up to the pattern's next character or `/` and may be empty; the whole path must be
  * consumed; captures are then form-decoded (so `%2F` stays inside one capture).
  */
+import { ROUTE_TABLE, type RouteName, type RouteOf } from '@garden-ts/api-types';
 import { formDecode } from './form-decoding.js';
-import { ROUTES, type RouteDef } from './routes.js';
+
+/** An entry of the route table. */
+export type Route = RouteOf<RouteName>;
 
 export type RouteParams = Record<string, string>;
 
 export type RouteMatch =
-  | { kind: 'route'; route: RouteDef; params: RouteParams }
+  | { kind: 'route'; route: Route; params: RouteParams }
   /** The path matches routes of other methods only: answer 405 with `Allow`. */
   | { kind: 'method-not-allowed'; allow: string[] }
   | { kind: 'not-found' };
@@ -64,17 +67,17 @@ function literalPrefix(pattern: string): string {
 }
 
 /** Finds the route for `method` and raw `path`, or the 404/405 outcome pat would produce. */
-export function matchRoute(method: string, path: string, routes: readonly RouteDef[] = ROUTES): RouteMatch {
+export function matchRoute(method: string, path: string, routes: readonly Route[] = ROUTE_TABLE): RouteMatch {
   for (const route of routes) {
-    if (route.method !== method || !path.startsWith(literalPrefix(route.pattern))) continue;
-    const params = tryPattern(route.pattern, path);
+    if (route.method !== method || !path.startsWith(literalPrefix(route.path))) continue;
+    const params = tryPattern(route.path, path);
     if (params) return { kind: 'route', route, params };
   }
   const allow: string[] = [];
   for (const m of METHOD_ORDER) {
     if (m === method) continue;
     // pat appends the method once per matching handler.
-    for (const route of routes) if (route.method === m && tryPattern(route.pattern, path)) allow.push(m);
+    for (const route of routes) if (route.method === m && tryPattern(route.path, path)) allow.push(m);
   }
   return allow.length > 0 ? { kind: 'method-not-allowed', allow } : { kind: 'not-found' };
 }

@@ -143,11 +143,6 @@ export function errorToEnvelope(err: unknown): WireErrorEnvelope {
   };
 }
 
-/** The HTTP status for an error: 404 for NotFound types, its own status for GardenErrors, else 500. */
-export function errorStatusCode(err: unknown): number {
-  return err instanceof GardenError ? err.statusCode : 500;
-}
-
 /**
  * Rebuilds a typed error from a (case-insensitively keyed) envelope, as the Go client does:
  * NotFound errors from `Handle`/`ProcessID` only; unknown types become a generic GardenError.

@@ -9,6 +9,7 @@ import {
   type CallOptions,
   GardenError,
   GoJsonStreamDecoder,
+  isSignal,
   type Process,
   type ProcessIO,
   ROUTES,
@@ -261,7 +262,7 @@ export class ClientProcess implements Process {
 
   /** Sends terminate (0) or kill (1). Resolves once the message was written. */
   signal(signal: Signal, opts?: CallOptions): Promise<void> {
-    if (!Number.isInteger(signal) || signal < 0) {
+    if (!isSignal(signal)) {
       return Promise.reject(
         new TypeError(`signal: expected Signal.Terminate (0) or Signal.Kill (1), got ${signal}`),
       );

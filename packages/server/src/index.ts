@@ -1,6 +1,6 @@
 /**
  * @garden-ts/server: the Garden HTTP server over any Backend, wire-compatible with the canonical
- * Go server (see the protocol doc), and the building blocks it is made of.
+ * Go server (see the protocol doc). The daemon that wires backends to it is @garden-ts/gardend.
  */
 export {
   type BuildServerOptions,
@@ -8,15 +8,5 @@ export {
   type GardenServer,
   type ListenOptions,
 } from './build-server.js';
-export { Bomberman } from './grace/bomberman.js';
-export { DestroyGuard } from './grace/destroy-guard.js';
-export { TimeBomb } from './grace/timebomb.js';
-export { HandBackStore } from './process/hand-back-store.js';
-export { type OutputKind, OutputReader, type OutputReaderOptions } from './process/output-reader.js';
-export { StartupBuffer } from './process/startup-buffer.js';
-export {
-  type StartupBuffers,
-  StreamRegistry,
-  type StreamRegistryOptions,
-} from './process/stream-registry.js';
-export { matchRoute, type Route, type RouteMatch, tryPattern } from './routing/router.js';
+export type { Bomberman } from './grace/bomberman.js';
+export type { StreamRegistry } from './process/stream-registry.js';

@@ -41,12 +41,6 @@ export function formDecode(s: string): string | undefined {
   return Buffer.from(bytes).toString('utf8');
 }
 
-/** Decodes a raw request-target path that was read as latin1 bytes into a JS string (UTF-8). */
-export function latin1ToUtf8(s: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: checking for non-ASCII bytes
-  return /[^\x00-\x7f]/.test(s) ? Buffer.from(s, 'latin1').toString('utf8') : s;
-}
-
 /**
  * `url.ParseQuery` followed by `Get`: pairs split on `&`, each split on the first `=`, both sides
  * form-decoded; pairs containing `;` or an invalid escape are dropped; the first value wins.

@@ -16,6 +16,7 @@ import {
   type WireCodec,
 } from '@garden-ts/api-types';
 import { callScope, withScope } from './call-options.js';
+import { connectionError } from './connection-errors.js';
 import type { GardenAddress } from './dial.js';
 import { HttpTransport, type PlainRequest, readAll } from './http-transport.js';
 import { type ClientProcess, type ControlRequest, startProcess } from './process.js';
@@ -99,7 +100,10 @@ export class GardenConnection {
       const status = res.statusCode ?? 0;
       if (status < 200 || status > 299) {
         try {
-          throw plainErrorFromBody(status, await readAll(res));
+          const body = await readAll(res).catch((err: unknown) => {
+            throw connectionError(this.address, err);
+          });
+          throw plainErrorFromBody(status, body);
         } finally {
           release();
           scope.dispose();
@@ -118,7 +122,8 @@ export class GardenConnection {
       };
       // An early server close must surface as a stream error, not as a silent short stream.
       const onAborted = () => {
-        if (!res.destroyed) res.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+        const lost = Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
+        if (!res.destroyed) res.destroy(connectionError(this.address, lost, 'during the download'));
       };
       res.once('end', finish);
       res.once('close', finish);

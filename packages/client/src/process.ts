@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import {
   type CallOptions,
+  GardenConnectionError,
   GardenError,
   GoJsonStreamDecoder,
   isSignal,
@@ -17,6 +18,7 @@ import {
   type TTYSpec,
 } from '@garden-ts/api-types';
 import { type CallScope, GardenAbortError, withScope } from './call-options.js';
+import { connectionError, earlyEof } from './connection-errors.js';
 import {
   decodeServerMessage,
   type ServerMessage,
@@ -25,7 +27,7 @@ import {
   stdinEofMessage,
   ttyMessage,
 } from './control-messages.js';
-import type { GardenAddress } from './dial.js';
+import { describeAddress, type GardenAddress } from './dial.js';
 import { type HijackedConnection, type HijackRequest, hijack } from './hijack-transport.js';
 import { type OutputPump, pumpOutput } from './output-pump.js';
 import { routeTarget } from './route-target.js';
@@ -52,6 +54,7 @@ class ControlReader {
 
   constructor(
     private readonly socket: Socket,
+    private readonly address: GardenAddress,
     leftover: Buffer,
     onFirst: (msg: ServerMessage | Error) => void,
   ) {
@@ -117,24 +120,34 @@ class ControlReader {
     } catch (err) {
       return this.fail(err as Error);
     }
-    this.fail(new Error('EOF'));
+    this.lost(earlyEof(this.address, this.first ? 'before the first message' : 'before the process exited'));
   };
 
-  private readonly onError = (err: Error) => this.fail(err);
+  private readonly onError = (err: Error) =>
+    this.lost(
+      connectionError(
+        this.address,
+        err,
+        this.first ? 'before the first message' : 'before the process exited',
+      ),
+    );
 
+  /** The control stream held something that is not a ProcessPayload (a protocol error). */
   private fail(err: Error) {
+    // Like Go's Run/Attach: a broken first message fails the call with the decoder's error.
+    this.lost(
+      this.first
+        ? new GardenError(err.message, { cause: err })
+        : new GardenError(`connection: decode failed: ${err.message}`, { cause: err }),
+    );
+  }
+
+  /** Ends reading with `error` (handed to a pending first-message waiter too). */
+  private lost(error: Error) {
     const first = this.first;
-    if (first) {
-      // Like Go's Run/Attach: a broken first message fails the call with the decoder's error.
-      const error = new GardenError(err.message, { cause: err });
-      this.first = undefined;
-      this.finish({ ok: false, error });
-      return first(error);
-    }
-    this.finish({
-      ok: false,
-      error: new GardenError(`connection: decode failed: ${err.message}`, { cause: err }),
-    });
+    this.first = undefined;
+    this.finish({ ok: false, error });
+    first?.(error);
   }
 
   private finish(outcome: Outcome) {
@@ -226,6 +239,7 @@ export class ClientProcess implements Process {
   constructor(
     readonly id: string,
     private readonly control: Socket,
+    private readonly address: GardenAddress,
     controlOutcome: Promise<Outcome>,
     private readonly outputs: OutputPump[],
     stdin: Readable | undefined,
@@ -251,9 +265,11 @@ export class ClientProcess implements Process {
 
   /**
    * Resolves with the exit status once the process exited and all its output was written to the
-   * ProcessIO writables. Rejects with `connection: process error: …` (the backend failed to wait),
-   * `connection: decode failed: …` (the control connection broke, e.g. the server went away), or
-   * a {@link GardenAbortError} when *this call's* signal/timeout fired (the process is unaffected
+   * ProcessIO writables. Rejects with a GardenError `connection: process error: …` (the backend
+   * failed to wait) or `connection: decode failed: …` (the server sent something that is not a
+   * control message), a {@link GardenConnectionError} when the control connection broke or
+   * closed first (e.g. the server went away; `transportCode` `EOF`, `ECONNRESET`, …), or a
+   * {@link GardenAbortError} when *this call's* signal/timeout fired (the process is unaffected
    * and `wait()` can be called again).
    */
   wait(opts?: CallOptions): Promise<number> {
@@ -292,10 +308,19 @@ export class ClientProcess implements Process {
   private writeControl(message: string): Promise<void> {
     return new Promise((resolve, reject) => {
       if (this.control.destroyed || !this.control.writable) {
-        reject(new GardenError('connection: the control connection is closed'));
+        const where = describeAddress(this.address);
+        reject(
+          new GardenConnectionError(
+            `connection to the Garden server at ${where}: the control connection is closed`,
+            {
+              address: where,
+              transportCode: 'CLOSED',
+            },
+          ),
+        );
         return;
       }
-      this.control.write(message, (err) => (err ? reject(err) : resolve()));
+      this.control.write(message, (err) => (err ? reject(connectionError(this.address, err)) : resolve()));
     });
   }
 
@@ -362,7 +387,7 @@ export async function startProcess(
     let reader!: ControlReader;
     const first = await new Promise<ServerMessage>((resolve, reject) => {
       removeAbort = scope.onAbort(reject);
-      reader = new ControlReader(control.socket, control.leftover, (msg) =>
+      reader = new ControlReader(control.socket, target.address, control.leftover, (msg) =>
         msg instanceof Error ? reject(msg) : resolve(msg),
       );
     });
@@ -388,18 +413,29 @@ export async function startProcess(
       } catch (err) {
         if (err instanceof GardenAbortError) throw err;
         // Like the Go client: Run/Attach still succeed, and wait() reports the failure.
-        hijackFailure = new GardenError(
-          `connection: failed to hijack stream ${stream}: ${(err as Error).message}`,
-          {
-            cause: err,
-          },
-        );
+        const message = `connection: failed to hijack stream ${stream}: ${(err as Error).message}`;
+        hijackFailure =
+          err instanceof GardenConnectionError
+            ? new GardenConnectionError(message, {
+                address: err.address,
+                transportCode: err.transportCode,
+                cause: err,
+              })
+            : new GardenError(message, { cause: err });
         continue;
       }
       opened.push(pumpOutput(conn, dest));
     }
     scope.throwIfAborted();
-    return new ClientProcess(processId, control.socket, reader.outcome, opened, io.stdin, hijackFailure);
+    return new ClientProcess(
+      processId,
+      control.socket,
+      target.address,
+      reader.outcome,
+      opened,
+      io.stdin,
+      hijackFailure,
+    );
   } catch (err) {
     removeAbort();
     abandon();

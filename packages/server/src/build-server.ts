@@ -24,6 +24,7 @@ import { answerMatch } from './handlers/plain-routes.js';
 import { createFrontDoor, type FastRequest, handToHttp, type RawRequest } from './http/front-door.js';
 import { readBody } from './http/read-body.js';
 import { goBadRequest, writeAnswer } from './http/responses.js';
+import { serializeError } from './log-errors.js';
 import { StreamRegistry } from './process/stream-registry.js';
 import { hasValidEscapes, splitTarget } from './routing/form-decoding.js';
 import { matchRoute } from './routing/router.js';
@@ -31,7 +32,7 @@ import type { ServerContext } from './server-context.js';
 
 export interface BuildServerOptions {
   backend: Backend;
-  /** A pino logger; omitted or `false` = no logging. */
+  /** A pino logger; omitted or `false` = no logging. Errors are logged through {@link serializeError}. */
   logger?: Logger | false;
   /** Grace time substituted at Create when the spec has none (0 = never reap such containers). */
   defaultGraceTime?: Duration;
@@ -63,7 +64,11 @@ export interface GardenServer {
 
 export function buildServer(options: BuildServerOptions): GardenServer {
   const { backend } = options;
-  const log: Logger = options.logger || pino({ enabled: false });
+  // Every error is logged with its cause chain and codes (log-errors.ts), whatever the caller's
+  // logger does with `err` otherwise.
+  const log: Logger = options.logger
+    ? options.logger.child({}, { serializers: { err: serializeError } })
+    : pino({ enabled: false });
   let httpServer: HttpServer | undefined;
   // One request-id sequence for both plain paths and the hijacked path.
   let reqCounter = 0;

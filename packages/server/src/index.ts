@@ -9,4 +9,5 @@ export {
   type ListenOptions,
 } from './build-server.js';
 export type { Bomberman } from './grace/bomberman.js';
+export { type SerializedError, serializeError } from './log-errors.js';
 export type { StreamRegistry } from './process/stream-registry.js';

@@ -42,7 +42,14 @@ import type {
   Properties,
 } from './types.js';
 import { encodeAt, schemaEncoder, schemaTextEncoder } from './wire-encode.js';
-import { compareCodePoints, decodeWithSchema, setOwn, zeroValue } from './wire-walk.js';
+import {
+  compareCodePoints,
+  decodeWithSchema,
+  findIllFormed,
+  hasWellFormedParts,
+  setOwn,
+  zeroValue,
+} from './wire-walk.js';
 
 /**
  * Converts one wire shape. `TIn` is what `encode` accepts, `TOut` what `decode` returns (they differ
@@ -306,11 +313,31 @@ export function encodeBody<TIn>(codec: WireCodec<TIn, unknown, unknown>, value: 
   return `${encodeGoJson(codec.encode(value) as GoJsonValue)}\n`;
 }
 
+// A raw surrogate, or a \u escape of one: the only texts that can hold a lone surrogate.
+const MAY_HOLD_SURROGATE = /[\ud800-\udfff]|\\u[dD][89a-fA-F]/;
+const utf8 = new TextDecoder('utf-8');
+
 /**
  * Decodes a body or message the way Go does: the first JSON value of `text` (a string or UTF-8
- * bytes; trailing bytes are ignored), then `codec.decode`.
+ * bytes; trailing bytes are ignored), then `codec.decode`. One deviation from Go: a lone surrogate
+ * in a string that names something (`x-well-formed`: the Create handle, property keys) is refused
+ * instead of becoming U+FFFD, which would silently name another object.
  * @throws InvalidRequestError (a GoJsonSyntaxError for malformed JSON, `EOF` for an empty body).
  */
 export function decodeBody<TOut>(codec: WireCodec<never, unknown, TOut>, text: string | Uint8Array): TOut {
-  return codec.decode(parseGoJson(text));
+  const json = typeof text === 'string' ? text : utf8.decode(text);
+  if (hasWellFormedParts(codec.schema) && MAY_HOLD_SURROGATE.test(json)) refuseIllFormed(codec.schema, json);
+  return codec.decode(parseGoJson(json));
+}
+
+/** Throws the InvalidRequestError of the first ill-formed name in `json`, if any. */
+function refuseIllFormed(schema: TSchema, json: string): void {
+  let strict: unknown;
+  try {
+    strict = decodeWithSchema(schema, parseGoJson(json, { keepLoneSurrogates: true }));
+  } catch {
+    return; // not decodable at all: the ordinary decode reports it
+  }
+  const found = findIllFormed(schema, strict);
+  if (found) throw found;
 }

@@ -83,6 +83,26 @@ describe('plain calls', () => {
     await expect(client.ping({ timeout: -1 })).rejects.toThrow(/timeout/);
   });
 
+  it('refuses ill-formed handles and property keys before sending anything', async () => {
+    server = await startRawServer(async (conn) => {
+      await conn.readRequest();
+      conn.end(plainResponse('200 OK', '{}\n'));
+    });
+    const client = createClient({ socketPath: server.socketPath });
+    const c = containerOn(server.socketPath);
+    for (const [call, message] of [
+      [() => client.create({ handle: 'a\ud800' }), /^spec\.handle: ill-formed UTF-16/],
+      [() => client.create({ properties: { '\udc00': 'v' } }), /^spec\.properties key .* ill-formed UTF-16/],
+      [() => client.destroy('\ud800'), /^handle: ill-formed UTF-16/],
+      [() => client.containers({ '\ud800': 'x' }), /^properties key .* ill-formed UTF-16/],
+      [() => c.setProperty('\ud800', 'v'), /^name: ill-formed UTF-16/],
+      [() => c.attach('\ud800', {}), /^pid: ill-formed UTF-16/],
+    ] as const) {
+      await expect(call()).rejects.toThrow(message);
+    }
+    expect(server.connections).toHaveLength(0);
+  });
+
   it('a missing socket is a typed connection error naming the server, the socket error its cause', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'garden-client-'));
     try {

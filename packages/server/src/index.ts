@@ -5,9 +5,11 @@
 export {
   type BuildServerOptions,
   buildServer,
+  DEFAULT_READ_HEADER_TIMEOUT,
   type GardenServer,
   type ListenOptions,
 } from './build-server.js';
 export type { Bomberman } from './grace/bomberman.js';
+export { DEFAULT_MAX_IDLE_CONNECTIONS } from './http/idle-connections.js';
 export { type SerializedError, serializeError } from './log-errors.js';
 export type { StreamRegistry } from './process/stream-registry.js';

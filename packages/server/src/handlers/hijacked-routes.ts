@@ -17,10 +17,13 @@ import type { Logger } from 'pino';
 import { errorLine, errorStatus, hijackedHead, rawJsonResponse } from '../http/responses.js';
 import { firstMessage, runControlSession } from '../process/control-session.js';
 import type { ServerContext } from '../server-context.js';
+import { illFormedCapture } from './plain-routes.js';
 
 export interface HijackedRequest {
   route: HijackedRouteName;
   params: Record<string, string>;
+  /** A capture whose bytes are not valid UTF-8: refused with a 400. */
+  illFormed?: string | undefined;
   socket: Socket;
   /** The request body (Run only; empty otherwise). */
   body: Buffer;
@@ -62,6 +65,7 @@ async function serveProcess(ctx: ServerContext, r: HijackedRequest): Promise<voi
     r.continuePlain(r.rest);
   };
 
+  if (r.illFormed !== undefined) return fail(illFormedCapture(r.illFormed), true);
   let spec: ProcessSpec | undefined;
   if (r.route === 'Run') {
     try {

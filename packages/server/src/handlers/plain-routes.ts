@@ -15,6 +15,7 @@ import {
   errorToEnvelope,
   GardenError,
   goJsonLine,
+  InvalidRequestError,
   type PlainRouteName,
   type RouteOf,
   type RouteRequest,
@@ -66,6 +67,14 @@ const HIJACK_MISUSE = goJsonLine({
   ),
 });
 
+/**
+ * The error for a path capture that is not valid UTF-8 (deviation from Go, which would look the
+ * bytes up): read as text it becomes U+FFFD and could name another container or property.
+ */
+export function illFormedCapture(name: string): InvalidRequestError {
+  return new InvalidRequestError(name, `${name}: ill-formed UTF-8 in the request path`);
+}
+
 /** A request body that failed to decode: answered 400 (deviation from Go's 500). */
 class BodyDecodeFailure extends Error {
   constructor(override readonly cause: unknown) {
@@ -104,10 +113,25 @@ export function answerMatch(
     });
   }
   if (match.route.kind === 'hijacked') return Promise.resolve(jsonAnswer(400, HIJACK_MISUSE));
+  const illFormedKeys: string[] = [];
+  const query = parseQuery(rawQuery, match.route.name === 'List' ? illFormedKeys : undefined);
+  const refused =
+    match.illFormed !== undefined
+      ? illFormedCapture(match.illFormed)
+      : illFormedKeys.length > 0
+        ? new InvalidRequestError(
+            'properties',
+            `properties: key ${JSON.stringify(illFormedKeys[0])} is ill-formed UTF-8`,
+          )
+        : undefined;
+  if (refused) {
+    transport.log.debug({ route: match.route.name, err: refused }, 'request failed');
+    return Promise.resolve(jsonAnswer(400, errorLine(refused)));
+  }
   return answerPlain(ctx, {
     route: match.route,
     params: match.params,
-    query: parseQuery(rawQuery),
+    query,
     readBody: transport.readBody,
     http: transport.http,
     // Read through, so a transport's lazily created logger stays lazy.

@@ -41,6 +41,8 @@ export interface RawRequest {
   head: RequestHead;
   route: HijackedRoute;
   params: Record<string, string>;
+  /** A capture whose bytes are not valid UTF-8 (the handler refuses the request). */
+  illFormed: string | undefined;
   body: Buffer;
   rest: Buffer;
 }
@@ -100,6 +102,7 @@ interface PendingHijack {
   head: RequestHead;
   route: HijackedRoute;
   params: Record<string, string>;
+  illFormed: string | undefined;
   /** Total bytes (head + body) to wait for. */
   need: number;
 }
@@ -196,7 +199,7 @@ class FrontConnection {
     if (match.kind === 'route' && isHijacked(match.route)) {
       // Not as a later request: the HTTP path answers that with a 400.
       if (this.first)
-        this.startHijack(simple.head, match.route, match.params, simple.contentLength, undefined);
+        this.startHijack(simple.head, { ...match, route: match.route }, simple.contentLength, undefined);
       else this.handOff();
       return;
     }
@@ -265,13 +268,12 @@ class FrontConnection {
       this.handOff();
       return;
     }
-    this.startHijack(decision.head, decision.route, decision.params, decision.bodyLength, decision.head);
+    this.startHijack(decision.head, decision.match, decision.bodyLength, decision.head);
   }
 
   private startHijack(
     head: RequestHead,
-    route: HijackedRoute,
-    params: Record<string, string>,
+    { route, params, illFormed }: HijackedMatch,
     bodyLength: number,
     expectFrom: RequestHead | undefined,
   ): void {
@@ -280,7 +282,7 @@ class FrontConnection {
       this.handOff();
       return;
     }
-    this.pending = { head, route, params, need };
+    this.pending = { head, route, params, illFormed, need };
     // A client that waits for "100 Continue" before sending the Run body gets it, as from Go.
     // (Simple requests carry no `Expect` header.)
     if (
@@ -305,6 +307,7 @@ class FrontConnection {
       head: p.head,
       route: p.route,
       params: p.params,
+      illFormed: p.illFormed,
       body: p.route.name === 'Run' ? buf.subarray(p.head.length, p.need) : Buffer.alloc(0),
       rest: buf.subarray(p.need),
     });
@@ -319,9 +322,7 @@ class FrontConnection {
 function classify(
   buf: Buffer,
   end: number,
-):
-  | { head: RequestHead; route: HijackedRoute; params: Record<string, string>; bodyLength: number }
-  | undefined {
+): { head: RequestHead; match: HijackedMatch; bodyLength: number } | undefined {
   const head = parseRequestHead(buf, end);
   if (head?.version !== 'HTTP/1.1') return undefined;
   const { path } = splitTarget(head.target);
@@ -332,8 +333,11 @@ function classify(
   if (match.kind !== 'route' || !isHijacked(match.route)) return undefined;
   const lengths = head.headers.filter(([k]) => k.toLowerCase() === 'content-length').map(([, v]) => v);
   if (lengths.length > 1 || (lengths[0] !== undefined && !/^\d{1,15}$/.test(lengths[0]))) return undefined;
-  return { head, route: match.route, params: match.params, bodyLength: Number(lengths[0] ?? 0) };
+  return { head, match: { ...match, route: match.route }, bodyLength: Number(lengths[0] ?? 0) };
 }
+
+/** A routing outcome on one of the hijacked routes. */
+type HijackedMatch = Extract<RouteMatch, { kind: 'route' }> & { route: HijackedRoute };
 
 function isHijacked(route: Route): route is HijackedRoute {
   return route.kind === 'hijacked';

@@ -209,7 +209,7 @@ export function buildServer(options: BuildServerOptions): GardenServer {
       afterResponse.delete(socket);
       if (pendingAnswer) pendingAnswer();
       else if (closing) socket.end();
-      else if (!socket.destroyed) idle.waiting(socket);
+      else if (!socket.destroyed && socket.writable) idle.waiting(socket);
     }
     if (inFlight === 0) inFlightDrained?.();
   };

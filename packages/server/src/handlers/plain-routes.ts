@@ -8,6 +8,7 @@
  * Only StreamIn and StreamOut need Node's request/response streams (`PlainCall.http`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough, type Readable } from 'node:stream';
 import {
   type Container,
   decodeBody,
@@ -231,7 +232,7 @@ const HANDLERS: { readonly [N in PlainRouteName]: Handler<N> } = {
       c.streamIn({
         path: r.query.get('destination') ?? '',
         user: r.query.get('user') ?? '',
-        tarStream: streams(r).req,
+        tarStream: uploadOf(streams(r).req),
       }),
     ),
   StreamOut: async (ctx, r) => {
@@ -283,6 +284,26 @@ async function dispatch(ctx: ServerContext, r: PlainCall): Promise<string | unde
   const handler = HANDLERS[route.name] as Handler<PlainRouteName>;
   const result = await handler(ctx, r, body as never);
   return route.response.type === 'json' ? encodeBody(route.response.codec, result) : undefined;
+}
+
+/**
+ * The request body as the backend's tar stream. Not `req` itself: a backend that refuses an
+ * archive may destroy its stream (killing tar), and destroying an unfinished request destroys the
+ * socket, so the client would get a reset instead of the error answer. A destroyed or abandoned
+ * copy only stops the copying; a broken upload (client gone, bad chunk) errors the copy.
+ */
+function uploadOf(req: IncomingMessage): Readable {
+  const body = new PassThrough();
+  const broken = (err?: Error) => {
+    if (!body.destroyed) body.destroy(err ?? new GardenError('the request body was cut off'));
+  };
+  req.once('error', broken);
+  req.once('close', () => {
+    if (!req.complete) broken();
+  });
+  body.on('error', () => {}); // a backend that stopped listening must not crash the server
+  req.pipe(body);
+  return body;
 }
 
 /**

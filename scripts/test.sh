@@ -37,7 +37,7 @@ go_dirs=()
 for mod in test-e2e/*/go.mod; do [ -f "$mod" ] && go_dirs+=("$(dirname "$mod")"); done
 for dir in "${go_dirs[@]}"; do
   echo "==> go test ($dir)" >&2
-  (cd "$dir" && GARDEND="node $ROOT/packages/server/dist/bin/gardend.js" go test -count=1 -json ./... >"$results/go-$(basename "$dir").json") || status=1
+  (cd "$dir" && GARDEND="node $ROOT/packages/gardend/dist/bin/gardend.js" go test -count=1 -json ./... >"$results/go-$(basename "$dir").json") || status=1
   # Human-readable failures for the log.
   node scripts/go-test-summary.mjs "$results/go-$(basename "$dir").json" >&2 || true
   if [ "$(basename "$dir")" = go-conformance ]; then
@@ -45,7 +45,7 @@ for dir in "${go_dirs[@]}"; do
     # failure, not a skip, without root). Only the root package: ./... would count the Go
     # fakebackend's unit tests twice.
     echo "==> go test ($dir, GARDEN_TARGET=linux)" >&2
-    (cd "$dir" && GARDEN_TARGET=linux GARDEND="node $ROOT/packages/server/dist/bin/gardend.js" go test -count=1 -json . >"$results/go-$(basename "$dir")-linux.json") || status=1
+    (cd "$dir" && GARDEN_TARGET=linux GARDEND="node $ROOT/packages/gardend/dist/bin/gardend.js" go test -count=1 -json . >"$results/go-$(basename "$dir")-linux.json") || status=1
     node scripts/go-test-summary.mjs "$results/go-$(basename "$dir")-linux.json" >&2 || true
   fi
 done

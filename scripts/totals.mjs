@@ -17,7 +17,12 @@ if (fs.existsSync(vitestFile)) {
   let failed = v.numFailedTests;
   // A test file that failed to load has no test results but must count as a failure.
   for (const f of v.testResults ?? []) if (f.status === 'failed' && f.assertionResults.length === 0) failed++;
-  runs.push({ name: 'vitest', passed: v.numPassedTests, failed, skipped: v.numPendingTests + v.numTodoTests });
+  runs.push({
+    name: 'vitest',
+    passed: v.numPassedTests,
+    failed,
+    skipped: v.numPendingTests + v.numTodoTests,
+  });
 } else {
   runs.push({ name: 'vitest (no report: it crashed)', passed: 0, failed: 1, skipped: 0 });
 }

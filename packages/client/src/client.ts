@@ -41,7 +41,7 @@ export class GardenClient implements Client {
     return this.conn.address;
   }
 
-  /** `GET /ping`. @throws UnrecoverableError when the server cannot recover. */
+  /** The Ping route: the backend's health check. @throws UnrecoverableError when the server cannot recover. */
   async ping(opts?: CallOptions): Promise<void> {
     await this.conn.call('Ping', {}, undefined, opts);
   }

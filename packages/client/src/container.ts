@@ -40,7 +40,7 @@ export class ClientContainer implements Container {
     return { handle: this.handle };
   }
 
-  /** `PUT /containers/:handle/stop` with `{"kill":…}`. */
+  /** The Stop route with `{"kill":…}`: SIGTERM then SIGKILL after the stop timeout, or SIGKILL at once. */
   async stop(kill: boolean, opts?: CallOptions): Promise<void> {
     if (typeof kill !== 'boolean') throw new TypeError('kill: expected a boolean');
     return this.conn.call('Stop', this.at, kill, opts);

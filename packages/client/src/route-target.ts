@@ -27,8 +27,8 @@ function segments(pattern: string): readonly Segment[] {
 }
 
 /**
- * The encoded request-target of route `name`: `/containers/web%2F1/info`, with `?query` when
- * `query` has keys (Go's `url.Values.Encode`: sorted keys).
+ * The encoded request-target of route `name`: its path with each capture encoded (handle `web/1`
+ * becomes `web%2F1`), with `?query` when `query` has keys (Go's `url.Values.Encode`: sorted keys).
  * @throws TypeError naming a capture whose value is not a well-formed string.
  */
 export function routeTarget<N extends RouteName>(

@@ -8,5 +8,4 @@ export {
   FakeContainer,
   sequentialHandles,
 } from './fake-backend.js';
-export { PortPool } from './port-pool.js';
 export { EXIT_SIGKILL, EXIT_SIGTERM } from './simulated-process.js';

@@ -11,10 +11,15 @@ export {
 } from './capabilities.js';
 export {
   allCgroupDirs,
+  applyCgroupLimits,
   type CgroupLayout,
+  type CgroupLimits,
   type CgroupPidsOptions,
   type CgroupSet,
+  type CgroupStats,
+  cgroupChildren,
   cgroupDirs,
+  cgroupOomKills,
   cgroupPids,
   cgroupSet,
   createCgroup,
@@ -22,7 +27,9 @@ export {
   freezeCgroup,
   parseFlatKeyed,
   readCgroup,
+  readCgroupStats,
   removeCgroup,
+  sharesToWeight,
   signalCgroup,
   writeCgroup,
 } from './cgroups.js';
@@ -63,10 +70,12 @@ export {
 export {
   compileSeccomp,
   DANGEROUS_SYSCALLS,
-  defaultDenyFilter,
+  evaluateSeccomp,
   type SeccompAction,
+  type SeccompData,
   type SeccompFilter,
   type SeccompRule,
+  X86_64_SYSCALL_RANGES,
   X86_64_SYSCALLS,
 } from './seccomp.js';
 export { encodeSpec, type ProcessSpec, RLIMITS, type RlimitName, type RlimitValue } from './spec.js';

@@ -1,54 +1,38 @@
 /**
- * One container: its record (write-through), the init's pidfd, its processes, and every
- * per-container Garden operation. Created and destroyed by the backend (linux-backend.ts), which
- * sequences the independent parts (rootfs, cgroup, runtime, network, state).
+ * One container: its record (write-through), its init, its processes, and the per-container Garden
+ * operations, each delegated to the folder that owns the concern (runtime/ for processes and
+ * stop, files/ for streaming). Created, destroyed and restored by the gardener (linux-backend.ts)
+ * through the parts.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
-import { text } from 'node:stream/consumers';
-import {
-  type BandwidthLimits,
-  type ContainerInfo,
-  type CPULimits,
-  type DiskLimits,
-  type Duration,
-  ExecutableNotFoundError,
-  type Container as GardenContainer,
-  GardenError,
-  type MemoryLimits,
-  type Metrics,
-  type NetInRule,
-  type NetOutRule,
-  type Process,
-  type ProcessIO,
-  ProcessNotFoundError,
-  type ProcessSpec,
-  type Properties,
-  type StreamInSpec,
-  type StreamOutSpec,
+import type { Readable } from 'node:stream';
+import type {
+  BandwidthLimits,
+  ContainerInfo,
+  CPULimits,
+  DiskLimits,
+  Duration,
+  Container as GardenContainer,
+  MemoryLimits,
+  Metrics,
+  Process,
+  ProcessIO,
+  ProcessSpec,
+  Properties,
+  StreamInSpec,
+  StreamOutSpec,
 } from '@garden-ts/api-types';
-import {
-  allCgroupDirs,
-  cgroupPids,
-  type Container as NativeContainer,
-  NativeError,
-  ExecutableNotFoundError as NativeExecutableNotFoundError,
-  type ProcessSpec as NativeProcessSpec,
-  type ShimProcess,
-  signalCgroup,
-  spawn,
-} from '@garden-ts/native-ns';
-import { cgroupOf, cgroupTree, createProcessCgroup, oomKillCount, readStats } from './cgroup-part.js';
-import { checkedArchive, containerPath, streamOutCommand } from './files.js';
-import { LinuxProcess } from './linux-process.js';
-import { checkName, generateName, storageId } from './names.js';
-import { PROCESS_META, type ProcessMeta } from './run-dir.js';
-import { readInRoot, resolveInRoot } from './safe-path.js';
-import { capabilitiesFor, defaultSeccomp } from './security.js';
-import type { ContainerRecord, StateStore } from './state-store.js';
-import { type ResolvedUser, resolveUser } from './users.js';
+import { GardenError } from '@garden-ts/api-types';
+import type { ResolvedUser } from '@garden-ts/backend-kit';
+import { cgroupOomKills, type Container as NativeContainer } from '@garden-ts/native-ns';
+import type { ContainerRecord, StateStore } from './depot/state-store.js';
+import { streamIn, streamOut } from './files/streaming.js';
+import { NO_NETWORKING } from './network/network-part.js';
+import type { Part } from './part.js';
+import { cgroupOf, memberPids, signalMembers } from './runtime/cgroups.js';
+import type { LinuxProcess } from './runtime/linux-process.js';
+import { attachProcess, runProcess } from './runtime/processes.js';
+import { userInRoot } from './runtime/users.js';
 
 /** What a container needs from its backend. */
 export interface ContainerHost {
@@ -61,46 +45,25 @@ export interface ContainerHost {
   cpuPerShare: number;
   /** SIGTERM phase of stop(false), seconds. */
   stopTimeoutSeconds: number;
+  /** The parts, for their metrics. */
+  parts: readonly Part[];
   /** Looks the container up again (throws ContainerNotFoundError when destroyed). */
   live(handle: string): LinuxContainer;
 }
 
-const ROOT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-const USER_PATH = '/usr/local/bin:/usr/bin:/bin';
 const OOM_EVENT = 'Out of memory';
-/** StreamOut must never drop bytes: its ring holds the whole archive if the reader is slow. */
-const STREAM_OUT_RING = 2 ** 32;
-
-/** Merges `KEY=VALUE` lists: a later key replaces the earlier value in its position (§3.2). */
-export function mergeEnv(...lists: ReadonlyArray<readonly string[] | undefined>): string[] {
-  const order: string[] = [];
-  const values = new Map<string, string>();
-  for (const list of lists) {
-    for (const entry of list ?? []) {
-      const eq = entry.indexOf('=');
-      const key = eq < 0 ? entry : entry.slice(0, eq);
-      if (!values.has(key)) order.push(key);
-      values.set(key, entry);
-    }
-  }
-  return order.map((key) => values.get(key) as string);
-}
-
-function hasKey(env: string[], key: string): boolean {
-  return env.some((e) => e.startsWith(`${key}=`));
-}
 
 /** A container backed by a native-ns init and a depot record. */
 export class LinuxContainer {
   readonly processes = new Map<string, LinuxProcess>();
   /** Process ids being started (reserved before any await). */
-  private readonly starting = new Set<string>();
+  readonly starting = new Set<string>();
   destroying = false;
 
   constructor(
     readonly record: ContainerRecord,
     public init: NativeContainer | undefined,
-    private readonly host: ContainerHost,
+    readonly host: ContainerHost,
   ) {}
 
   get handle(): string {
@@ -126,6 +89,10 @@ export class LinuxContainer {
   /** The Garden view of this container (a cheap handle that re-checks liveness per call). */
   view(): GardenContainer {
     const live = (): LinuxContainer => this.host.live(this.handle);
+    const noNetworking = (what: string) => async () => {
+      live();
+      throw new GardenError(`${what} ${NO_NETWORKING}`);
+    };
     return {
       handle: this.handle,
       stop: async (kill) => live().stop(kill, this.host.stopTimeoutSeconds),
@@ -136,24 +103,9 @@ export class LinuxContainer {
       currentCPULimits: async () => live().cpuLimits(),
       currentDiskLimits: async () => live().diskLimits(),
       currentMemoryLimits: async () => live().memoryLimits(),
-      netIn: async (_h: number, _c: number): Promise<NetInRule> => {
-        live();
-        throw new GardenError(
-          'NetIn is not supported yet by the linux backend (containers have a private network namespace with only lo)',
-        );
-      },
-      netOut: async (_rule: NetOutRule) => {
-        live();
-        throw new GardenError(
-          'NetOut is not supported yet by the linux backend (containers have a private network namespace with only lo)',
-        );
-      },
-      bulkNetOut: async (_rules: NetOutRule[]) => {
-        live();
-        throw new GardenError(
-          'BulkNetOut is not supported yet by the linux backend (containers have a private network namespace with only lo)',
-        );
-      },
+      netIn: noNetworking('NetIn'),
+      netOut: noNetworking('NetOut'),
+      bulkNetOut: noNetworking('BulkNetOut'),
       run: async (spec, io) => live().run(spec, io),
       attach: async (id, io) => live().attach(id, io),
       metrics: async () => live().metrics(),
@@ -186,7 +138,7 @@ export class LinuxContainer {
   refreshEvents(): void {
     let count: number;
     try {
-      count = oomKillCount(cgroupOf(this.record.cgroupPath));
+      count = cgroupOomKills(cgroupOf(this.record.cgroupPath));
     } catch {
       return;
     }
@@ -224,22 +176,25 @@ export class LinuxContainer {
     };
   }
 
+  /** Age and CPU entitlement here; memory, CPU and pids from the runtime part (the cgroup). */
   metrics(): Metrics {
     this.refreshEvents();
-    const stats = readStats(cgroupOf(this.record.cgroupPath));
     const age = BigInt(Math.max(1, Date.now() - this.record.createdAt)) * 1_000_000n;
     const shares = BigInt(this.record.limits.cpuWeight ?? this.record.limits.cpuShares ?? '0');
     // Entitlement = S × perShare% × age, computed in fixed point (1e6) to stay in bigint.
     const perShareMicro = BigInt(Math.round(this.host.cpuPerShare * 1e6));
-    return {
-      memoryStat: stats.memory,
-      cpuStat: stats.cpu,
+    const metrics: Metrics = {
+      memoryStat: {} as Metrics['memoryStat'],
+      cpuStat: { usage: 0n, user: 0n, system: 0n },
+      // No disk quotas yet: all 0, as Guardian reports for raw:// images.
       diskStat: { totalBytesUsed: 0n, totalInodesUsed: 0n, exclusiveBytesUsed: 0n, exclusiveInodesUsed: 0n },
       networkStat: null,
-      pidStat: stats.pids,
+      pidStat: { current: 0n, max: 0n },
       age,
       cpuEntitlement: (shares * perShareMicro * age) / 100_000_000n,
     };
+    for (const part of this.host.parts) part.metrics?.(this, metrics);
+    return metrics;
   }
 
   memoryLimits(): MemoryLimits {
@@ -270,7 +225,8 @@ export class LinuxContainer {
     return out as DiskLimits;
   }
 
-  private requireInit(): NativeContainer {
+  /** The running init. @throws GardenError when it exited (a restart found it gone). */
+  requireInit(): NativeContainer {
     if (!this.init)
       throw new GardenError(
         `container ${this.handle} has no running init (it exited); destroy and recreate it`,
@@ -280,356 +236,40 @@ export class LinuxContainer {
 
   /** Resolves a Garden user string against the container's passwd/group. */
   resolveUser(user: string | undefined): ResolvedUser {
-    return resolveUser(
-      user ?? '',
-      readInRoot(this.rootfs, '/etc/passwd'),
-      readInRoot(this.rootfs, '/etc/group'),
-    );
+    return userInRoot(this.rootfs, user);
   }
 
-  /** The native spec pieces every process of this container gets (user, security). */
-  private baseSpec(
-    user: ResolvedUser,
-  ): Pick<NativeProcessSpec, 'user' | 'capabilities' | 'seccomp' | 'noNewPrivileges'> {
-    const privileged = this.record.privileged;
-    return {
-      user: { uid: user.uid, gid: user.gid, groups: user.groups },
-      capabilities: capabilitiesFor(user.uid, privileged),
-      ...(privileged ? {} : { seccomp: defaultSeccomp(), noNewPrivileges: true }),
-    };
-  }
-
-  /** The executable of a file-operation tool: the host's static helper when there is one. */
-  private tool(name: 'tar' | 'sh'): Pick<NativeProcessSpec, 'path' | 'hostExecutable'> {
-    const helper = this.host.hostHelper;
-    return helper ? { path: `/bin/${name}`, hostExecutable: helper } : { path: `/bin/${name}` };
-  }
-
-  /** Runs a helper to completion inside the container (mkdir, tar), collecting stderr. */
-  private async helper(
-    spec: NativeProcessSpec,
-    stdin?: Readable,
-  ): Promise<{ status: number; stderr: string; stdout: Readable; proc: ShimProcess; dir: string }> {
-    const dir = join(this.runDir, 'ops', randomUUID());
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    let proc: ShimProcess;
-    try {
-      proc = await spawn(this.requireInit(), spec, { dir });
-    } catch (e) {
-      rmSync(dir, { recursive: true, force: true });
-      throw e;
-    }
-    if (stdin) {
-      // Respect the shim's backpressure: a large archive must not pile up in the socket buffer.
-      stdin.on('data', (c: Buffer) => {
-        let written: Promise<void>;
-        try {
-          written = proc.write(c);
-        } catch {
-          return; // exited
-        }
-        stdin.pause();
-        written.then(
-          () => stdin.resume(),
-          () => stdin.resume(),
-        );
-      });
-      stdin.on('end', () => {
-        try {
-          proc.end();
-        } catch {
-          // exited
-        }
-      });
-    } else {
-      proc.end();
-    }
-    return { status: -1, stderr: '', stdout: proc.stdout, proc, dir };
-  }
-
-  private async runHelper(
-    spec: NativeProcessSpec,
-    stdin?: Readable,
-  ): Promise<{ status: number; stderr: string; stdout: string }> {
-    const h = await this.helper(spec, stdin);
-    try {
-      const [stdout, stderr, exit] = await Promise.all([
-        text(h.proc.stdout),
-        text(h.proc.stderr),
-        h.proc.wait(),
-      ]);
-      return { status: exit.exitStatus, stderr, stdout };
-    } finally {
-      rmSync(h.dir, { recursive: true, force: true });
-    }
-  }
-
-  /** Creates `dir` (mkdir -p as container root, inside the container) owned by the user if missing. */
-  private async ensureDir(dir: string, user: ResolvedUser): Promise<void> {
-    if (resolveInRoot(this.rootfs, dir) !== undefined) return;
-    const missing: string[] = [];
-    for (
-      let d = dir;
-      d !== '/' && resolveInRoot(this.rootfs, d) === undefined;
-      d = d.slice(0, d.lastIndexOf('/')) || '/'
-    )
-      missing.push(d);
-    const root = this.resolveUser('root:0');
-    const r = await this.runHelper({
-      ...this.tool('sh'),
-      args: [
-        'sh',
-        '-c',
-        'd=$1; o=$2; shift 2; mkdir -p -- "$d" && chown -h "$o" -- "$@"',
-        'sh',
-        dir,
-        `${user.uid}:${user.gid}`,
-        ...missing,
-      ],
-      env: [`PATH=${ROOT_PATH}`],
-      cwd: '/',
-      ...this.baseSpec(root),
-    });
-    if (r.status !== 0) throw new GardenError(`creating directory ${dir} failed: ${r.stderr.trim()}`);
-  }
-
-  async run(spec: ProcessSpec, io: ProcessIO): Promise<Process> {
-    if (spec.image?.uri || (spec.bindMounts && spec.bindMounts.length > 0)) {
-      if (!spec.image?.uri)
-        throw new GardenError('Running a process with bind mounts and no image provided is not allowed');
-      throw new GardenError(
-        'processes with their own image (peas) are not supported yet by the linux backend',
-      );
-    }
-    if (!spec.path) throw new GardenError('process path must not be empty');
-    const id = spec.id || generateName();
-    checkName('id', id);
-    if (this.processes.has(id) || this.starting.has(id))
-      throw new GardenError(`process ID '${id}' already in use`);
-    this.starting.add(id);
-    try {
-      const init = this.requireInit();
-      const user = this.resolveUser(spec.user);
-      const env = mergeEnv(this.record.env, spec.env);
-      if (!hasKey(env, 'PATH')) env.push(`PATH=${user.uid === 0 ? ROOT_PATH : USER_PATH}`);
-      if (!hasKey(env, 'USER')) env.push(`USER=${spec.user || 'root'}`);
-      if (!hasKey(env, 'HOME')) env.push(`HOME=${user.home}`);
-      const cwd = spec.dir ? containerPath(spec.dir, '/') : user.home;
-      await this.ensureDir(cwd, user);
-      const rlimits: NativeProcessSpec['rlimits'] = {};
-      for (const [k, v] of Object.entries(spec.rlimits ?? {}))
-        if (v !== undefined) (rlimits as Record<string, bigint>)[k] = v;
-      const dir = join(this.runDir, 'p', storageId(id));
-      if (mkdirSync(dir, { recursive: true, mode: 0o700 }) === undefined) {
-        // Leftovers of a process with this id that could not be re-attached after a restart.
-        rmSync(dir, { recursive: true, force: true });
-        mkdirSync(dir, { mode: 0o700 });
-      }
-      const tty = spec.tty !== undefined;
-      const override = spec.overrideContainerLimits;
-      const overrideMemory = override?.memory?.limitInBytes;
-      const overrideShares = override?.cpu?.weight || override?.cpu?.limitInShares;
-      const processCgroup =
-        (overrideMemory ?? 0n) > 0n || (overrideShares ?? 0n) > 0n
-          ? createProcessCgroup(this.record.cgroupPath, `p-${storageId(id)}`, {
-              memoryBytes: overrideMemory,
-              shares: overrideShares,
-            })
-          : undefined;
-      // What a restarted server needs to re-attach (the run dir survives a crash of the server).
-      const meta: ProcessMeta = { id, tty, startedAt: Date.now() };
-      writeFileSync(join(dir, PROCESS_META), JSON.stringify(meta), { mode: 0o600 });
-      let conn: ShimProcess;
-      try {
-        conn = await spawn(
-          init,
-          {
-            path: spec.path,
-            args: [spec.path, ...(spec.args ?? [])],
-            env,
-            cwd,
-            rlimits,
-            ...this.baseSpec(user),
-            ...(tty
-              ? {
-                  tty: {
-                    columns: spec.tty?.windowSize?.columns || 80,
-                    rows: spec.tty?.windowSize?.rows || 24,
-                  },
-                }
-              : {}),
-            ...(processCgroup ? { cgroups: allCgroupDirs(processCgroup) } : {}),
-          },
-          { dir },
-        );
-      } catch (e) {
-        rmSync(dir, { recursive: true, force: true });
-        if (e instanceof NativeExecutableNotFoundError) {
-          throw new ExecutableNotFoundError(`exec: "${spec.path}": executable file not found in $PATH`);
-        }
-        if (e instanceof NativeError)
-          throw new GardenError(`running ${spec.path} failed at ${e.stage}: ${e.message}`);
-        throw e;
-      }
-      const proc = new LinuxProcess(id, dir, conn, () => this.refreshEvents());
-      this.processes.set(id, proc);
-      return proc.attach(io);
-    } finally {
-      this.starting.delete(id);
-    }
+  run(spec: ProcessSpec, io: ProcessIO): Promise<Process> {
+    return runProcess(this, spec, io);
   }
 
   attach(id: string, io: ProcessIO): Process {
-    const proc = this.processes.get(id);
-    if (!proc) throw new ProcessNotFoundError(id);
-    return proc.attach(io);
+    return attachProcess(this, id, io);
   }
 
-  /** SIGTERM (every second, up to 10 s) then SIGKILL to every process except init (§3.10). */
+  /** SIGTERM (every second, up to `termSeconds`) then SIGKILL to every process except init (§3.10). */
   async stop(kill: boolean, termSeconds = 10): Promise<void> {
     const initPid = this.init?.pid;
-    const exclude = initPid ? [initPid] : [];
-    const others = (): number[] => {
-      const out: number[] = [];
-      for (const set of cgroupTree(this.record.cgroupPath)) {
-        try {
-          out.push(...cgroupPids(set).filter((p) => p !== initPid));
-        } catch {
-          // removed meanwhile
-        }
-      }
-      return out;
-    };
-    const signalAll = async (sig: number): Promise<void> => {
-      for (const set of cgroupTree(this.record.cgroupPath))
-        await signalCgroup(set, sig, exclude).catch(() => undefined);
-    };
+    const others = () => memberPids(this.record.cgroupPath, initPid);
     if (!kill) {
       for (let i = 0; i < termSeconds * 10 && others().length > 0; i++) {
-        if (i % 10 === 0) await signalAll(15);
+        if (i % 10 === 0) await signalMembers(this.record.cgroupPath, 15, initPid);
         await new Promise((r) => setTimeout(r, 100));
       }
     }
     for (let i = 0; i < 100 && others().length > 0; i++) {
-      if (i % 10 === 0) await signalAll(9);
+      if (i % 10 === 0) await signalMembers(this.record.cgroupPath, 9, initPid);
       await new Promise((r) => setTimeout(r, 100));
     }
     this.record.stopped = true;
     this.save();
   }
 
-  private streamUser(user: string | undefined): ResolvedUser {
-    return this.resolveUser(user || 'root');
+  streamIn(spec: StreamInSpec): Promise<void> {
+    return streamIn(this, spec);
   }
 
-  async streamIn(spec: StreamInSpec): Promise<void> {
-    let user: ResolvedUser;
-    try {
-      user = this.streamUser(spec.user);
-    } catch (e) {
-      spec.tarStream.resume();
-      throw new GardenError(`error streaming in: ${(e as Error).message}`);
-    }
-    const dest = containerPath(spec.path, user.home);
-    const archive = checkedArchive(spec.tarStream, { allowDevices: this.record.privileged });
-    let archiveError: Error | undefined;
-    archive.on('error', (e) => {
-      archiveError = e;
-    });
-    try {
-      await this.ensureDir(dest, user);
-    } catch (e) {
-      archive.destroy();
-      throw new GardenError(`error streaming in: ${(e as Error).message}`);
-    }
-    let h: Awaited<ReturnType<LinuxContainer['helper']>>;
-    try {
-      h = await this.helper(
-        {
-          ...this.tool('tar'),
-          args: ['tar', '-x', '-o', '-f', '-'],
-          env: [`PATH=${user.uid === 0 ? ROOT_PATH : USER_PATH}`, `HOME=${user.home}`],
-          cwd: dest,
-          ...this.baseSpec(user),
-        },
-        archive,
-      );
-    } catch (e) {
-      archive.destroy();
-      if (e instanceof NativeExecutableNotFoundError)
-        throw new GardenError(
-          this.host.hostHelper
-            ? `error streaming in: ${this.host.hostHelper} is missing on the host`
-            : 'error streaming in: the container image has no /bin/tar',
-        );
-      throw new GardenError(`error streaming in: ${(e as Error).message}`);
-    }
-    // A refused or broken archive kills tar at once: nothing after the bad entry is extracted.
-    const kill = (): void => {
-      try {
-        h.proc.signal('SIGKILL');
-      } catch {
-        // exited
-      }
-    };
-    if (archiveError) kill();
-    archive.on('error', kill);
-    let r: { status: number; stderr: string };
-    try {
-      const [stderr, exit] = await Promise.all([text(h.proc.stderr), h.proc.wait(), text(h.proc.stdout)]);
-      r = { status: exit.exitStatus, stderr };
-    } finally {
-      rmSync(h.dir, { recursive: true, force: true });
-    }
-    if (r.status !== 0)
-      throw new GardenError(`error streaming in: ${r.stderr.trim() || `tar exited with ${r.status}`}`);
-  }
-
-  async streamOut(spec: StreamOutSpec): Promise<Readable> {
-    let user: ResolvedUser;
-    try {
-      user = this.streamUser(spec.user);
-    } catch (e) {
-      throw new GardenError(`error streaming out: ${(e as Error).message}`);
-    }
-    const full = containerPath(spec.path, user.home);
-    if (resolveInRoot(this.rootfs, full) === undefined)
-      throw new GardenError(`error streaming out: ${spec.path}: no such file or directory`);
-    const cmd = streamOutCommand(spec.path, user.home);
-    let h: Awaited<ReturnType<LinuxContainer['helper']>>;
-    try {
-      h = await this.helper({
-        ...this.tool('tar'),
-        args: cmd.args,
-        env: [`PATH=${user.uid === 0 ? ROOT_PATH : USER_PATH}`, `HOME=${user.home}`],
-        cwd: cmd.cwd,
-        ringCapacity: STREAM_OUT_RING,
-        ...this.baseSpec(user),
-      });
-    } catch (e) {
-      if (e instanceof NativeExecutableNotFoundError)
-        throw new GardenError(
-          this.host.hostHelper
-            ? `error streaming out: ${this.host.hostHelper} is missing on the host`
-            : 'error streaming out: the container image has no /bin/tar',
-        );
-      throw new GardenError(`error streaming out: ${(e as Error).message}`);
-    }
-    const out = new PassThrough();
-    h.proc.stdout.pipe(out, { end: false });
-    const stderr = text(h.proc.stderr);
-    void Promise.all([h.proc.wait(), stderr, new Promise((r) => h.proc.stdout.once('end', r))])
-      .then(([exit, err]) => {
-        if (exit.exitStatus !== 0 || h.proc.lostBytes[0] > 0n) {
-          out.destroy(
-            new GardenError(`error streaming out: ${err.trim() || `tar exited with ${exit.exitStatus}`}`),
-          );
-        } else {
-          out.end();
-        }
-      })
-      .catch((e: Error) => out.destroy(new GardenError(`error streaming out: ${e.message}`)))
-      .finally(() => rmSync(h.dir, { recursive: true, force: true }));
-    return out;
+  streamOut(spec: StreamOutSpec): Promise<Readable> {
+    return streamOut(this, spec);
   }
 }

@@ -18,8 +18,9 @@ describe('errorFields', () => {
   it('keeps the outer message and takes the system error fields from the cause chain', () => {
     const native = new FakeNativeError('mount-overlay', 28, 'mount', 'ENOSPC');
     const wrapped = new GardenError('mounting the rootfs overlay failed', { cause: native });
-    expect(errorFields(new GardenError('creating the container failed', { cause: wrapped }))).toEqual({
-      err: 'creating the container failed',
+    const outer = new GardenError('creating the container failed', { cause: wrapped });
+    expect(errorFields(outer)).toEqual({
+      err: outer,
       code: 'ENOSPC',
       errno: 28,
       syscall: 'mount',
@@ -33,13 +34,15 @@ describe('errorFields', () => {
       errno: -13,
       syscall: 'open',
     });
-    expect(errorFields(new GardenError('writing hosts failed', { cause: node }))).toEqual({
-      err: 'writing hosts failed',
+    const wrapped = new GardenError('writing hosts failed', { cause: node });
+    expect(errorFields(wrapped)).toEqual({
+      err: wrapped,
       code: 'EACCES',
       errno: 13,
       syscall: 'open',
     });
-    expect(errorFields(new GardenError('plain'))).toEqual({ err: 'plain' });
+    const plain = new GardenError('plain');
+    expect(errorFields(plain)).toEqual({ err: plain });
     expect(errorFields('text')).toEqual({ err: 'text' });
   });
 
@@ -50,12 +53,12 @@ describe('errorFields', () => {
       errno: 5,
       stage: 'x',
     });
-    expect(errorFields(outer)).toEqual({ err: 'outer', code: 'ENOSPC' });
+    expect(errorFields(outer)).toEqual({ err: outer, code: 'ENOSPC' });
   });
 
   it('stops on cause cycles', () => {
     const a = new Error('a') as Error & { cause?: unknown };
     a.cause = a;
-    expect(errorFields(a)).toEqual({ err: 'a' });
+    expect(errorFields(a)).toEqual({ err: a });
   });
 });

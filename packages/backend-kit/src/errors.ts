@@ -7,8 +7,11 @@
 
 /** Log fields of an error chain. */
 export interface ErrorFields {
-  /** The outermost message. */
-  err: string;
+  /**
+   * The error itself, for the logger's `err` serializer (pino's turns it into type, message and
+   * stack; a chain-aware one adds the causes); a thrown non-Error as text.
+   */
+  err: Error | string;
   /** The innermost system error name (`ENOSPC`, `EACCES`, …) found in the chain. */
   code?: string;
   errno?: number;
@@ -20,12 +23,13 @@ export interface ErrorFields {
 const MAX_DEPTH = 16;
 
 /**
- * Flattens `err` and its `cause` chain into log fields: the outer message and, from the deepest
- * error that has them, the system error's `code` (only an errno name, `E…`: a Garden error's own
- * `GARDEN_…` code is not a cause), `errno`, `syscall` and `stage`.
+ * Log fields of `err` and its `cause` chain: the error and, flat beside it, the `code` (an errno
+ * name, `E…`: a Garden error's own `GARDEN_…` code is not a system cause), `errno`, `syscall` and
+ * `stage` of the deepest system error in the chain, so a log query or a metric counts them
+ * without parsing messages or walking causes.
  */
 export function errorFields(err: unknown): ErrorFields {
-  const out: ErrorFields = { err: err instanceof Error ? err.message : String(err) };
+  const out: ErrorFields = { err: err instanceof Error ? err : String(err) };
   let system: Omit<ErrorFields, 'err'> = {};
   let e: unknown = err;
   for (let depth = 0; depth < MAX_DEPTH && typeof e === 'object' && e !== null; depth++) {

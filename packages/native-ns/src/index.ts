@@ -29,7 +29,6 @@ export {
   readCgroup,
   readCgroupStats,
   removeCgroup,
-  sharesToWeight,
   signalCgroup,
   writeCgroup,
 } from './cgroups.js';
@@ -39,21 +38,11 @@ export {
   createContainer,
   DEFAULT_MASKED_PATHS,
   DEFAULT_READONLY_PATHS,
-  defaultIdMap,
   type IdMapEntry,
   MAX_HOST_ID,
-  processStartTime,
 } from './container.js';
 export { ExecutableNotFoundError, NativeArgumentError, NativeError } from './errors.js';
 export { createOverlay, mountTmpfs, removeTree, unmount, unmountAsync } from './mounts.js';
-export {
-  loadBinding,
-  type NativeArtifacts,
-  nativeArtifacts,
-  type RawBinding,
-  type RawCreateOptions,
-  type RawExit,
-} from './native.js';
 export {
   type AttachFrom,
   type AttachOptions,
@@ -61,7 +50,6 @@ export {
   drainShimPool,
   type ExitStatus,
   ProcessLostError,
-  readRingFile,
   ShimProcess,
   type SpawnLocation,
   setShimPoolSize,
@@ -78,4 +66,4 @@ export {
   X86_64_SYSCALL_RANGES,
   X86_64_SYSCALLS,
 } from './seccomp.js';
-export { encodeSpec, type ProcessSpec, RLIMITS, type RlimitName, type RlimitValue } from './spec.js';
+export { type ProcessSpec, RLIMITS, type RlimitName, type RlimitValue } from './spec.js';

@@ -184,7 +184,7 @@ export class LinuxContainer {
     // Entitlement = S × perShare% × age, computed in fixed point (1e6) to stay in bigint.
     const perShareMicro = BigInt(Math.round(this.host.cpuPerShare * 1e6));
     const metrics: Metrics = {
-      memoryStat: {} as Metrics['memoryStat'],
+      memoryStat: {} as Metrics['memoryStat'], // the runtime part's, from the cgroup
       cpuStat: { usage: 0n, user: 0n, system: 0n },
       // No disk quotas yet: all 0, as Guardian reports for raw:// images.
       diskStat: { totalBytesUsed: 0n, totalInodesUsed: 0n, exclusiveBytesUsed: 0n, exclusiveInodesUsed: 0n },

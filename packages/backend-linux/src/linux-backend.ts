@@ -174,7 +174,7 @@ class LinuxBackendImpl implements LinuxBackend {
       return (await this.build(handle, id, spec)).view();
     } catch (e) {
       this.log.warn({ handle, ...errorFields(e) }, 'create failed; cleaning up');
-      await this.teardown(id, this.byHandle.get(handle)).catch((err) =>
+      await this.teardown({ id, container: this.byHandle.get(handle) }).catch((err) =>
         this.log.error({ handle, ...errorFields(err) }, 'cleanup after failed create'),
       );
       release();
@@ -229,11 +229,13 @@ class LinuxBackendImpl implements LinuxBackend {
    * order; what they queue runs in the background.
    */
   private async teardown(
-    id: string | undefined,
-    container: LinuxContainer | undefined,
-    record = container?.record ?? (id === undefined ? undefined : this.depotPart.store.read(id)),
-    dir = this.depotPart.dirOf(id ?? ''),
+    entry: { id: string; container?: LinuxContainer; record?: ContainerRecord } | { trashed: string },
   ): Promise<void> {
+    const id = 'id' in entry ? entry.id : undefined;
+    const container = 'id' in entry ? entry.container : undefined;
+    const record =
+      'id' in entry ? (entry.record ?? container?.record ?? this.depotPart.store.read(entry.id)) : undefined;
+    const dir = 'id' in entry ? this.depotPart.dirOf(entry.id) : entry.trashed;
     const steps: (() => Promise<void>)[] = [];
     const ctx: DestroyContext = {
       id,
@@ -262,7 +264,7 @@ class LinuxBackendImpl implements LinuxBackend {
     c.destroying = true;
     c.record.phase = 'destroying';
     try {
-      await this.teardown(c.record.id, c, c.record);
+      await this.teardown({ id: c.record.id, container: c });
     } finally {
       this.byHandle.delete(handle);
       this.admitted.delete(handle);
@@ -330,7 +332,7 @@ class LinuxBackendImpl implements LinuxBackend {
       const record = this.depotPart.store.read(id);
       if (record?.phase !== 'created') {
         this.log.warn({ id, phase: record?.phase }, 'removing incomplete depot entry');
-        await this.teardown(id, undefined, record).catch((e) =>
+        await this.teardown({ id, record }).catch((e) =>
           this.log.error({ id, ...errorFields(e) }, 'reconcile'),
         );
         continue;
@@ -344,7 +346,7 @@ class LinuxBackendImpl implements LinuxBackend {
     }
     for (const part of this.parts) await part.reconcile?.(known);
     for (const dir of this.depotPart.trash.entries())
-      await this.teardown(undefined, undefined, undefined, dir).catch((e) =>
+      await this.teardown({ trashed: dir }).catch((e) =>
         this.log.error({ dir, ...errorFields(e) }, 'reconcile'),
       );
     if (this.options.destroyContainersOnStartup) {

@@ -21,6 +21,7 @@
 #include "protocol.h"
 #include "ring.h"
 #include "spec.h"
+#include "tree.h"
 
 using namespace garden;
 
@@ -363,6 +364,41 @@ static void TestShimCreate(const char* shim, const char* init, const char* rootf
   if (!(WIFEXITED(ws) && WEXITSTATUS(ws) == 2)) fprintf(stderr, "shim exit status %d\n", ws);
 }
 
+// RemoveTree on a tree deeper than any path can name (built fd-relative, as a container process
+// would), with a symlink out of it that must not be followed; a symlink and a missing path.
+static void TestRemoveTree(const char* dir) {
+  std::string root = std::string(dir) + "/tree";
+  std::string outside = std::string(dir) + "/outside";
+  int ofd = open(outside.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  CHECK(ofd >= 0);
+  if (ofd >= 0) close(ofd);
+  CHECK(mkdir(root.c_str(), 0755) == 0);
+  int fd = open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  for (int i = 0; fd >= 0 && i < 3000; i++) {
+    CHECK(mkdirat(fd, "d", 0755) == 0);
+    int f = openat(fd, "f", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (f >= 0) close(f);
+    if (i % 500 == 0) CHECK(symlinkat(outside.c_str(), fd, "link") == 0);
+    int next = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    close(fd);
+    fd = next;
+  }
+  CHECK(fd >= 0);
+  if (fd >= 0) close(fd);
+  TreeError err;
+  CHECK(RemoveTree(root, err));
+  if (err.err) fprintf(stderr, "remove-tree: %s %s: %s\n", err.syscall, err.path.substr(0, 80).c_str(), strerror(err.err));
+  struct stat st;
+  CHECK(lstat(root.c_str(), &st) != 0 && errno == ENOENT);
+  CHECK(stat(outside.c_str(), &st) == 0);
+  CHECK(RemoveTree(root, err));  // missing: fine
+  std::string link = std::string(dir) + "/link";
+  CHECK(symlink(outside.c_str(), link.c_str()) == 0);
+  CHECK(RemoveTree(link, err));  // the link goes, not what it points at
+  CHECK(lstat(link.c_str(), &st) != 0 && stat(outside.c_str(), &st) == 0);
+  unlink(outside.c_str());
+}
+
 int main(int argc, char** argv) {
   char tmpl[] = "/tmp/native-tests-XXXXXX";
   if (!mkdtemp(tmpl)) return 2;
@@ -371,6 +407,7 @@ int main(int argc, char** argv) {
   TestSpec();
   TestFrames();
   TestCreateCodec();
+  TestRemoveTree(tmpl);
   if (argc > 3) TestShimCreate(argv[1], argv[2], argv[3]);
   if (argc > 1) {
     TestShimEndToEnd(argv[1], tmpl);

@@ -38,7 +38,14 @@ export {
   processStartTime,
 } from './container.js';
 export { ExecutableNotFoundError, NativeArgumentError, NativeError } from './errors.js';
-export { createOverlay, mountTmpfs, removeTree, unmount, unmountAsync } from './mounts.js';
+export {
+  createOverlay,
+  mountTmpfs,
+  RemoveTreeError,
+  removeTree,
+  unmount,
+  unmountAsync,
+} from './mounts.js';
 export {
   loadBinding,
   type NativeArtifacts,

@@ -79,7 +79,8 @@ export interface RawBinding {
   mountTmpfs(target: string, data: string): void;
   /** umount2(2), lazily when `detach`; false when `target` is not a mount point. */
   unmount(target: string, detach: boolean): boolean;
-  /** Deletes a directory tree on the thread pool (no symlink following, no crossing mounts). */
+  /** Deletes a directory tree on the thread pool (no symlink following, no crossing mounts); a
+   *  rejection also carries `path`, the entry that could not be removed. */
   removeTree(path: string): Promise<void>;
   /** `unmount` on the thread pool. */
   unmountAsync(target: string, detach: boolean): Promise<boolean>;

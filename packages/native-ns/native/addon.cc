@@ -487,6 +487,8 @@ Napi::Value CreateContainerJs(const Napi::CallbackInfo& info) {
   opts.initPath = Str(o, "initPath");
   opts.env = StringArray(o.Get("env"));
   opts.mqueue = o.Get("mqueue").ToBoolean();
+  bool lossless = false;
+  opts.initCaps = o.Get("initCapabilities").As<Napi::BigInt>().Uint64Value(&lossless);
   Napi::Value shim = o.Get("shimFd");
   int shimFd = shim.IsNumber() ? shim.As<Napi::Number>().Int32Value() : -1;
   auto* w = new CreateWorker(info.Env(), std::move(opts), shimFd);

@@ -2,6 +2,7 @@
 #include "sigreset.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/sched.h>
 #include <net/if.h>
 #include <pthread.h>
@@ -11,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -22,6 +24,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -52,6 +55,8 @@ struct Plan {
   std::vector<int> cgroupTasks;  // <v1 dir>/tasks, opened for writing before clone
   bool loopbackUp = false;  // a new network namespace: its `lo` starts down
   struct ifreq lo;          // name "lo", filled before clone
+  uint64_t initCaps = 0;    // o.initCaps clipped to our bounding set
+  int lastCap = 40;
 };
 
 const char* const kDevices[] = {"null", "zero", "full", "random", "urandom", "tty"};
@@ -211,7 +216,7 @@ void WaitFor(const Plan& p, char want) {
     Die(p, Stage::kMountDevices);
   }
   if (mkdir("/dev/shm", 01777) != 0 ||
-      mount("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777") != 0) {
+      mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777") != 0) {
     Die(p, Stage::kMountShm);
   }
   if (o.mqueue) {
@@ -248,6 +253,25 @@ void WaitFor(const Plan& p, char want) {
   if (umount2(p.oldRoot.data(), MNT_DETACH) != 0) Die(p, Stage::kUmountOldRoot);
   rmdir(p.oldRoot.data());  // fails harmlessly when the root is not ours to write; the parent retries
   if (chdir("/") != 0) Die(p, Stage::kExecInit);
+  // init gets the container's capability set, not everything we hold: drop the rest from the
+  // bounding set and make the set inheritable. exec then gives init (root in its namespace)
+  // permitted = effective = bounding = the set. Reaping and blocking signals need none of them.
+  for (int cap = 0; cap <= p.lastCap; cap++) {
+    if (!(p.initCaps & (1ull << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) Die(p, Stage::kInitCapabilities);
+  }
+  {
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &hdr, data) != 0) Die(p, Stage::kInitCapabilities);
+    for (int i = 0; i < 2; i++) {
+      uint32_t mask = static_cast<uint32_t>(p.initCaps >> (32 * i));
+      data[i].inheritable = mask;
+      data[i].permitted &= mask;
+      data[i].effective &= mask;
+    }
+    if (syscall(SYS_capset, &hdr, data) != 0) Die(p, Stage::kInitCapabilities);
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) Die(p, Stage::kInitCapabilities);
+  }
   // init must not hold the server's stdio (a terminal or a supervisor's pipe) for its lifetime.
   int devnull = open("/dev/null", O_RDWR);
   if (devnull < 0) Die(p, Stage::kExecInit);
@@ -307,6 +331,17 @@ struct Reader {
     left -= 4;
     return v;
   }
+  uint64_t U64() {
+    if (left < 8) {
+      ok = false;
+      return 0;
+    }
+    uint64_t v;
+    memcpy(&v, p, 8);
+    p += 8;
+    left -= 8;
+    return v;
+  }
   bool Bool() {
     if (left < 1) {
       ok = false;
@@ -359,6 +394,7 @@ std::string EncodeCreateOptions(const CreateOptions& o) {
   PutStr(out, o.initPath);
   PutList(out, o.env);
   out.push_back(o.mqueue ? 1 : 0);
+  out.append(reinterpret_cast<const char*>(&o.initCaps), 8);
   return out;
 }
 
@@ -386,6 +422,7 @@ bool DecodeCreateOptions(const char* data, size_t len, CreateOptions& o) {
   o.initPath = r.Str();
   o.env = r.List();
   o.mqueue = r.Bool();
+  o.initCaps = r.U64();
   // Absolute paths only, as the TypeScript side checks: the shim trusts nothing it is sent.
   auto abs = [](const std::string& s) { return !s.empty() && s[0] == '/' && s.find('\0') == std::string::npos; };
   if (!r.ok || r.left != 0 || !abs(o.rootfs)) return false;
@@ -393,6 +430,16 @@ bool DecodeCreateOptions(const char* data, size_t len, CreateOptions& o) {
     if (!abs(b.src) || !abs(b.dst)) return false;
   }
   return true;
+}
+
+int LastCap() {
+  int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 40;
+  char buf[16] = {0};
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  int v = n > 0 ? atoi(buf) : 40;
+  return v > 0 && v < 64 ? v : 40;
 }
 
 int SealedCopy(const std::string& path, int& err) {
@@ -451,6 +498,10 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
     p.devDst.push_back(Buf(std::string("/dev/") + d));
   }
   p.sysSrc = Buf(old + "/sys");
+  p.lastCap = LastCap();
+  for (int cap = 0; cap <= p.lastCap; cap++) {
+    if ((o.initCaps & (1ull << cap)) && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1) p.initCaps |= 1ull << cap;
+  }
   p.loopbackUp = o.netns.empty();
   memset(&p.lo, 0, sizeof p.lo);
   memcpy(p.lo.ifr_name, "lo", 3);

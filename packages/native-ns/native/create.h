@@ -28,6 +28,9 @@ struct CreateOptions {
   std::string initPath;
   std::vector<std::string> env;
   bool mqueue = true;
+  // garden-init's capabilities (bounding = inheritable = permitted = effective after exec, as for
+  // any root process); clipped to our own bounding set.
+  uint64_t initCaps = 0;
   // Not encoded: set by whoever runs CreateContainer.
   int initFd = -1;           // sealed garden-init to exec (else a cached sealed copy of initPath)
   bool cloneParent = false;  // CLONE_PARENT: init becomes our parent's child (garden-shim's case)
@@ -52,6 +55,9 @@ void CreateContainer(const CreateOptions& opts, CreateResult& result);
 std::string EncodeCreateOptions(const CreateOptions& o);
 /** Parses EncodeCreateOptions' output; false when malformed. */
 bool DecodeCreateOptions(const char* data, size_t len, CreateOptions& o);
+
+/** The highest capability number of this kernel (/proc/sys/kernel/cap_last_cap; 40 if unknown). */
+int LastCap();
 
 /** Returns an fd (cached per path for the process lifetime) of a sealed memfd copy of `path`. */
 int SealedCopy(const std::string& path, int& err);

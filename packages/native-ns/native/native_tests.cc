@@ -278,6 +278,7 @@ static void TestCreateCodec() {
   o.initPath = "/opt/garden-init";
   o.env = {"A=1", "B="};
   o.mqueue = false;
+  o.initCaps = 0xa80425fbull;
   std::string enc = EncodeCreateOptions(o);
   CreateOptions d;
   CHECK(DecodeCreateOptions(enc.data(), enc.size(), d));
@@ -285,7 +286,7 @@ static void TestCreateCodec() {
   CHECK(d.cgroupV1 == o.cgroupV1 && d.cgroupV2 == o.cgroupV2 && d.netns.empty());
   CHECK(d.binds.size() == 2 && d.binds[1].src == "/src" && d.binds[1].dst == "/dst" && d.binds[1].readOnly);
   CHECK(d.masked == o.masked && d.readOnly == o.readOnly && d.initPath == o.initPath && d.env == o.env);
-  CHECK(!d.mqueue);
+  CHECK(!d.mqueue && d.initCaps == 0xa80425fbull);
   for (size_t n = 0; n < enc.size(); n++) {
     CreateOptions t;
     CHECK(!DecodeCreateOptions(enc.data(), n, t));

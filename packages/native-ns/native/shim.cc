@@ -233,16 +233,6 @@ std::vector<std::string> ExecCandidates(const Spec& s) {
   return out;
 }
 
-int LastCap() {
-  int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 40;
-  char buf[16] = {0};
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  int v = n > 0 ? atoi(buf) : 40;
-  return v > 0 && v < 64 ? v : 40;
-}
-
 // ---- the supervisor --------------------------------------------------------------------------
 
 int g_dirfd_for_log = -1;

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { isAbsolute } from 'node:path';
+import { type CapabilitySet, capabilityMask, UNPRIVILEGED_CAPABILITIES } from './capabilities.js';
 import { NativeArgumentError, NativeError } from './errors.js';
 import { loadBinding, nativeArtifacts, type RawExit } from './native.js';
 import { returnShim, scheduleRefill, takeShim } from './process.js';
@@ -48,6 +49,9 @@ export const DEFAULT_READONLY_PATHS = [
   '/proc/sysrq-trigger',
 ];
 
+/** Capabilities 0–37 (CHOWN … AUDIT_READ): Guardian's privileged set, `3fffffffff` (§5.1). */
+export const PRIVILEGED_INIT_CAPABILITIES = (1n << 38n) - 1n;
+
 /** Options of {@link createContainer}. */
 export interface CreateContainerOptions {
   /** Prepared rootfs directory; for an unprivileged container owned by the mapped root. */
@@ -68,6 +72,14 @@ export interface CreateContainerOptions {
   readOnlyPaths?: string[];
   /** The init's environment. */
   env?: string[];
+  /**
+   * garden-init's capability set, as bounding = inheritable = permitted = effective (ambient
+   * empty), like the container's root processes. Default: Guardian's (§5.1) —
+   * {@link UNPRIVILEGED_CAPABILITIES} (`a80425fb`) when unprivileged,
+   * {@link PRIVILEGED_INIT_CAPABILITIES} (`3fffffffff`) when privileged — always clipped to the
+   * server's own bounding set. init needs none of them for its job (reaping, ignoring signals).
+   */
+  initCapabilities?: CapabilitySet;
 }
 
 function mapText(field: string, entries: IdMapEntry[]): string {
@@ -207,6 +219,16 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   const readOnly = (options.readOnlyPaths ?? (privileged ? [] : DEFAULT_READONLY_PATHS)).map((p, i) =>
     absPath(`readOnlyPaths[${i}]`, p),
   );
+  let initCapabilities: bigint;
+  try {
+    initCapabilities = capabilityMask(
+      options.initCapabilities ?? (privileged ? PRIVILEGED_INIT_CAPABILITIES : UNPRIVILEGED_CAPABILITIES),
+    );
+  } catch (e) {
+    throw new NativeArgumentError('initCapabilities', (e as Error).message);
+  }
+  if (initCapabilities < 0n || initCapabilities >= 1n << 64n)
+    throw new NativeArgumentError('initCapabilities', 'must be a 64-bit mask');
   const env = options.env ?? [];
   for (const [i, e] of env.entries()) {
     if (typeof e !== 'string' || !e.includes('=') || e.includes('\0'))
@@ -232,6 +254,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       initPath: nativeArtifacts().init,
       env,
       mqueue: true,
+      initCapabilities,
       shimFd: shim.fd,
     });
   } catch (e) {

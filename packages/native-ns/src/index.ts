@@ -35,6 +35,7 @@ export {
   defaultIdMap,
   type IdMapEntry,
   MAX_HOST_ID,
+  PRIVILEGED_INIT_CAPABILITIES,
   processStartTime,
 } from './container.js';
 export { ExecutableNotFoundError, NativeArgumentError, NativeError } from './errors.js';

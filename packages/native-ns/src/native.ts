@@ -27,6 +27,8 @@ export interface RawCreateOptions {
   initPath: string;
   env: string[];
   mqueue: boolean;
+  /** garden-init's capability mask (clipped natively to the caller's bounding set). */
+  initCapabilities: bigint;
   /**
    * An idle garden-shim's control socket (the caller keeps it): the shim clones init with
    * CLONE_PARENT and then waits for its next frame. Absent, or the shim gone: cloned from this

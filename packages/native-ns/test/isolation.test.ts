@@ -15,6 +15,7 @@ import {
   ExecutableNotFoundError,
   NativeArgumentError,
   NativeError,
+  PRIVILEGED_INIT_CAPABILITIES,
   spawn,
   UNPRIVILEGED_CAPABILITIES,
 } from '../src/index.js';
@@ -132,7 +133,43 @@ describe('container init and namespaces', () => {
     expect(r.stdout).toMatch(
       /devpts \/dev\/pts devpts rw,nosuid,noexec,relatime,gid=5,mode=620,ptmxmode=666/,
     );
-    expect(r.stdout).toMatch(/shm \/dev\/shm tmpfs rw,nosuid,nodev,noexec/);
+    // Guardian's mount: source `tmpfs`, as /proc/mounts and mountinfo show it
+    expect(r.stdout).toMatch(/^tmpfs \/dev\/shm tmpfs rw,nosuid,nodev,noexec,relatime/m);
+  });
+
+  it("runs init with the container's capability set (a80425fb unprivileged), not the server's", async () => {
+    const caps = (pid: number) =>
+      Object.fromEntries(
+        [...readFileSync(`/proc/${pid}/status`, 'utf8').matchAll(/^(Cap\w+):\s+([0-9a-f]+)$/gm)].map((m) => [
+          m[1],
+          m[2],
+        ]),
+      );
+    const hex = (m: bigint) => m.toString(16).padStart(16, '0');
+    const unprivileged = hex(capabilityMask(UNPRIVILEGED_CAPABILITIES));
+    expect(caps(container.pid)).toEqual({
+      CapInh: unprivileged,
+      CapPrm: unprivileged,
+      CapEff: unprivileged,
+      CapBnd: unprivileged,
+      CapAmb: '0000000000000000',
+    });
+    // Privileged: caps 0-37 as far as the server's own bounding set has them.
+    const own = BigInt(`0x${caps(process.pid).CapBnd}`);
+    const { container: priv } = await newContainer({ privileged: true });
+    const full = hex(PRIVILEGED_INIT_CAPABILITIES & own);
+    expect(caps(priv.pid)).toMatchObject({ CapInh: full, CapPrm: full, CapEff: full, CapBnd: full });
+    // As asked, and init still does its job: an orphan is reaped, a signal from inside ignored.
+    const { container: bare } = await newContainer({ initCapabilities: [] });
+    expect(caps(bare.pid)).toMatchObject({ CapPrm: '0000000000000000', CapBnd: '0000000000000000' });
+    const r = await run(
+      bare,
+      sh('(sleep 0.1 &); kill -TERM 1; sleep 0.4; cat /proc/[0-9]*/stat | grep -c ") Z "; cat /proc/1/comm'),
+    );
+    expect(r.stdout).toBe('0\ngarden-init\n');
+    // A process's own capabilities come from its spec (here: none given), not from init.
+    const probe = sh('grep CapEff /proc/self/status');
+    expect((await run(bare, probe)).stdout).toBe((await run(container, probe)).stdout);
   });
 
   it('never dies from a signal sent inside the container, and reaps orphans', async () => {

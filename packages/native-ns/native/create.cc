@@ -320,28 +320,20 @@ struct Reader {
   const char* p;
   size_t left;
   bool ok = true;
-  uint32_t U32() {
-    if (left < 4) {
+  template <typename T>
+  T Num() {
+    if (left < sizeof(T)) {
       ok = false;
       return 0;
     }
-    uint32_t v;
-    memcpy(&v, p, 4);
-    p += 4;
-    left -= 4;
+    T v;
+    memcpy(&v, p, sizeof(T));
+    p += sizeof(T);
+    left -= sizeof(T);
     return v;
   }
-  uint64_t U64() {
-    if (left < 8) {
-      ok = false;
-      return 0;
-    }
-    uint64_t v;
-    memcpy(&v, p, 8);
-    p += 8;
-    left -= 8;
-    return v;
-  }
+  uint32_t U32() { return Num<uint32_t>(); }
+  uint64_t U64() { return Num<uint64_t>(); }
   bool Bool() {
     if (left < 1) {
       ok = false;

@@ -489,6 +489,11 @@ Napi::Value CreateContainerJs(const Napi::CallbackInfo& info) {
   opts.mqueue = o.Get("mqueue").ToBoolean();
   bool lossless = false;
   opts.initCaps = o.Get("initCapabilities").As<Napi::BigInt>().Uint64Value(&lossless);
+  Napi::Array cgroupMounts = o.Get("cgroupMounts").As<Napi::Array>();
+  for (uint32_t i = 0; i < cgroupMounts.Length(); i++) {
+    Napi::Object c = cgroupMounts.Get(i).As<Napi::Object>();
+    opts.cgroupMounts.push_back({Str(c, "target"), Str(c, "fstype"), Str(c, "data"), StringArray(c.Get("links"))});
+  }
   Napi::Value shim = o.Get("shimFd");
   int shimFd = shim.IsNumber() ? shim.As<Napi::Number>().Int32Value() : -1;
   auto* w = new CreateWorker(info.Env(), std::move(opts), shimFd);

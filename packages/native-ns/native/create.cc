@@ -52,6 +52,13 @@ struct Plan {
   std::vector<char*> argv, envp;
   std::vector<std::string> envStore;
   std::vector<char> sysSrc;
+  struct CgroupPlan {
+    std::vector<char> path, fstype, data;
+    std::vector<std::vector<char>> links;  // link paths; their content is `relTarget`
+    std::vector<char> relTarget;
+  };
+  std::vector<CgroupPlan> cgroups;
+  bool cgroupTmpfs = false;  // the mounts go into a tmpfs at /sys/fs/cgroup (not pure v2)
   std::vector<int> cgroupTasks;  // <v1 dir>/tasks, opened for writing before clone
   bool loopbackUp = false;  // a new network namespace: its `lo` starts down
   struct ifreq lo;          // name "lo", filled before clone
@@ -194,7 +201,26 @@ void WaitFor(const Plan& p, char want) {
     if (mount(p.sysSrc.data(), "/sys", nullptr, MS_BIND | MS_REC, nullptr) != 0 || RemountRo("/sys") != 0) {
       Die(p, Stage::kMountSys);
     }
+    // The host's /sys came with its cgroup mounts (every sibling, release_agent): hide them. The
+    // read-only views below go on top of this tmpfs when asked for.
+    if (p.cgroups.empty() && (mount("tmpfs", "/sys/fs/cgroup", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0") != 0)) {
+      Die(p, Stage::kMountCgroup);
+    }
   }
+  // The container's own cgroups, read-only: each hierarchy mounted from inside our cgroup
+  // namespace is rooted at our cgroup, so neither siblings nor the root's release_agent show.
+  const unsigned long cgFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  if (p.cgroupTmpfs && mount("tmpfs", "/sys/fs/cgroup", "tmpfs", cgFlags, "mode=755,size=64k") != 0) Die(p, Stage::kMountCgroup);
+  for (auto& c : p.cgroups) {
+    if (p.cgroupTmpfs && mkdir(c.path.data(), 0555) != 0) Die(p, Stage::kMountCgroup);
+    if (mount(c.fstype.data(), c.path.data(), c.fstype.data(), cgFlags, c.data.data()) != 0 || RemountRo(c.path.data()) != 0) {
+      Die(p, Stage::kMountCgroup);
+    }
+    for (auto& l : c.links) {
+      if (symlink(c.relTarget.data(), l.data()) != 0) Die(p, Stage::kMountCgroup);
+    }
+  }
+  if (p.cgroupTmpfs && RemountRo("/sys/fs/cgroup") != 0) Die(p, Stage::kMountCgroup);
   mkdir("/dev", 0755);
   if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k") != 0) Die(p, Stage::kMountDev);
   for (size_t i = 0; i < p.devSrc.size(); i++) {
@@ -387,6 +413,14 @@ std::string EncodeCreateOptions(const CreateOptions& o) {
   PutList(out, o.env);
   out.push_back(o.mqueue ? 1 : 0);
   out.append(reinterpret_cast<const char*>(&o.initCaps), 8);
+  uint32_t m = static_cast<uint32_t>(o.cgroupMounts.size());
+  out.append(reinterpret_cast<const char*>(&m), 4);
+  for (const auto& c : o.cgroupMounts) {
+    PutStr(out, c.target);
+    PutStr(out, c.fstype);
+    PutStr(out, c.data);
+    PutList(out, c.links);
+  }
   return out;
 }
 
@@ -415,11 +449,32 @@ bool DecodeCreateOptions(const char* data, size_t len, CreateOptions& o) {
   o.env = r.List();
   o.mqueue = r.Bool();
   o.initCaps = r.U64();
+  uint32_t m = r.U32();
+  if (m > r.left) return false;
+  for (uint32_t i = 0; r.ok && i < m; i++) {
+    CgroupMount c;
+    c.target = r.Str();
+    c.fstype = r.Str();
+    c.data = r.Str();
+    c.links = r.List();
+    o.cgroupMounts.push_back(std::move(c));
+  }
   // Absolute paths only, as the TypeScript side checks: the shim trusts nothing it is sent.
   auto abs = [](const std::string& s) { return !s.empty() && s[0] == '/' && s.find('\0') == std::string::npos; };
   if (!r.ok || r.left != 0 || !abs(o.rootfs)) return false;
   for (const auto& b : o.binds) {
     if (!abs(b.src) || !abs(b.dst)) return false;
+  }
+  // Names directly below /sys/fs/cgroup, nothing else: the child builds paths from them.
+  auto name = [](const std::string& s) {
+    return s.find('/') == std::string::npos && s.find('\0') == std::string::npos && s != "." && s != "..";
+  };
+  for (const auto& c : o.cgroupMounts) {
+    if (c.target.empty() && o.cgroupMounts.size() > 1) return false;  // /sys/fs/cgroup itself: alone
+    if (!name(c.target) || (c.fstype != "cgroup" && c.fstype != "cgroup2")) return false;
+    for (const auto& l : c.links) {
+      if (l.empty() || !name(l)) return false;
+    }
   }
   return true;
 }
@@ -490,6 +545,17 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
     p.devDst.push_back(Buf(std::string("/dev/") + d));
   }
   p.sysSrc = Buf(old + "/sys");
+  for (const auto& c : o.cgroupMounts) {
+    Plan::CgroupPlan cp;
+    std::string path = c.target.empty() ? "/sys/fs/cgroup" : "/sys/fs/cgroup/" + c.target;
+    cp.path = Buf(path);
+    cp.fstype = Buf(c.fstype);
+    cp.data = Buf(c.data);
+    cp.relTarget = Buf(c.target);
+    for (const auto& l : c.links) cp.links.push_back(Buf("/sys/fs/cgroup/" + l));
+    if (!c.target.empty()) p.cgroupTmpfs = true;
+    p.cgroups.push_back(std::move(cp));
+  }
   p.lastCap = LastCap();
   for (int cap = 0; cap <= p.lastCap; cap++) {
     if ((o.initCaps & (1ull << cap)) && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1) p.initCaps |= 1ull << cap;

@@ -279,6 +279,7 @@ static void TestCreateCodec() {
   o.env = {"A=1", "B="};
   o.mqueue = false;
   o.initCaps = 0xa80425fbull;
+  o.cgroupMounts = {{"cpu,cpuacct", "cgroup", "cpu,cpuacct", {"cpu", "cpuacct"}}, {"unified", "cgroup2", "", {}}};
   std::string enc = EncodeCreateOptions(o);
   CreateOptions d;
   CHECK(DecodeCreateOptions(enc.data(), enc.size(), d));
@@ -287,6 +288,8 @@ static void TestCreateCodec() {
   CHECK(d.binds.size() == 2 && d.binds[1].src == "/src" && d.binds[1].dst == "/dst" && d.binds[1].readOnly);
   CHECK(d.masked == o.masked && d.readOnly == o.readOnly && d.initPath == o.initPath && d.env == o.env);
   CHECK(!d.mqueue && d.initCaps == 0xa80425fbull);
+  CHECK(d.cgroupMounts.size() == 2 && d.cgroupMounts[0].target == "cpu,cpuacct" && d.cgroupMounts[0].data == "cpu,cpuacct");
+  CHECK(d.cgroupMounts[0].links == o.cgroupMounts[0].links && d.cgroupMounts[1].fstype == "cgroup2");
   for (size_t n = 0; n < enc.size(); n++) {
     CreateOptions t;
     CHECK(!DecodeCreateOptions(enc.data(), n, t));
@@ -294,6 +297,17 @@ static void TestCreateCodec() {
   std::string longer = enc + "x";
   CreateOptions t;
   CHECK(!DecodeCreateOptions(longer.data(), longer.size(), t));
+  // Paths the child would build from a cgroup mount's names must stay below /sys/fs/cgroup.
+  for (auto bad : {std::string("../etc"), std::string("a/b")}) {
+    CreateOptions b = o;
+    b.cgroupMounts[1].target = bad;
+    std::string e2 = EncodeCreateOptions(b);
+    CHECK(!DecodeCreateOptions(e2.data(), e2.size(), t));
+    b = o;
+    b.cgroupMounts[0].links = {bad};
+    e2 = EncodeCreateOptions(b);
+    CHECK(!DecodeCreateOptions(e2.data(), e2.size(), t));
+  }
   o.rootfs = "relative";
   std::string rel = EncodeCreateOptions(o);
   CHECK(!DecodeCreateOptions(rel.data(), rel.size(), t));

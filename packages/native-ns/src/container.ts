@@ -1,7 +1,7 @@
 /** Container creation and whole-container signals (the init's pidfd). */
 import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { isAbsolute } from 'node:path';
+import { basename, isAbsolute } from 'node:path';
 import { type CapabilitySet, capabilityMask, UNPRIVILEGED_CAPABILITIES } from './capabilities.js';
 import { NativeArgumentError, NativeError } from './errors.js';
 import { loadBinding, nativeArtifacts, type RawExit } from './native.js';
@@ -80,6 +80,127 @@ export interface CreateContainerOptions {
    * server's own bounding set. init needs none of them for its job (reaping, ignoring signals).
    */
   initCapabilities?: CapabilitySet;
+  /**
+   * Show the container its own cgroups, read-only, under `/sys/fs/cgroup` (Guardian's view for
+   * unprivileged containers, reference §5.4): one `cgroup` mount per v1 hierarchy in
+   * `cgroups.v1`, named as on the host (`memory`, `cpu,cpuacct` plus `cpu`/`cpuacct` symlinks,
+   * `systemd`, …) in a read-only tmpfs, and the `cgroups.v2` directory as a read-only `cgroup2`
+   * mount (at `unified` next to v1 hierarchies, as on a hybrid host; at `/sys/fs/cgroup` itself on
+   * a pure v2 host). Each is mounted from inside the container's cgroup namespace, so its root is
+   * the container's own cgroup: no sibling cgroup and no hierarchy root (`release_agent`) is
+   * visible, and the container's own sub-cgroups are. Default false: `/sys/fs/cgroup` is empty.
+   */
+  cgroupfs?: boolean;
+}
+
+/** One read-only cgroup filesystem below `/sys/fs/cgroup` ({@link CreateContainerOptions.cgroupfs}). */
+export interface CgroupfsMount {
+  /** Directory name below /sys/fs/cgroup; "" for /sys/fs/cgroup itself (pure v2). */
+  target: string;
+  fstype: 'cgroup' | 'cgroup2';
+  /** Mount data: the v1 hierarchy's controllers and `name=` ("" for cgroup2). */
+  data: string;
+  /** Symlinks to `target`: the names of its co-mounted controllers (`cpu` → `cpu,cpuacct`). */
+  links: string[];
+}
+
+interface CgroupHierarchy {
+  mountPoint: string;
+  fstype: 'cgroup' | 'cgroup2';
+  superOptions: string[];
+}
+
+/** The cgroup and cgroup2 mounts of a mountinfo text (octal escapes decoded). */
+function cgroupHierarchies(mountinfo: string): CgroupHierarchy[] {
+  const out: CgroupHierarchy[] = [];
+  for (const line of mountinfo.split('\n')) {
+    const f = line.split(' ');
+    const sep = f.indexOf('-');
+    const fstype = f[sep + 1];
+    if (sep < 0 || (fstype !== 'cgroup' && fstype !== 'cgroup2')) continue;
+    const mountPoint = (f[4] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) =>
+      String.fromCharCode(Number.parseInt(o, 8)),
+    );
+    out.push({ mountPoint, fstype, superOptions: (f[sep + 3] ?? '').split(',') });
+  }
+  return out;
+}
+
+/**
+ * Plans the read-only cgroupfs view ({@link CreateContainerOptions.cgroupfs}) of a container that
+ * joins the v1 cgroup directories `v1` and/or the cgroup2 directory `v2` (may be ""), from the
+ * host's `mountinfo` text and its v1 controller names (`/proc/cgroups`). Exported for tests.
+ * @throws NativeArgumentError when a directory is on no cgroup mount of the right kind.
+ */
+export function planCgroupfs(
+  v1: readonly string[],
+  v2: string,
+  mountinfo: string,
+  controllers: ReadonlySet<string>,
+): CgroupfsMount[] {
+  const hierarchies = cgroupHierarchies(mountinfo);
+  const mountOf = (dir: string, fstype: 'cgroup' | 'cgroup2', field: string): CgroupHierarchy => {
+    let best: CgroupHierarchy | undefined;
+    for (const h of hierarchies) {
+      const under = dir === h.mountPoint || dir.startsWith(h.mountPoint === '/' ? '/' : `${h.mountPoint}/`);
+      if (h.fstype === fstype && under && (!best || h.mountPoint.length > best.mountPoint.length)) best = h;
+    }
+    if (!best)
+      throw new NativeArgumentError(
+        field,
+        `is not in a ${fstype === 'cgroup' ? 'cgroup v1 hierarchy' : 'cgroup2 mount'}`,
+      );
+    return best;
+  };
+  const mounts: CgroupfsMount[] = v1.map((dir, i) => {
+    const h = mountOf(dir, 'cgroup', `cgroups.v1[${i}]`);
+    const target = basename(h.mountPoint);
+    // Only what selects the hierarchy: its controllers and name (not rw, xattr, release_agent=…).
+    const opts = h.superOptions.filter((o) => controllers.has(o) || o.startsWith('name='));
+    const links = opts.filter((o) => controllers.has(o) && o !== target);
+    return { target, fstype: 'cgroup', data: opts.join(','), links };
+  });
+  if (v2) {
+    const h = mountOf(v2, 'cgroup2', 'cgroups.v2');
+    mounts.push({
+      target: mounts.length ? basename(h.mountPoint) : '',
+      fstype: 'cgroup2',
+      data: '',
+      links: [],
+    });
+  }
+  const names = new Set<string>();
+  for (const m of mounts) {
+    for (const n of [m.target, ...m.links]) {
+      if (names.has(n))
+        throw new NativeArgumentError('cgroups', `two cgroup hierarchies would be named ${n}`);
+      names.add(n);
+    }
+  }
+  return mounts;
+}
+
+let hostCgroupInfo: { mountinfo: string; controllers: Set<string> } | undefined;
+
+/** planCgroupfs against this host (its mount table read once, again when a directory is not found). */
+function hostCgroupfs(v1: string[], v2: string): CgroupfsMount[] {
+  for (let attempt = 0; ; attempt++) {
+    hostCgroupInfo ??= {
+      mountinfo: readFileSync('/proc/self/mountinfo', 'utf8'),
+      controllers: new Set(
+        readFileSync('/proc/cgroups', 'utf8')
+          .split('\n')
+          .filter((l) => l && !l.startsWith('#'))
+          .map((l) => l.split('\t')[0] as string),
+      ),
+    };
+    try {
+      return planCgroupfs(v1, v2, hostCgroupInfo.mountinfo, hostCgroupInfo.controllers);
+    } catch (e) {
+      if (attempt > 0) throw e;
+      hostCgroupInfo = undefined; // mounted since we looked
+    }
+  }
 }
 
 function mapText(field: string, entries: IdMapEntry[]): string {
@@ -229,6 +350,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   }
   if (initCapabilities < 0n || initCapabilities >= 1n << 64n)
     throw new NativeArgumentError('initCapabilities', 'must be a 64-bit mask');
+  const cgroupMounts = options.cgroupfs === true ? hostCgroupfs(v1, v2) : [];
   const env = options.env ?? [];
   for (const [i, e] of env.entries()) {
     if (typeof e !== 'string' || !e.includes('=') || e.includes('\0'))
@@ -255,6 +377,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       env,
       mqueue: true,
       initCapabilities,
+      cgroupMounts,
       shimFd: shim.fd,
     });
   } catch (e) {

@@ -27,6 +27,7 @@ export {
   writeCgroup,
 } from './cgroups.js';
 export {
+  type CgroupfsMount,
   Container,
   type CreateContainerOptions,
   createContainer,
@@ -36,6 +37,7 @@ export {
   type IdMapEntry,
   MAX_HOST_ID,
   PRIVILEGED_INIT_CAPABILITIES,
+  planCgroupfs,
   processStartTime,
 } from './container.js';
 export { ExecutableNotFoundError, NativeArgumentError, NativeError } from './errors.js';

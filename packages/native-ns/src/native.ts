@@ -29,6 +29,8 @@ export interface RawCreateOptions {
   mqueue: boolean;
   /** garden-init's capability mask (clipped natively to the caller's bounding set). */
   initCapabilities: bigint;
+  /** Read-only cgroup mounts below /sys/fs/cgroup (names only; empty: none). */
+  cgroupMounts: { target: string; fstype: string; data: string; links: string[] }[];
   /**
    * An idle garden-shim's control socket (the caller keeps it): the shim clones init with
    * CLONE_PARENT and then waits for its next frame. Absent, or the shim gone: cloned from this

@@ -132,6 +132,18 @@ int InstallSeccomp(const std::string& prog) {
   }
   if (setsid() < 0) ChildFail(errW, Stage::kSetsid, errno);
   if (s.tty) {
+    // The slave is created owned by our fsuid (its group is devpts' gid=5): make that the
+    // process's user, in the namespace we are in now, so the process can reopen its terminal
+    // (/dev/stdout, /dev/tty) like any terminal's owner. setresuid below sets fsuid again.
+    // set*fsid cannot report failure; asking with an invalid id (-1) returns the current one.
+    if (s.hasGid) {
+      syscall(SYS_setfsgid, s.gid);
+      if (syscall(SYS_setfsgid, -1) != static_cast<long>(s.gid)) ChildFail(errW, Stage::kPty, EPERM);
+    }
+    if (s.hasUid) {
+      syscall(SYS_setfsuid, s.uid);
+      if (syscall(SYS_setfsuid, -1) != static_cast<long>(s.uid)) ChildFail(errW, Stage::kPty, EPERM);
+    }
     // Open the pty in the container's own devpts instance so /dev/pts/N exists inside.
     int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (master < 0) ChildFail(errW, Stage::kPty, errno);
@@ -809,6 +821,17 @@ int main() {
     plan.ptySock = ptyPair[1];
   } else {
     if (pipe2(inP, O_CLOEXEC) != 0 || pipe2(outP, O_CLOEXEC) != 0 || pipe2(errP, O_CLOEXEC) != 0) return 2;
+    // Pipes are created owned by us (host root, unmapped in a user namespace, mode 0600): give
+    // them to the process's user, as runc does, or reopening /dev/stdout fails even for the
+    // container's root. Before the fork: the process may open them as soon as it runs.
+    if (spec.hasStdioOwner) {
+      for (int fd : {inP[0], outP[0], errP[0]}) {
+        if (fchown(fd, spec.stdioUid, spec.stdioGid) != 0) {
+          SendSpawnError(ctl, Stage::kStdio, errno);
+          return 2;
+        }
+      }
+    }
     plan.stdinR = inP[0];
     plan.stdoutW = outP[1];
     plan.stderrW = errP[1];

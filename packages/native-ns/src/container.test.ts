@@ -1,6 +1,9 @@
-/** planCgroupfs against recorded mount tables: this VM's hybrid layout, Debian's co-mounted v1, pure v2. */
+/**
+ * planCgroupfs against recorded mount tables (this VM's hybrid layout, Debian's co-mounted v1,
+ * pure v2), and id translation through a user namespace map.
+ */
 import { describe, expect, it } from 'vitest';
-import { planCgroupfs } from './container.js';
+import { defaultIdMap, planCgroupfs, toHostId } from './container.js';
 import { NativeArgumentError } from './errors.js';
 
 const controllers = new Set([
@@ -88,5 +91,17 @@ describe('planCgroupfs', () => {
     );
     expect(() => planCgroupfs(['/tmp/x'], '', hybrid, controllers)).toThrow(/cgroups\.v1\[0\]/);
     expect(() => planCgroupfs([], '/sys/fs/cgroup/memory/x', hybrid, controllers)).toThrow(/cgroups\.v2/);
+  });
+});
+
+describe('toHostId', () => {
+  it("translates through Guardian's map: root to the max id, the rest to themselves", () => {
+    const map = defaultIdMap();
+    expect(toHostId(map, 0)).toBe(4294967294);
+    expect(toHostId(map, 1001)).toBe(1001);
+    expect(toHostId(map, 4294967293)).toBe(4294967293);
+    expect(toHostId(map, 4294967294)).toBeUndefined();
+    expect(toHostId([{ containerId: 0, hostId: 100000, size: 65536 }], 65535)).toBe(165535);
+    expect(toHostId([{ containerId: 0, hostId: 100000, size: 65536 }], 65536)).toBeUndefined();
   });
 });

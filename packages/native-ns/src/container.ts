@@ -232,6 +232,21 @@ export function processStartTime(pid: number): bigint {
   return BigInt(fields[19] ?? '0');
 }
 
+/** Parses `/proc/<pid>/uid_map` text ("inside outside count" lines). */
+function parseIdMap(text: string): IdMapEntry[] {
+  return text
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).map(Number))
+    .filter((f) => f.length === 3 && f.every(Number.isInteger))
+    .map(([containerId, hostId, size]) => ({ containerId, hostId, size }) as IdMapEntry);
+}
+
+/** The host id of container id `id` through `map`, or undefined when it is not mapped. */
+export function toHostId(map: readonly IdMapEntry[], id: number): number | undefined {
+  const e = map.find((m) => id >= m.containerId && id - m.containerId < m.size);
+  return e === undefined ? undefined : e.hostId + (id - e.containerId);
+}
+
 /** A running container, represented by its init's pidfd. */
 export class Container {
   private exitPromise: Promise<RawExit> | undefined;
@@ -247,7 +262,30 @@ export class Container {
     readonly startTime: bigint,
     /** Host cgroup directories of the container; processes join them unless told otherwise. */
     readonly cgroups: string[] = [],
+    /** Its user namespace's maps (unprivileged); read from /proc when first needed if absent. */
+    private idMaps?: { uid: IdMapEntry[]; gid: IdMapEntry[] },
   ) {}
+
+  /**
+   * @internal The host ids of a container uid/gid (what owns a file they create), or undefined
+   * when either is not mapped. Identity for a privileged container.
+   */
+  hostIds(uid: number, gid: number): { uid: number; gid: number } | undefined {
+    if (this.privileged) return { uid, gid };
+    if (!this.idMaps) {
+      const maps = {
+        uid: parseIdMap(readFileSync(`/proc/${this.pid}/uid_map`, 'utf8')),
+        gid: parseIdMap(readFileSync(`/proc/${this.pid}/gid_map`, 'utf8')),
+      };
+      // Read by pid: trusted only if init (our pidfd) is still alive after, so the pid is still
+      // its. A user namespace's maps never change once written.
+      this.signal(0);
+      this.idMaps = maps;
+    }
+    const hostUid = toHostId(this.idMaps.uid, uid);
+    const hostGid = toHostId(this.idMaps.gid, gid);
+    return hostUid === undefined || hostGid === undefined ? undefined : { uid: hostUid, gid: hostGid };
+  }
 
   /** The init's pidfd (owned by this object). */
   get pidfd(): number {
@@ -351,6 +389,8 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   if (initCapabilities < 0n || initCapabilities >= 1n << 64n)
     throw new NativeArgumentError('initCapabilities', 'must be a 64-bit mask');
   const cgroupMounts = options.cgroupfs === true ? hostCgroupfs(v1, v2) : [];
+  const uidMap = options.uidMap ?? defaultIdMap();
+  const gidMap = options.gidMap ?? defaultIdMap();
   const env = options.env ?? [];
   for (const [i, e] of env.entries()) {
     if (typeof e !== 'string' || !e.includes('=') || e.includes('\0'))
@@ -365,8 +405,8 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       rootfs,
       hostname,
       privileged,
-      uidMap: privileged ? '' : mapText('uidMap', options.uidMap ?? defaultIdMap()),
-      gidMap: privileged ? '' : mapText('gidMap', options.gidMap ?? defaultIdMap()),
+      uidMap: privileged ? '' : mapText('uidMap', uidMap),
+      gidMap: privileged ? '' : mapText('gidMap', gidMap),
       cgroupV1: v1,
       cgroupV2: v2,
       netns: options.netns === undefined ? '' : absPath('netns', options.netns),
@@ -397,5 +437,12 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   } catch {
     // init already gone: the caller's next call reports it
   }
-  return new Container(r.pid, r.pidfd, privileged, st, v2 ? [...v1, v2] : v1);
+  return new Container(
+    r.pid,
+    r.pidfd,
+    privileged,
+    st,
+    v2 ? [...v1, v2] : v1,
+    privileged ? undefined : { uid: uidMap, gid: gidMap },
+  );
 }

@@ -492,6 +492,23 @@ export function drainShimPool(keep = 0): void {
 }
 
 /**
+ * The host ids the process's stdio pipes must belong to so that it can reopen /dev/stdin,
+ * /dev/stdout and /dev/stderr (as runc arranges): its uid/gid through the container's user
+ * namespace map. Undefined when the shim's own (host root) ownership already fits, or when the
+ * ids are not mapped (the spawn then fails at setuid anyway). A pty is chowned in the child.
+ */
+function stdioOwner(
+  container: Container | null,
+  spec: ProcessSpec,
+): { uid: number; gid: number } | undefined {
+  const uid = spec.user?.uid ?? 0;
+  const gid = spec.user?.gid ?? 0;
+  if (!Number.isInteger(uid) || !Number.isInteger(gid)) return undefined; // encodeSpec says why
+  const host = container ? container.hostIds(uid, gid) : { uid, gid };
+  return host && (host.uid !== 0 || host.gid !== 0) ? host : undefined;
+}
+
+/**
  * Starts a process in a container (or on the host with `container: null`) under a garden-shim
  * (a pre-started one when the pool has one). Resolves once the process was exec'd.
  * @throws NativeArgumentError for a bad spec; NativeError / ExecutableNotFoundError (rejected)
@@ -506,7 +523,12 @@ export async function spawn(
     throw new NativeArgumentError('dir', 'must be an absolute path');
   }
   const full = spec.cgroups === undefined && container ? { ...spec, cgroups: container.cgroups } : spec;
-  const encoded = encodeSpec(full, container ? { joinUserNs: !container.privileged } : null, where.dir);
+  const encoded = encodeSpec(
+    full,
+    container ? { joinUserNs: !container.privileged } : null,
+    where.dir,
+    spec.tty ? undefined : stdioOwner(container, spec),
+  );
   const frame = encodeFrame(ClientFrame.Spec, 0, 0n, encoded);
   const b = loadBinding();
   const passFd = container ? container.pidfd : -1;

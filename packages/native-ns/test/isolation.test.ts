@@ -336,6 +336,37 @@ describe('spawn', () => {
     expect(big.stdout.trim()).toBe('uid=1000000000 gid=1000000000');
   });
 
+  it("lets the process's user reopen /dev/stdin, /dev/stdout and /dev/stderr (pipes and pty)", async () => {
+    const script = 'echo out > /dev/stdout; echo err > /dev/stderr; read x < /dev/stdin; echo "in:$x"';
+    const { container: privileged } = await newContainer({ privileged: true });
+    const cases: [Container | null, { uid: number; gid: number }][] = [
+      [container, { uid: 1001, gid: 1001 }],
+      [container, { uid: 0, gid: 0 }], // container root: host 4294967294, not the shim's host root
+      [container, { uid: 1000000000, gid: 1000000000 }],
+      [privileged, { uid: 1001, gid: 1001 }],
+      [null, { uid: 1001, gid: 1001 }], // on the host
+    ];
+    for (const [c, user] of cases) {
+      const p = await spawn(c, { ...sh(script), user }, { dir: newDir() });
+      const done = collect(p);
+      await p.write('hello\n');
+      expect({ user, ...(await done) }).toMatchObject({ user, stdout: 'out\nin:hello\n', stderr: 'err\n' });
+    }
+    // A pty's slave belongs to the user (group tty, 0620), as a login terminal does.
+    const p = await spawn(
+      container,
+      { ...sh(`ls -ln $(tty); ${script}`), user: { uid: 1001, gid: 1001 }, tty: {} },
+      { dir: newDir() },
+    );
+    const done = collect(p);
+    await p.write('hello\n');
+    const t = await done;
+    expect(t.stdout).toMatch(/^crw--w---- +1 1001 +5 +136, +\d+ /);
+    expect(t.stdout).toContain('out\r\nerr\r\n');
+    expect(t.stdout).toContain('in:hello\r\n');
+    expect(t.exitStatus).toBe(0);
+  });
+
   it('passes args, env and cwd', async () => {
     const r = await run(container, {
       ...sh('echo "$A-$1"; pwd'),

@@ -478,19 +478,21 @@ bool HandleFrame(Client* c, uint8_t type, uint64_t value, const char* payload, u
 
 bool StdinFull() { return g.stdinQueue.size() >= kStdinQueueBound; }
 
-// Handles the complete frames buffered from a client, stopping (and pausing the client) while the
-// stdin queue is over its bound; returns false when the client was dropped.
+// Handles the complete frames buffered from a client, stopping (and pausing the client) at a
+// STDIN frame while the stdin queue is over its bound; returns false when the client was dropped.
+// Other frames are never held back by the queue, but a paused client's later frames wait in its
+// socket: the TypeScript client sends signals on a connection of their own (process.ts).
 bool ProcessInput(Client* c) {
   size_t off = 0;
   while (c->in.size() - off >= kFrameHeader) {
-    if (StdinFull()) {
+    const char* h = c->in.data() + off;
+    if (static_cast<uint8_t>(h[0]) == kStdin && StdinFull()) {
       if (!c->inPaused) {
         c->inPaused = true;
         ClientInterest(c);
       }
       break;
     }
-    const char* h = c->in.data() + off;
     uint32_t len = GetU32(h + 2);
     if (len > kMaxClientPayload) {
       CloseClient(c);

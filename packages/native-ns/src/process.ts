@@ -334,9 +334,29 @@ export class ShimProcess {
     this.send(encodeFrame(ClientFrame.StdinEof, 0, 0n));
   }
 
-  /** Sends a signal through the shim's pidfd (race-free with pid reuse). */
-  signal(sig: number | NodeJS.Signals): void {
-    this.send(encodeFrame(ClientFrame.Signal, 0, BigInt(signalNumber(sig))));
+  /**
+   * Sends a signal through the shim's pidfd (race-free with pid reuse). It goes on a connection of
+   * its own, so it never waits behind stdin the process is not reading (the shim stops reading a
+   * connection whose stdin it cannot queue). Resolves once the shim has it, or when the shim is
+   * gone (the process has exited: nothing left to signal). Never rejects.
+   * @throws NativeArgumentError (synchronously) for an unknown signal; NativeError when not
+   * attached any more.
+   */
+  signal(sig: number | NodeJS.Signals): Promise<void> {
+    const frame = encodeFrame(ClientFrame.Signal, 0, BigInt(signalNumber(sig)));
+    if (!this.socket || this.socket.destroyed) this.send(frame); // throws: not attached
+    return connectShim(this.dir).then((side) => {
+      if (!side) {
+        // No listening socket: the shim finished (the process exited), or never could bind one.
+        if (this.socket && !this.socket.destroyed) this.socket.write(frame);
+        return;
+      }
+      return new Promise<void>((resolve) => {
+        side.on('error', () => {}); // 'close' follows
+        side.once('close', () => resolve());
+        side.end(frame); // the shim handles it, sees EOF and closes
+      });
+    });
   }
 
   /** Sets the tty window size (no-op without a tty). */
@@ -583,6 +603,34 @@ export interface AttachOptions {
   statusOnly?: boolean;
 }
 
+/** Connects to a shim's `<dir>/sock`; null when nothing listens there (the shim finished). */
+async function connectShim(dir: string): Promise<Socket | null> {
+  let sockPath = join(dir, 'sock');
+  let dirFd: number | undefined;
+  if (Buffer.byteLength(sockPath) > 100) {
+    // sun_path is 108 bytes: go through the directory's fd instead.
+    try {
+      dirFd = openSync(dir, 'r');
+    } catch {
+      return null;
+    }
+    sockPath = `/proc/self/fd/${dirFd}/sock`;
+  }
+  try {
+    return await new Promise<Socket | null>((resolve) => {
+      if (!existsSync(sockPath)) return resolve(null);
+      const s = connect(sockPath);
+      s.once('connect', () => {
+        s.removeAllListeners('error');
+        resolve(s);
+      });
+      s.once('error', () => resolve(null));
+    });
+  } finally {
+    if (dirFd !== undefined) closeSync(dirFd);
+  }
+}
+
 /**
  * Attaches to a process by its process directory — also from a server started after a crash.
  * `from: 'start'` replays everything the rings still hold; `'undelivered'` only what no attacher
@@ -592,20 +640,7 @@ export interface AttachOptions {
 export async function attach(dir: string, options: AttachOptions = {}): Promise<ShimProcess> {
   const from = options.from ?? 'start';
   const statusOnly = options.statusOnly === true;
-  let sockPath = join(dir, 'sock');
-  let dirFd: number | undefined;
-  if (Buffer.byteLength(sockPath) > 100) {
-    // sun_path is 108 bytes: go through the directory's fd instead.
-    dirFd = openSync(dir, 'r');
-    sockPath = `/proc/self/fd/${dirFd}/sock`;
-  }
-  const socket = await new Promise<Socket | null>((resolve) => {
-    if (!existsSync(sockPath)) return resolve(null);
-    const s = connect(sockPath);
-    s.once('connect', () => resolve(s));
-    s.once('error', () => resolve(null));
-  });
-  if (dirFd !== undefined) closeSync(dirFd);
+  const socket = await connectShim(dir);
   const proc = new ShimProcess(dir, null);
   const pidFile = join(dir, 'pid');
   if (existsSync(pidFile)) proc.pid = Number.parseInt(readFileSync(pidFile, 'utf8'), 10);
@@ -615,7 +650,6 @@ export async function attach(dir: string, options: AttachOptions = {}): Promise<
     proc.readFromDisk();
     return proc;
   }
-  socket.removeAllListeners('error');
   proc.bind(socket);
   socket.write(frameFrom(from, statusOnly));
   return proc;

@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -59,13 +60,17 @@ std::string PathOf(const std::string& root, const std::vector<Level>& stack, con
 // (EXDEV), bind mounts of the same filesystem included (openat2). Kernels before 5.6 fall back to
 // openat plus a device comparison (which cannot see a bind mount of the same filesystem).
 int OpenSubdir(int dirfd, const char* name, dev_t rootDev) {
-  struct open_how how;
-  std::memset(&how, 0, sizeof how);
-  how.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-  how.resolve = RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH;
-  int fd = static_cast<int>(syscall(SYS_openat2, dirfd, name, &how, sizeof how));
-  if (fd >= 0 || errno != ENOSYS) return fd;
-  fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  static std::atomic<bool> noOpenat2{false};  // ENOSYS once (an old kernel, valgrind): stop asking
+  if (!noOpenat2.load(std::memory_order_relaxed)) {
+    struct open_how how;
+    std::memset(&how, 0, sizeof how);
+    how.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    how.resolve = RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH;
+    int fd = static_cast<int>(syscall(SYS_openat2, dirfd, name, &how, sizeof how));
+    if (fd >= 0 || errno != ENOSYS) return fd;
+    noOpenat2.store(true, std::memory_order_relaxed);
+  }
+  int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   struct stat st;
   if (fd >= 0 && (fstat(fd, &st) != 0 || st.st_dev != rootDev)) {
     close(fd);

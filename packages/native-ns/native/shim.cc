@@ -271,8 +271,6 @@ struct Client {
   std::string in;
   std::string out;
   size_t outOff = 0;
-  int outStream = -1;
-  uint64_t outEnd = 0;
   bool pollingOut = false;
   bool inPaused = false;  // not reading its socket while the stdin queue is over the bound
   int nextStream = 0;     // Fill alternates streams so a busy stdout cannot starve stderr
@@ -340,7 +338,6 @@ bool Done(int s) { return g.outEof[s]; }
 bool Fill(Client* c) {
   c->out.clear();
   c->outOff = 0;
-  c->outStream = -1;
   if (!c->attached) return false;
   if (c->statusOnly) {
     if (!g.finishing || c->exitSent) return false;
@@ -356,8 +353,6 @@ bool Fill(Client* c) {
     if (n > 0) {
       AppendFrame(c->out, kOutput, static_cast<uint8_t>(s + 1), from, buf, static_cast<uint32_t>(n));
       c->cursor[s] = from + n;
-      c->outStream = s;
-      c->outEnd = c->cursor[s];
       c->nextStream = 1 - s;
       return true;
     }
@@ -396,7 +391,6 @@ void Flush(Client* c) {
       return;
     }
     c->outOff += static_cast<size_t>(n);
-    if (c->outOff >= c->out.size() && c->outStream >= 0) g.ring[c->outStream].MarkDelivered(c->outEnd);
   }
   if (c->pollingOut) {
     c->pollingOut = false;
@@ -448,7 +442,10 @@ bool HandleFrame(Client* c, uint8_t type, uint64_t value, const char* payload, u
       c->statusOnly = (value & kAttachStatusOnly) != 0;
       for (int s = 0; s < 2; s++) {
         uint64_t from = GetU64(payload + 8 * s);
-        c->cursor[s] = from == kFromUndelivered ? g.ring[s].delivered() : from;
+        // 'Undelivered' is what the consumers have marked delivered in the ring file (after
+        // handing the bytes on), not what we sent: bytes in flight to a server that died count
+        // as undelivered.
+        c->cursor[s] = from == kFromUndelivered ? std::min(g.ring[s].Delivered(), g.ring[s].head()) : from;
       }
       return true;
     }

@@ -63,6 +63,7 @@ export {
   attach,
   drainShimPool,
   type ExitStatus,
+  type OutputDelivery,
   ProcessLostError,
   readRingFile,
   ShimProcess,

@@ -480,13 +480,16 @@ bool DecodeCreateOptions(const char* data, size_t len, CreateOptions& o) {
 }
 
 int LastCap() {
-  int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 40;
-  char buf[16] = {0};
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  int v = n > 0 ? atoi(buf) : 40;
-  return v > 0 && v < 64 ? v : 40;
+  static const int last = [] {  // a kernel constant: read once per process
+    int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 40;
+    char buf[16] = {0};
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    int v = n > 0 ? atoi(buf) : 40;
+    return v > 0 && v < 64 ? v : 40;
+  }();
+  return last;
 }
 
 int SealedCopy(const std::string& path, int& err) {
@@ -557,9 +560,15 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
     p.cgroups.push_back(std::move(cp));
   }
   p.lastCap = LastCap();
-  for (int cap = 0; cap <= p.lastCap; cap++) {
-    if ((o.initCaps & (1ull << cap)) && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1) p.initCaps |= 1ull << cap;
-  }
+  // Our bounding set (we never drop from it ourselves: read once per process).
+  static const uint64_t ownBounding = [] {
+    uint64_t m = 0;
+    for (int cap = 0; cap <= LastCap(); cap++) {
+      if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1) m |= 1ull << cap;
+    }
+    return m;
+  }();
+  p.initCaps = o.initCaps & ownBounding;
   p.loopbackUp = o.netns.empty();
   memset(&p.lo, 0, sizeof p.lo);
   memcpy(p.lo.ifr_name, "lo", 3);

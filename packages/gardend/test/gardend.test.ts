@@ -26,7 +26,7 @@ import { findRepoRoot, resolveDefaultRootfs, unsearchableAncestor } from '../src
 import { StartupError } from '../src/backends/types.js';
 import { DEFAULT_DEPOT } from '../src/options/schema.js';
 import { gardendBin } from '../tsup.config.js';
-import { ping } from './helpers/ping.js';
+import { call, ping } from './helpers/http.js';
 
 const pkg = join(import.meta.dirname, '..');
 const outDir = join(pkg, 'node_modules', '.cache', 'gardend-test');
@@ -115,6 +115,36 @@ describe('gardend', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('gardend: GARDEND_MAX_CONTAINERS must be a whole number of containers');
   }, 40_000);
+
+  it('hands its fake-backend options to backend-fake', async () => {
+    const socketPath = join(dir, 'fake-options.sock');
+    const env = { ...process.env, GARDEND_PORT_POOL_START: '62000' };
+    const { child, done } = run(
+      ['--backend', 'fake', '--bind-socket', socketPath, '--port-pool-size', '10', '--max-containers', '1'],
+      { env },
+    );
+    await expect.poll(() => ping(socketPath).catch(() => ''), { timeout: 10_000, interval: 50 }).toBe('{}\n');
+    expect((await call(socketPath, 'POST', '/containers', '{"handle":"a"}')).status).toBe(200);
+    expect(JSON.parse((await call(socketPath, 'POST', '/containers/a/net/in', '{}')).body)).toMatchObject({
+      host_port: 62000,
+    });
+    const second = await call(socketPath, 'POST', '/containers', '{"handle":"b"}');
+    expect(second.status).toBe(500);
+    expect(JSON.parse(second.body).Message).toMatch(/max containers/);
+    child.kill('SIGTERM');
+    expect((await done).code).toBe(0);
+    // A pool beyond the last port: refused at startup, naming the options.
+    const bad = await run([
+      '--backend',
+      'fake',
+      '--bind-socket',
+      join(dir, 'bad-pool.sock'),
+      '--port-pool-start',
+      '65530',
+    ]).done;
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('gardend: --port-pool-start/--port-pool-size: invalid port pool 65530+4534');
+  }, 30_000);
 
   it('rejects bad flags with a message naming them and exit code 2', async () => {
     const unknown = await run(['--backend', 'fake', '--frobnicate']).done;

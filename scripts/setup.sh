@@ -16,6 +16,8 @@ command -v make >/dev/null || need_apt+=(make)
 [ -x /bin/busybox ] || need_apt+=(busybox-static)
 command -v valgrind >/dev/null || need_apt+=(valgrind)
 command -v nsenter >/dev/null || need_apt+=(util-linux)
+# mkfs.btrfs: backend-linux's disk store (a loop-backed btrfs with qgroups) and its tests.
+command -v mkfs.btrfs >/dev/null || need_apt+=(btrfs-progs)
 command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || need_apt+=(golang-go)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

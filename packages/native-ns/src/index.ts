@@ -3,6 +3,24 @@
  * See docs/architecture.md ("native-ns") for who does what.
  */
 export {
+  BTRFS_SUPER_MAGIC,
+  btrfsFsid,
+  btrfsQuotaStatus,
+  btrfsSubvolumeId,
+  countSubvolumeInodes,
+  createSubvolume,
+  deleteSubvolume,
+  destroyQgroup,
+  enableBtrfsQuota,
+  isBtrfs,
+  listQgroups,
+  loopMount,
+  type QgroupUsage,
+  type QuotaStatus,
+  qgroupUsage,
+  setQgroupLimit,
+} from './btrfs.js';
+export {
   CAPABILITIES,
   type CapabilityName,
   type CapabilitySet,

@@ -120,6 +120,12 @@ bool SubvolumeDelete(const std::string& parent, const std::string& name, Error& 
   }
   // The cleaner thread drops a deleted subvolume after a transaction commit: start one now
   // instead of waiting for the periodic one (30 s by default).
+  return StartCommit(parent, e);
+}
+
+bool StartCommit(const std::string& path, Error& e) {
+  Dir d(path);
+  if (d.fd < 0) return Fail(e, "open");
   uint64_t transid = 0;
   if (ioctl(d.fd, BTRFS_IOC_START_SYNC, &transid) != 0) return Fail(e, "ioctl(BTRFS_IOC_START_SYNC)");
   return true;
@@ -191,8 +197,8 @@ bool CountInodes(const std::string& path, uint64_t id, uint64_t& count, Error& e
   }
 }
 
-bool LoopMount(const std::string& image, const std::string& target, const std::string& fstype, const std::string& data,
-               std::string& device, Error& e) {
+bool LoopMount(const std::string& image, const std::string& target, const std::string& fstype, unsigned long flags,
+               const std::string& data, std::string& device, Error& e) {
   int file = open(image.c_str(), O_RDWR | O_CLOEXEC);
   if (file < 0) return Fail(e, "open");
   int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
@@ -252,7 +258,7 @@ bool LoopMount(const std::string& image, const std::string& target, const std::s
     }
     return false;
   }
-  bool ok = mount(device.c_str(), target.c_str(), fstype.c_str(), 0, data.c_str()) == 0;
+  bool ok = mount(device.c_str(), target.c_str(), fstype.c_str(), flags, data.c_str()) == 0;
   if (!ok) Fail(e, "mount");
   close(loop);  // the mount holds the device now; without one this detaches it
   return ok;

@@ -33,6 +33,10 @@ bool SubvolumeId(const std::string& path, uint64_t& id, Error& e);
 // periodic one. A missing subvolume is not an error.
 bool SubvolumeDelete(const std::string& parent, const std::string& name, Error& e);
 
+// Starts a transaction commit of the filesystem holding `path` without waiting for it (the
+// cleaner drops deleted subvolumes after a commit).
+bool StartCommit(const std::string& path, Error& e);
+
 // Sets qgroup 0/`id`'s limit on referenced bytes (the subvolume's whole content); 0 = none.
 bool QgroupLimit(const std::string& path, uint64_t id, uint64_t maxReferenced, Error& e);
 
@@ -45,9 +49,10 @@ bool CountInodes(const std::string& path, uint64_t id, uint64_t& count, Error& e
 
 // Attaches `image` to a free loop device (LOOP_CTL_GET_FREE + LOOP_CONFIGURE, autoclear, direct
 // I/O when the backing filesystem allows it) and mounts it at `target` as `fstype` with `data`;
-// the loop device detaches itself when that mount goes. Returns the device path.
-bool LoopMount(const std::string& image, const std::string& target, const std::string& fstype, const std::string& data,
-               std::string& device, Error& e);
+// the loop device detaches itself when that mount goes. `flags`: MS_* mount flags. Returns the
+// device path.
+bool LoopMount(const std::string& image, const std::string& target, const std::string& fstype, unsigned long flags,
+               const std::string& data, std::string& device, Error& e);
 
 }  // namespace btrfs
 }  // namespace garden

@@ -102,6 +102,11 @@ Napi::Value SubvolumeDelete(const Napi::CallbackInfo& info) {
   return Queue(info.Env(), "btrfs-subvolume", [parent, name](btrfs::Error& e) { return btrfs::SubvolumeDelete(parent, name, e); });
 }
 
+Napi::Value StartCommit(const Napi::CallbackInfo& info) {
+  std::string path = Arg(info, 0);
+  return Queue(info.Env(), "btrfs-commit", [path](btrfs::Error& e) { return btrfs::StartCommit(path, e); });
+}
+
 Napi::Value QgroupLimit(const Napi::CallbackInfo& info) {
   std::string path = Arg(info, 0);
   uint64_t id = U64(info, 1), max = U64(info, 2);
@@ -124,11 +129,14 @@ Napi::Value CountInodes(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value LoopMount(const Napi::CallbackInfo& info) {
-  std::string image = Arg(info, 0), target = Arg(info, 1), fstype = Arg(info, 2), data = Arg(info, 3);
+  std::string image = Arg(info, 0), target = Arg(info, 1), fstype = Arg(info, 2), data = Arg(info, 4);
+  unsigned long flags = static_cast<unsigned long>(info[3].As<Napi::Number>().Int64Value());
   auto device = std::make_shared<std::string>();
   return Queue(
       info.Env(), "loop-mount",
-      [image, target, fstype, data, device](btrfs::Error& e) { return btrfs::LoopMount(image, target, fstype, data, *device, e); },
+      [image, target, fstype, flags, data, device](btrfs::Error& e) {
+        return btrfs::LoopMount(image, target, fstype, flags, data, *device, e);
+      },
       [device](Napi::Env env) { return Napi::String::New(env, *device); });
 }
 
@@ -140,6 +148,7 @@ void RegisterBtrfs(Napi::Env env, Napi::Object exports) {
   exports.Set("btrfsQuotaEnable", Napi::Function::New(env, QuotaEnable));
   exports.Set("btrfsSubvolumeCreate", Napi::Function::New(env, SubvolumeCreate));
   exports.Set("btrfsSubvolumeDelete", Napi::Function::New(env, SubvolumeDelete));
+  exports.Set("btrfsStartCommit", Napi::Function::New(env, StartCommit));
   exports.Set("btrfsQgroupLimit", Napi::Function::New(env, QgroupLimit));
   exports.Set("btrfsQgroupDestroy", Napi::Function::New(env, QgroupDestroy));
   exports.Set("btrfsCountInodes", Napi::Function::New(env, CountInodes));

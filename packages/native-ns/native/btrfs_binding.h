@@ -7,7 +7,7 @@
 namespace garden {
 
 // Adds btrfsFsid, btrfsSubvolumeId, btrfsQuotaEnable, btrfsSubvolumeCreate, btrfsSubvolumeDelete,
-// btrfsQgroupLimit, btrfsQgroupDestroy, btrfsCountInodes and loopMount to `exports`.
+// btrfsStartCommit, btrfsQgroupLimit, btrfsQgroupDestroy, btrfsCountInodes and loopMount to `exports`.
 void RegisterBtrfs(Napi::Env env, Napi::Object exports);
 
 }  // namespace garden

@@ -60,7 +60,7 @@ int main() {
   mkdir(mnt.c_str(), 0700);
   btrfs::Error e;
   std::string device;
-  CHECK(btrfs::LoopMount(image, mnt, "btrfs", "", device, e));
+  CHECK(btrfs::LoopMount(image, mnt, "btrfs", MS_NOATIME, "", device, e));
   CHECK(device.rfind("/dev/loop", 0) == 0);
   std::string fsid;
   CHECK(btrfs::Fsid(mnt, fsid, e) && fsid.size() == 36);
@@ -101,7 +101,7 @@ int main() {
   CHECK(gone);
   CHECK(!btrfs::CountInodes(mnt, id, inodes, e) && e.err == ENOENT);
   CHECK(umount2(mnt.c_str(), 0) == 0);
-  CHECK(!btrfs::LoopMount(dir + "/missing.img", mnt, "btrfs", "", device, e) && e.err == ENOENT);
+  CHECK(!btrfs::LoopMount(dir + "/missing.img", mnt, "btrfs", 0, "", device, e) && e.err == ENOENT);
   rmdir(mnt.c_str());
   unlink(image.c_str());
   rmdir(tmpl);

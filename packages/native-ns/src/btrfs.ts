@@ -19,10 +19,11 @@ interface RawBtrfs {
   btrfsQuotaEnable(path: string, simple: boolean): Promise<void>;
   btrfsSubvolumeCreate(parent: string, name: string): Promise<bigint>;
   btrfsSubvolumeDelete(parent: string, name: string): Promise<void>;
+  btrfsStartCommit(path: string): Promise<void>;
   btrfsQgroupLimit(path: string, id: bigint, maxReferenced: bigint): Promise<void>;
   btrfsQgroupDestroy(path: string, id: bigint): Promise<void>;
   btrfsCountInodes(path: string, id: bigint): Promise<bigint>;
-  loopMount(image: string, target: string, fstype: string, data: string): Promise<string>;
+  loopMount(image: string, target: string, fstype: string, flags: number, data: string): Promise<string>;
 }
 
 function raw(): RawBtrfs {
@@ -185,8 +186,12 @@ export async function deleteSubvolume(
   await call(() => raw().btrfsSubvolumeDelete(p, n));
   if (waitMs === 0) return;
   // Removing the qgroup fails with EBUSY until the cleaner has dropped the subvolume (a small
-  // one goes within a commit: tens of milliseconds).
+  // one goes within a commit: tens of milliseconds). The cleaner runs after commits; one that ran
+  // while the subvolume was still in use (a mount namespace of the container still holding its
+  // overlay) tries again only after the next, so a commit is started every 250 ms meanwhile
+  // (else the periodic one, 30 s later).
   const deadline = Date.now() + waitMs;
+  let kicked = Date.now();
   for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
     try {
       await call(() => raw().btrfsQgroupDestroy(p, i));
@@ -199,6 +204,10 @@ export async function deleteSubvolume(
         });
     }
     await new Promise((r) => setTimeout(r, delay));
+    if (Date.now() - kicked >= 250) {
+      kicked = Date.now();
+      await call(() => raw().btrfsStartCommit(p));
+    }
   }
 }
 
@@ -305,17 +314,21 @@ export function listQgroups(fsid: string): QgroupUsage[] {
   return out;
 }
 
+/** Mount flags `loopMount` takes (MS_* values). */
+const MOUNT_FLAGS = { nosuid: 0x2, nodev: 0x4, noexec: 0x8, noatime: 0x400 } as const;
+export type LoopMountFlag = keyof typeof MOUNT_FLAGS;
+
 /**
  * Attaches the filesystem image `image` to a free loop device (autoclear, direct I/O when the
  * backing filesystem allows it; a device taken by another process meanwhile is skipped) and
- * mounts it at `target`. The device detaches itself when that mount goes, and at once if the
+ * mounts it at `target` (`flags`, and `data`: the filesystem's own options). The device detaches itself when that mount goes, and at once if the
  * mount fails: no loop device is ever left behind. Resolves with the device (`/dev/loopN`).
  * @throws NativeArgumentError for bad paths or options; NativeError (stage `loop-mount`).
  */
 export async function loopMount(
   image: string,
   target: string,
-  options: { fstype: string; data?: string },
+  options: { fstype: string; flags?: readonly LoopMountFlag[]; data?: string },
 ): Promise<string> {
   const i = absolute('image', image);
   const t = absolute('target', target);
@@ -324,5 +337,11 @@ export async function loopMount(
   const data = options.data ?? '';
   if (data.includes('\0') || data.length > 4000)
     throw new NativeArgumentError('data', 'must be a mount option string');
-  return call(() => raw().loopMount(i, t, options.fstype, data));
+  let flags = 0;
+  for (const f of options.flags ?? []) {
+    const bit = MOUNT_FLAGS[f];
+    if (bit === undefined) throw new NativeArgumentError('flags', `unknown mount flag ${JSON.stringify(f)}`);
+    flags |= bit;
+  }
+  return call(() => raw().loopMount(i, t, options.fstype, flags, data));
 }

@@ -13,6 +13,7 @@ export {
   destroyQgroup,
   enableBtrfsQuota,
   isBtrfs,
+  type LoopMountFlag,
   listQgroups,
   loopMount,
   type QgroupUsage,

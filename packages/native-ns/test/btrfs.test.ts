@@ -94,7 +94,7 @@ beforeAll(async () => {
   execFileSync('truncate', ['-s', '1G', image]);
   execFileSync('mkfs.btrfs', ['-q', '-f', '-K', '-m', 'single', image]);
   mkdirSync(mnt);
-  device = await loopMount(image, mnt, { fstype: 'btrfs', data: 'discard=async' });
+  device = await loopMount(image, mnt, { fstype: 'btrfs', flags: ['noatime'], data: 'discard=async' });
   fsid = btrfsFsid(mnt);
 });
 
@@ -113,6 +113,7 @@ describe('loopMount', () => {
     expect(device).toMatch(/^\/dev\/loop\d+$/);
     expect(mountedAt(mnt)).toHaveLength(1);
     expect(mountedAt(mnt)[0]).toContain(' - btrfs ');
+    expect(mountedAt(mnt)[0]).toMatch(/ rw,noatime[ ,]/);
     expect(loopsOf(image)).toEqual([basename(device)]);
     expect(readFileSync(`/sys/block/${basename(device)}/loop/autoclear`, 'utf8').trim()).toBe('1');
     expect(isBtrfs(mnt)).toBe(true);

@@ -176,8 +176,11 @@ export class LinuxContainer {
     };
   }
 
-  /** Age and CPU entitlement here; memory, CPU and pids from the runtime part (the cgroup). */
-  metrics(): Metrics {
+  /**
+   * Age and CPU entitlement here; memory, CPU and pids from the runtime part (the cgroup), disk
+   * from the store part (the volume's qgroup).
+   */
+  async metrics(): Promise<Metrics> {
     this.refreshEvents();
     const age = BigInt(Math.max(1, Date.now() - this.record.createdAt)) * 1_000_000n;
     const shares = BigInt(this.record.limits.cpuWeight ?? this.record.limits.cpuShares ?? '0');
@@ -186,14 +189,14 @@ export class LinuxContainer {
     const metrics: Metrics = {
       memoryStat: {} as Metrics['memoryStat'], // the runtime part's, from the cgroup
       cpuStat: { usage: 0n, user: 0n, system: 0n },
-      // No disk quotas yet: all 0, as Guardian reports for raw:// images.
+      // All 0 without a volume, as Guardian reports for raw:// images.
       diskStat: { totalBytesUsed: 0n, totalInodesUsed: 0n, exclusiveBytesUsed: 0n, exclusiveInodesUsed: 0n },
       networkStat: null,
       pidStat: { current: 0n, max: 0n },
       age,
       cpuEntitlement: (shares * perShareMicro * age) / 100_000_000n,
     };
-    for (const part of this.host.parts) part.metrics?.(this, metrics);
+    for (const part of this.host.parts) await part.metrics?.(this, metrics);
     return metrics;
   }
 

@@ -8,3 +8,4 @@ export { createLinuxBackend } from './linux-backend.js';
 export type { BackendLogger, LinuxBackend, LinuxBackendOptions } from './options.js';
 export type { ImageChoice, ImageSource } from './rootfs/image-uri.js';
 export { MAPPED_ROOT } from './runtime/users.js';
+export type { DiskStoreOptions } from './store/disk-store.js';

@@ -29,6 +29,12 @@ import { type BackendLogger, type LinuxBackend, type LinuxBackendOptions, silent
 import type { CreateContext, DestroyContext, Part } from './part.js';
 import { RootfsPart } from './rootfs/rootfs-part.js';
 import { RuntimePart } from './runtime/runtime-part.js';
+import type { DiskStoreOptions } from './store/disk-store.js';
+import { QuotaPart } from './store/quota-part.js';
+import { StorePart } from './store/store-part.js';
+
+/** The smallest disk store image mkfs.btrfs makes with room to spare. */
+const MIN_STORE_SIZE = 256n * 1024n * 1024n;
 
 /** Guardian's MaxContainers without a pool or a flag: its default pool holds 256 /30 subnets. */
 const DEFAULT_MAX_CONTAINERS = 256n;
@@ -38,6 +44,8 @@ class LinuxBackendImpl implements LinuxBackend {
   readonly runDir: string;
   readonly cgroupParent: string;
   private readonly depotPart: DepotPart;
+  /** Undefined when running without a disk store. */
+  private readonly storePart: StorePart | undefined;
   /** In create order; destroy runs them in reverse. */
   private readonly parts: readonly Part[];
   private readonly hostHelper: string | undefined;
@@ -70,9 +78,15 @@ class LinuxBackendImpl implements LinuxBackend {
     } catch (e) {
       throw new InvalidRequestError('helperExecutable', (e as Error).message);
     }
+    this.storePart =
+      options.diskStore === false
+        ? undefined
+        : new StorePart(this.depot, checkDiskStore(options.diskStore), this.log);
     this.parts = [
       this.depotPart,
+      ...(this.storePart ? [this.storePart] : []),
       new RootfsPart(this.depot, options.defaultRootfs, options.imageSources ?? []),
+      new QuotaPart(this.storePart, this.log),
       new NetworkPart(),
       new RuntimePart(this.cgroupParent, this.log),
     ];
@@ -123,6 +137,7 @@ class LinuxBackendImpl implements LinuxBackend {
     // A later start() recovers everything from the depot again.
     this.started = undefined;
     await this.settled();
+    for (const part of this.parts) await part.stop?.({ containersLeft: !none });
     // Nothing left to survive a restart: leave no empty run dir (nor, when it was the last one,
     // our /run/garden-ts tmpfs) behind; start() recreates them.
     if (none) releaseRunDir(this.runDir);
@@ -135,13 +150,15 @@ class LinuxBackendImpl implements LinuxBackend {
   }
 
   async capacity(): Promise<Capacity> {
+    await this.start();
     const fs = statfsSync(this.depot);
     const disk = BigInt(fs.blocks) * BigInt(fs.bsize);
     const max = this.options.maxContainers ? BigInt(this.options.maxContainers) : DEFAULT_MAX_CONTAINERS;
     return {
       memoryInBytes: BigInt(totalmem()),
       diskInBytes: disk,
-      schedulableDiskInBytes: disk,
+      // What the store can hold (Guardian: the image store's capacity); the depot's size without one.
+      schedulableDiskInBytes: (await this.storePart?.capacity()) ?? disk,
       maxContainers: max,
     };
   }
@@ -298,18 +315,26 @@ class LinuxBackendImpl implements LinuxBackend {
 
   async bulkMetrics(handles: string[]): Promise<Record<string, ContainerMetricsEntry>> {
     await this.start();
-    return this.bulk(handles, (c) => ({ metrics: c.metrics() }));
+    return this.bulk(handles, async (c) => ({ metrics: await c.metrics() }));
   }
 
-  private bulk<T>(handles: string[], one: (c: LinuxContainer) => T): Record<string, T | { error: Error }> {
+  private async bulk<T>(
+    handles: string[],
+    one: (c: LinuxContainer) => T | Promise<T>,
+  ): Promise<Record<string, T | { error: Error }>> {
+    const results = await Promise.all(
+      handles.map(async (h): Promise<T | { error: Error }> => {
+        try {
+          return await one(this.live(h));
+        } catch (e) {
+          return { error: e as Error };
+        }
+      }),
+    );
     const out: Record<string, T | { error: Error }> = {};
-    for (const h of handles) {
-      try {
-        out[h] = one(this.live(h));
-      } catch (e) {
-        out[h] = { error: e as Error };
-      }
-    }
+    handles.forEach((h, i) => {
+      out[h] = results[i] as T | { error: Error };
+    });
     return out;
   }
 
@@ -359,6 +384,16 @@ class LinuxBackendImpl implements LinuxBackend {
       );
     }
   }
+}
+
+/** Checks the disk store options. @throws InvalidRequestError naming the option. */
+function checkDiskStore(o: DiskStoreOptions | undefined): DiskStoreOptions {
+  if (o === undefined) return {};
+  if (o.path !== undefined && !(typeof o.path === 'string' && o.path.startsWith('/')))
+    throw new InvalidRequestError('diskStore', 'the disk store path must be absolute');
+  if (o.size !== undefined && !(typeof o.size === 'bigint' && o.size >= MIN_STORE_SIZE))
+    throw new InvalidRequestError('diskStoreSize', 'the disk store size must be at least 256 MiB');
+  return o;
 }
 
 /**

@@ -1,8 +1,8 @@
 /**
  * The rootfs part (Guardian's volumizer): image by scheme → lower directory (the unprivileged
  * copy where needed) → overlay at `<dir>/rootfs`. The mount runs on the thread pool while the
- * parts after this one prepare; the runtime part awaits it. Disk limits are stored and reported
- * only (no quotas on this host yet).
+ * parts after this one prepare; the runtime part awaits it. The overlay's writable layer goes to
+ * the container's volume when the store part made one (the quota part limits it).
  */
 import type { ContainerSpec } from '@garden-ts/api-types';
 import type { CreateContext, DestroyContext, Part } from '../part.js';
@@ -34,12 +34,7 @@ export class RootfsPart implements Part {
       password: spec.image?.password,
     });
     record.lowerDir = await lowerDirFor(this.depot, image, record.privileged);
-    ctx.rootfs = mountOverlay(ctx.dir, record.lowerDir, record.privileged);
-    const disk = spec.limits?.disk;
-    if (disk) {
-      record.limits.disk = {};
-      for (const [k, v] of Object.entries(disk)) if (v !== undefined) record.limits.disk[k] = String(v);
-    }
+    ctx.rootfs = mountOverlay(ctx.dir, record.lowerDir, record.privileged, ctx.volume);
   }
 
   destroy(ctx: DestroyContext): void {

@@ -21,7 +21,7 @@ import { defaultRunDir } from '@garden-ts/backend-linux';
 import { createClient } from '@garden-ts/client';
 import { detectCgroupLayout } from '@garden-ts/native-ns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Collector, leakCounts } from '../../packages/backend-linux/test/helpers.js';
+import { Collector, leakCounts, storeState } from '../../packages/backend-linux/test/helpers.js';
 
 const repo = join(import.meta.dirname, '..', '..');
 const gardend = join(repo, 'packages', 'gardend', 'dist', 'bin', 'gardend.js');
@@ -143,7 +143,11 @@ describe('gardend --backend linux', () => {
       depot: 0,
       runDirs: 0,
       shims: 0,
+      volumes: 0,
+      qgroups: 0,
     });
+    // No container left: the disk store was unmounted and its loop device went with it.
+    expect(storeState(depot)).toMatchObject({ mounted: false, loops: 0 });
   });
 
   it('refuses bad linux flags with a message naming them', async () => {
@@ -205,4 +209,50 @@ describe('gardend --backend linux', () => {
     const start = (await stopped(started)).find((l) => l.msg === 'starting the linux backend');
     expect(start).toMatchObject({ stopTimeoutSeconds: 1, helperExecutable: false });
   }, 60_000);
+
+  it('hands --disk-store and --disk-store-size to the backend; --disk-store none turns quotas off', async () => {
+    const store = join(dir, 'disk-store');
+    const sock = join(dir, 'disk.sock');
+    const started = run(['--bind-socket', sock, '--disk-store', store], depot, {
+      GARDEND_DISK_STORE_SIZE: '1536M',
+    });
+    child = started.child;
+    await waitForPing(sock);
+    const client = createClient({ socketPath: sock });
+    // Schedulable disk is the store's size: 1.5 GiB, not the depot's filesystem.
+    const capacity = await client.capacity();
+    expect(capacity.schedulableDiskInBytes).toBeLessThanOrEqual(1536n << 20n);
+    expect(capacity.schedulableDiskInBytes).toBeGreaterThan(1400n << 20n);
+    expect(existsSync(`${store}.img`)).toBe(true);
+    const container = await client.create({ limits: { disk: { byteHard: 8n << 20n, scope: 1 } } });
+    try {
+      const err = new Collector();
+      const dd = await container.run(
+        { path: 'dd', args: ['if=/dev/zero', 'of=/big', 'bs=1M', 'count=9'] },
+        { stderr: err },
+      );
+      expect(await dd.wait()).not.toBe(0);
+      expect(err.text()).toContain('Disk quota exceeded');
+    } finally {
+      await client.destroy(container.handle);
+    }
+    await stopped(started);
+    rmSync(`${store}.img`);
+
+    const bad = await run(['--bind-socket', sock, '--disk-store-size', '10M']).done;
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--disk-store-size must be at least 256M');
+
+    const off = run(['--bind-socket', sock, '--disk-store', 'none']);
+    child = off.child;
+    await waitForPing(sock);
+    const unlimited = await createClient({ socketPath: sock }).create({
+      limits: { disk: { byteHard: 1n << 20n, scope: 1 } },
+    });
+    const dd = await unlimited.run({ path: 'dd', args: ['if=/dev/zero', 'of=/big', 'bs=1M', 'count=2'] }, {});
+    expect(await dd.wait()).toBe(0);
+    await createClient({ socketPath: sock }).destroy(unlimited.handle);
+    await stopped(off);
+    expect(storeState(depot)).toMatchObject({ mounted: false, loops: 0 });
+  }, 90_000);
 });

@@ -100,6 +100,8 @@ describe('defaults', () => {
       destroyContainersOnStartup: false,
       cgroupParent: 'garden',
       stopTimeout: 10n * SECOND,
+      diskStore: undefined,
+      diskStoreSize: undefined,
       helperExecutable: undefined,
     } satisfies GardendConfig);
     expect(load(['--backend', 'fake'])).toMatchObject({

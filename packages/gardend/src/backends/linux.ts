@@ -84,6 +84,24 @@ function isDirectory(path: string): boolean {
   }
 }
 
+/** `--disk-store` and `--disk-store-size` as the backend's `diskStore` option. */
+export function diskStoreOptions(config: GardendConfig): {
+  diskStore?: { path?: string; size?: bigint } | false;
+} {
+  if (config.diskStore === false) {
+    if (config.diskStoreSize !== undefined)
+      throw new StartupError('--disk-store-size cannot be used with --disk-store none');
+    return { diskStore: false };
+  }
+  if (config.diskStore === undefined && config.diskStoreSize === undefined) return {};
+  return {
+    diskStore: {
+      ...(config.diskStore === undefined ? {} : { path: config.diskStore }),
+      ...(config.diskStoreSize === undefined ? {} : { size: config.diskStoreSize }),
+    },
+  };
+}
+
 /**
  * Imports the backend package, turning "not installed" / "not built" into a StartupError.
  * @param specifier the package to load (tests pass one that does not exist).
@@ -149,6 +167,7 @@ export async function openLinuxBackend(
     stopTimeoutSeconds: Number(config.stopTimeout) / Number(SECOND),
     ...(config.runDir === undefined ? {} : { runDir: config.runDir }),
     ...(config.helperExecutable === undefined ? {} : { helperExecutable: config.helperExecutable }),
+    ...diskStoreOptions(config),
     logger,
   };
   let backend: ReturnType<typeof createLinuxBackend>;

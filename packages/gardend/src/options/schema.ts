@@ -16,6 +16,7 @@ import { SECOND } from '@garden-ts/api-types';
 import { DEFAULT_MAX_IDLE_CONNECTIONS, DEFAULT_READ_HEADER_TIMEOUT } from '@garden-ts/server';
 import {
   boolean,
+  byteSize,
   choice,
   duration,
   integer,
@@ -167,6 +168,18 @@ export const OPTIONS = {
     default: 10n * SECOND,
     backends: ['linux'],
     help: "how long Stop (kill=false) sends SIGTERM before SIGKILL to a container's processes (Guardian: 10s)",
+  }),
+  diskStore: option({
+    type: pathOrNone('DIR'),
+    defaultText: '<depot>/store',
+    backends: ['linux'],
+    help: "the disk store that enforces disk limits (a btrfs filesystem, one quota'd subvolume per container): a directory on btrfs is used as is, otherwise a sparse image DIR.img (--disk-store-size) is made and loop-mounted here; none = no store (disk limits reported, not enforced)",
+  }),
+  diskStoreSize: option({
+    type: byteSize(256n << 20n),
+    defaultText: "the depot filesystem's size minus 15G, at least 1G",
+    backends: ['linux'],
+    help: 'size of the disk store image made when --disk-store is not on btrfs, e.g. 100G (sparse; an image made before keeps its size); Capacity reports it as schedulable disk',
   }),
   helperExecutable: option({
     type: pathOrNone('PATH'),

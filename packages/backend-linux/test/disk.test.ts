@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { type Container, DiskLimitScope } from '@garden-ts/api-types';
 import {
   btrfsFsid,
+  btrfsQuotaStatus,
   createSubvolume,
   isBtrfs,
   listQgroups,
@@ -255,6 +256,26 @@ describe('other stores', () => {
     await b.stop();
     // Not our mount: it stays.
     expect(isBtrfs(join(mnt, 'depot', 'store'))).toBe(true);
+  });
+
+  it('simple quotas (squota) enforce the same way', async () => {
+    const depot = join(work, 'squota');
+    const b = env.backend({ depot, diskStore: { size: 512n * MiB, simpleQuotas: true } });
+    await b.start();
+    expect(btrfsQuotaStatus(btrfsFsid(join(depot, 'store')))).toMatchObject({
+      enabled: true,
+      mode: 'squota',
+    });
+    const c = await b.create({ limits: { disk: { byteHard: 10n * MiB, scope: DiskLimitScope.Exclusive } } });
+    expect((await write(c, '/eleven', 11)).stderr).toContain('Disk quota exceeded');
+    await exec(c, { path: 'rm', args: ['/eleven'] });
+    expect(await write(c, '/three', 3)).toMatchObject({ status: 0 });
+    expect((await c.metrics()).diskStat.exclusiveBytesUsed).toBeGreaterThanOrEqual(3n * MiB);
+    await b.destroy(c.handle);
+    await b.settled();
+    expect(storeState(depot)).toMatchObject({ volumes: 0, qgroups: 0 });
+    await b.stop();
+    expect(storeState(depot)).toMatchObject({ mounted: false, loops: 0 });
   });
 
   it('diskStore: false — limits reported, not enforced, DiskStat 0', async () => {

@@ -3,9 +3,9 @@
  * rootfs part, which chose the image: a **total**-scope limit (the default) counts the image, so
  * the volume's quota is `byteHard − image size` (at least 256 KiB, as grootfs), and an image
  * larger than the limit fails the create with Guardian's text; an **exclusive** limit is the
- * volume's quota as is. The quota is set once the overlay is mounted (the overlay makes its work
- * directory first) and before init starts: chained onto the rootfs promise the runtime part
- * awaits, so the mount still overlaps with the parts in between.
+ * volume's quota as is. The quota is set while the overlay is mounted (a tiny one after it: the
+ * mount makes the overlay's work directory) and before init starts: joined into the rootfs
+ * promise the runtime part awaits, so it overlaps with the parts in between.
  *
  * `byteSoft`, `inodeSoft` and `inodeHard` are accepted, stored and reported by
  * `CurrentDiskLimits`, not enforced (Guardian ignores them too): btrfs has no inode limit, and the
@@ -19,6 +19,8 @@ import type { StorePart } from './store-part.js';
 
 /** grootfs's floor for a total-scope quota once the image is taken off. */
 const MIN_QUOTA = 256n * 1024n;
+/** Below this, the quota is set only once the overlay is mounted (its work dir is made first). */
+const ROOM_FOR_THE_MOUNT = 1024n * 1024n;
 
 export class QuotaPart implements Part {
   readonly name = 'quota';
@@ -68,13 +70,26 @@ export class QuotaPart implements Part {
     if (!ctx.rootfs) throw new GardenError('no rootfs part ran before the quota part');
     const store = await this.store.open();
     const id = BigInt(volume.id);
-    ctx.rootfs = ctx.rootfs.then(async (root) => {
-      try {
-        await store.limit(id, quota);
-      } catch (e) {
+    const apply = () =>
+      store.limit(id, quota).catch((e) => {
         throw new GardenError(`applying the disk limit failed: ${(e as Error).message}`, { cause: e });
-      }
-      return root;
+      });
+    const mounted = ctx.rootfs;
+    if (quota < ROOM_FOR_THE_MOUNT) {
+      // The mount writes the overlay's work directory: a tiny limit goes on after it.
+      ctx.rootfs = mounted.then(async (root) => {
+        await apply();
+        return root;
+      });
+      return;
+    }
+    // Set while the mount runs (both on the thread pool); settled together, so a failure of
+    // either never leaves the other running behind a teardown.
+    const limited = apply();
+    ctx.rootfs = Promise.allSettled([mounted, limited]).then(([m, l]) => {
+      if (m.status === 'rejected') throw m.reason;
+      if (l.status === 'rejected') throw l.reason;
+      return m.value;
     });
   }
 }

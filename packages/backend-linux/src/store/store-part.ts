@@ -67,7 +67,9 @@ export class StorePart implements Part {
     this.known.delete(name);
     ctx.later(async () => {
       try {
-        await (await this.open()).remove(name);
+        const store = await this.open();
+        if (ctx.record?.volume) store.forget(BigInt(ctx.record.volume.id));
+        await store.remove(name);
       } catch (e) {
         // Logged, not thrown: the depot's own removal comes after this step.
         this.log.warn({ volume: name, ...errorFields(e) }, 'disk store: removing a volume');

@@ -38,6 +38,15 @@ export {
   processStartTime,
 } from './container.js';
 export { ExecutableNotFoundError, NativeArgumentError, NativeError } from './errors.js';
+export {
+  getXattr,
+  idmapMount,
+  listXattrs,
+  mknod,
+  type NodeType,
+  openUserNamespace,
+  setXattr,
+} from './fsops.js';
 export { createOverlay, mountTmpfs, removeTree, unmount, unmountAsync } from './mounts.js';
 export {
   loadBinding,

@@ -183,7 +183,8 @@ export class DirWriter implements TarSink {
   }
 
   async data(chunk: Buffer): Promise<void> {
-    const f = this.file!;
+    const f = this.file;
+    if (!f) return; // content of a whiteout marker
     let off = 0;
     while (off < chunk.length) {
       const { bytesWritten } = await f.fh.write(chunk, off, chunk.length - off);
@@ -193,7 +194,8 @@ export class DirWriter implements TarSink {
   }
 
   async end(): Promise<void> {
-    const f = this.file!;
+    const f = this.file;
+    if (!f) return;
     this.file = null;
     try {
       const { h } = f;

@@ -72,7 +72,7 @@ export function parseManifest(
     throw invalid(what, 'manifest is not JSON');
   }
   const type = j.mediaType || contentType;
-  if (j.schemaVersion === 1 || /manifest\.v1\+/.test(type))
+  if (j.schemaVersion === 1 || /distribution\.manifest\.v1\+/.test(type))
     throw invalid(
       what,
       'Docker schema 1 manifests are not supported (push the image again with a current client)',

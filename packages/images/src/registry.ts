@@ -274,7 +274,8 @@ export class RegistryClient {
       } catch (e) {
         if (init.signal?.aborted) throw e;
         const code = errorCode(e);
-        if (!RETRY_CODES.has(code) && !/^UND_ERR_|^ERR_SSL|EPROTO/.test(code)) {
+        // TLS failures (a plain-HTTP server, an unverifiable certificate) do not heal by retrying.
+        if ((!RETRY_CODES.has(code) && !/^UND_ERR_/.test(code)) || isTlsError(e)) {
           throw new RegistryError(
             ImageErrorCode.RegistryUnavailable,
             `${init.what}: ${url}: ${errorText(e)}${tlsHint(url, e)}`,
@@ -284,9 +285,6 @@ export class RegistryClient {
         }
         lastStatus = 0;
         lastError = errorText(e);
-        if (/^ERR_SSL|EPROTO|ECONNRESET/.test(code) && url.startsWith('https:') && attempt === 0) {
-          lastError += tlsHint(url, e);
-        }
       }
       if (attempt >= this.config.retries) {
         throw new RegistryError(
@@ -351,16 +349,16 @@ export class RegistryClient {
   }
 }
 
+function isTlsError(e: unknown): boolean {
+  return (
+    /^ERR_SSL|^ERR_TLS|EPROTO|CERT|SELF_SIGNED|UNABLE_TO_VERIFY|DEPTH_ZERO/.test(errorCode(e)) ||
+    /certificate|wrong version number|SSL routines/i.test(errorText(e))
+  );
+}
+
 function tlsHint(url: string, e: unknown): string {
-  if (!url.startsWith('https:')) return '';
-  const code = errorCode(e);
-  const text = errorText(e);
-  if (
-    /^ERR_SSL|EPROTO|CERT|SELF_SIGNED|UNABLE_TO_VERIFY|DEPTH_ZERO/.test(code) ||
-    /certificate|wrong version number|SSL/i.test(text)
-  )
-    return ` (if ${new URL(url).host} is a plain-HTTP registry or has a certificate this host cannot verify, list it as an insecure registry)`;
-  return '';
+  if (!url.startsWith('https:') || !isTlsError(e)) return '';
+  return ` (if ${new URL(url).host} is a plain-HTTP registry or has a certificate this host cannot verify, list it as an insecure registry)`;
 }
 
 function basic(c: Credentials): string {
@@ -518,10 +516,11 @@ export class RegistrySession {
   async blob(
     digest: string,
     signal?: AbortSignal,
+    label = 'blob',
   ): Promise<{ body: AsyncIterable<Uint8Array>; size: number | undefined }> {
     const ep = this.endpoint ?? this.candidates[0];
     if (!ep) throw new RegistryError(ImageErrorCode.RegistryError, `${this.what}: no endpoint`, 0);
-    const what = `${this.what}: blob ${digest}`;
+    const what = `${this.what}: ${label} ${digest}`;
     const r = await this.get(ep, `blobs/${digest}`, undefined, what, signal);
     if (r.status === 404) {
       await r.body.dump();

@@ -188,13 +188,17 @@ export class ImageService {
         : undefined;
     const key = `${req.uri}\0${credentials?.username ?? ''}\0${credentials ? sha256(credentials.password) : ''}`;
     let flight = this.flights.get(key);
+    let start: (() => void) | undefined;
     if (!flight) {
       const tracker = new ProgressTracker(req.uri);
       const pin = `pull:${randomBytes(6).toString('hex')}`;
       const f: Flight = { tracker, pin, waiters: 0, promise: Promise.resolve({ lowers: [], env: [] }) };
-      f.promise = this.pull(source, req.uri, credentials, tracker, pin, req.signal).finally(() =>
-        this.flights.delete(key),
-      );
+      // Started once this caller listens, so it sees the first event too.
+      start = () => {
+        f.promise = this.pull(source, req.uri, credentials, tracker, pin, req.signal).finally(() =>
+          this.flights.delete(key),
+        );
+      };
       flight = f;
       this.flights.set(key, flight);
     }
@@ -210,6 +214,7 @@ export class ImageService {
       req.onProgress?.(p);
       for (const fn of this.progressListeners) fn({ ...p, owner: req.owner });
     });
+    start?.();
     try {
       let pulled: Pulled;
       try {
@@ -518,31 +523,27 @@ export class ImageService {
     pin: string,
     signal: AbortSignal | undefined,
   ): Promise<Pulled> {
-    const cacheFile = join(this.store.root, 'images', `${sha256(formatDockerReference(ref))}.json`);
+    const recordPath = (r: DockerReference) =>
+      join(this.store.root, 'images', `${sha256(formatDockerReference(r))}.json`);
+    const byDigest = (digest: string) =>
+      recordPath({ registry: ref.registry, repository: ref.repository, digest });
+    const cacheFile = recordPath(ref);
     const cached = readJson<CachedResolution>(cacheFile);
-    const usable = (c: CachedResolution | undefined) => c?.layers.every((id) => this.store.has(id));
+    const usable = (c: CachedResolution | undefined): c is CachedResolution =>
+      c !== undefined && c.layers.every((id) => this.store.has(id));
     const fromCache = (c: CachedResolution): Pulled => {
       this.store.acquire(pin, c.layers);
       tracker.planned(c.layers.length, c.layers.length, 0);
       return { lowers: c.layers.map((layer) => ({ layer })), env: c.env, digest: c.digest };
     };
-    if (
-      cached &&
-      usable(cached) &&
-      (ref.digest || Date.now() - cached.resolvedAt < (this.options.tagTtlMs ?? 0))
-    )
+    if (usable(cached) && (ref.digest || Date.now() - cached.resolvedAt < (this.options.tagTtlMs ?? 0)))
       return fromCache(cached);
     const session = this.registry.session(ref, credentials);
     let fetched: Awaited<ReturnType<RegistrySession['manifest']>>;
     try {
       fetched = await session.manifest(ref.digest ?? (ref.tag as string), signal);
     } catch (e) {
-      if (
-        cached &&
-        usable(cached) &&
-        e instanceof RegistryError &&
-        e.code === ImageErrorCode.RegistryUnavailable
-      ) {
+      if (usable(cached) && e instanceof RegistryError && e.code === ImageErrorCode.RegistryUnavailable) {
         this.options.logger?.warn(
           { err: e, image: uri },
           'registry unreachable: using the image as last resolved',
@@ -550,6 +551,12 @@ export class ImageService {
         return fromCache(cached);
       }
       throw e;
+    }
+    // Known by its digest (pulled under another tag, or by digest)? Then no config or layer fetch.
+    const known = readJson<CachedResolution>(byDigest(fetched.digest));
+    if (usable(known)) {
+      await writeJson(cacheFile, { ...known, ref: formatDockerReference(ref), resolvedAt: Date.now() });
+      return fromCache(known);
     }
     let parsed = parseManifest(uri, fetched.bytes, fetched.mediaType);
     let digest = fetched.digest;
@@ -562,26 +569,26 @@ export class ImageService {
         throw new ImageError(ImageErrorCode.InvalidImage, `${uri}: nested manifest lists`);
     }
     const manifest = parsed.manifest;
-    if (cached && usable(cached) && cached.digest === digest) {
-      await writeJson(cacheFile, { ...cached, resolvedAt: Date.now() });
-      return fromCache(cached);
-    }
-    const configBlob = await session.blob(manifest.config.digest, signal);
+    const configBlob = await session.blob(manifest.config.digest, signal, 'config');
     const configBytes = await readLimited(configBlob.body, 16 << 20, `${uri}: config`);
     const actual = `sha256:${createHash('sha256').update(configBytes).digest('hex')}`;
     if (actual !== manifest.config.digest)
       throw new DigestMismatchError(`${uri}: config`, manifest.config.digest, actual);
     const config = parseConfig(uri, configBytes, manifest.layers.length);
     const layers = await this.fetchLayers(uri, manifest, config, tracker, pin, (d) =>
-      session.blob(d.digest, signal),
+      session.blob(d.digest, signal, 'layer'),
     );
-    await writeJson(cacheFile, {
+    const record: CachedResolution = {
       ref: formatDockerReference(ref),
       digest,
       env: config.env,
       layers,
       resolvedAt: Date.now(),
-    } satisfies CachedResolution);
+    };
+    await writeJson(cacheFile, record);
+    // Also under the digests (of the list and of the chosen manifest): a later pull by digest
+    // or under another tag needs no request beyond the manifest.
+    for (const d of new Set([fetched.digest, digest])) await writeJson(byDigest(d), record);
     return { lowers: layers.map((layer) => ({ layer })), env: config.env, digest };
   }
 

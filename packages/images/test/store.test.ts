@@ -35,7 +35,8 @@ async function openStore(root = join(work, `s${n++}`), keepUnusedBytes = 0): Pro
 afterEach(async () => {
   for (const s of stores.splice(0)) {
     await s.close().catch(() => undefined);
-    for (const mp of mountPointsUnder(`${s.root}/`)) for (let i = 0; i < 3 && unmount(mp, { detach: true }); i++);
+    for (const mp of mountPointsUnder(`${s.root}/`))
+      for (let i = 0; i < 3 && unmount(mp, { detach: true }); i++);
   }
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -45,9 +46,13 @@ const hex = (c: string) => c.repeat(64);
 async function layer(store: LayerStore, id: string, entries: TestEntry[]) {
   const tar = makeTar(entries);
   return store.ensure(id, 'test', async (dir) => {
-    const r = await unpackLayerStream((async function* () {
-      yield tar;
-    })(), dir, { what: id });
+    const r = await unpackLayerStream(
+      (async function* () {
+        yield tar;
+      })(),
+      dir,
+      { what: id },
+    );
     return { size: r.size };
   });
 }
@@ -160,7 +165,12 @@ describe('views for unprivileged containers', () => {
     { name: 'var/cache/old', data: 'stale' },
     { name: 'home/alice/', type: 'dir', uid: 1001, gid: 1001, mode: 0o700 },
     { name: 'home/alice/f', data: 'a', uid: 1001, gid: 1001 },
-    { name: 'bin/ping', data: 'ELF', mode: 0o4755, xattrs: { 'security.capability': Buffer.from('0100000200200000000000000000000000000000', 'hex') } },
+    {
+      name: 'bin/ping',
+      data: 'ELF',
+      mode: 0o4755,
+      xattrs: { 'security.capability': Buffer.from('0100000200200000000000000000000000000000', 'hex') },
+    },
     { name: 'bin/ping6', type: 'link', linkname: 'bin/ping' },
   ];
   const upperLayer: TestEntry[] = [
@@ -175,7 +185,14 @@ describe('views for unprivileged containers', () => {
     const c = join(work, `c${n++}`);
     for (const d of ['upper', 'work', 'rootfs']) mkdirSync(join(c, d), { recursive: true });
     if (mapping) execFileSync('chown', [`${MAXUID}:${MAXUID}`, join(c, 'upper')]);
-    execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lowers.join(':')},upperdir=${c}/upper,workdir=${c}/work`, `${c}/rootfs`]);
+    execFileSync('mount', [
+      '-t',
+      'overlay',
+      'overlay',
+      '-o',
+      `lowerdir=${lowers.join(':')},upperdir=${c}/upper,workdir=${c}/work`,
+      `${c}/rootfs`,
+    ]);
     return { rootfs: join(c, 'rootfs'), lowers, store };
   }
 
@@ -187,7 +204,10 @@ describe('views for unprivileged containers', () => {
       const views = new ViewManager(store, { mode });
       const { rootfs, lowers } = await mountThrough(views, store, MAP);
       try {
-        if (mode === 'idmap') expect(lowers[0]).toBe(join(store.root, 'v', lowers[0]?.split('/').at(-4) as string, 'l', hex('f').slice(0, 12), 'diff'));
+        if (mode === 'idmap')
+          expect(lowers[0]).toBe(
+            join(store.root, 'v', lowers[0]?.split('/').at(-4) as string, 'l', hex('f').slice(0, 12), 'diff'),
+          );
         else expect(lowers[0]).toMatch(/\/l\/f{12}\/s-[0-9a-f]{8}$/);
         const st = (p: string) => lstatSync(join(rootfs, p));
         expect([st('etc/hostname').uid, st('etc/hostname').gid]).toEqual([MAXUID, MAXUID]);

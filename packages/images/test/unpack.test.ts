@@ -1,5 +1,14 @@
 /** Layer archives → overlay-format directories (root: mknod, chown, trusted.* xattrs). */
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getXattr } from '@garden-ts/native-ns';
@@ -12,7 +21,10 @@ const work = mkdtempSync(join(tmpdir(), 'images-unpack-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 let n = 0;
 
-async function unpack(entries: TestEntry[] | Buffer, opts: Parameters<typeof unpackLayerStream>[2] = { what: 'test' }) {
+async function unpack(
+  entries: TestEntry[] | Buffer,
+  opts: Parameters<typeof unpackLayerStream>[2] = { what: 'test' },
+) {
   const dir = join(work, `l${n++}`);
   mkdirSync(dir);
   const bytes = Buffer.isBuffer(entries) ? entries : makeTar(entries);
@@ -36,7 +48,15 @@ describe('unpackLayerStream', () => {
       { name: 'bin/ping6', type: 'link', linkname: 'bin/ping' },
       { name: 'bin/sh', type: 'symlink', linkname: 'busybox', uid: 1001, gid: 1001 },
       { name: 'home/alice/', type: 'dir', mode: 0o700, uid: 1001, gid: 1001, mtime: 1_500_000_000 },
-      { name: 'home/alice/notes', data: 'hi', mode: 0o600, uid: 1001, gid: 1001, mtime: 1_400_000_000, xattrs: { 'user.tag': 'x' } },
+      {
+        name: 'home/alice/notes',
+        data: 'hi',
+        mode: 0o600,
+        uid: 1001,
+        gid: 1001,
+        mtime: 1_400_000_000,
+        xattrs: { 'user.tag': 'x' },
+      },
       { name: 'tmp/', type: 'dir', mode: 0o1777 },
       { name: 'dev/null', type: 'char', mode: 0o666, devmajor: 1, devminor: 3 },
       { name: 'dev/loop9', type: 'block', mode: 0o660, devmajor: 7, devminor: 9, gid: 6 },
@@ -112,48 +132,65 @@ describe('unpackLayerStream', () => {
         { name: 'etc/cron.d/evil', data: 'x' },
       ]),
     ).rejects.toThrow(/not a directory in this layer/);
-    await expect(unpack([{ name: 'hl', type: 'link', linkname: '../../etc/shadow' }])).rejects.toThrow(/escapes/);
-    const { dir, result } = await unpack([{ name: 'd/', type: 'dir', xattrs: { 'trusted.overlay.redirect': '/etc' } }]);
+    await expect(unpack([{ name: 'hl', type: 'link', linkname: '../../etc/shadow' }])).rejects.toThrow(
+      /escapes/,
+    );
+    const { dir, result } = await unpack([
+      { name: 'd/', type: 'dir', xattrs: { 'trusted.overlay.redirect': '/etc' } },
+    ]);
     expect(getXattr(join(dir, 'd'), 'trusted.overlay.redirect')).toBeNull();
     expect(result.stats.xattrsSkipped).toBe(1);
   });
 
   it('copies a hard link target from the layers below when it is not in this layer', async () => {
     const below = (await unpack([{ name: 'usr/bin/python3.11', data: 'py', mode: 0o755 }])).dir;
-    const { dir } = await unpack([{ name: 'usr/bin/python3', type: 'link', linkname: 'usr/bin/python3.11' }], {
-      what: 'test',
-      lowerDirs: [below],
-    });
+    const { dir } = await unpack(
+      [{ name: 'usr/bin/python3', type: 'link', linkname: 'usr/bin/python3.11' }],
+      {
+        what: 'test',
+        lowerDirs: [below],
+      },
+    );
     expect(readFileSync(join(dir, 'usr/bin/python3'), 'utf8')).toBe('py');
     expect(statSync(join(dir, 'usr/bin/python3')).mode & 0o777).toBe(0o755);
-    await expect(unpack([{ name: 'x', type: 'link', linkname: 'missing' }])).rejects.toThrow(/not in the image/);
+    await expect(unpack([{ name: 'x', type: 'link', linkname: 'missing' }])).rejects.toThrow(
+      /not in the image/,
+    );
   });
 
   it('decompresses gzip and zstd (sniffed) and verifies both digests', async () => {
     const tar = makeTar([{ name: 'f', data: 'y'.repeat(100_000) }]);
     for (const c of ['gzip', 'zstd', 'none'] as const) {
       const blob = compress(tar, c);
-      const { dir, result } = await unpack(blob, { what: c, expectDigest: sha256(blob), expectDiffId: sha256(tar) });
+      const { dir, result } = await unpack(blob, {
+        what: c,
+        expectDigest: sha256(blob),
+        expectDiffId: sha256(tar),
+      });
       expect(result.compression).toBe(c);
       expect(result.diffId).toBe(sha256(tar));
       expect(result.size).toBe(tar.length);
       expect(readFileSync(join(dir, 'f'), 'utf8').length).toBe(100_000);
     }
     const blob = compress(tar, 'gzip');
-    await expect(unpack(blob, { what: 'layer x', expectDigest: sha256(Buffer.from('other')) })).rejects.toThrow(
-      DigestMismatchError,
-    );
-    await expect(unpack(blob, { what: 'layer x', expectDiffId: sha256(Buffer.from('other')) })).rejects.toThrow(
-      /uncompressed\): digest mismatch/,
-    );
+    await expect(
+      unpack(blob, { what: 'layer x', expectDigest: sha256(Buffer.from('other')) }),
+    ).rejects.toThrow(DigestMismatchError);
+    await expect(
+      unpack(blob, { what: 'layer x', expectDiffId: sha256(Buffer.from('other')) }),
+    ).rejects.toThrow(/uncompressed\): digest mismatch/);
   });
 
   it('reports corruption as a digest mismatch when the digest is known, else as a bad archive', async () => {
-    const tar = makeTar([{ name: 'f', data: 'z'.repeat(200_000) }, { name: 'g', data: 'q'.repeat(50_000) }]);
+    const tar = makeTar([
+      { name: 'f', data: 'z'.repeat(200_000) },
+      { name: 'g', data: 'q'.repeat(50_000) },
+    ]);
     for (const c of ['gzip', 'zstd'] as const) {
       const blob = compress(tar, c);
       const bad = Buffer.from(blob);
-      bad[Math.floor(bad.length / 2)] ^= 0xff;
+      const at = Math.floor(bad.length / 2);
+      bad[at] = (bad[at] as number) ^ 0xff;
       const err = await unpack(bad, { what: `layer ${c}`, expectDigest: sha256(blob) }).catch((e) => e);
       expect(err).toBeInstanceOf(DigestMismatchError);
       expect(err.message).toContain(`layer ${c}: digest mismatch: expected ${sha256(blob)}`);

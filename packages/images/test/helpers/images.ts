@@ -42,9 +42,13 @@ export function compress(tar: Buffer, c: LayerCompression): Buffer {
 
 /** A layer tar of a directory as GNU tar writes it (xattrs and capabilities included). */
 export function tarDirectory(dir: string): Buffer {
-  return execFileSync('tar', ['--xattrs', "--xattrs-include=*", '--numeric-owner', '-C', dir, '-cf', '-', '.'], {
-    maxBuffer: 1 << 30,
-  });
+  return execFileSync(
+    'tar',
+    ['--xattrs', '--xattrs-include=*', '--numeric-owner', '-C', dir, '-cf', '-', '.'],
+    {
+      maxBuffer: 1 << 30,
+    },
+  );
 }
 
 export function buildImage(options: {
@@ -57,8 +61,11 @@ export function buildImage(options: {
   const oci = (options.format ?? 'oci') === 'oci';
   const layers = options.layers.map(({ tar, compression = 'gzip' }) => {
     const bytes = compress(tar, compression);
-    const suffix = compression === 'none' ? '' : oci ? `+${compression}` : compression === 'gzip' ? '.gzip' : '.zstd';
-    const mediaType = oci ? `application/vnd.oci.image.layer.v1.tar${suffix}` : `application/vnd.docker.image.rootfs.diff.tar${suffix}`;
+    const suffix =
+      compression === 'none' ? '' : oci ? `+${compression}` : compression === 'gzip' ? '.gzip' : '.zstd';
+    const mediaType = oci
+      ? `application/vnd.oci.image.layer.v1.tar${suffix}`
+      : `application/vnd.docker.image.rootfs.diff.tar${suffix}`;
     return { digest: sha256(bytes), bytes, mediaType, diffId: sha256(tar) };
   });
   const configBytes = Buffer.from(
@@ -72,9 +79,13 @@ export function buildImage(options: {
   const config = {
     digest: sha256(configBytes),
     bytes: configBytes,
-    mediaType: oci ? 'application/vnd.oci.image.config.v1+json' : 'application/vnd.docker.container.image.v1+json',
+    mediaType: oci
+      ? 'application/vnd.oci.image.config.v1+json'
+      : 'application/vnd.docker.container.image.v1+json',
   };
-  const manifestType = oci ? 'application/vnd.oci.image.manifest.v1+json' : 'application/vnd.docker.distribution.manifest.v2+json';
+  const manifestType = oci
+    ? 'application/vnd.oci.image.manifest.v1+json'
+    : 'application/vnd.docker.distribution.manifest.v2+json';
   const manifestBytes = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
@@ -83,7 +94,11 @@ export function buildImage(options: {
       layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.bytes.length })),
     }),
   );
-  return { manifest: { digest: sha256(manifestBytes), bytes: manifestBytes, mediaType: manifestType }, config, layers };
+  return {
+    manifest: { digest: sha256(manifestBytes), bytes: manifestBytes, mediaType: manifestType },
+    config,
+    layers,
+  };
 }
 
 export function buildIndex(
@@ -91,7 +106,9 @@ export function buildIndex(
   format: 'oci' | 'docker' = 'oci',
 ): BuiltIndex {
   const mediaType =
-    format === 'oci' ? 'application/vnd.oci.image.index.v1+json' : 'application/vnd.docker.distribution.manifest.list.v2+json';
+    format === 'oci'
+      ? 'application/vnd.oci.image.index.v1+json'
+      : 'application/vnd.docker.distribution.manifest.list.v2+json';
   const bytes = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
@@ -108,7 +125,10 @@ export function buildIndex(
 }
 
 /** Writes an OCI image layout holding `images` (each tagged through the ref.name annotation). */
-export function writeOciLayout(dir: string, tagged: { tag?: string; image: BuiltImage | BuiltIndex }[]): void {
+export function writeOciLayout(
+  dir: string,
+  tagged: { tag?: string; image: BuiltImage | BuiltIndex }[],
+): void {
   mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
   const put = (b: Blob) => writeFileSync(join(dir, 'blobs', 'sha256', b.digest.slice(7)), b.bytes);
   const manifests = [];
@@ -167,7 +187,10 @@ export class Pusher {
         const t = new URL(ch.params.realm as string);
         t.searchParams.set('service', ch.params.service ?? '');
         t.searchParams.set('scope', `repository:${repo}:pull,push`);
-        const tr = await request(t, { headers: basic ? { authorization: basic } : {}, dispatcher: this.agent });
+        const tr = await request(t, {
+          headers: basic ? { authorization: basic } : {},
+          dispatcher: this.agent,
+        });
         this.auth = `Bearer ${((await tr.body.json()) as { token: string }).token}`;
       }
     }
@@ -183,7 +206,9 @@ export class Pusher {
     if (start.statusCode !== 202) throw new Error(`upload start: HTTP ${start.statusCode}`);
     const loc = new URL(String(start.headers.location), this.url);
     loc.searchParams.set('digest', b.digest);
-    const put = await this.call('PUT', loc.toString(), repo, b.bytes, { 'content-type': 'application/octet-stream' });
+    const put = await this.call('PUT', loc.toString(), repo, b.bytes, {
+      'content-type': 'application/octet-stream',
+    });
     const text = await put.body.text();
     if (put.statusCode !== 201) throw new Error(`upload ${b.digest}: HTTP ${put.statusCode} ${text}`);
   }

@@ -14,6 +14,8 @@ export class Proxy {
   cutBlobAfter = 0;
   /** Refuse (reset) every new connection. */
   down = false;
+  /** Answer this many requests with 503 Service Unavailable instead of forwarding them. */
+  failNext = 0;
   private readonly sockets = new Set<Socket>();
 
   private constructor(
@@ -49,7 +51,16 @@ export class Proxy {
         p.sockets.delete(upstream);
       };
       client.on('data', (d: Buffer) => {
-        for (const m of d.toString('latin1').matchAll(/^(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP\/1\.1\r$/gm)) {
+        if (p.failNext > 0 && /^(GET|HEAD) /.test(d.toString('latin1', 0, 5))) {
+          p.failNext--;
+          p.requests.push(`503 ${d.toString('latin1').split('\r\n')[0]}`);
+          client.end('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+          upstream.destroy();
+          return;
+        }
+        for (const m of d
+          .toString('latin1')
+          .matchAll(/^(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP\/1\.1\r$/gm)) {
           p.requests.push(`${m[1]} ${m[2]} HTTP/1.1`);
           blobBytes = m[1] === 'GET' && /\/blobs\/sha256:/.test(m[2] as string) ? 0 : -1;
         }
@@ -79,6 +90,13 @@ export class Proxy {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     proxy = new Proxy(server, (server.address() as { port: number }).port);
     return proxy;
+  }
+
+  /** The registry "goes down": open connections are cut, new ones refused. */
+  goDown(): void {
+    this.down = true;
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
   }
 
   async stop(): Promise<void> {

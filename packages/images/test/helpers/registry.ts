@@ -57,7 +57,23 @@ function selfSigned(dir: string, name: string, san: string): { key: string; cert
   const cert = join(dir, `${name}.crt`);
   execFileSync(
     'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${name}`, '-addext', `subjectAltName=${san}`],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      `subjectAltName=${san}`,
+    ],
     { stdio: 'ignore' },
   );
   return { key, cert };
@@ -93,7 +109,8 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   if (options.auth === 'basic') {
     const file = join(dir, 'htpasswd');
     writeFileSync(file, '');
-    for (const [u, p] of Object.entries(users)) execFileSync('htpasswd', ['-bB', file, u, p], { stdio: 'ignore' });
+    for (const [u, p] of Object.entries(users))
+      execFileSync('htpasswd', ['-bB', file, u, p], { stdio: 'ignore' });
     lines.push('auth:', '  htpasswd:', '    realm: test-realm', `    path: ${file}`);
   } else if (options.auth === 'token') {
     issuer = await startTokenIssuer(dir, users);
@@ -201,7 +218,9 @@ async function startTokenIssuer(dir: string, users: Record<string, string>): Pro
     }
     const access = (u.searchParams.getAll('scope') ?? []).flatMap((s) => {
       const [type, name, actions] = s.split(':');
-      return user && type === 'repository' && name && actions ? [{ type, name, actions: actions.split(',') }] : [];
+      return user && type === 'repository' && name && actions
+        ? [{ type, name, actions: actions.split(',') }]
+        : [];
     });
     const now = Math.floor(Date.now() / 1000);
     const header = { alg: 'RS256', typ: 'JWT', x5c: [der] };

@@ -530,7 +530,7 @@ export class ImageService {
     const cacheFile = recordPath(ref);
     const cached = readJson<CachedResolution>(cacheFile);
     const usable = (c: CachedResolution | undefined): c is CachedResolution =>
-      c !== undefined && c.layers.every((id) => this.store.has(id));
+      c?.layers.every((id) => this.store.has(id)) === true;
     const fromCache = (c: CachedResolution): Pulled => {
       this.store.acquire(pin, c.layers);
       tracker.planned(c.layers.length, c.layers.length, 0);

@@ -29,7 +29,7 @@ import {
   tmpEntries,
 } from './helpers/fixtures.js';
 import { type BuiltImage, buildImage, buildIndex, Pusher, writeOciLayout } from './helpers/images.js';
-import { Proxy } from './helpers/proxy.js';
+import { FaultProxy } from './helpers/proxy.js';
 import { blobDataPath, freePort, startRegistry, type TestRegistry } from './helpers/registry.js';
 import { makeTar } from './helpers/tar-writer.js';
 
@@ -179,7 +179,7 @@ describe('docker:// from a loopback registry', () => {
   });
 
   it('asks the registry for a tag on every create (cached layers), never for a known digest', async () => {
-    const proxy = await Proxy.start(Number(registry.host.split(':')[1]));
+    const proxy = await FaultProxy.start(Number(registry.host.split(':')[1]));
     try {
       const svc = await openService({ registry: { insecureRegistries: [proxy.host] } });
       await svc.prepare({ uri: `docker://${proxy.host}/garden/busybox#v1`, owner: 'a', mapping: null });
@@ -218,7 +218,7 @@ describe('docker:// from a loopback registry', () => {
   });
 
   it('retries 503 answers with backoff', async () => {
-    const proxy = await Proxy.start(Number(registry.host.split(':')[1]));
+    const proxy = await FaultProxy.start(Number(registry.host.split(':')[1]));
     try {
       const svc = await openService({ registry: { insecureRegistries: [proxy.host] } });
       proxy.failNext = 2;
@@ -235,7 +235,7 @@ describe('docker:// from a loopback registry', () => {
   });
 
   it('downloads once for concurrent pulls of one image, and frees the layers when the last user goes', async () => {
-    const proxy = await Proxy.start(Number(registry.host.split(':')[1]));
+    const proxy = await FaultProxy.start(Number(registry.host.split(':')[1]));
     try {
       const svc = await openService({ registry: { insecureRegistries: [proxy.host] } });
       const uri = `docker://${proxy.host}/garden/busybox#v1`;
@@ -287,7 +287,7 @@ describe('docker:// from a loopback registry', () => {
     const pusher = new Pusher(registry.url);
     await pusher.push('garden/big', 'v1', img);
     await pusher.close();
-    const proxy = await Proxy.start(Number(registry.host.split(':')[1]));
+    const proxy = await FaultProxy.start(Number(registry.host.split(':')[1]));
     try {
       const svc = await openService({ registry: { insecureRegistries: [proxy.host] } });
       proxy.cutBlobAfter = 1 << 20; // the big layer; the config blob is tiny

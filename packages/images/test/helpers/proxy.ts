@@ -5,7 +5,7 @@
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
-export class Proxy {
+export class FaultProxy {
   /** Request lines seen (`GET /v2/…/blobs/sha256:… HTTP/1.1`). */
   readonly requests: string[] = [];
   /** Throttle answers to this many bytes per second (0 = no limit). */
@@ -32,10 +32,10 @@ export class Proxy {
     return this.requests.filter((r) => /^GET \S+\/blobs\/sha256:/.test(r));
   }
 
-  static async start(targetPort: number): Promise<Proxy> {
-    let proxy: Proxy | undefined;
+  static async start(targetPort: number): Promise<FaultProxy> {
+    let proxy: FaultProxy | undefined;
     const server = createServer((client) => {
-      const p = proxy as Proxy;
+      const p = proxy as FaultProxy;
       if (p.down) {
         client.resetAndDestroy();
         return;
@@ -88,7 +88,7 @@ export class Proxy {
       upstream.on('close', close);
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    proxy = new Proxy(server, (server.address() as { port: number }).port);
+    proxy = new FaultProxy(server, (server.address() as { port: number }).port);
     return proxy;
   }
 

@@ -5,7 +5,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
@@ -39,7 +38,9 @@ export default async function setup(project: TestProject) {
     execFileSync('bash', [join(repo, 'scripts', 'build-rootfs.sh'), rootfs], { stdio: 'inherit' });
   if (!existsSync(join(rootfs, 'bin', 'busybox'))) throw new Error(`no rootfs at ${rootfs}`);
 
-  const work = mkdtempSync(join(tmpdir(), 'images-test-'));
+  // Inside the package's node_modules, so that the bundle's imports (undici, fzstd) resolve;
+  // workspace packages are bundled from their sources.
+  const work = mkdtempSync(join(pkg, 'node_modules', '.images-test-'));
   const { build } = await import('tsup');
   await build({
     entry: { index: join(pkg, 'src', 'index.ts') },
@@ -50,7 +51,8 @@ export default async function setup(project: TestProject) {
     silent: true,
     config: false,
     dts: false,
-    noExternal: [/.*/],
+    noExternal: [/^@garden-ts\//],
+    external: ['undici', 'fzstd'],
     esbuildOptions(o) {
       o.conditions = ['@garden-ts/source', 'module', 'node'];
     },

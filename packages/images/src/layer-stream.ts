@@ -147,7 +147,13 @@ export async function unpackLayerStream(
         cb(e as Error);
         return;
       }
-      writer.finish().then(() => cb(), cb);
+      try {
+        writer.finish();
+      } catch (e) {
+        cb(e as Error);
+        return;
+      }
+      cb();
     },
   });
   const stages: (NodeJS.ReadableStream | NodeJS.ReadWriteStream | NodeJS.WritableStream)[] = [
@@ -159,7 +165,7 @@ export async function unpackLayerStream(
   try {
     await pipeline(stages as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream]);
   } catch (e) {
-    await writer.abort();
+    writer.abort();
     let err = e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR' || code === 'Z_NEED_DICT')

@@ -158,8 +158,12 @@ export class TarParser {
           this.meta.got += n;
           if (this.remaining === 0) this.finishMeta();
         } else {
-          await this.sink.data(piece);
-          if (this.remaining === 0) await this.endFile();
+          const w = this.sink.data(piece);
+          if (w) await w;
+          if (this.remaining === 0) {
+            const e = this.endFile();
+            if (e) await e;
+          }
         }
         continue;
       }
@@ -170,7 +174,8 @@ export class TarParser {
         continue;
       }
       if (data.length - off < BLOCK) break;
-      await this.header(data.subarray(off, off + BLOCK));
+      const w = this.header(data.subarray(off, off + BLOCK));
+      if (w) await w;
       off += BLOCK;
     }
     if (off < data.length && !this.ended) this.buf = Buffer.from(data.subarray(off));
@@ -185,9 +190,9 @@ export class TarParser {
     this.ended = true;
   }
 
-  private async endFile(): Promise<void> {
+  private endFile(): Promise<void> | void {
     this.inFile = false;
-    await this.sink.end();
+    return this.sink.end();
   }
 
   private finishMeta(): void {
@@ -200,7 +205,7 @@ export class TarParser {
     else this.longLink = cstr(body, 0, body.length);
   }
 
-  private async header(b: Buffer): Promise<void> {
+  private header(b: Buffer): Promise<void> | void {
     if (b.every((x) => x === 0)) {
       if (++this.zeroBlocks >= 2) this.ended = true;
       return;
@@ -277,17 +282,20 @@ export class TarParser {
       xattrs,
     };
     this.entries++;
-    await this.sink.entry(h);
     const dataPad = (BLOCK - (realSize % BLOCK)) % BLOCK;
-    if (hasData && realSize > 0) {
-      this.inFile = true;
-      this.remaining = realSize;
-      this.padding = dataPad;
-    } else {
-      if (hasData) await this.sink.end();
+    const after = (): Promise<void> | void => {
+      if (hasData && realSize > 0) {
+        this.inFile = true;
+        this.remaining = realSize;
+        this.padding = dataPad;
+        return;
+      }
+      if (hasData) return this.sink.end();
       // Hard links and others may still carry data blocks (size field): skip them.
-      else this.padding = realSize + dataPad;
-    }
+      this.padding = realSize + dataPad;
+    };
+    const w = this.sink.entry(h);
+    return w ? w.then(after) : after();
   }
 }
 

@@ -14,7 +14,7 @@ export default defineConfig({
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
     fileParallelism: false,
-    sequence: { groupOrder: 2 },
+    sequence: { groupOrder: 4 },
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },

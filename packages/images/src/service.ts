@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DigestMismatchError, ImageError, ImageErrorCode, RegistryError } from './errors.js';
 import { unpackLayerStream } from './layer-stream.js';
@@ -284,7 +284,9 @@ export class ImageService {
   /** Collects unused layers per the policy (serialised; never during a pull of them). */
   gc(keepUnusedBytes?: number): Promise<GcResult> {
     const run = this.gcChain.then(async () => {
-      return this.store.gc(keepUnusedBytes);
+      const r = await this.store.gc(keepUnusedBytes);
+      if (r.removed.length) await this.forgetResolutions(new Set(r.removed));
+      return r;
     });
     this.gcChain = run.catch(() => undefined);
     return run;
@@ -296,6 +298,18 @@ export class ImageService {
     await this.gcChain;
     await this.store.close();
     await this.registry.close();
+  }
+
+  /** Drops resolution records that name a removed layer (they would only cause a re-pull). */
+  private async forgetResolutions(removed: Set<string>): Promise<void> {
+    for (const dir of ['images', 'tarballs']) {
+      const base = join(this.store.root, dir);
+      for (const f of await readdir(base).catch(() => [] as string[])) {
+        const r = readJson<{ layers?: string[]; id?: string }>(join(base, f));
+        if (!r || r.layers?.some((id) => removed.has(id)) || (r.id && removed.has(r.id)))
+          await rm(join(base, f), { force: true });
+      }
+    }
   }
 
   // ---- pulls ---------------------------------------------------------------------------------

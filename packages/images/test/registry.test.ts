@@ -256,6 +256,7 @@ describe('docker:// from a loopback registry', () => {
       await svc.store.settled();
       for (const id of ids) expect(existsSync(svc.store.dir(id))).toBe(false);
       expect(tmpEntries(svc)).toEqual([]);
+      expect(readdirSync(join(svc.store.root, 'images'))).toEqual([]); // resolutions naming them go too
     } finally {
       await proxy.stop();
     }

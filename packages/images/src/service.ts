@@ -271,8 +271,9 @@ export class ImageService {
   }
 
   /**
-   * `owner` no longer uses its image: its references go, directory views only it used are
-   * unmounted, and layers nobody uses are collected per the policy.
+   * `owner` no longer uses its image: its references go and layers nobody uses are collected per
+   * the policy. Directory views stay mounted for the next create ({@link close} with
+   * `unmountViews`, or `views.unmountUnused()`, takes them down).
    */
   async release(owner: string): Promise<GcResult> {
     const unused = this.store.release(owner);
@@ -292,10 +293,15 @@ export class ImageService {
     return run;
   }
 
-  /** Waits for pulls and deletions in flight, then releases the store. Views stay mounted. */
-  async close(): Promise<void> {
+  /**
+   * Waits for pulls and deletions in flight, then releases the store. Views stay mounted for the
+   * containers (and the next process) unless `unmountViews` (only when no container uses them).
+   */
+  async close(options: { unmountViews?: boolean } = {}): Promise<void> {
     await Promise.allSettled([...this.flights.values()].map((f) => f.promise));
     await this.gcChain;
+    if (options.unmountViews) await this.views.unmountAll();
+    else this.views.closeNamespaces();
     await this.store.close();
     await this.registry.close();
   }

@@ -57,6 +57,8 @@ export class ViewManager {
   private readonly pending = new Map<string, Promise<string>>();
   /** Directory views: mount point → owners using it. */
   private readonly dirOwners = new Map<string, Set<string>>();
+  /** User namespace fds by map key. */
+  private readonly namespaces = new Map<string, number>();
 
   constructor(
     private readonly store: LayerStore,
@@ -147,12 +149,20 @@ export class ViewManager {
     });
   }
 
-  /** Unmounts the directory views only `owner` used. */
+  /**
+   * `owner` no longer uses its directory views. They stay mounted (the next create with the same
+   * directory and map reuses them); {@link unmountUnused} takes down those nobody uses.
+   */
   releaseDirs(owner: string): void {
+    for (const owners of this.dirOwners.values()) owners.delete(owner);
+  }
+
+  /** Unmounts the directory views no owner uses. */
+  unmountUnused(): void {
     for (const [target, owners] of this.dirOwners) {
-      if (!owners.delete(owner) || owners.size > 0) continue;
+      if (owners.size > 0) continue;
       this.dirOwners.delete(target);
-      unmount(target, { detach: true });
+      for (let i = 0; i < 4 && unmount(target, { detach: true }); i++);
       this.mounted.delete(target);
     }
   }
@@ -175,7 +185,14 @@ export class ViewManager {
       this.mounted.delete(mp);
     }
     this.dirOwners.clear();
+    this.closeNamespaces();
     for (const d of ['v', 'd']) await removeTree(join(this.store.root, d)).catch(() => undefined);
+  }
+
+  /** Closes the cached user namespace fds (views already mounted keep their own references). */
+  closeNamespaces(): void {
+    for (const fd of this.namespaces.values()) closeSync(fd);
+    this.namespaces.clear();
   }
 
   private once(key: string, make: () => Promise<string>): Promise<string> {
@@ -198,12 +215,15 @@ export class ViewManager {
   }
 
   private idmap(source: string, target: string, mapping: IdMapping): void {
-    const ns = openUserNamespace(mapping.uidMap, mapping.gidMap);
-    try {
-      idmapMount(source, target, ns);
-    } finally {
-      closeSync(ns);
+    // One user namespace per map, kept: making one forks this process (milliseconds with a big
+    // heap), a mount with an existing one takes microseconds.
+    const key = mappingKey(mapping);
+    let ns = this.namespaces.get(key);
+    if (ns === undefined) {
+      ns = openUserNamespace(mapping.uidMap, mapping.gidMap);
+      this.namespaces.set(key, ns);
     }
+    idmapMount(source, target, ns);
     this.mounted.add(target);
   }
 
@@ -213,14 +233,10 @@ export class ViewManager {
     const probe = join(this.store.root, 'tmp', `idmap-probe-${process.pid}`);
     await mkdir(probe, { recursive: true });
     try {
-      const ns = openUserNamespace(mapping.uidMap, mapping.gidMap);
-      try {
-        idmapMount(this.store.root, probe, ns);
-        unmount(probe, { detach: true });
-        this.mode = 'idmap';
-      } finally {
-        closeSync(ns);
-      }
+      this.idmap(this.store.root, probe, mapping);
+      unmount(probe, { detach: true });
+      this.mounted.delete(probe);
+      this.mode = 'idmap';
     } catch (e) {
       if (!(e instanceof NativeError))
         throw new ImageError(

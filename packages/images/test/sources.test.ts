@@ -47,7 +47,10 @@ describe('directories', () => {
     expect(un.record.dirViews).toEqual([view]);
     expect(statSync(join(view, 'bin', 'busybox')).uid).toBe(MAXUID);
     expect(statSync(join(view, 'home', 'alice')).uid).toBe(1001);
+    // Kept for the next create; unmounted once unused on request (the backend's stop).
     await svc.release('u');
+    expect(mountPointsUnder(view).has(view)).toBe(true);
+    svc.views.unmountUnused();
     expect(mountPointsUnder(view).has(view)).toBe(false);
   });
 

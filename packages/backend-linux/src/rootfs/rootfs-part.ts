@@ -46,10 +46,15 @@ export class RootfsPart implements Part {
   images(): Promise<ImageService> {
     if (!this.service) {
       const root = this.imageOptions.store ?? join(this.depot, 'image-store');
+      const options = JSON.stringify(this.imageOptions);
       let entry = shared.get(root);
+      if (entry && entry.options !== options)
+        return Promise.reject(
+          new GardenError(`the image store ${root} is already used in this process with other image options`),
+        );
       if (!entry) {
         const opened = ImageService.open({ ...this.imageOptions, root, logger: this.log });
-        const e = { root, service: opened, users: 0 };
+        const e = { root, options, service: opened, users: 0 };
         entry = e;
         shared.set(root, entry);
         opened.catch(() => {
@@ -170,6 +175,8 @@ export class RootfsPart implements Part {
 /** An image service shared by the backends of this process on one store. */
 interface SharedService {
   root: string;
+  /** The image options it was opened with (JSON). */
+  options: string;
   service: Promise<ImageService>;
   users: number;
 }

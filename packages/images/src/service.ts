@@ -575,7 +575,9 @@ export class ImageService {
     // Known by its digest (pulled under another tag, or by digest)? Then no config or layer fetch.
     const known = readJson<CachedResolution>(byDigest(fetched.digest));
     if (usable(known)) {
-      await writeJson(cacheFile, { ...known, ref: formatDockerReference(ref), resolvedAt: Date.now() });
+      // The tag's record changes only when it moved, or for the TTL's clock.
+      if (cached?.digest !== known.digest || this.options.tagTtlMs)
+        await writeJson(cacheFile, { ...known, ref: formatDockerReference(ref), resolvedAt: Date.now() });
       return fromCache(known);
     }
     let parsed = parseManifest(uri, fetched.bytes, fetched.mediaType);

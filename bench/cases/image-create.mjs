@@ -38,25 +38,15 @@ function side(o) {
       await backend.start();
       // Warm: the image pulled (or the directory's view mounted) and held by a running container.
       const holder = await backend.create({ ...(registry ? { image: { uri: registry.uri } } : {}) });
-      /** @type {string | undefined} */
-      let digestUri;
-      if (registry) {
-        const info = await holder.info();
-        void info;
-        const rec = JSON.parse(
-          (await import('node:fs')).readFileSync(
-            join(
-              depot,
-              'containers',
-              (await import('node:fs')).readdirSync(join(depot, 'containers'))[0],
-              'state.json',
-            ),
-            'utf8',
-          ),
-        );
-        digestUri = `docker://${registry.host}/bench/pull@${rec.image.digest}`;
-      }
-      return { backend, registry, depot, cgroupParent, holder, digestUri, n: options.quick ? 5 : 30 };
+      return {
+        backend,
+        registry,
+        depot,
+        cgroupParent,
+        holder,
+        digestUri: registry?.digestUri,
+        n: options.quick ? 5 : 30,
+      };
     },
     /** @param {any} ctx */
     async measure(ctx) {

@@ -83,7 +83,7 @@ function appTree(/** @type {string} */ dir) {
 
 /**
  * Starts a registry and pushes `bench/pull:v1`.
- * @returns {Promise<{ host: string, uri: string, image: string, layerBytes: number, stop(): Promise<void> }>}
+ * @returns {Promise<{ host: string, uri: string, digestUri: string, image: string, layerBytes: number, stop(): Promise<void> }>}
  */
 export async function startRegistryWithImage() {
   const dir = mkdtempSync(join(tmpdir(), 'bench-image-registry-'));
@@ -183,6 +183,7 @@ export async function startRegistryWithImage() {
   return {
     host,
     uri: `docker://${host}/bench/pull#v1`,
+    digestUri: `docker://${host}/bench/pull@${md}`,
     image: `${host}/bench/pull:v1`,
     layerBytes: layers.reduce((n, l) => n + l.size, 0),
     async stop() {

@@ -409,14 +409,17 @@ export class ImageService {
       return { lowers: [{ layer: id }], env: [] };
     }
     const what = `${uri}: tarball ${path}`;
-    const info = await this.store.ingest(uri, async (dir) => {
-      const r = await unpackLayerStream(createReadStream(path, { highWaterMark: 1 << 20 }), dir, {
-        what,
-        onBytes: (n) => tracker.downloading(path, n, st.size),
-      });
-      return { id: hex(r.diffId), size: r.size };
-    });
-    this.store.acquire(pin, [info.id]);
+    const info = await this.store.ingest(
+      uri,
+      async (dir) => {
+        const r = await unpackLayerStream(createReadStream(path, { highWaterMark: 1 << 20 }), dir, {
+          what,
+          onBytes: (n) => tracker.downloading(path, n, st.size),
+        });
+        return { id: hex(r.diffId), size: r.size };
+      },
+      pin,
+    );
     tracker.layerDone(path, st.size);
     await writeJson(cacheFile, { ...stamp, id: info.id });
     return { lowers: [{ layer: info.id }], env: [] };

@@ -17,7 +17,15 @@
  * by {@link LayerStore.acquire} from the containers' records, then {@link LayerStore.gc} runs.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { mkdir, readdir, rename, rm, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { removeTree } from '@garden-ts/native-ns';
@@ -77,6 +85,7 @@ export class LayerStore {
   private readonly owners = new Map<string, Set<string>>();
   private readonly refs = new Map<string, number>();
   private readonly creating = new Map<string, Promise<LayerInfo>>();
+  private readonly committing = new Map<string, Promise<LayerInfo>>();
   private readonly deleting = new Set<Promise<void>>();
   private readonly removeHooks: ((id: string) => void)[] = [];
   private closed = false;
@@ -227,12 +236,15 @@ export class LayerStore {
   async ingest(
     source: string,
     fill: (dir: string) => Promise<{ id: string; size: number }>,
+    owner?: string,
   ): Promise<LayerInfo> {
     this.check();
     const tmp = await this.tempDir();
     try {
       const { id, size } = await fill(join(tmp, 'diff'));
       if (!ID.test(id)) throw storeError(`invalid layer id ${id}`);
+      // `owner` references it in the same tick it is known to exist: no collection in between.
+      if (owner) this.acquire(owner, [id]);
       const have = this.layers.get(id);
       if (have) return have;
       return await this.commit(tmp, id, size, source);
@@ -262,15 +274,26 @@ export class LayerStore {
     }
   }
 
-  private async commit(tmp: string, id: string, size: number, source: string): Promise<LayerInfo> {
+  /** Renames a complete unpack into place; concurrent commits of one id (two tarballs with the
+   *  same content, or a tarball and a registry layer) keep the first. */
+  private commit(tmp: string, id: string, size: number, source: string): Promise<LayerInfo> {
     this.check();
-    const now = Date.now();
-    const info: LayerInfo = { id, size, created: now, lastUsed: now, source };
-    await writeFile(join(tmp, 'meta.json'), `${JSON.stringify(info)}\n`, { mode: 0o644 });
-    await rename(tmp, this.dir(id));
-    await this.link(id);
-    this.layers.set(id, info);
-    return info;
+    const have = this.layers.get(id);
+    if (have) return Promise.resolve(have);
+    let p = this.committing.get(id);
+    if (!p) {
+      p = (async () => {
+        const now = Date.now();
+        const info: LayerInfo = { id, size, created: now, lastUsed: now, source };
+        await writeFile(join(tmp, 'meta.json'), `${JSON.stringify(info)}\n`, { mode: 0o644 });
+        await rename(tmp, this.dir(id));
+        await this.link(id);
+        this.layers.set(id, info);
+        return info;
+      })().finally(() => this.committing.delete(id));
+      this.committing.set(id, p);
+    }
+    return p;
   }
 
   private async link(id: string): Promise<void> {
@@ -357,7 +380,7 @@ export class LayerStore {
   async gc(keepUnusedBytes = this.keepUnusedBytes): Promise<GcResult> {
     this.check();
     const unused = [...this.layers.values()]
-      .filter((l) => !this.refs.get(l.id) && !this.creating.has(l.id))
+      .filter((l) => !this.refs.get(l.id) && !this.creating.has(l.id) && !this.committing.has(l.id))
       .sort((a, b) => a.lastUsed - b.lastUsed);
     let total = unused.reduce((n, l) => n + l.size, 0);
     const removed: string[] = [];
@@ -369,7 +392,7 @@ export class LayerStore {
         total -= l.size;
         continue;
       }
-      await this.remove(l.id);
+      this.remove(l.id);
       total -= l.size;
       bytes += l.size;
       removed.push(l.id);
@@ -377,15 +400,21 @@ export class LayerStore {
     return { removed, bytes };
   }
 
-  private async remove(id: string): Promise<void> {
+  private remove(id: string): void {
+    // Synchronously, all three: a pull of the same layer that starts right after must find
+    // neither the map entry nor the directory nor the short link (it makes them anew).
     this.layers.delete(id);
-    await unlink(this.shortPath(id)).catch(() => undefined);
     const doomed = join(
       this.root,
       'tmp',
       `delete-${id.slice(0, SHORT_ID_LENGTH)}-${randomBytes(4).toString('hex')}`,
     );
-    await rename(this.dir(id), doomed);
+    renameSync(this.dir(id), doomed);
+    try {
+      unlinkSync(this.shortPath(id));
+    } catch {
+      // already gone
+    }
     for (const hook of this.removeHooks) hook(id);
     this.discardInBackground(doomed);
   }

@@ -140,6 +140,16 @@ describe('LayerStore', () => {
     expect(readdirSync(join(store.root, 'tmp'))).toEqual([]);
     expect(store.has(hex('2'))).toBe(true);
     expect(store.usage()).toMatchObject({ layers: 1, unusedLayers: 0 });
+    // A layer collected and pulled again at once (its deletion still running in the background)
+    // comes back whole, short link included.
+    store.release('c2');
+    const gcRun = store.gc();
+    const again = layer(store, hex('2'), [{ name: 'f', data: 'again' }]);
+    await gcRun;
+    await again;
+    expect(readFileSync(join(store.shortPath(hex('2')), 'diff', 'f'), 'utf8')).toBe('again');
+    await store.settled();
+    expect(readFileSync(join(store.shortPath(hex('2')), 'diff', 'f'), 'utf8')).toBe('again');
 
     // keepUnusedBytes: unused layers stay up to the budget, least recently used go first.
     const keep = await openStore(undefined, size);

@@ -64,6 +64,11 @@ const layerGz = gzipSync(
   makeTar([{ name: 'app/start.sh', data: '#!/bin/sh\necho droplet\n', mode: 0o755, uid: 2000, gid: 2000 }]),
 );
 
+/** gardend --backend linux on this test's depot and cgroup parent. */
+function gardendLinux(): string[] {
+  return [gardend, '--backend', 'linux', '--depot', depot, '--cgroup-parent', cgroupParent];
+}
+
 async function waitForPing(path: string): Promise<void> {
   const c = createClient({ socketPath: path });
   const deadline = Date.now() + 30_000;
@@ -135,13 +140,7 @@ beforeAll(async () => {
   const c = spawn(
     process.execPath,
     [
-      gardend,
-      '--backend',
-      'linux',
-      '--depot',
-      depot,
-      '--cgroup-parent',
-      cgroupParent,
+      ...gardendLinux(),
       '--bind-socket',
       socketPath,
       '--log-level',
@@ -172,13 +171,7 @@ afterAll(async () => {
   }
   if (existsSync(join(depot, 'containers')) && readdirSync(join(depot, 'containers')).length > 0) {
     const sweep = spawn(process.execPath, [
-      gardend,
-      '--backend',
-      'linux',
-      '--depot',
-      depot,
-      '--cgroup-parent',
-      cgroupParent,
+      ...gardendLinux(),
       '--destroy-containers-on-startup',
       '--bind-socket',
       join(dir, 'sweep.sock'),

@@ -114,7 +114,7 @@ export function renderOptionsTable(): string {
     const dflt = spec.required
       ? 'required'
       : spec.default !== undefined
-        ? `\`${spec.type.show(spec.default)}\``
+        ? `\`${defaultOf(spec)}\``
         : cell(spec.defaultText ?? 'none');
     rows.push(
       `| \`${usage(key, spec).replaceAll('|', '\\|')}\` | \`${envName(key)}\` | ${dflt} | ${spec.backends?.join(', ') ?? 'all'} | ${cell(spec.help)} |`,

@@ -27,7 +27,7 @@ import { chooseHostHelper } from './files/host-helper.js';
 import { NetworkPart } from './network/network-part.js';
 import { type BackendLogger, type LinuxBackend, type LinuxBackendOptions, silentLogger } from './options.js';
 import type { CreateContext, DestroyContext, Part } from './part.js';
-import { RootfsPart } from './rootfs/rootfs-part.js';
+import { type ImageProgress, RootfsPart } from './rootfs/rootfs-part.js';
 import { RuntimePart } from './runtime/runtime-part.js';
 import type { DiskStoreOptions } from './store/disk-store.js';
 import { QuotaPart } from './store/quota-part.js';
@@ -46,6 +46,8 @@ class LinuxBackendImpl implements LinuxBackend {
   private readonly depotPart: DepotPart;
   /** Undefined when running without a disk store. */
   private readonly storePart: StorePart | undefined;
+  private readonly rootfsPart: RootfsPart;
+  private readonly progressListeners = new Set<(p: ImageProgress) => void>();
   /** In create order; destroy runs them in reverse. */
   private readonly parts: readonly Part[];
   private readonly hostHelper: string | undefined;
@@ -82,10 +84,20 @@ class LinuxBackendImpl implements LinuxBackend {
       options.diskStore === false
         ? undefined
         : new StorePart(this.depot, checkDiskStore(options.diskStore), this.log);
+    this.rootfsPart = new RootfsPart(
+      this.depot,
+      options.defaultRootfs,
+      options.imageSources ?? [],
+      options.images ?? {},
+      this.log,
+      (p) => {
+        for (const fn of this.progressListeners) fn(p);
+      },
+    );
     this.parts = [
       this.depotPart,
       ...(this.storePart ? [this.storePart] : []),
-      new RootfsPart(this.depot, options.defaultRootfs, options.imageSources ?? []),
+      this.rootfsPart,
       new QuotaPart(this.storePart, this.log),
       new NetworkPart(),
       new RuntimePart(this.cgroupParent, this.log),
@@ -96,6 +108,11 @@ class LinuxBackendImpl implements LinuxBackend {
 
   handles(): string[] {
     return [...this.byHandle.keys()];
+  }
+
+  onImageProgress(listener: (p: ImageProgress) => void): () => void {
+    this.progressListeners.add(listener);
+    return () => this.progressListeners.delete(listener);
   }
 
   private host() {

@@ -104,6 +104,14 @@ export function storeState(depot: string): {
   return { mounted, loops, volumes, qgroups };
 }
 
+/** Mount points below the depot (the rootfs overlays, the image store's views). */
+export function depotMounts(depot: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((mp) => mp.startsWith(depot));
+}
+
 /** Counts of what containers leave behind on the host (the disk store's own mount not counted). */
 export function leakCounts(env: { depot: string; cgroupParent: string }): {
   cgroups: number;
@@ -120,13 +128,12 @@ export function leakCounts(env: { depot: string; cgroupParent: string }): {
     if (existsSync(d))
       cgroups += readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).length;
   }
+  // Per-container mounts; the image store's idmapped views are shared and stay until stop(), the
+  // disk store while containers exist.
   const store = join(env.depot, 'store');
-  const mountCount = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .filter((l) => {
-      const mp = l.split(' ')[4];
-      return mp?.startsWith(env.depot) && mp !== store;
-    }).length;
+  const mountCount = depotMounts(env.depot).filter(
+    (mp) => !mp.startsWith(join(env.depot, 'image-store')) && mp !== store,
+  ).length;
   const containersDir = join(env.depot, 'containers');
   let depot = existsSync(containersDir) ? readdirSync(containersDir).length : 0;
   const trash = join(env.depot, 'trash');

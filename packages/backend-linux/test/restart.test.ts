@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { detectCgroupLayout } from '@garden-ts/native-ns';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { RUN_ROOT } from '../src/index.js';
-import { bundleChild, Collector, crashAfterReady, leakCounts, testEnv } from './helpers.js';
+import { bundleChild, Collector, crashAfterReady, depotMounts, leakCounts, testEnv } from './helpers.js';
 
 const env = testEnv('restart');
 let bundle: Awaited<ReturnType<typeof bundleChild>>;
@@ -111,7 +111,9 @@ describe('restart survival', () => {
       qgroups: 0,
     });
     await backend.stop();
-    // No container left: the run dir goes, and /run/garden-ts too when nothing else uses it.
+    // No container left: the run dir goes, and /run/garden-ts too when nothing else uses it;
+    // the image store's views are unmounted.
+    expect(depotMounts(env.depot)).toEqual([]);
     expect(existsSync(backend.runDir)).toBe(false);
     expect(!existsSync(RUN_ROOT) || readdirSync(RUN_ROOT).length > 0).toBe(true);
   });

@@ -25,6 +25,7 @@
 #include "btrfs_binding.h"
 #include "create.h"
 #include "fdpass.h"
+#include "fsops.h"
 #include "protocol.h"
 #include "stages.h"
 #include "tree.h"
@@ -696,6 +697,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unmountAsync", Napi::Function::New(env, UnmountAsync));
   exports.Set("removeTree", Napi::Function::New(env, RemoveTree));
   garden::RegisterBtrfs(env, exports);
+  garden::RegisterFsOps(env, exports);
   return exports;
 }
 

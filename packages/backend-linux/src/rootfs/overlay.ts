@@ -8,13 +8,13 @@ import { createOverlay, unmountAsync } from '@garden-ts/native-ns';
 import { MAPPED_ROOT } from '../runtime/users.js';
 
 /**
- * Makes `<volume ?? dir>/upper`, `<volume ?? dir>/work` and mounts the overlay (`lower` below) at
- * `<dir>/rootfs`.
+ * Makes `<volume ?? dir>/upper`, `<volume ?? dir>/work` and mounts the overlay (`lower` below: one
+ * directory, or layers top-most first) at `<dir>/rootfs`.
  * @throws GardenError `mounting the rootfs overlay failed` with the native error as `cause`.
  */
 export async function mountOverlay(
   dir: string,
-  lower: string,
+  lower: string | readonly string[],
   privileged: boolean,
   volume?: string,
 ): Promise<string> {

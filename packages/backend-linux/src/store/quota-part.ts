@@ -57,7 +57,7 @@ export class QuotaPart implements Part {
         );
       return;
     }
-    const image = await imageSize([record.lowerDir]);
+    const image = await imageSize(record.lowerDirs ?? [record.lowerDir]);
     volume.imageBytes = String(image.bytes);
     volume.imageInodes = String(image.inodes);
     if (hard === 0n) return;

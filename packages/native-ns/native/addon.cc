@@ -381,7 +381,7 @@ class CreateWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override {
     // The caller keeps the shim's fd: a shim that answered goes back to its pool.
-    viaShim_ = shimFd_ >= 0 && ViaShim();
+    viaShim_ = shimFd_ >= 0 && opts_.joinPidfd < 0 && ViaShim();
     if (!viaShim_) garden::CreateContainer(opts_, res_);
   }
   // The clone happens in an idle garden-shim: cloning this process would copy the page tables
@@ -496,6 +496,8 @@ Napi::Value CreateContainerJs(const Napi::CallbackInfo& info) {
     Napi::Object c = cgroupMounts.Get(i).As<Napi::Object>();
     opts.cgroupMounts.push_back({Str(c, "target"), Str(c, "fstype"), Str(c, "data"), StringArray(c.Get("links"))});
   }
+  Napi::Value join = o.Get("joinPidfd");
+  opts.joinPidfd = join.IsNumber() ? join.As<Napi::Number>().Int32Value() : -1;
   Napi::Value shim = o.Get("shimFd");
   int shimFd = shim.IsNumber() ? shim.As<Napi::Number>().Int32Value() : -1;
   auto* w = new CreateWorker(info.Env(), std::move(opts), shimFd);

@@ -37,6 +37,8 @@ export interface RawCreateOptions {
    * process.
    */
   shimFd?: number;
+  /** Another container init's pidfd whose namespaces (all but mount) are joined: a pea. */
+  joinPidfd?: number;
 }
 
 /** Exit of a watched pidfd; `known` is false when the process was not our child. */

@@ -210,6 +210,38 @@ describe('gardend --backend linux', () => {
     expect(start).toMatchObject({ stopTimeoutSeconds: 1, helperExecutable: false });
   }, 60_000);
 
+  it('runs a pea (a process with its own image) through the wire', async () => {
+    const sock = join(dir, 'pea.sock');
+    const started = run(['--bind-socket', sock]);
+    child = started.child;
+    await waitForPing(sock);
+    const client = createClient({ socketPath: sock });
+    const container = await client.create({});
+    try {
+      const script = 'for n in mnt net; do readlink /proc/self/ns/$n; done; busybox | head -1';
+      const inBox = new Collector();
+      await (await container.run({ path: 'sh', args: ['-c', script] }, { stdout: inBox })).wait();
+      const inPea = new Collector();
+      const pea = await container.run(
+        { path: 'sh', args: ['-c', `${script}; exit 4`], image: { uri: join(repo, '.rootfs', 'busybox') } },
+        { stdout: inPea },
+      );
+      expect(await pea.wait()).toBe(4);
+      const [boxMnt, boxNet] = inBox.text().split('\n');
+      const [peaMnt, peaNet, banner] = inPea.text().split('\n');
+      expect(peaMnt).not.toBe(boxMnt);
+      expect(peaNet).toBe(boxNet);
+      expect(banner).toMatch(/^BusyBox v/);
+      await expect(
+        container.run({ path: 'true', bindMounts: [{ srcPath: dir, dstPath: '/mnt' }] }, {}),
+      ).rejects.toThrow('Running a process with bind mounts and no image provided is not allowed');
+    } finally {
+      await client.destroy(container.handle);
+    }
+    await stopped(started);
+    expect(leakCounts({ depot, cgroupParent })).toMatchObject({ cgroups: 0, mounts: 0, depot: 0 });
+  }, 60_000);
+
   it('hands --disk-store and --disk-store-size to the backend; --disk-store none turns quotas off', async () => {
     const store = join(dir, 'disk-store');
     const sock = join(dir, 'disk.sock');

@@ -31,6 +31,7 @@ import { NO_NETWORKING } from './network/network-part.js';
 import type { Part } from './part.js';
 import { cgroupOf, memberPids, signalMembers } from './runtime/cgroups.js';
 import type { LinuxProcess } from './runtime/linux-process.js';
+import type { PeaPart } from './runtime/peas.js';
 import { attachProcess, runProcess } from './runtime/processes.js';
 import { userInRoot } from './runtime/users.js';
 
@@ -47,6 +48,8 @@ export interface ContainerHost {
   stopTimeoutSeconds: number;
   /** The parts, for their metrics. */
   parts: readonly Part[];
+  /** Peas: processes with their own image (runtime/peas.ts). */
+  peas: PeaPart;
   /** Looks the container up again (throws ContainerNotFoundError when destroyed). */
   live(handle: string): LinuxContainer;
 }

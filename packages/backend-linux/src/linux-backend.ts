@@ -28,6 +28,7 @@ import { NetworkPart } from './network/network-part.js';
 import { type BackendLogger, type LinuxBackend, type LinuxBackendOptions, silentLogger } from './options.js';
 import type { CreateContext, DestroyContext, Part } from './part.js';
 import { type ImageProgress, RootfsPart } from './rootfs/rootfs-part.js';
+import { PeaPart } from './runtime/peas.js';
 import { RuntimePart } from './runtime/runtime-part.js';
 import type { DiskStoreOptions } from './store/disk-store.js';
 import { QuotaPart } from './store/quota-part.js';
@@ -47,6 +48,7 @@ class LinuxBackendImpl implements LinuxBackend {
   /** Undefined when running without a disk store. */
   private readonly storePart: StorePart | undefined;
   private readonly rootfsPart: RootfsPart;
+  private readonly peaPart: PeaPart;
   private readonly progressListeners = new Set<(p: ImageProgress) => void>();
   /** In create order; destroy runs them in reverse. */
   private readonly parts: readonly Part[];
@@ -94,6 +96,7 @@ class LinuxBackendImpl implements LinuxBackend {
         for (const fn of this.progressListeners) fn(p);
       },
     );
+    this.peaPart = new PeaPart(this.depot, this.cgroupParent, this.rootfsPart, this.storePart, this.log);
     this.parts = [
       this.depotPart,
       ...(this.storePart ? [this.storePart] : []),
@@ -101,6 +104,7 @@ class LinuxBackendImpl implements LinuxBackend {
       new QuotaPart(this.storePart, this.log),
       new NetworkPart(),
       new RuntimePart(this.cgroupParent, this.log),
+      this.peaPart,
     ];
     // Guardian's auto default: cores × 100 / total RAM in MiB (percent per share).
     this.cpuPerShare = (availableParallelism() * 100) / (totalmem() / (1024 * 1024));
@@ -123,6 +127,7 @@ class LinuxBackendImpl implements LinuxBackend {
       cpuPerShare: this.cpuPerShare,
       stopTimeoutSeconds: this.options.stopTimeoutSeconds ?? 10,
       parts: this.parts,
+      peas: this.peaPart,
       live: (h: string) => this.live(h),
     };
   }

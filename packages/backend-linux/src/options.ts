@@ -2,8 +2,8 @@
 import type { Backend } from '@garden-ts/api-types';
 import type { ImageServiceOptions } from '@garden-ts/images';
 import type { ImageSource } from './rootfs/image-uri.js';
-import type { DiskStoreOptions } from './store/disk-store.js';
 import type { ImageProgress } from './rootfs/rootfs-part.js';
+import type { DiskStoreOptions } from './store/disk-store.js';
 
 /** Minimal structured logger (pino-compatible subset). */
 export interface BackendLogger {

@@ -24,6 +24,7 @@ import type { CreateContext, DestroyContext, InitBindMount, Part } from '../part
 import { cgroupOf, createContainerCgroup, killCgroup, removeContainerCgroup } from './cgroups.js';
 import { LinuxProcess } from './linux-process.js';
 import { cgroupMetrics } from './metrics.js';
+import { isPeaCgroupOf } from './peas.js';
 
 /** How long a destroy waits for the shims to report the exits of the killed processes. */
 const EXIT_REPORT_MS = 5000;
@@ -164,7 +165,8 @@ export class RuntimePart implements Part {
   /** cgroups under the parent with no container: their processes are killed, then they go. */
   reconcile(known: ReadonlySet<string>): void {
     for (const name of cgroupChildren(cgroupOf(this.cgroupParent))) {
-      if (known.has(name)) continue;
+      // A pea's own cgroup of a known container: the pea part's.
+      if (known.has(name) || isPeaCgroupOf(name, known)) continue;
       const path = this.cgroupPath(name);
       void (async () => {
         await killCgroup(path);

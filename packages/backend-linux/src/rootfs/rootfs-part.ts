@@ -102,7 +102,8 @@ export class RootfsPart implements Part {
       owner: record.id,
       handle: record.handle,
       privileged: record.privileged,
-      ...spec.image,
+      ...(spec.image?.username ? { username: spec.image.username } : {}),
+      ...(spec.image?.password ? { password: spec.image.password } : {}),
     });
     record.image = image.record;
     // Image env first, then the spec's (a later entry wins when processes merge them).

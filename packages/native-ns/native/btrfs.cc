@@ -92,13 +92,24 @@ bool SubvolumeId(const std::string& path, uint64_t& id, Error& e) {
   return LookupId(d.fd, id, e);
 }
 
-bool SubvolumeCreate(const std::string& parent, const std::string& name, uint64_t& id, Error& e) {
+bool SubvolumeCreate(const std::string& parent, const std::string& name, uint64_t maxReferenced, uint64_t& id, Error& e) {
   if (!NameFits(name, e)) return false;
   Dir d(parent);
   if (d.fd < 0) return Fail(e, "open");
   struct btrfs_ioctl_vol_args_v2 v;
   memset(&v, 0, sizeof v);
   memcpy(v.name, name.data(), name.size());
+  struct btrfs_qgroup_inherit inherit;
+  memset(&inherit, 0, sizeof inherit);
+  if (maxReferenced > 0) {
+    // The new qgroup gets its limit atomically with the subvolume: no second ioctl, no window.
+    inherit.flags = BTRFS_QGROUP_INHERIT_SET_LIMITS;
+    inherit.lim.flags = BTRFS_QGROUP_LIMIT_MAX_RFER;
+    inherit.lim.max_rfer = maxReferenced;
+    v.flags = BTRFS_SUBVOL_QGROUP_INHERIT;
+    v.size = sizeof inherit;
+    v.qgroup_inherit = &inherit;
+  }
   if (ioctl(d.fd, BTRFS_IOC_SUBVOL_CREATE_V2, &v) != 0) return Fail(e, "ioctl(BTRFS_IOC_SUBVOL_CREATE_V2)");
   int sub = openat(d.fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (sub < 0) return Fail(e, "openat");

@@ -22,8 +22,9 @@ bool Fsid(const std::string& path, std::string& fsid, Error& e);
 // simple quotas (kernel >= 6.7: owner-based accounting, no backref walks). Already on: no-op.
 bool QuotaEnable(const std::string& path, bool simple, Error& e);
 
-// Creates subvolume `name` in directory `parent` and returns its id (= its level-0 qgroup).
-bool SubvolumeCreate(const std::string& parent, const std::string& name, uint64_t& id, Error& e);
+// Creates subvolume `name` in directory `parent` and returns its id (= its level-0 qgroup);
+// `maxReferenced` > 0 gives its qgroup that limit in the same ioctl (quotas must be on).
+bool SubvolumeCreate(const std::string& parent, const std::string& name, uint64_t maxReferenced, uint64_t& id, Error& e);
 
 // The subvolume id of the subvolume holding `path` (BTRFS_IOC_INO_LOOKUP).
 bool SubvolumeId(const std::string& path, uint64_t& id, Error& e);

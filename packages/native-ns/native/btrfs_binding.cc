@@ -91,9 +91,11 @@ Napi::Value QuotaEnable(const Napi::CallbackInfo& info) {
 
 Napi::Value SubvolumeCreate(const Napi::CallbackInfo& info) {
   std::string parent = Arg(info, 0), name = Arg(info, 1);
+  uint64_t max = U64(info, 2);
   auto id = std::make_shared<uint64_t>(0);
   return Queue(
-      info.Env(), "btrfs-subvolume", [parent, name, id](btrfs::Error& e) { return btrfs::SubvolumeCreate(parent, name, *id, e); },
+      info.Env(), "btrfs-subvolume",
+      [parent, name, max, id](btrfs::Error& e) { return btrfs::SubvolumeCreate(parent, name, max, *id, e); },
       [id](Napi::Env env) { return Napi::BigInt::New(env, *id); });
 }
 

@@ -66,11 +66,10 @@ int main() {
   CHECK(btrfs::Fsid(mnt, fsid, e) && fsid.size() == 36);
   CHECK(btrfs::QuotaEnable(mnt, false, e));
   uint64_t id = 0, again = 0;
-  CHECK(btrfs::SubvolumeCreate(mnt, "vol", id, e) && id >= 256);
+  CHECK(btrfs::SubvolumeCreate(mnt, "vol", 1 << 20, id, e) && id >= 256);
   CHECK(btrfs::SubvolumeId(mnt + "/vol", again, e) && again == id);
-  CHECK(!btrfs::SubvolumeCreate(mnt, "vol", again, e) && e.err == EEXIST);
-  CHECK(!btrfs::SubvolumeCreate(mnt, "a/b", again, e) && e.err == EINVAL);
-  CHECK(btrfs::QgroupLimit(mnt, id, 1 << 20, e));
+  CHECK(!btrfs::SubvolumeCreate(mnt, "vol", 0, again, e) && e.err == EEXIST);
+  CHECK(!btrfs::SubvolumeCreate(mnt, "a/b", 0, again, e) && e.err == EINVAL);
   for (int i = 0; i < 300; i++) {
     std::string f = mnt + "/vol/f" + std::to_string(i);
     int ffd = open(f.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
@@ -88,7 +87,7 @@ int main() {
     if (write(big, chunk, sizeof chunk) < 0) err = errno;
   if (fsync(big) != 0 && err == 0) err = errno;
   close(big);
-  CHECK(err == EDQUOT);
+  CHECK(err == EDQUOT);  // the limit given at creation
   CHECK(btrfs::QgroupLimit(mnt, id, 0, e));
   CHECK(!btrfs::QgroupDestroy(mnt, id, e) && e.err == EBUSY);
   CHECK(btrfs::SubvolumeDelete(mnt, "vol", e));

@@ -17,7 +17,7 @@ interface RawBtrfs {
   btrfsFsid(path: string): string;
   btrfsSubvolumeId(path: string): bigint;
   btrfsQuotaEnable(path: string, simple: boolean): Promise<void>;
-  btrfsSubvolumeCreate(parent: string, name: string): Promise<bigint>;
+  btrfsSubvolumeCreate(parent: string, name: string, maxReferenced: bigint): Promise<bigint>;
   btrfsSubvolumeDelete(parent: string, name: string): Promise<void>;
   btrfsStartCommit(path: string): Promise<void>;
   btrfsQgroupLimit(path: string, id: bigint, maxReferenced: bigint): Promise<void>;
@@ -151,14 +151,22 @@ export async function enableBtrfsQuota(path: string, options: { simple?: boolean
 
 /**
  * Creates subvolume `name` in the btrfs directory `parent`; resolves with its id, which is also
- * its qgroup's (`0/<id>`).
- * @throws NativeArgumentError for a bad path or name; NativeError (stage `btrfs-subvolume`), e.g.
- * `EEXIST`.
+ * its qgroup's (`0/<id>`). `maxReferenced` (bytes, quotas on) gives the qgroup that limit in the
+ * same ioctl, as {@link setQgroupLimit} would after.
+ * @throws NativeArgumentError for a bad path, name or limit; NativeError (stage
+ * `btrfs-subvolume`), e.g. `EEXIST`.
  */
-export async function createSubvolume(parent: string, name: string): Promise<bigint> {
+export async function createSubvolume(
+  parent: string,
+  name: string,
+  options: { maxReferenced?: bigint } = {},
+): Promise<bigint> {
   const p = absolute('parent', parent);
   const n = subvolumeName(name);
-  return call(() => raw().btrfsSubvolumeCreate(p, n));
+  const max = options.maxReferenced ?? 0n;
+  if (typeof max !== 'bigint' || max < 0n || max >= U64_MAX)
+    throw new NativeArgumentError('maxReferenced', 'must be a byte count (bigint, 0n = no limit)');
+  return call(() => raw().btrfsSubvolumeCreate(p, n, max));
 }
 
 /**

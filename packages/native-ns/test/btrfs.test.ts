@@ -192,8 +192,8 @@ describe('quotas, subvolumes, qgroups', () => {
   });
 
   it('an overlay with its upper and work dirs in a subvolume is limited by it', async () => {
-    const id = await createSubvolume(mnt, 'vol');
-    await setQgroupLimit(mnt, id, 4n * BigInt(MiB));
+    const id = await createSubvolume(mnt, 'vol', { maxReferenced: 4n * BigInt(MiB) });
+    expect(qgroupUsage(fsid, id)?.maxReferenced).toBe(4n * BigInt(MiB));
     const lower = join(work, 'lower');
     mkdirSync(lower);
     writeFileSync(join(lower, 'image-file'), 'x');

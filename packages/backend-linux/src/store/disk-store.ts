@@ -237,11 +237,13 @@ export class DiskStore {
 
   /**
    * Makes a volume for container `id`: a subvolume named `<id>-<random>`, so a container made
-   * again under the same handle never meets the one still being deleted.
+   * again under the same handle never meets the one still being deleted; `limit` bytes (if any)
+   * set in the same ioctl.
    */
-  async create(id: string): Promise<Volume & { name: string }> {
+  async create(id: string, limit = 0n): Promise<Volume & { name: string }> {
     const name = `${id}-${randomBytes(6).toString('hex')}`;
-    return { id: await createSubvolume(this.volumes, name), dir: this.dirOf(name), name };
+    const subvolume = await createSubvolume(this.volumes, name, { maxReferenced: limit });
+    return { id: subvolume, dir: this.dirOf(name), name };
   }
 
   /** Limits what volume `id` may hold, in bytes (0n: no limit). */

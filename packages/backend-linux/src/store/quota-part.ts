@@ -3,15 +3,22 @@
  * rootfs part, which chose the image: a **total**-scope limit (the default) counts the image, so
  * the volume's quota is `byteHard − image size` (at least 256 KiB, as grootfs), and an image
  * larger than the limit fails the create with Guardian's text; an **exclusive** limit is the
- * volume's quota as is. The quota is set while the overlay is mounted (a tiny one after it: the
- * mount makes the overlay's work directory) and before init starts: joined into the rootfs
- * promise the runtime part awaits, so it overlaps with the parts in between.
+ * volume's quota as is, set by the store part with the subvolume itself (one ioctl). A total-scope
+ * quota is set while the overlay is mounted (a tiny one, under 1 MiB, after it: the mount makes
+ * the overlay's work directory) and before init starts: joined into the rootfs promise the runtime
+ * part awaits, so it overlaps with the parts in between.
  *
  * `byteSoft`, `inodeSoft` and `inodeHard` are accepted, stored and reported by
  * `CurrentDiskLimits`, not enforced (Guardian ignores them too): btrfs has no inode limit, and the
  * byte quota bounds inodes anyway, since every inode's metadata is charged to it.
  */
-import { type ContainerSpec, DiskLimitScope, GardenError, InvalidRequestError } from '@garden-ts/api-types';
+import {
+  type ContainerSpec,
+  DiskLimitScope,
+  type DiskLimits,
+  GardenError,
+  InvalidRequestError,
+} from '@garden-ts/api-types';
 import type { BackendLogger } from '../options.js';
 import type { CreateContext, Part } from '../part.js';
 import { imageSize } from './image-size.js';
@@ -21,6 +28,15 @@ import type { StorePart } from './store-part.js';
 const MIN_QUOTA = 256n * 1024n;
 /** Below this, the quota is set only once the overlay is mounted (its work dir is made first). */
 const ROOM_FOR_THE_MOUNT = 1024n * 1024n;
+
+/**
+ * The quota of an exclusive limit, when it can be set before the overlay is mounted (at least
+ * 1 MiB); 0n otherwise.
+ */
+export function exclusiveQuota(disk: DiskLimits | undefined): bigint {
+  const hard = disk?.byteHard ?? 0n;
+  return disk?.scope === DiskLimitScope.Exclusive && hard >= ROOM_FOR_THE_MOUNT ? hard : 0n;
+}
 
 export class QuotaPart implements Part {
   readonly name = 'quota';
@@ -66,6 +82,7 @@ export class QuotaPart implements Part {
       if (image.bytes > hard) throw new GardenError('disk limit is smaller than volume size');
       quota = hard - image.bytes < MIN_QUOTA ? MIN_QUOTA : hard - image.bytes;
     }
+    if (volume.quotaBytes === String(quota)) return; // set with the subvolume (exclusive scope)
     volume.quotaBytes = String(quota);
     if (!ctx.rootfs) throw new GardenError('no rootfs part ran before the quota part');
     const store = await this.store.open();

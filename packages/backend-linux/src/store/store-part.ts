@@ -12,6 +12,7 @@ import type { LinuxContainer } from '../container.js';
 import type { BackendLogger } from '../options.js';
 import type { CreateContext, DestroyContext, Part } from '../part.js';
 import { DiskStore, type DiskStoreOptions, type Volume } from './disk-store.js';
+import { exclusiveQuota } from './quota-part.js';
 
 interface Shared {
   key: string;
@@ -55,8 +56,15 @@ export class StorePart implements Part {
 
   async create(ctx: CreateContext): Promise<void> {
     const store = await this.open();
-    const volume = await store.create(ctx.record.id);
-    ctx.record.volume = { name: volume.name, id: String(volume.id) };
+    // An exclusive limit does not depend on the image: set with the subvolume, in one ioctl (the
+    // quota part sets the others once it knows the image's size).
+    const quota = exclusiveQuota(ctx.spec.limits?.disk);
+    const volume = await store.create(ctx.record.id, quota);
+    ctx.record.volume = {
+      name: volume.name,
+      id: String(volume.id),
+      ...(quota ? { quotaBytes: String(quota) } : {}),
+    };
     ctx.volume = volume.dir;
   }
 

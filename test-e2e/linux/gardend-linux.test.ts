@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultRunDir } from '@garden-ts/backend-linux';
 import { createClient } from '@garden-ts/client';
-import { detectCgroupLayout } from '@garden-ts/native-ns';
+import { btrfsFsid, btrfsQuotaStatus, detectCgroupLayout } from '@garden-ts/native-ns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Collector, leakCounts, storeState } from '../../packages/backend-linux/test/helpers.js';
 
@@ -245,7 +245,7 @@ describe('gardend --backend linux', () => {
   it('hands --disk-store and --disk-store-size to the backend; --disk-store none turns quotas off', async () => {
     const store = join(dir, 'disk-store');
     const sock = join(dir, 'disk.sock');
-    const started = run(['--bind-socket', sock, '--disk-store', store], depot, {
+    const started = run(['--bind-socket', sock, '--disk-store', store, '--disk-store-simple-quotas'], depot, {
       GARDEND_DISK_STORE_SIZE: '1536M',
     });
     child = started.child;
@@ -256,6 +256,7 @@ describe('gardend --backend linux', () => {
     expect(capacity.schedulableDiskInBytes).toBeLessThanOrEqual(1536n << 20n);
     expect(capacity.schedulableDiskInBytes).toBeGreaterThan(1400n << 20n);
     expect(existsSync(`${store}.img`)).toBe(true);
+    expect(btrfsQuotaStatus(btrfsFsid(store))).toMatchObject({ enabled: true, mode: 'squota' });
     const container = await client.create({ limits: { disk: { byteHard: 8n << 20n, scope: 1 } } });
     try {
       const err = new Collector();

@@ -232,6 +232,12 @@ export const OPTIONS = {
     backends: ['linux'],
     help: 'size of the disk store image made when --disk-store is not on btrfs, e.g. 100G (sparse; an image made before keeps its size); Capacity reports it as schedulable disk',
   }),
+  diskStoreSimpleQuotas: option({
+    type: boolean(),
+    default: false,
+    backends: ['linux'],
+    help: 'turn on btrfs simple quotas (kernel 6.7+; the image then needs 6.7+ and btrfs-progs 6.7+) instead of full qgroups when the disk store gets its quotas',
+  }),
   registryMirror: option({
     type: list(url()),
     default: [],

@@ -245,9 +245,13 @@ describe('gardend --backend linux', () => {
   it('hands --disk-store and --disk-store-size to the backend; --disk-store none turns quotas off', async () => {
     const store = join(dir, 'disk-store');
     const sock = join(dir, 'disk.sock');
-    const started = run(['--bind-socket', sock, '--disk-store', store, '--disk-store-simple-quotas'], depot, {
-      GARDEND_DISK_STORE_SIZE: '1536M',
-    });
+    const started = run(
+      ['--bind-socket', sock, '--disk-store', store, '--disk-store-quotas', 'full'],
+      depot,
+      {
+        GARDEND_DISK_STORE_SIZE: '1536M',
+      },
+    );
     child = started.child;
     await waitForPing(sock);
     const client = createClient({ socketPath: sock });
@@ -256,7 +260,11 @@ describe('gardend --backend linux', () => {
     expect(capacity.schedulableDiskInBytes).toBeLessThanOrEqual(1536n << 20n);
     expect(capacity.schedulableDiskInBytes).toBeGreaterThan(1400n << 20n);
     expect(existsSync(`${store}.img`)).toBe(true);
-    expect(btrfsQuotaStatus(btrfsFsid(store))).toMatchObject({ enabled: true, mode: 'squota' });
+    expect(btrfsQuotaStatus(btrfsFsid(store))).toEqual({
+      enabled: true,
+      mode: 'qgroup',
+      inconsistent: false,
+    });
     const container = await client.create({ limits: { disk: { byteHard: 8n << 20n, scope: 1 } } });
     try {
       const err = new Collector();

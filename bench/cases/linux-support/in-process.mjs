@@ -31,8 +31,8 @@ export async function startBackend(tag, options = {}) {
     depot: join(work, 'depot'),
     defaultRootfs: busyboxRootfs(),
     cgroupParent,
-    // GARDEN_BENCH_SIMPLE_QUOTAS=1: the disk store with simple quotas (squota) instead of qgroups.
-    ...(process.env.GARDEN_BENCH_SIMPLE_QUOTAS === '1' ? { diskStore: { simpleQuotas: true } } : {}),
+    // GARDEN_BENCH_QUOTAS=full|simple: the disk store's quotas (default auto: simple on this kernel).
+    ...(process.env.GARDEN_BENCH_QUOTAS ? { diskStore: { quotas: process.env.GARDEN_BENCH_QUOTAS } } : {}),
     ...options,
   });
   try {

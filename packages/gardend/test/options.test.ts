@@ -102,7 +102,7 @@ describe('defaults', () => {
       stopTimeout: 10n * SECOND,
       diskStore: undefined,
       diskStoreSize: undefined,
-      diskStoreSimpleQuotas: false,
+      diskStoreQuotas: 'auto',
       registryMirror: [],
       insecureDockerRegistry: [],
       preloadedRootfs: [],
@@ -181,7 +181,10 @@ describe('flags', () => {
       /^--disk-store-size must be a size such as 100G/,
     );
     expect(config(['--backend', 'linux', '--disk-store', 'none']).diskStore).toBe(false);
-    expect(config(['--backend', 'linux', '--disk-store-simple-quotas']).diskStoreSimpleQuotas).toBe(true);
+    expect(config(['--backend', 'linux', '--disk-store-quotas', 'full']).diskStoreQuotas).toBe('full');
+    expect(usageError(() => load(['--backend', 'linux', '--disk-store-quotas', 'maybe']))).toMatch(
+      /^--disk-store-quotas must be one of auto, simple, full/,
+    );
   });
 
   it('lists: repeated flags add up; the variable holds them comma-separated, the file an array', () => {

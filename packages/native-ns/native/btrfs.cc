@@ -86,6 +86,16 @@ bool QuotaEnable(const std::string& path, bool simple, Error& e) {
 }
 
 
+bool QuotaRescan(const std::string& path, bool wait, Error& e) {
+  Dir d(path);
+  if (d.fd < 0) return Fail(e, "open");
+  struct btrfs_ioctl_quota_rescan_args r;
+  memset(&r, 0, sizeof r);
+  if (ioctl(d.fd, BTRFS_IOC_QUOTA_RESCAN, &r) != 0 && errno != EINPROGRESS) return Fail(e, "ioctl(BTRFS_IOC_QUOTA_RESCAN)");
+  if (wait && ioctl(d.fd, BTRFS_IOC_QUOTA_RESCAN_WAIT) != 0) return Fail(e, "ioctl(BTRFS_IOC_QUOTA_RESCAN_WAIT)");
+  return true;
+}
+
 bool SubvolumeId(const std::string& path, uint64_t& id, Error& e) {
   Dir d(path);
   if (d.fd < 0) return Fail(e, "open");

@@ -22,6 +22,11 @@ bool Fsid(const std::string& path, std::string& fsid, Error& e);
 // simple quotas (kernel >= 6.7: owner-based accounting, no backref walks). Already on: no-op.
 bool QuotaEnable(const std::string& path, bool simple, Error& e);
 
+// Starts a rescan of the qgroup accounting (full qgroups; one already running is fine) and, with
+// `wait`, blocks until it is done. Full qgroups enforce no limit while their accounting is
+// inconsistent (after quotas are turned on, after dropping a deep subvolume) until a rescan ends.
+bool QuotaRescan(const std::string& path, bool wait, Error& e);
+
 // Creates subvolume `name` in directory `parent` and returns its id (= its level-0 qgroup);
 // `maxReferenced` > 0 gives its qgroup that limit in the same ioctl (quotas must be on).
 bool SubvolumeCreate(const std::string& parent, const std::string& name, uint64_t maxReferenced, uint64_t& id, Error& e);

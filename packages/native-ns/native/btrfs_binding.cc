@@ -89,6 +89,12 @@ Napi::Value QuotaEnable(const Napi::CallbackInfo& info) {
   return Queue(info.Env(), "btrfs-quota", [path, simple](btrfs::Error& e) { return btrfs::QuotaEnable(path, simple, e); });
 }
 
+Napi::Value QuotaRescan(const Napi::CallbackInfo& info) {
+  std::string path = Arg(info, 0);
+  bool wait = info[1].ToBoolean();
+  return Queue(info.Env(), "btrfs-quota", [path, wait](btrfs::Error& e) { return btrfs::QuotaRescan(path, wait, e); });
+}
+
 Napi::Value SubvolumeCreate(const Napi::CallbackInfo& info) {
   std::string parent = Arg(info, 0), name = Arg(info, 1);
   uint64_t max = U64(info, 2);
@@ -148,6 +154,7 @@ void RegisterBtrfs(Napi::Env env, Napi::Object exports) {
   exports.Set("btrfsFsid", Napi::Function::New(env, Fsid));
   exports.Set("btrfsSubvolumeId", Napi::Function::New(env, SubvolumeId));
   exports.Set("btrfsQuotaEnable", Napi::Function::New(env, QuotaEnable));
+  exports.Set("btrfsQuotaRescan", Napi::Function::New(env, QuotaRescan));
   exports.Set("btrfsSubvolumeCreate", Napi::Function::New(env, SubvolumeCreate));
   exports.Set("btrfsSubvolumeDelete", Napi::Function::New(env, SubvolumeDelete));
   exports.Set("btrfsStartCommit", Napi::Function::New(env, StartCommit));

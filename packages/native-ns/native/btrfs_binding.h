@@ -6,7 +6,7 @@
 
 namespace garden {
 
-// Adds btrfsFsid, btrfsSubvolumeId, btrfsQuotaEnable, btrfsSubvolumeCreate, btrfsSubvolumeDelete,
+// Adds btrfsFsid, btrfsSubvolumeId, btrfsQuotaEnable, btrfsQuotaRescan, btrfsSubvolumeCreate, btrfsSubvolumeDelete,
 // btrfsStartCommit, btrfsQgroupLimit, btrfsQgroupDestroy, btrfsCountInodes and loopMount to `exports`.
 void RegisterBtrfs(Napi::Env env, Napi::Object exports);
 

@@ -65,6 +65,7 @@ int main() {
   std::string fsid;
   CHECK(btrfs::Fsid(mnt, fsid, e) && fsid.size() == 36);
   CHECK(btrfs::QuotaEnable(mnt, false, e));
+  CHECK(btrfs::QuotaRescan(mnt, true, e));  // the rescan enabling started: limits hold after it
   uint64_t id = 0, again = 0;
   CHECK(btrfs::SubvolumeCreate(mnt, "vol", 1 << 20, id, e) && id >= 256);
   CHECK(btrfs::SubvolumeId(mnt + "/vol", again, e) && again == id);

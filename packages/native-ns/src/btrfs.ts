@@ -7,7 +7,7 @@
  * tree, also has the data reserved by writes not yet written back — what the limit is checked
  * against.
  */
-import { readdirSync, readFileSync, statfsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { NativeArgumentError, NativeError } from './errors.js';
 import { loadBinding } from './native.js';
@@ -17,6 +17,7 @@ interface RawBtrfs {
   btrfsFsid(path: string): string;
   btrfsSubvolumeId(path: string): bigint;
   btrfsQuotaEnable(path: string, simple: boolean): Promise<void>;
+  btrfsQuotaRescan(path: string, wait: boolean): Promise<void>;
   btrfsSubvolumeCreate(parent: string, name: string, maxReferenced: bigint): Promise<bigint>;
   btrfsSubvolumeDelete(parent: string, name: string): Promise<void>;
   btrfsStartCommit(path: string): Promise<void>;
@@ -147,6 +148,24 @@ export function btrfsQuotaStatus(fsid: string): QuotaStatus {
 export async function enableBtrfsQuota(path: string, options: { simple?: boolean } = {}): Promise<void> {
   const p = absolute('path', path);
   await call(() => raw().btrfsQuotaEnable(p, options.simple === true));
+}
+
+/** Whether this kernel has btrfs simple quotas (6.7+). */
+export function btrfsHasSimpleQuotas(): boolean {
+  return existsSync('/sys/fs/btrfs/features/simple_quota');
+}
+
+/**
+ * Rescans the qgroup accounting of the filesystem holding `path` (full qgroups only; one already
+ * running is joined) and, with `wait`, resolves once it is done. **Full qgroups enforce no limit
+ * while their accounting is inconsistent** — after quotas are turned on, until the rescan they
+ * start ends, and after an event that marks them so (dropping a deep subvolume) — until a rescan
+ * ends. Simple quotas are never inconsistent.
+ * @throws NativeError (stage `btrfs-quota`), e.g. `EINVAL` with simple quotas.
+ */
+export async function rescanBtrfsQuota(path: string, options: { wait?: boolean } = {}): Promise<void> {
+  const p = absolute('path', path);
+  await call(() => raw().btrfsQuotaRescan(p, options.wait === true));
 }
 
 /**

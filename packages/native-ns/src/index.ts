@@ -5,6 +5,7 @@
 export {
   BTRFS_SUPER_MAGIC,
   btrfsFsid,
+  btrfsHasSimpleQuotas,
   btrfsQuotaStatus,
   btrfsSubvolumeId,
   countSubvolumeInodes,
@@ -19,6 +20,7 @@ export {
   type QgroupUsage,
   type QuotaStatus,
   qgroupUsage,
+  rescanBtrfsQuota,
   setQgroupLimit,
 } from './btrfs.js';
 export {

@@ -79,6 +79,8 @@ export class PeaPart implements Part {
   readonly name = 'peas';
   /** Pea dirs of restored containers whose process was found again (reconcile keeps those). */
   private readonly live = new Set<string>();
+  /** Releases in progress, by pea dir. */
+  private readonly releasing = new Map<string, Promise<void>>();
 
   constructor(
     private readonly depot: string,
@@ -177,9 +179,19 @@ export class PeaPart implements Part {
 
   /**
    * Releases what a pea holds (nothing when already released): its rootfs mount, writable layer,
-   * directory, cgroup (its processes killed first) and image references.
+   * directory, cgroup (its processes killed first) and image references. Concurrent releases of
+   * one pea (its exit and its container's destroy) share one run.
    */
-  async release(meta: PeaMeta): Promise<void> {
+  release(meta: PeaMeta): Promise<void> {
+    let running = this.releasing.get(meta.dir);
+    if (!running) {
+      running = this.releaseNow(meta).finally(() => this.releasing.delete(meta.dir));
+      this.releasing.set(meta.dir, running);
+    }
+    return running;
+  }
+
+  private async releaseNow(meta: PeaMeta): Promise<void> {
     for (let i = 0; i < 10 && (await unmountAsync(join(meta.dir, 'rootfs'), { detach: true })); i++);
     if (meta.upper) await removeTree(meta.upper);
     await removeTree(meta.dir);
@@ -205,8 +217,13 @@ export class PeaPart implements Part {
     if (id === undefined) return;
     const metas = ctx.container ? peaMetas(ctx.container.runDir) : [];
     ctx.later(async () => {
-      for (const meta of metas) await this.release(meta).catch(() => undefined);
-      await this.sweep(id, () => false);
+      // Logged, never thrown: the steps of the parts destroyed after this one come next.
+      try {
+        for (const meta of metas) await this.release(meta);
+        await this.sweep(id, () => false);
+      } catch (e) {
+        this.log.warn({ id, ...errorFields(e) }, 'releasing the peas of a destroyed container');
+      }
     });
   }
 

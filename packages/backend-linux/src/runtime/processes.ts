@@ -68,7 +68,7 @@ export async function runProcess(c: LinuxContainer, spec: ProcessSpec, io: Proce
   if (c.processes.has(id) || c.starting.has(id)) throw new GardenError(`process ID '${id}' already in use`);
   c.starting.add(id);
   try {
-    const init = c.requireInit();
+    c.requireInit(); // a container whose init is gone runs nothing
     // A pea (its own image): its own rootfs and mount namespace, the container's other namespaces.
     const pea = spec.image?.uri ? await c.host.peas.prepare(c, spec, id) : undefined;
     let proc: LinuxProcess | undefined;

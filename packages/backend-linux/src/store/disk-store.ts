@@ -32,6 +32,7 @@ import { GardenError } from '@garden-ts/api-types';
 import { errorFields } from '@garden-ts/backend-kit';
 import {
   btrfsFsid,
+  btrfsHasSimpleQuotas,
   btrfsQuotaStatus,
   btrfsSubvolumeId,
   countSubvolumeInodes,
@@ -44,6 +45,7 @@ import {
   loopMount,
   type NativeError,
   qgroupUsage,
+  rescanBtrfsQuota,
   setQgroupLimit,
   unmount,
   unmountAsync,
@@ -68,11 +70,15 @@ export interface DiskStoreOptions {
    */
   size?: bigint;
   /**
-   * Simple quotas (kernel ≥ 6.7): each extent is charged to the subvolume that wrote it, with no
-   * back-reference walk at commit. The image can then not be mounted by older kernels or checked
-   * by btrfs-progs < 6.7. Default false (full qgroups). Only applies when quotas get turned on.
+   * Which btrfs quotas to turn on when the store has none (a store with quotas keeps its kind):
+   * `simple` (kernel ≥ 6.7: each extent charged to the subvolume that wrote it, accounted when it
+   * is allocated; the filesystem then needs a 6.7+ kernel and btrfs-progs to mount and check),
+   * `full` (qgroups: accounted at each commit; **no limit holds while the accounting is
+   * inconsistent** — during the rescan that turning them on starts, which the store waits for, and
+   * after dropping a deep subvolume, which makes it start a rescan), or `auto` (default): simple
+   * for an image of its own when the kernel has them, else full.
    */
-  simpleQuotas?: boolean;
+  quotas?: 'auto' | 'simple' | 'full';
 }
 
 /** A container's volume: its subvolume (and qgroup) id and directory. */
@@ -170,8 +176,16 @@ export class DiskStore {
       const loopBacked = await withLock(`${path}.lock`, () => DiskStore.mount(depot, path, options, log));
       const fsid = btrfsFsid(path);
       if (!btrfsQuotaStatus(fsid).enabled) {
-        await enableBtrfsQuota(path, { simple: options.simpleQuotas === true });
-        log.info({ store: path, simple: options.simpleQuotas === true }, 'disk store: quotas turned on');
+        const kind = options.quotas ?? 'auto';
+        const simple = kind === 'simple' || (kind === 'auto' && loopBacked && btrfsHasSimpleQuotas());
+        await enableBtrfsQuota(path, { simple });
+        log.info({ store: path, quotas: simple ? 'simple' : 'full' }, 'disk store: quotas turned on');
+      }
+      const status = btrfsQuotaStatus(fsid);
+      if (status.mode !== 'squota' && status.inconsistent) {
+        // Full qgroups enforce nothing until their accounting is consistent again.
+        log.info({ store: path }, 'disk store: waiting for the qgroup rescan');
+        await rescanBtrfsQuota(path, { wait: true });
       }
       mkdirSync(join(path, 'volumes'), { mode: 0o700, recursive: true });
       return new DiskStore(path, fsid, loopBacked, log);
@@ -269,6 +283,23 @@ export class DiskStore {
       throw e;
     }
     await deleteSubvolume(this.volumes, name, qgroup);
+    this.keepAccounting();
+  }
+
+  /**
+   * Full qgroups marked inconsistent (a deep subvolume dropped) enforce no limit until a rescan
+   * ends: start one. Simple quotas never need it.
+   */
+  keepAccounting(): void {
+    const status = btrfsQuotaStatus(this.fsid);
+    if (status.mode === 'squota' || !status.inconsistent) return;
+    this.log.warn(
+      { store: this.path },
+      'disk store: qgroup accounting inconsistent, rescanning (limits do not hold meanwhile)',
+    );
+    rescanBtrfsQuota(this.path).catch((e) =>
+      this.log.warn({ store: this.path, ...errorFields(e) }, 'disk store: rescan'),
+    );
   }
 
   /**

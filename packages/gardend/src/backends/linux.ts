@@ -89,22 +89,20 @@ function isDirectory(path: string): boolean {
   }
 }
 
-/** `--disk-store`, `--disk-store-size` and `--disk-store-simple-quotas` as the backend's `diskStore` option. */
+/** `--disk-store`, `--disk-store-size` and `--disk-store-quotas` as the backend's `diskStore` option. */
 export function diskStoreOptions(config: GardendConfig): {
-  diskStore?: { path?: string; size?: bigint; simpleQuotas?: boolean } | false;
+  diskStore?: { path?: string; size?: bigint; quotas: 'auto' | 'simple' | 'full' } | false;
 } {
   if (config.diskStore === false) {
-    if (config.diskStoreSize !== undefined || config.diskStoreSimpleQuotas)
-      throw new StartupError(
-        '--disk-store-size and --disk-store-simple-quotas cannot be used with --disk-store none',
-      );
+    if (config.diskStoreSize !== undefined)
+      throw new StartupError('--disk-store-size cannot be used with --disk-store none');
     return { diskStore: false };
   }
   return {
     diskStore: {
       ...(config.diskStore === undefined ? {} : { path: config.diskStore }),
       ...(config.diskStoreSize === undefined ? {} : { size: config.diskStoreSize }),
-      ...(config.diskStoreSimpleQuotas ? { simpleQuotas: true } : {}),
+      quotas: config.diskStoreQuotas,
     },
   };
 }

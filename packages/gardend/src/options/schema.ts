@@ -232,11 +232,11 @@ export const OPTIONS = {
     backends: ['linux'],
     help: 'size of the disk store image made when --disk-store is not on btrfs, e.g. 100G (sparse; an image made before keeps its size); Capacity reports it as schedulable disk',
   }),
-  diskStoreSimpleQuotas: option({
-    type: boolean(),
-    default: false,
+  diskStoreQuotas: option({
+    type: choice(['auto', 'simple', 'full'] as const),
+    default: 'auto',
     backends: ['linux'],
-    help: 'turn on btrfs simple quotas (kernel 6.7+; the image then needs 6.7+ and btrfs-progs 6.7+) instead of full qgroups when the disk store gets its quotas',
+    help: 'btrfs quotas the disk store turns on when it has none: simple (kernel 6.7+; always enforced), full (qgroups; no limit holds while their accounting is inconsistent, e.g. until the rescan after turning them on), auto = simple for an image of its own when the kernel has them, else full',
   }),
   registryMirror: option({
     type: list(url()),

@@ -20,6 +20,9 @@ import {
   unmount,
 } from '@garden-ts/native-ns';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
+import { buildImage, Pusher, tarDirectory } from '../../images/test/helpers/images.js';
+import { startRegistry } from '../../images/test/helpers/registry.js';
+import { makeTar } from '../../images/test/helpers/tar-writer.js';
 import type { LinuxBackend } from '../src/index.js';
 import { bundleChild, crashAfterReady, exec, leakCounts, storeState, testEnv } from './helpers.js';
 
@@ -190,6 +193,56 @@ describe('DiskStat', () => {
         .exclusiveBytesUsed,
     ).toBeGreaterThan(12n * MiB);
     await backend.destroy(c.handle);
+  });
+});
+
+describe('images from a registry', () => {
+  it('total scope counts the layers; two containers of one image each have their own quota; too large an image fails', async () => {
+    // Debian's docker-registry on loopback; an image of two layers: busybox and 3 MiB of data.
+    const registry = await startRegistry();
+    onTestFinished(() => registry.stop());
+    const pusher = new Pusher(registry.url);
+    const payload = Buffer.alloc(3 * 1024 * 1024);
+    for (let i = 0; i < payload.length; i += 4) payload.writeUInt32LE((Math.random() * 2 ** 32) >>> 0, i);
+    await pusher.push(
+      'quota/layered',
+      'v1',
+      buildImage({
+        layers: [
+          { tar: tarDirectory(inject('rootfs')) },
+          { tar: makeTar([{ name: 'payload', data: payload }]) },
+        ],
+      }),
+    );
+    await pusher.close();
+    const b = env.backend({
+      depot: join(work, 'registry-depot'),
+      diskStore: { size: 1024n * MiB },
+      images: { registry: { insecureRegistries: [registry.host] } },
+    });
+    await b.start();
+    const image = { uri: `docker://${registry.host}/quota/layered#v1` };
+    const [c1, c2] = await Promise.all([
+      b.create({ image, limits: { disk: { byteHard: 20n * MiB } } }),
+      b.create({ image, limits: { disk: { byteHard: 20n * MiB } } }),
+    ]);
+    const m = await c1.metrics();
+    const imageBytes = m.diskStat.totalBytesUsed - m.diskStat.exclusiveBytesUsed;
+    expect(imageBytes).toBeGreaterThan(4n * MiB); // both layers count
+    expect(imageBytes).toBeLessThan(6n * MiB);
+    // Each has 20 MiB − the image ≈ 15.5 MiB: 14 fit in both, 3 more in neither.
+    const [w1, w2] = await Promise.all([write(c1, '/fourteen', 14), write(c2, '/fourteen', 14)]);
+    expect([w1.status, w2.status]).toEqual([0, 0]);
+    expect((await write(c1, '/three', 3)).stderr).toContain('Disk quota exceeded');
+    expect((await write(c2, '/three', 3)).stderr).toContain('Disk quota exceeded');
+    await expect(b.create({ image, limits: { disk: { byteHard: 3n * MiB } } })).rejects.toThrow(
+      'disk limit is smaller than volume size',
+    );
+    await Promise.all([b.destroy(c1.handle), b.destroy(c2.handle)]);
+    await b.settled();
+    expect(storeState(join(work, 'registry-depot'))).toMatchObject({ volumes: 0, qgroups: 0 });
+    await b.stop();
+    expect(storeState(join(work, 'registry-depot'))).toMatchObject({ mounted: false, loops: 0 });
   });
 });
 

@@ -20,6 +20,19 @@ export interface BackendCapabilities {
   diskLimits: boolean;
   /** `metrics`/`bulkMetrics` report real usage (non-zero memory, a growing age). */
   metrics: boolean;
+  /**
+   * The target has `events()` (a garden-ts extension) and reports `process.exited` for every
+   * process with its exit status: a Backend implementing the optional `Backend.events`, or the
+   * client of a garden-ts server over such a backend. Default false.
+   */
+  events?: boolean;
+  /**
+   * `events()` also reports `container.created`, `container.destroyed` and `container.reaped`:
+   * what the garden-ts server adds (so: targets reached through a server). Default false.
+   */
+  containerEvents?: boolean;
+  /** `events()` reports `container.oom` when the OOM killer fires in a container. Default false. */
+  oomEvents?: boolean;
 }
 
 /** A freshly started backend (or client connected to one) and how to dispose of it. */

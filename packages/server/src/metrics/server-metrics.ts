@@ -1,0 +1,249 @@
+/**
+ * The server's Prometheus metrics (prom-client, on a registry of its own), served by the debug
+ * server (`debug-server.ts`) at `GET /metrics`. Created only when asked for
+ * (`buildServer({ metrics: … })`, gardend's `--debug-bind-*`): without it the request paths do
+ * not even read the clock.
+ *
+ * Counted as requests happen (cheap: a cached label child per route/transport/status):
+ * - `garden_requests_total{route,transport,code}` and `garden_request_duration_seconds{route}`:
+ *   every request, labelled with its route-table name (`NotFound` / `MethodNotAllowed` when none
+ *   matched), the path that served it (`fast`, `http`, `hijacked`) and the status. The duration
+ *   is until the complete answer for plain and stream routes, until the response head for
+ *   hijacked ones (the process started) and not observed for `watch` routes (Events);
+ * - `garden_container_creates_total{outcome}`, `garden_container_destroys_total{outcome,reason}`
+ *   (`reason` `api` or `grace-time`), `garden_process_runs_total{outcome}` (Run);
+ * - `garden_process_output_bytes_total{stream}`: bytes sent on Stdout/Stderr connections.
+ *
+ * Read from the backend at scrape time: `garden_containers{state}`, `garden_processes_running`,
+ * and, opt-in (`containerMetrics`), `garden_container_cpu_usage_seconds{handle}` and
+ * `garden_container_memory_usage_bytes{handle}` for at most `containerMetricsLimit` containers
+ * (bounded cardinality; `garden_container_metrics_omitted` says how many were left out).
+ *
+ * Process-level: prom-client's default metrics (`process_*`, `nodejs_heap_*`,
+ * `nodejs_eventloop_lag_*`, GC durations, …).
+ */
+import type { Backend } from '@garden-ts/api-types';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface MetricsOptions {
+  /** Per-container CPU and memory gauges (labelled by handle). Default false. */
+  containerMetrics?: boolean;
+  /** At most this many containers get per-container gauges (the first by handle). Default 100. */
+  containerMetricsLimit?: number;
+}
+
+export type Transport = 'fast' | 'http' | 'hijacked';
+
+/** Request latency buckets, in seconds: 100 µs to 10 s. */
+const LATENCY_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+interface CounterChild {
+  inc(value?: number): void;
+}
+interface HistogramChild {
+  observe(value: number): void;
+}
+
+export class ServerMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'route' | 'transport' | 'code'>;
+  private readonly durations: Histogram<'route'>;
+  private readonly requestChildren = new Map<string, CounterChild>();
+  private readonly durationChildren = new Map<string, HistogramChild>();
+  private readonly creates: Counter<'outcome'>;
+  private readonly destroys: Counter<'outcome' | 'reason'>;
+  private readonly runs: Counter<'outcome'>;
+  private readonly outputBytes: Counter<'stream'>;
+  private backend: Backend | undefined;
+
+  constructor(readonly options: MetricsOptions = {}) {
+    const registers = [this.registry];
+    const limit = options.containerMetricsLimit ?? 100;
+    if (!Number.isSafeInteger(limit) || limit < 0) {
+      throw new RangeError(`containerMetricsLimit must be a non-negative integer, got ${limit}`);
+    }
+    this.requests = new Counter({
+      name: 'garden_requests_total',
+      help: 'Requests served, by route-table name, serving path and HTTP status.',
+      labelNames: ['route', 'transport', 'code'],
+      registers,
+    });
+    this.durations = new Histogram({
+      name: 'garden_request_duration_seconds',
+      help: 'Time to answer a request (hijacked routes: to the response head), by route-table name.',
+      labelNames: ['route'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.creates = new Counter({
+      name: 'garden_container_creates_total',
+      help: 'Container creates, by outcome.',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.destroys = new Counter({
+      name: 'garden_container_destroys_total',
+      help: 'Container destroys, by outcome and reason (api, grace-time).',
+      labelNames: ['outcome', 'reason'],
+      registers,
+    });
+    this.runs = new Counter({
+      name: 'garden_process_runs_total',
+      help: 'Processes started with Run, by outcome.',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.outputBytes = new Counter({
+      name: 'garden_process_output_bytes_total',
+      help: 'Process output bytes sent to clients on Stdout/Stderr connections.',
+      labelNames: ['stream'],
+      registers,
+    });
+    // Zero-valued series from the start, so rates work from the first scrape.
+    for (const outcome of ['success', 'error']) {
+      this.creates.labels(outcome).inc(0);
+      this.runs.labels(outcome).inc(0);
+      for (const reason of ['api', 'grace-time']) this.destroys.labels(outcome, reason).inc(0);
+    }
+    for (const stream of ['stdout', 'stderr']) this.outputBytes.labels(stream).inc(0);
+
+    const self = this;
+    const containers = new Gauge({
+      name: 'garden_containers',
+      help: 'Containers, by state (active, stopped).',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        const snapshot = await self.snapshot();
+        this.reset();
+        this.labels('active').set(0);
+        this.labels('stopped').set(0);
+        for (const [state, n] of snapshot.states) this.labels(state).set(n);
+      },
+    });
+    new Gauge({
+      name: 'garden_processes_running',
+      help: 'Processes running in all containers.',
+      registers,
+      async collect() {
+        this.set((await self.snapshot()).processes);
+      },
+    });
+    void containers;
+    if (options.containerMetrics) {
+      const omitted = new Gauge({
+        name: 'garden_container_metrics_omitted',
+        help: 'Containers left out of the per-container gauges (beyond the configured limit).',
+        registers,
+      });
+      const cpu = new Gauge({
+        name: 'garden_container_cpu_usage_seconds',
+        help: 'CPU time used by a container (cumulative), from the backend metrics.',
+        labelNames: ['handle'],
+        registers,
+      });
+      new Gauge({
+        name: 'garden_container_memory_usage_bytes',
+        help: "Memory counted toward a container's limit, from the backend metrics.",
+        labelNames: ['handle'],
+        registers,
+        async collect() {
+          this.reset();
+          cpu.reset();
+          const handles = [...(await self.snapshot()).handles].sort();
+          omitted.set(Math.max(0, handles.length - limit));
+          const chosen = handles.slice(0, limit);
+          if (chosen.length === 0 || !self.backend) return;
+          const entries = await self.backend.bulkMetrics(chosen);
+          for (const [handle, entry] of Object.entries(entries)) {
+            if (!entry.metrics) continue;
+            cpu.labels(handle).set(Number(entry.metrics.cpuStat.usage) / 1e9);
+            this.labels(handle).set(Number(entry.metrics.memoryStat.totalUsageTowardLimit));
+          }
+        },
+      });
+    }
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Gives the scrape-time collectors their backend (buildServer does this). */
+  bind(backend: Backend): void {
+    this.backend = backend;
+  }
+
+  /** One request: counted, and its duration observed unless `seconds` is undefined. */
+  request(route: string, transport: Transport, code: number, seconds: number | undefined): void {
+    const key = `${route} ${transport} ${code}`;
+    let child = this.requestChildren.get(key);
+    if (child === undefined) {
+      child = this.requests.labels(route, transport, String(code));
+      this.requestChildren.set(key, child);
+    }
+    child.inc();
+    if (seconds === undefined) return;
+    let h = this.durationChildren.get(route);
+    if (h === undefined) {
+      h = this.durations.labels(route);
+      this.durationChildren.set(route, h);
+    }
+    h.observe(seconds);
+  }
+
+  created(ok: boolean): void {
+    this.creates.labels(ok ? 'success' : 'error').inc();
+  }
+
+  destroyed(ok: boolean, reason: 'api' | 'grace-time'): void {
+    this.destroys.labels(ok ? 'success' : 'error', reason).inc();
+  }
+
+  ran(ok: boolean): void {
+    this.runs.labels(ok ? 'success' : 'error').inc();
+  }
+
+  output(stream: 'stdout' | 'stderr', bytes: number): void {
+    if (bytes > 0) this.outputBytes.labels(stream).inc(bytes);
+  }
+
+  /** The exposition text (`text/plain; version=0.0.4`). */
+  render(): Promise<string> {
+    this.snapshotPromise = undefined;
+    return this.registry.metrics();
+  }
+
+  /** The content type of {@link render}'s text. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  // One look at the backend per scrape, shared by the collectors that need it.
+  private snapshotPromise: Promise<Snapshot> | undefined;
+  private snapshot(): Promise<Snapshot> {
+    this.snapshotPromise ??= this.takeSnapshot();
+    return this.snapshotPromise;
+  }
+
+  private async takeSnapshot(): Promise<Snapshot> {
+    const out: Snapshot = { states: new Map(), processes: 0, handles: [] };
+    if (!this.backend) return out;
+    const handles = (await this.backend.containers()).map((c) => c.handle);
+    out.handles = handles;
+    if (handles.length === 0) return out;
+    const infos = await this.backend.bulkInfo(handles);
+    for (const entry of Object.values(infos)) {
+      if (!entry.info) continue;
+      const state = entry.info.state === 'stopped' ? 'stopped' : 'active';
+      out.states.set(state, (out.states.get(state) ?? 0) + 1);
+      out.processes += entry.info.processIDs?.length ?? 0;
+    }
+    return out;
+  }
+}
+
+interface Snapshot {
+  states: Map<string, number>;
+  processes: number;
+  handles: string[];
+}

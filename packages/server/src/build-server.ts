@@ -112,6 +112,8 @@ export interface GardenServer {
    * in process.
    */
   events(opts?: EventsOptions): GardenEventStream;
+  /** Changes the level of the server's logger (a pino child keeps the level it was created with). */
+  setLogLevel(level: string): void;
 }
 
 export function buildServer(options: BuildServerOptions): GardenServer {
@@ -483,6 +485,9 @@ export function buildServer(options: BuildServerOptions): GardenServer {
     streams,
     metrics,
     events: (opts) => events.events(opts),
+    setLogLevel: (level) => {
+      log.level = level;
+    },
     close,
     async listen(opts: ListenOptions) {
       if (closing) throw new Error('server is closed');

@@ -22,7 +22,7 @@
  * Process-level: prom-client's default metrics (`process_*`, `nodejs_heap_*`,
  * `nodejs_eventloop_lag_*`, GC durations, …).
  */
-import type { Backend } from '@garden-ts/api-types';
+import type { Backend, Metrics } from '@garden-ts/api-types';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface MetricsOptions {
@@ -110,7 +110,7 @@ export class ServerMetrics {
     for (const stream of ['stdout', 'stderr']) this.outputBytes.labels(stream).inc(0);
 
     const self = this;
-    const containers = new Gauge({
+    new Gauge({
       name: 'garden_containers',
       help: 'Containers, by state (active, stopped).',
       labelNames: ['state'],
@@ -131,18 +131,31 @@ export class ServerMetrics {
         this.set((await self.snapshot()).processes);
       },
     });
-    void containers;
     if (options.containerMetrics) {
-      const omitted = new Gauge({
+      // The handles chosen for this scrape, shared by the three gauges below.
+      const chosen = async () => {
+        const handles = [...(await self.snapshot()).handles].sort();
+        return { chosen: handles.slice(0, limit), omitted: Math.max(0, handles.length - limit) };
+      };
+      new Gauge({
         name: 'garden_container_metrics_omitted',
         help: 'Containers left out of the per-container gauges (beyond the configured limit).',
         registers,
+        async collect() {
+          this.set((await chosen()).omitted);
+        },
       });
-      const cpu = new Gauge({
+      new Gauge({
         name: 'garden_container_cpu_usage_seconds',
         help: 'CPU time used by a container (cumulative), from the backend metrics.',
         labelNames: ['handle'],
         registers,
+        async collect() {
+          this.reset();
+          for (const [handle, m] of await self.containerMetrics(chosen)) {
+            this.labels(handle).set(Number(m.cpuStat.usage) / 1e9);
+          }
+        },
       });
       new Gauge({
         name: 'garden_container_memory_usage_bytes',
@@ -151,16 +164,8 @@ export class ServerMetrics {
         registers,
         async collect() {
           this.reset();
-          cpu.reset();
-          const handles = [...(await self.snapshot()).handles].sort();
-          omitted.set(Math.max(0, handles.length - limit));
-          const chosen = handles.slice(0, limit);
-          if (chosen.length === 0 || !self.backend) return;
-          const entries = await self.backend.bulkMetrics(chosen);
-          for (const [handle, entry] of Object.entries(entries)) {
-            if (!entry.metrics) continue;
-            cpu.labels(handle).set(Number(entry.metrics.cpuStat.usage) / 1e9);
-            this.labels(handle).set(Number(entry.metrics.memoryStat.totalUsageTowardLimit));
+          for (const [handle, m] of await self.containerMetrics(chosen)) {
+            this.labels(handle).set(Number(m.memoryStat.totalUsageTowardLimit));
           }
         },
       });
@@ -210,7 +215,22 @@ export class ServerMetrics {
   /** The exposition text (`text/plain; version=0.0.4`). */
   render(): Promise<string> {
     this.snapshotPromise = undefined;
+    this.metricsPromise = undefined;
     return this.registry.metrics();
+  }
+
+  // The backend's metrics of the chosen containers, once per scrape.
+  private metricsPromise: Promise<Array<[string, Metrics]>> | undefined;
+  private containerMetrics(chosen: () => Promise<{ chosen: string[] }>): Promise<Array<[string, Metrics]>> {
+    this.metricsPromise ??= (async () => {
+      const handles = (await chosen()).chosen;
+      if (handles.length === 0 || !this.backend) return [];
+      const entries = await this.backend.bulkMetrics(handles);
+      return Object.entries(entries).flatMap(
+        ([h, e]): Array<[string, Metrics]> => (e.metrics ? [[h, e.metrics]] : []),
+      );
+    })();
+    return this.metricsPromise;
   }
 
   /** The content type of {@link render}'s text. */

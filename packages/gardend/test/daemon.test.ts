@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build, type Options } from 'tsup';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePrometheusText, valueOf } from '../../server/test/helpers/prometheus-text.js';
+import { parsePrometheusText, seriesValue } from '../../server/test/helpers/prometheus-text.js';
 import { gardendBin } from '../tsup.config.js';
 import { call, ping } from './helpers/http.js';
 
@@ -84,8 +84,10 @@ describe('the debug server', () => {
     const base = `http://127.0.0.1:${listening!.address.port}`;
     expect((await call(g.socketPath, 'POST', '/containers', '{"handle":"d1"}')).status).toBe(200);
     const m = parsePrometheusText(await (await fetch(`${base}/metrics`)).text());
-    expect(valueOf(m, 'garden_requests_total', { route: 'Create', transport: 'fast', code: '200' })).toBe(1);
-    expect(valueOf(m, 'garden_containers', { state: 'active' })).toBe(1);
+    expect(seriesValue(m, 'garden_requests_total', { route: 'Create', transport: 'fast', code: '200' })).toBe(
+      1,
+    );
+    expect(seriesValue(m, 'garden_containers', { state: 'active' })).toBe(1);
     expect(m.has('garden_container_memory_usage_bytes')).toBe(false); // opt-in
     const vars = (await (await fetch(`${base}/debug/vars`)).json()) as {
       cmdline: string[];

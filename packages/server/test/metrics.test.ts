@@ -7,7 +7,7 @@
 import { openApiJson } from '@garden-ts/api-types';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DebugServer, ServerMetrics, startDebugServer } from '../src/index.js';
-import { parsePrometheusText, valueOf } from './helpers/prometheus-text.js';
+import { parsePrometheusText, seriesValue } from './helpers/prometheus-text.js';
 import { exchange, goRequest, RawConnection } from './helpers/raw-http.js';
 import { type Fixture, startServer } from './helpers/server-fixture.js';
 
@@ -83,7 +83,7 @@ describe('GET /metrics', () => {
 
     const m = await scrape();
     const req = (route: string, transport: string, code: string) =>
-      valueOf(m, 'garden_requests_total', { route, transport, code });
+      seriesValue(m, 'garden_requests_total', { route, transport, code });
     expect(req('Ping', 'fast', '200')).toBe(3);
     expect(req('Ping', 'http', '200')).toBe(1);
     expect(req('NotFound', 'fast', '404')).toBe(1);
@@ -93,25 +93,25 @@ describe('GET /metrics', () => {
     expect(req('Run', 'hijacked', '201')).toBe(1);
     expect(req('Run', 'hijacked', '404')).toBe(1);
     expect(req('Stdout', 'hijacked', '200')).toBe(1);
-    expect(valueOf(m, 'garden_request_duration_seconds_count', { route: 'Ping' })).toBe(4);
-    expect(valueOf(m, 'garden_request_duration_seconds_count', { route: 'Run' })).toBe(2);
+    expect(seriesValue(m, 'garden_request_duration_seconds_count', { route: 'Ping' })).toBe(4);
+    expect(seriesValue(m, 'garden_request_duration_seconds_count', { route: 'Run' })).toBe(2);
     expect(m.get('garden_request_duration_seconds')?.type).toBe('histogram');
-    expect(valueOf(m, 'garden_container_creates_total', { outcome: 'success' })).toBe(3);
-    expect(valueOf(m, 'garden_container_creates_total', { outcome: 'error' })).toBe(1);
-    expect(valueOf(m, 'garden_container_destroys_total', { outcome: 'success', reason: 'api' })).toBe(1);
-    expect(valueOf(m, 'garden_process_runs_total', { outcome: 'success' })).toBe(1);
-    expect(valueOf(m, 'garden_process_runs_total', { outcome: 'error' })).toBe(1);
-    expect(valueOf(m, 'garden_process_output_bytes_total', { stream: 'stdout' })).toBe('hello\n'.length);
-    expect(valueOf(m, 'garden_containers', { state: 'active' })).toBe(1);
-    expect(valueOf(m, 'garden_containers', { state: 'stopped' })).toBe(1);
-    expect(valueOf(m, 'garden_processes_running')).toBe(0);
+    expect(seriesValue(m, 'garden_container_creates_total', { outcome: 'success' })).toBe(3);
+    expect(seriesValue(m, 'garden_container_creates_total', { outcome: 'error' })).toBe(1);
+    expect(seriesValue(m, 'garden_container_destroys_total', { outcome: 'success', reason: 'api' })).toBe(1);
+    expect(seriesValue(m, 'garden_process_runs_total', { outcome: 'success' })).toBe(1);
+    expect(seriesValue(m, 'garden_process_runs_total', { outcome: 'error' })).toBe(1);
+    expect(seriesValue(m, 'garden_process_output_bytes_total', { stream: 'stdout' })).toBe('hello\n'.length);
+    expect(seriesValue(m, 'garden_containers', { state: 'active' })).toBe(1);
+    expect(seriesValue(m, 'garden_containers', { state: 'stopped' })).toBe(1);
+    expect(seriesValue(m, 'garden_processes_running')).toBe(0);
     // Per-container gauges, bounded to 1 container (the first by handle).
     expect(m.get('garden_container_memory_usage_bytes')?.samples.map((s) => s.labels.handle)).toEqual(['m1']);
-    expect(valueOf(m, 'garden_container_memory_usage_bytes', { handle: 'm1' })).toBeGreaterThan(0);
-    expect(valueOf(m, 'garden_container_cpu_usage_seconds', { handle: 'm1' })).toBeGreaterThan(0);
-    expect(valueOf(m, 'garden_container_metrics_omitted')).toBe(1);
+    expect(seriesValue(m, 'garden_container_memory_usage_bytes', { handle: 'm1' })).toBeGreaterThan(0);
+    expect(seriesValue(m, 'garden_container_cpu_usage_seconds', { handle: 'm1' })).toBeGreaterThan(0);
+    expect(seriesValue(m, 'garden_container_metrics_omitted')).toBe(1);
     // The process: heap and event-loop lag.
-    expect(valueOf(m, 'nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
+    expect(seriesValue(m, 'nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
     expect(m.get('nodejs_eventloop_lag_seconds')?.type).toBe('gauge');
     expect(m.get('process_resident_memory_bytes')).toBeDefined();
   });
@@ -123,7 +123,7 @@ describe('GET /metrics', () => {
       `POST /containers/m1/processes HTTP/1.1\r\nHost: api\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
     );
     await c.readHead();
-    expect(valueOf(await scrape(), 'garden_processes_running')).toBe(1);
+    expect(seriesValue(await scrape(), 'garden_processes_running')).toBe(1);
     c.socket.destroy();
   });
 

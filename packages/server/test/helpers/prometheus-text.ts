@@ -204,7 +204,7 @@ function checkHistogram(f: Family): void {
 }
 
 /** The value of one series (`undefined` when absent). */
-export function valueOf(
+export function seriesValue(
   families: Map<string, Family>,
   name: string,
   labels: Record<string, string> = {},

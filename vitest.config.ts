@@ -54,6 +54,7 @@ export default defineConfig({
       // Real containers (root-only); runs after native-ns (sequence.groupOrder) because both are heavy.
       'packages/backend-linux/vitest.config.ts',
       { extends: true as const, test: { name: 'bench', root: 'bench', include: ['test/**/*.test.ts'] } },
+      { extends: true as const, test: { name: 'examples', root: 'examples', include: ['**/*.test.ts'] } },
     ],
   },
 });

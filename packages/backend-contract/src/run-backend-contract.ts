@@ -53,6 +53,12 @@ function validate(options: ContractOptions): void {
       throw new TypeError(`runBackendContract: options.capabilities.${key} must be a boolean`);
     }
   }
+  const known = new Set(FEATURES.map(([name]) => name));
+  for (const name of options.features ?? []) {
+    if (!known.has(name)) {
+      throw new TypeError(`runBackendContract: options.features: no feature named ${JSON.stringify(name)}`);
+    }
+  }
   for (const key of ['events', 'containerEvents', 'oomEvents'] as const) {
     const value = options.capabilities?.[key];
     if (value !== undefined && typeof value !== 'boolean') {
@@ -76,6 +82,10 @@ export function runBackendContract(options: ContractOptions): void {
   validate(options);
   const runId = newRunId();
   describe(`Garden backend contract: ${options.name}`, () => {
-    for (const [name, feature] of FEATURES) defineFeature(options, runId, name, feature);
+    for (const [name, feature] of FEATURES) {
+      if (options.features === undefined || options.features.includes(name)) {
+        defineFeature(options, runId, name, feature);
+      }
+    }
   });
 }

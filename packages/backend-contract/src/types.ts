@@ -55,6 +55,13 @@ export interface ContractOptions {
   /** The backend's capability manifest. */
   capabilities: BackendCapabilities;
   /**
+   * Only these feature blocks (by name: `lifecycle`, `properties`, `processes`, `attach`,
+   * `signals`, `stop`, `files`, `limits`, `metrics`, `info`, `net`, `grace time`, `capacity`,
+   * `tty`, `errors`, `events`), for a backend that is still growing. Default: every feature.
+   * A backend is only Garden-compatible once it passes them all.
+   */
+  features?: readonly string[];
+  /**
    * Multiplies every test and hook timeout, for slow backends (a real Linux backend creating
    * containers from an image). Default 1: 5 s per test, 30 s per hook.
    */

@@ -61,6 +61,8 @@ runBackendContract({
         join(import.meta.dirname, 'backend.mjs'),
         '--bind-socket',
         socketPath,
+        '--log-level',
+        'fatal',
       ],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );

@@ -152,7 +152,10 @@ export class RuntimePart implements Part {
     for (const { dir, meta } of listProcessDirs(c.runDir)) {
       try {
         const conn = await attach(dir, { from: 'undelivered' });
-        c.processes.set(meta.id, new LinuxProcess(meta.id, dir, conn, () => c.refreshEvents()));
+        c.processes.set(
+          meta.id,
+          new LinuxProcess(meta.id, dir, conn, (p, status) => c.processExited(p.id, status)),
+        );
       } catch (e) {
         this.log.warn({ handle: record.handle, process: meta.id, ...errorFields(e) }, 're-attach failed');
       }

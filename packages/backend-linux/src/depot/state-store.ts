@@ -4,9 +4,10 @@
  * the stopped flag or OOM events (Guardian keeps them in memory only, §9). Process metadata is in
  * the run directory (run-dir.ts), next to the shim files it describes.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GardenError } from '@garden-ts/api-types';
+import { guardDir } from './permissions.js';
 
 /** Limits as applied, bigints kept as decimal strings in JSON. */
 export interface StoredLimits {
@@ -53,7 +54,7 @@ export class StateStore {
 
   constructor(readonly depot: string) {
     this.containersDir = join(depot, 'containers');
-    mkdirSync(this.containersDir, { recursive: true, mode: 0o711 });
+    guardDir(this.containersDir, 'traverse');
   }
 
   /** The container's depot directory. */

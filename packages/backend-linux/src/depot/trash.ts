@@ -4,10 +4,11 @@
  * and a restart only has to finish the removal), then the steps its parts queued (unmounting the
  * rootfs, deleting the tree) run off the request path. `settled()` waits for them.
  */
-import { mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorFields } from '@garden-ts/backend-kit';
 import type { BackendLogger } from '../options.js';
+import { guardDir } from './permissions.js';
 
 /** A unique name for a trashed entry (also used for run dirs renamed out of the way). */
 export function trashName(): string {
@@ -22,7 +23,7 @@ export class Trash {
     readonly dir: string,
     private readonly log: BackendLogger,
   ) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    guardDir(dir, 'root-only');
   }
 
   /** Whether `path` is already in the trash. */

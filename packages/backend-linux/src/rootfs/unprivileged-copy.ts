@@ -5,9 +5,10 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { guardDir } from '../depot/permissions.js';
 import { MAPPED_ROOT } from '../runtime/users.js';
 import type { ImageChoice } from './image-uri.js';
 
@@ -32,7 +33,8 @@ export function lowerDirFor(depot: string, image: ImageChoice, privileged: boole
   if (!p) {
     p = (async () => {
       const tmp = join(depot, 'images', `.tmp-${key}-${process.pid}-${Date.now()}`);
-      mkdirSync(join(depot, 'images'), { recursive: true, mode: 0o711 });
+      // Only the overlay (with the mounter's credentials) reads a lower dir: root only.
+      guardDir(join(depot, 'images'), 'root-only');
       try {
         await run('cp', ['-a', '--', image.path, tmp]);
         await run('chown', ['-R', '-h', `--from=0`, String(MAPPED_ROOT), '--', tmp]);

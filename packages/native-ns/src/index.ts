@@ -29,6 +29,7 @@ export {
   readCgroup,
   readCgroupStats,
   removeCgroup,
+  sharesToWeight,
   signalCgroup,
   writeCgroup,
 } from './cgroups.js';

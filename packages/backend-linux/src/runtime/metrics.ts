@@ -5,6 +5,11 @@ import type { CgroupStats } from '@garden-ts/native-ns';
 /** cgroup v1's "unlimited", reported for a v2 `memory.max` of `max`. */
 const UNLIMITED = 9223372036854771712n;
 
+/** Reference §7.1: TotalUsageTowardLimit = usage − inactive file cache, never below 0. */
+function towardLimit(usage: bigint, inactiveFile: bigint): bigint {
+  return usage > inactiveFile ? usage - inactiveFile : 0n;
+}
+
 /** The Garden view of v1 `memory.stat` (hierarchical `total_*` keys). */
 function v1Memory(stats: CgroupStats['memory']): ContainerMemoryStat {
   const s = stats.stat;
@@ -39,8 +44,8 @@ function v1Memory(stats: CgroupStats['memory']): ContainerMemoryStat {
     swap: g('swap'),
     hierarchicalMemswLimit: g('hierarchical_memsw_limit'),
     totalSwap: g('total_swap'),
-    // Guardian: usage minus the inactive file cache the kernel reclaims before hitting the limit.
-    totalUsageTowardLimit: stats.usage > inactive ? stats.usage - inactive : 0n,
+    // Guardian: rss + cache + swap minus the inactive file cache the kernel reclaims first.
+    totalUsageTowardLimit: towardLimit(g('total_rss') + g('total_cache') + g('total_swap'), inactive),
     anon: g('total_rss'),
     file: g('total_cache'),
     swapcached: g('swapcached'),
@@ -82,7 +87,7 @@ function v2Memory(stats: CgroupStats['memory']): ContainerMemoryStat {
     swap: 0n,
     hierarchicalMemswLimit: limit,
     totalSwap: 0n,
-    totalUsageTowardLimit: stats.usage > inactive ? stats.usage - inactive : 0n,
+    totalUsageTowardLimit: towardLimit(g('anon') + g('file') + g('swapcached'), inactive),
     anon: g('anon'),
     file: g('file'),
     swapcached: g('swapcached'),

@@ -51,6 +51,12 @@ function validate(options: ContractOptions): void {
       throw new TypeError(`runBackendContract: options.capabilities.${key} must be a boolean`);
     }
   }
+  const readBack = options.capabilities.cpuLimitsReadBack;
+  if (readBack !== 'shares' && readBack !== 'v2-weight') {
+    throw new TypeError(
+      `runBackendContract: options.capabilities.cpuLimitsReadBack must be 'shares' or 'v2-weight', got ${String(readBack)}`,
+    );
+  }
 }
 
 /**

@@ -3,6 +3,7 @@ import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
   type Backend,
+  type BackendCapabilities,
   type BandwidthLimits,
   type CallOptions,
   type Capacity,
@@ -365,8 +366,14 @@ export class FakeContainer implements Container {
     return { ...this.record.limits.bandwidth };
   }
 
+  /**
+   * Guardian on cgroup v1 (reference §6.2): the effective shares S (`weight`, else
+   * `limitInShares`) as `limitInShares`; `weight` is always 0.
+   */
   async currentCPULimits(_opts?: CallOptions): Promise<CPULimits> {
-    return { ...this.record.limits.cpu };
+    const cpu = this.record.limits.cpu;
+    const shares = cpu?.weight || cpu?.limitInShares;
+    return shares ? { limitInShares: shares } : {};
   }
 
   async currentDiskLimits(_opts?: CallOptions): Promise<DiskLimits> {
@@ -428,6 +435,20 @@ export class FakeContainer implements Container {
 }
 
 /** Creates an in-memory backend. See {@link FakeBackendOptions}. */
+/**
+ * What this backend supports, for the backend contract suite: everything, with CPU limits read
+ * back as cgroup v1 shares (Guardian on v1).
+ */
+export const FAKE_BACKEND_CAPABILITIES: BackendCapabilities = {
+  limits: true,
+  networking: true,
+  tty: true,
+  privileged: true,
+  diskLimits: true,
+  metrics: true,
+  cpuLimitsReadBack: 'shares',
+};
+
 export function createFakeBackend(options?: FakeBackendOptions): FakeBackend {
   return new FakeBackend(options);
 }

@@ -1,4 +1,4 @@
-import { DiskLimitScope } from '@garden-ts/api-types';
+import { type CPULimits, DiskLimitScope } from '@garden-ts/api-types';
 import { describe, expect, it } from 'vitest';
 import type { Harness } from '../harness.js';
 
@@ -12,9 +12,34 @@ export function limits(h: Harness): void {
       expect((await container.currentMemoryLimits()).limitInBytes).toBe(64n * MiB);
     });
 
-    it('currentCPULimits returns the CPU weight set at create', async () => {
+    // Guardian (linux-backend-reference §6.2): the effective shares S (weight, else
+    // limitInShares) come back as limitInShares, or as the cgroup v2 weight W(S) the kernel holds
+    // (reference samples: W(512) = 59, W(1024) = 100, W(280) = 37); weight is always 0.
+    const readBack = (shares: bigint, v2Weight: bigint): CPULimits => ({
+      limitInShares: h.caps.cpuLimitsReadBack === 'shares' ? shares : v2Weight,
+    });
+
+    it('currentCPULimits reports a weight as limitInShares, weight 0', async () => {
       const container = await h.create({ limits: { cpu: { weight: 512n } } });
-      expect((await container.currentCPULimits()).weight).toBe(512n);
+      const cpu = await container.currentCPULimits();
+      expect(cpu).toEqual(readBack(512n, 59n));
+      expect(cpu.weight ?? 0n).toBe(0n);
+    });
+
+    it('currentCPULimits reports limitInShares given alone; a weight given too wins', async () => {
+      const [alone, both] = await Promise.all([
+        h.create({ limits: { cpu: { limitInShares: 1024n } } }),
+        h.create({ limits: { cpu: { weight: 280n, limitInShares: 1024n } } }),
+      ]);
+      expect(await alone.currentCPULimits()).toEqual(readBack(1024n, 100n));
+      expect(await both.currentCPULimits()).toEqual(readBack(280n, 37n));
+    });
+
+    it('currentCPULimits without a CPU limit is empty', async () => {
+      const container = await h.create();
+      const cpu = await container.currentCPULimits();
+      expect(cpu.limitInShares ?? 0n).toBe(0n);
+      expect(cpu.weight ?? 0n).toBe(0n);
     });
 
     it('currentBandwidthLimits returns the rate and burst set at create', async () => {
@@ -40,7 +65,7 @@ export function limits(h: Harness): void {
       const container = await h.create({
         limits: {
           memory: { limitInBytes: 96n * MiB },
-          cpu: { weight: 256n },
+          cpu: { weight: 1024n },
           bandwidth: { rateInBytesPerSecond: 5_000n, burstRateInBytesPerSecond: 10_000n },
         },
       });
@@ -50,7 +75,7 @@ export function limits(h: Harness): void {
         container.currentBandwidthLimits(),
       ]);
       expect(memory.limitInBytes).toBe(96n * MiB);
-      expect(cpu.weight).toBe(256n);
+      expect(cpu).toEqual(readBack(1024n, 100n));
       expect(bandwidth).toMatchObject({ rateInBytesPerSecond: 5_000n, burstRateInBytesPerSecond: 10_000n });
     });
 

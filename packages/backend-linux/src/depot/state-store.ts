@@ -12,8 +12,12 @@ import { guardDir } from './permissions.js';
 /** Limits as applied, bigints kept as decimal strings in JSON. */
 export interface StoredLimits {
   memoryBytes?: string;
+  /** Records of older versions: the requested `weight` (effective shares = weight || shares). */
   cpuWeight?: string;
+  /** The effective CPU shares S (reference §6.2: `weight` if > 0, else `limit_in_shares`). */
   cpuShares?: string;
+  /** cgroup v2 only: the `cpu.weight` W(S) written, which CurrentCPULimits reports (§6.2). */
+  cpuWeightV2?: string;
   pidsMax?: string;
   bandwidthRate?: string;
   bandwidthBurst?: string;

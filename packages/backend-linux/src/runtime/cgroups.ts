@@ -15,6 +15,7 @@ import {
   createCgroup,
   detectCgroupLayout,
   removeCgroup,
+  sharesToWeight,
   signalCgroup,
 } from '@garden-ts/native-ns';
 import type { StoredLimits } from '../depot/state-store.js';
@@ -98,8 +99,9 @@ export function createContainerCgroup(
   const applied: StoredLimits = {};
   if (memoryBytes !== undefined) applied.memoryBytes = String(memoryBytes);
   if (cpuShares !== undefined) {
-    if (limits?.cpu?.weight) applied.cpuWeight = String(limits.cpu.weight);
-    if (limits?.cpu?.limitInShares) applied.cpuShares = String(limits.cpu.limitInShares);
+    applied.cpuShares = String(cpuShares);
+    // cgroup v2 has no shares: the kernel holds W(S), and that is what Guardian reads back.
+    if (!set.v1.cpu && set.v2) applied.cpuWeightV2 = String(sharesToWeight(cpuShares));
   }
   if (pidsMax !== undefined) applied.pidsMax = String(pidsMax);
   return { set, applied };

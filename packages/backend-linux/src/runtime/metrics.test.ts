@@ -6,7 +6,7 @@ const cpu = { usage: 5n, user: 3n, system: 2n };
 const pids = { current: 2n, max: 0n };
 
 describe('Garden metrics from cgroup statistics (reference §7.1)', () => {
-  it('v2: v1 names mapped onto v2 keys, v1-only keys 0, the limit from memory.max, usage toward the limit from anon + file + swapcached', () => {
+  it('v2: v1 names mapped onto v2 keys, v1-only keys 0, the limit from memory.max, usage toward the limit from memory.current', () => {
     const stats: CgroupStats = {
       memory: {
         version: 2,
@@ -24,7 +24,6 @@ describe('Garden metrics from cgroup statistics (reference §7.1)', () => {
           pgmajfault: 33n,
           kernel: 933888n,
         },
-        // memory.current counts kernel memory too; Guardian's figure does not.
         usage: 7106560n,
         limit: 67108864n,
       },
@@ -50,7 +49,7 @@ describe('Garden metrics from cgroup statistics (reference §7.1)', () => {
       hierarchicalMemswLimit: 67108864n,
       pgpgin: 0n,
       swap: 0n,
-      totalUsageTowardLimit: 1781760n + 4325376n + 12288n - 3244032n,
+      totalUsageTowardLimit: 7106560n - 3244032n,
     });
     expect(m.cpuStat).toEqual(cpu);
     expect(m.pidStat).toEqual(pids);
@@ -59,18 +58,15 @@ describe('Garden metrics from cgroup statistics (reference §7.1)', () => {
     expect(unlimited.memoryStat.hierarchicalMemoryLimit).toBe(9223372036854771712n);
   });
 
-  it('v1: total_rss + total_cache + total_swap − total_inactive_file, never below 0', () => {
-    const v1 = (stat: Record<string, bigint>): CgroupStats => ({
-      memory: { version: 1, stat, usage: 999_999n },
+  it('v1: the usage counter minus total_inactive_file (the stat counters lag), never below 0', () => {
+    const v1 = (usage: bigint, stat: Record<string, bigint>): CgroupStats => ({
+      memory: { version: 1, stat, usage },
       cpu,
       pids,
     });
-    expect(
-      cgroupMetrics(v1({ total_rss: 100n, total_cache: 50n, total_swap: 7n, total_inactive_file: 20n }))
-        .memoryStat.totalUsageTowardLimit,
-    ).toBe(137n);
-    expect(
-      cgroupMetrics(v1({ total_rss: 1n, total_inactive_file: 20n })).memoryStat.totalUsageTowardLimit,
-    ).toBe(0n);
+    // a fresh container: the kernel has not flushed its rss counter yet
+    expect(cgroupMetrics(v1(524288n, { total_rss: 0n })).memoryStat.totalUsageTowardLimit).toBe(524288n);
+    expect(cgroupMetrics(v1(100n, { total_inactive_file: 20n })).memoryStat.totalUsageTowardLimit).toBe(80n);
+    expect(cgroupMetrics(v1(10n, { total_inactive_file: 20n })).memoryStat.totalUsageTowardLimit).toBe(0n);
   });
 });

@@ -65,8 +65,12 @@ describe('privileged containers', () => {
     expect(r.stderr).toMatch(/head: \/tmp\/kmsg: Operation not permitted/);
   });
 
-  it('standard nodes work', async () => {
+  it('standard nodes work; /dev/fuse is 0666 and opens read-write for a non-root user', async () => {
     expect((await sh(c, 'head -c 3 /dev/zero | wc -c; echo x > /dev/null')).stdout).toBe('3\n');
+    expect((await sh(c, 'stat -c "%a %t,%T" /dev/fuse')).stdout).toBe('666 a,e5\n');
+    const r = await sh(c, 'exec 3<>/dev/fuse && echo opened', 'alice');
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('opened\n');
   });
 });
 

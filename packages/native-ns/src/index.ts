@@ -40,6 +40,7 @@ export {
   createContainer,
   DEFAULT_MASKED_PATHS,
   DEFAULT_READONLY_PATHS,
+  type DeviceNode,
   type IdMapEntry,
   MAX_HOST_ID,
   PRIVILEGED_INIT_CAPABILITIES,

@@ -25,6 +25,9 @@ import { cgroupOf, createContainerCgroup, killCgroup, removeContainerCgroup } fr
 import { LinuxProcess } from './linux-process.js';
 import { cgroupMetrics } from './metrics.js';
 
+/** Guardian's /dev/fuse of privileged containers (its devices cgroup allows 10:229, cgroups.ts). */
+const FUSE = { name: 'fuse', major: 10, minor: 229, mode: 0o666 };
+
 /** How long a destroy waits for the shims to report the exits of the killed processes. */
 const EXIT_REPORT_MS = 5000;
 
@@ -86,15 +89,13 @@ export class RuntimePart implements Part {
         hostname: record.hostname,
         privileged: record.privileged,
         cgroups: cgroupDirs(cgroup.set),
+        // Unprivileged containers see their own cgroups read-only (reference §5.4; none when
+        // privileged, as Guardian).
+        cgroupfs: !record.privileged,
         env: record.env,
-        bindMounts: [
-          // Privileged containers get FUSE (reference §2.6).
-          ...(record.privileged && existsSync('/dev/fuse')
-            ? [{ source: '/dev/fuse', destination: '/dev/fuse', readOnly: false }]
-            : []),
-          ...binds,
-          ...ctx.bindMounts,
-        ],
+        bindMounts: [...binds, ...ctx.bindMounts],
+        // Privileged containers get FUSE, 0666 (reference §5.5; the host's node is often 0600).
+        ...(record.privileged ? { deviceNodes: [FUSE] } : {}),
       });
     } catch (e) {
       throw new GardenError(`creating the container failed: ${(e as Error).message}`, { cause: e });

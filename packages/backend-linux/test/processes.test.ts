@@ -1,11 +1,11 @@
 /** Real-container behaviour of create and run (reference §2–§3) beyond the contract suite. */
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ExecutableNotFoundError, GardenError } from '@garden-ts/api-types';
 import { errorFields } from '@garden-ts/backend-kit';
-import { NativeError } from '@garden-ts/native-ns';
+import { detectCgroupLayout, NativeError } from '@garden-ts/native-ns';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ImageSource, LinuxBackend } from '../src/index.js';
 import { Collector, exec, testEnv } from './helpers.js';
@@ -184,7 +184,11 @@ describe('create', () => {
     expect(m.memoryStat.hierarchicalMemoryLimit).toBe(64n << 20n);
     expect(m.pidStat.max).toBe(50n);
     expect(m.cpuEntitlement).toBeGreaterThan(0n);
-    expect(await c.currentCPULimits()).toEqual({ weight: 512n, limitInShares: 512n });
+    // Guardian's read-back (§6.2): the shares (v1) or the weight the kernel holds (v2), weight 0.
+    const v1Cpu = detectCgroupLayout().v1.cpu;
+    expect(await c.currentCPULimits()).toEqual({ limitInShares: v1Cpu ? 512n : 59n });
+    if (v1Cpu)
+      expect(readFileSync(join(v1Cpu, env.cgroupParent, c.handle, 'cpu.shares'), 'utf8')).toBe('512\n');
     await backend.destroy(c.handle);
   });
 

@@ -31,7 +31,13 @@ import {
   type StreamOutSpec,
   type WindowSize,
 } from '@garden-ts/api-types';
-import { checkName, PortPool, validateNetOutRule } from '@garden-ts/backend-kit';
+import {
+  checkContainerLimits,
+  checkName,
+  checkProcessLimits,
+  PortPool,
+  validateNetOutRule,
+} from '@garden-ts/backend-kit';
 import { ContainerRecord } from './container-record.js';
 import { simulateMetrics } from './metrics.js';
 import { seedRootfs } from './seed-rootfs.js';
@@ -157,6 +163,7 @@ export class FakeBackend implements Backend {
     if (max > 0 && this.records.size >= max) throw new GardenError('max containers reached');
     if ((spec.graceTime ?? 0n) < 0n)
       throw new InvalidRequestError('/grace_time', 'grace_time must not be negative');
+    checkContainerLimits(spec.limits);
     for (const rule of spec.netOut ?? []) validateNetOutRule(rule);
     spec.netIn?.forEach((rule, i) => {
       checkPort(`/net_in/${i}/host_port`, rule.hostPort);
@@ -397,7 +404,9 @@ export class FakeContainer implements Container {
   }
 
   async run(spec: ProcessSpec, io: ProcessIO, _opts?: CallOptions): Promise<Process> {
-    return this.record.run(spec, io);
+    const record = this.record;
+    checkProcessLimits(spec.overrideContainerLimits);
+    return record.run(spec, io);
   }
 
   async attach(processId: string, io: ProcessIO, _opts?: CallOptions): Promise<Process> {

@@ -201,6 +201,11 @@ func (c *Container) NetOutRules() []garden.NetOutRule {
 
 // Run starts a simulated process.
 func (c *Container) Run(spec garden.ProcessSpec, pio garden.ProcessIO) (garden.Process, error) {
+	if l := spec.OverrideContainerLimits; l != nil {
+		if err := checkCPUAndMemory(l.Memory, l.CPU); err != nil {
+			return nil, err
+		}
+	}
 	prog, err := resolveProgram(spec)
 	if err != nil {
 		return nil, err

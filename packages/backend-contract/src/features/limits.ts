@@ -1,6 +1,13 @@
-import { type CPULimits, DiskLimitScope } from '@garden-ts/api-types';
+import {
+  ContainerNotFoundError,
+  type CPULimits,
+  DiskLimitScope,
+  GardenError,
+  type Limits,
+} from '@garden-ts/api-types';
 import { describe, expect, it } from 'vitest';
 import type { Harness } from '../harness.js';
+import { rejectionOf } from '../support/errors.js';
 
 const MiB = 1024n * 1024n;
 
@@ -83,6 +90,40 @@ export function limits(h: Harness): void {
       const container = await h.create({ limits: { memory: { limitInBytes: 32n * MiB } } });
       expect(typeof (await container.currentMemoryLimits()).limitInBytes).toBe('bigint');
     });
+  });
+
+  // A Garden rule for every backend (backend-kit's checkContainerLimits): a limit no container can
+  // run with is refused before anything is made, naming the field and the range.
+  it.each([
+    [
+      'a 1-byte memory limit',
+      { memory: { limitInBytes: 1n } },
+      /limits\.memory_limits\.limit_in_bytes.*1048576/,
+    ],
+    ['pids.max 2^64-1', { pid: { max: 2n ** 64n - 1n } }, /limits\.pid_limits\.max.*1\.\.4194304/],
+    ['a CPU weight of 1', { cpu: { weight: 1n } }, /limits\.cpu_limits\.weight.*2\.\.262144/],
+  ] as [string, Limits, RegExp][])(
+    '%s is refused at create, naming the field and the range; nothing is made',
+    async (_label, limits, message) => {
+      const handle = h.handle('bad-limits');
+      const err = await rejectionOf(h.client.create({ handle, limits }));
+      expect(err).toBeInstanceOf(GardenError);
+      expect((err as Error).message).toMatch(message);
+      expect(await rejectionOf(h.client.lookup(handle))).toBeInstanceOf(ContainerNotFoundError);
+      expect((await h.client.containers()).map((c) => c.handle)).not.toContain(handle);
+    },
+  );
+
+  it("a process's own limits the kernel cannot take are refused at run, naming the field", async () => {
+    const container = await h.create();
+    const err = await rejectionOf(
+      container.run(
+        { path: 'echo', args: ['x'], overrideContainerLimits: { memory: { limitInBytes: 512n } } },
+        {},
+      ),
+    );
+    expect((err as Error).message).toMatch(/limits\.memory_limits\.limit_in_bytes.*1048576/);
+    expect((await container.info()).processIDs).toEqual([]);
   });
 
   describe.skipIf(!h.caps.diskLimits)('disk (caps.diskLimits)', () => {

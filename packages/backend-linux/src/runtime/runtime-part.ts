@@ -7,7 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { type ContainerSpec, GardenError, InvalidRequestError, type Metrics } from '@garden-ts/api-types';
-import { errorFields } from '@garden-ts/backend-kit';
+import { checkContainerLimits, errorFields } from '@garden-ts/backend-kit';
 import {
   attach,
   cgroupChildren,
@@ -46,6 +46,8 @@ export class RuntimePart implements Part {
   }
 
   validate(spec: ContainerSpec): void {
+    // Limits the kernel cannot take are refused here, before any part makes anything.
+    checkContainerLimits(spec.limits);
     for (const [i, e] of (spec.env ?? []).entries()) {
       if (!e.includes('='))
         throw new InvalidRequestError(

@@ -78,7 +78,7 @@ describe('a removal that keeps failing (an immutable file left in the upper dir)
     expect(warned[0]?.msg).toMatch(/attempt 1 of 3\); retried at the next start/);
     // the entry that could not go, and why
     expect(warned[0]?.obj).toMatchObject({ code: 'EPERM', stage: 'remove-tree' });
-    expect(String((warned[0]?.obj.err as Error).message)).toMatch(/upper\/tmp\/stuck: EPERM/);
+    expect(String((warned[0]?.obj.err as Error | undefined)?.message)).toMatch(/upper\/tmp\/stuck: EPERM/);
 
     const starts: ReturnType<typeof recorder>[] = [];
     for (let i = 0; i < 3; i++) {

@@ -134,6 +134,19 @@ describe.each(CASES)('StreamIn of %s', (_label, archive, message, before) => {
   });
 });
 
+// Until networking lands (its own branch replaces this): refused with a clear error over the wire.
+it('NetIn and NetOut are refused with a clear error, not ignored', async () => {
+  for (const call of [() => c.netIn(0, 8080), () => c.netOut({ protocol: 1 })]) {
+    const err = await call().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(GardenError);
+    expect((err as GardenError).message).toMatch(/^Net(In|Out) is not supported yet by the linux backend/);
+  }
+  expect((await c.info()).mappedPorts).toEqual([]);
+});
+
 describe('limits no container can run with', () => {
   it.each([
     [{ memory: { limitInBytes: 1n } }, /limits\.memory_limits\.limit_in_bytes.*at least 1048576/],

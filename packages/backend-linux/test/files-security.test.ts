@@ -1,6 +1,6 @@
 /** StreamIn/StreamOut safety (reference §4) and security defaults seen from inside (§5). */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -124,6 +124,64 @@ describe('streamIn safety', () => {
     );
     expect(out).toMatch(/error streaming out/);
     await expect(c.streamOut({ path: '/no/such/path' })).rejects.toThrow(/error streaming out/);
+  });
+});
+
+/** The entries of a StreamOut: name → type, link target, content. */
+async function entriesOf(
+  stream: Readable,
+): Promise<Record<string, { type: string; linkname?: string; content: string }>> {
+  const out: Record<string, { type: string; linkname?: string; content: string }> = {};
+  const extract = tar.extract();
+  stream.on('error', (e) => extract.destroy(e));
+  stream.pipe(extract);
+  for await (const entry of extract) {
+    const parts: Buffer[] = [];
+    for await (const chunk of entry) parts.push(chunk as Buffer);
+    const h = entry.header;
+    out[h.name] = {
+      type: h.type,
+      ...(h.type === 'symlink' ? { linkname: h.linkname } : {}),
+      content: Buffer.concat(parts).toString(),
+    };
+  }
+  return out;
+}
+
+describe('streamOut and symlinks', () => {
+  beforeAll(async () => {
+    await sh(
+      'rm -rf /tmp/so && mkdir -p /tmp/so && echo data > /tmp/so/file && ln -s file /tmp/so/rel && ' +
+        'ln -s /etc/passwd /tmp/so/abs && ln -s ../../../../../../../.. /tmp/so/up',
+    );
+  });
+
+  it('archives symlinks as symlinks, their targets exactly as they are, never followed', async () => {
+    const entries = await entriesOf(await c.streamOut({ path: '/tmp/so' }));
+    expect(entries).toMatchObject({
+      'so/': { type: 'directory' },
+      'so/file': { type: 'file', content: 'data\n' },
+      'so/rel': { type: 'symlink', linkname: 'file', content: '' },
+      'so/abs': { type: 'symlink', linkname: '/etc/passwd', content: '' },
+      'so/up': { type: 'symlink', linkname: '../../../../../../../..', content: '' },
+    });
+    // A symlink named as the source is archived itself.
+    expect(await entriesOf(await c.streamOut({ path: '/tmp/so/abs' }))).toEqual({
+      abs: { type: 'symlink', linkname: '/etc/passwd', content: '' },
+    });
+  });
+
+  it("a source through a symlink resolves inside the container: the container's files, never the host's", async () => {
+    const inContainer = (await sh('cat /etc/passwd')).stdout;
+    expect(inContainer).toContain('alice:x:1001');
+    expect(inContainer).not.toBe(readFileSync('/etc/passwd', 'utf8'));
+    // Up past the root through a symlink, then down: the container's /etc/passwd.
+    const up = await entriesOf(await c.streamOut({ path: '/tmp/so/up/etc/passwd' }));
+    expect(up).toEqual({ passwd: { type: 'file', content: inContainer } });
+    // The contents of a directory reached through the symlink (trailing slash): the container's.
+    const etc = await entriesOf(await c.streamOut({ path: '/tmp/so/up/etc/' }));
+    expect(etc['./passwd']?.content).toBe(inContainer);
+    expect(etc['./group']?.content).toBe((await sh('cat /etc/group')).stdout);
   });
 });
 

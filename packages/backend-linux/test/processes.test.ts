@@ -68,6 +68,13 @@ describe('create', () => {
       /^netout_rules is not supported yet/,
     );
     await expect(backend.lookup('net-in')).rejects.toThrow(/unknown handle/);
+    // On a container too: NetIn, NetOut and BulkNetOut fail with a clear error, nothing is recorded.
+    const c = await backend.create({});
+    await expect(c.netIn(0, 8080)).rejects.toThrow(/^NetIn is not supported yet by the linux backend/);
+    await expect(c.netOut({ protocol: 1 })).rejects.toThrow(/^NetOut is not supported yet/);
+    await expect(c.bulkNetOut([{ protocol: 1 }])).rejects.toThrow(/^BulkNetOut is not supported yet/);
+    expect((await c.info()).mappedPorts).toEqual([]);
+    await backend.destroy(c.handle);
   });
 
   it('reports a destroy racing another destroy as Guardian does', async () => {

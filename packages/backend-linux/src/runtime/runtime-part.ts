@@ -128,6 +128,10 @@ export class RuntimePart implements Part {
         Promise.allSettled([...container.processes.values()].map((p) => p.wait())),
         new Promise((r) => setTimeout(r, EXIT_REPORT_MS)),
       ]);
+      // Nothing can attach to them any more: their undelivered output goes now, not whenever the
+      // last reference to this container (a server's stream bookkeeping) goes.
+      for (const p of container.processes.values()) p.dispose();
+      container.processes.clear();
     }
     await removeContainerCgroup(cgroupPath).catch((e) =>
       this.log.warn({ id: ctx.id, ...errorFields(e) }, 'cgroup removal'),

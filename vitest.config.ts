@@ -53,6 +53,8 @@ export default defineConfig({
       'packages/native-ns/vitest.config.ts',
       // Real containers (root-only); runs after native-ns (sequence.groupOrder) because both are heavy.
       'packages/backend-linux/vitest.config.ts',
+      // Images: a real registry on loopback, layer unpacking, idmapped mounts (root-only).
+      'packages/images/vitest.config.ts',
       { extends: true as const, test: { name: 'bench', root: 'bench', include: ['test/**/*.test.ts'] } },
     ],
   },

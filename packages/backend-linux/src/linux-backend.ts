@@ -27,7 +27,7 @@ import { chooseHostHelper } from './files/host-helper.js';
 import { NetworkPart } from './network/network-part.js';
 import { type BackendLogger, type LinuxBackend, type LinuxBackendOptions, silentLogger } from './options.js';
 import type { CreateContext, DestroyContext, Part } from './part.js';
-import { RootfsPart } from './rootfs/rootfs-part.js';
+import { type ImageProgress, RootfsPart } from './rootfs/rootfs-part.js';
 import { RuntimePart } from './runtime/runtime-part.js';
 
 /** Guardian's MaxContainers without a pool or a flag: its default pool holds 256 /30 subnets. */
@@ -38,6 +38,8 @@ class LinuxBackendImpl implements LinuxBackend {
   readonly runDir: string;
   readonly cgroupParent: string;
   private readonly depotPart: DepotPart;
+  private readonly rootfsPart: RootfsPart;
+  private readonly progressListeners = new Set<(p: ImageProgress) => void>();
   /** In create order; destroy runs them in reverse. */
   private readonly parts: readonly Part[];
   private readonly hostHelper: string | undefined;
@@ -70,9 +72,19 @@ class LinuxBackendImpl implements LinuxBackend {
     } catch (e) {
       throw new InvalidRequestError('helperExecutable', (e as Error).message);
     }
+    this.rootfsPart = new RootfsPart(
+      this.depot,
+      options.defaultRootfs,
+      options.imageSources ?? [],
+      options.images ?? {},
+      this.log,
+      (p) => {
+        for (const fn of this.progressListeners) fn(p);
+      },
+    );
     this.parts = [
       this.depotPart,
-      new RootfsPart(this.depot, options.defaultRootfs, options.imageSources ?? []),
+      this.rootfsPart,
       new NetworkPart(),
       new RuntimePart(this.cgroupParent, this.log),
     ];
@@ -82,6 +94,11 @@ class LinuxBackendImpl implements LinuxBackend {
 
   handles(): string[] {
     return [...this.byHandle.keys()];
+  }
+
+  onImageProgress(listener: (p: ImageProgress) => void): () => void {
+    this.progressListeners.add(listener);
+    return () => this.progressListeners.delete(listener);
   }
 
   private host() {
@@ -123,6 +140,7 @@ class LinuxBackendImpl implements LinuxBackend {
     // A later start() recovers everything from the depot again.
     this.started = undefined;
     await this.settled();
+    for (const part of this.parts) await part.stop?.({ containersLeft: !none });
     // Nothing left to survive a restart: leave no empty run dir (nor, when it was the last one,
     // our /run/garden-ts tmpfs) behind; start() recreates them.
     if (none) releaseRunDir(this.runDir);

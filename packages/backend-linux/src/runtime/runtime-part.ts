@@ -120,7 +120,8 @@ export class RuntimePart implements Part {
       }
     }
     if (init) await init.destroy();
-    const cgroupPath = record?.cgroupPath ?? this.cgroupPath(ctx.id);
+    // Empty when the create failed before this part ran (e.g. in the rootfs part).
+    const cgroupPath = record?.cgroupPath || this.cgroupPath(ctx.id);
     await killCgroup(cgroupPath);
     if (container) {
       // Shims see their process die and finish: give attachers their exit status (137).

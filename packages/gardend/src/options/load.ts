@@ -134,7 +134,8 @@ interface ParsedArgv {
 
 /**
  * `--name VALUE`, `--name=VALUE`; booleans as `--name`, `--name=false` or `--no-name`; `-h`,
- * `--help`, `--version`, `--config FILE`. A later flag overrides an earlier one.
+ * `--help`, `--version`, `--config FILE`. A later flag overrides an earlier one, except for lists
+ * (repeatable flags), whose repetitions add up.
  */
 function parseArgv(argv: readonly string[], ctx: ParseContext): ParsedArgv {
   const out: ParsedArgv = { values: [], help: false, version: false };
@@ -180,6 +181,16 @@ function parseArgv(argv: readonly string[], ctx: ParseContext): ParsedArgv {
     const { key, spec } = option;
     const text = spec.type.boolean && inline === undefined ? 'true' : takeValue();
     const source: ValueSource = { kind: 'flag', name: `--${name}` };
+    if (spec.type.repeatable) {
+      // Each repetition adds its items to those of the earlier flags.
+      const earlier = out.values.find((v) => v.key === key);
+      const parseOne = () => spec.type.parse(text, ctx) as unknown[];
+      if (earlier) {
+        const before = earlier.parse;
+        earlier.parse = () => [...(before() as unknown[]), ...parseOne()];
+      } else out.values.push({ key, source, parse: parseOne });
+      continue;
+    }
     out.values.push({ key, source, parse: () => spec.type.parse(text, ctx) });
   }
   return out;

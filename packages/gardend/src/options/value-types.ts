@@ -19,6 +19,11 @@ export interface ValueType<T> {
   readonly metavar: string;
   /** True for booleans: `--flag`, `--flag=false`, `--no-flag`. */
   readonly boolean?: true;
+  /**
+   * True for lists: each `--flag VALUE` adds one item (a later flag adds, never overrides); the
+   * environment variable holds the items comma-separated, the config file a JSON array.
+   */
+  readonly repeatable?: true;
   /** Parses flag or environment text. @throws ValueError */
   parse(text: string, ctx: ParseContext): T;
   /** Converts a config-file value (JSON). @throws ValueError */
@@ -138,6 +143,38 @@ export function boolean(): ValueType<boolean> {
       throw new ValueError(`must be true or false${gotJson(value)}`);
     },
     show: String,
+  };
+}
+
+/**
+ * A list of `item` values: one per repeated flag (`parse` of each flag's text yields one item),
+ * comma-separated in an environment variable, a JSON array (or that comma-separated string) in
+ * the config file. The default is empty.
+ */
+export function list<T>(item: ValueType<T>): ValueType<T[]> {
+  const split = (text: string, ctx: ParseContext): T[] =>
+    text
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')
+      .map((s) => item.parse(s, ctx));
+  return {
+    metavar: item.metavar,
+    repeatable: true,
+    parse: split,
+    fromJson(value, ctx) {
+      if (typeof value === 'string') return split(value, ctx);
+      if (!Array.isArray(value)) throw new ValueError(`must be a JSON array${gotJson(value)}`);
+      return value.map((v, i) => {
+        try {
+          return item.fromJson(v, ctx);
+        } catch (err) {
+          if (err instanceof ValueError) throw new ValueError(`[${i}] ${err.message}`);
+          throw err;
+        }
+      });
+    },
+    show: (values) => values.map((v) => item.show(v)).join(','),
   };
 }
 

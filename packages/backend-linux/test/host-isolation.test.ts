@@ -4,7 +4,9 @@
  * executable nor readable for a host user through the depot or the run dir, for directory and
  * raw:// rootfses; inside the container the setuid bit still takes effect.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Container } from '@garden-ts/api-types';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -103,6 +105,68 @@ describe.each([
     expect(real).toBe('1001');
     expect([effective, saved]).toContain('1');
   });
+});
+
+describe('an image rootfs, its layer store outside the depot', () => {
+  const work = mkdtempSync(join(tmpdir(), 'host-isolation-image-'));
+  // A store where an operator would put one: its parents searchable by everyone.
+  chmodSync(work, 0o755);
+  const store = join(work, 'store');
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it("a host user can reach neither the store's setuid-root files nor the container's", async () => {
+    // The busybox rootfs plus a setuid-root copy of busybox, as a tarball image.
+    const rootfs = join(work, 'rootfs');
+    execFileSync('cp', ['-a', inject('rootfs'), rootfs]);
+    // A static program printing its real and effective uid (busybox drops a setuid root at once).
+    mkdirSync(join(rootfs, 'opt', 'suid'), { recursive: true });
+    const source = join(work, 'ids.c');
+    writeFileSync(
+      source,
+      '#include <stdio.h>\n#include <unistd.h>\nint main(void){printf("%d %d\\n",(int)getuid(),(int)geteuid());return 0;}\n',
+    );
+    execFileSync('cc', ['-static', '-Os', '-o', join(rootfs, 'opt', 'suid', 'ids'), source]);
+    chmodSync(join(rootfs, 'opt', 'suid', 'ids'), 0o4755);
+    const tarball = join(work, 'rootfs.tar');
+    execFileSync('tar', ['--numeric-owner', '-C', rootfs, '-cf', tarball, '.']);
+    const images = env.backend({ images: { store } });
+    const c = await images.create({ rootfsPath: tarball });
+    try {
+      await checkImageContainer(c);
+    } finally {
+      await images.destroy(c.handle);
+      await images.stop();
+    }
+  });
+
+  async function checkImageContainer(c: Container): Promise<void> {
+    await plant(c);
+    // The layer's copy in the store: setuid root. Reachable, it would give a host user euid 0.
+    const layerCopy = execFileSync(
+      'find',
+      [join(store, 'layers'), '-path', '*/opt/suid/ids', '-perm', '-4000'],
+      {
+        encoding: 'utf8',
+      },
+    )
+      .trim()
+      .split('\n')[0] as string;
+    expect(layerCopy).toMatch(/\/opt\/suid\/ids$/);
+    expect(spawnSync(layerCopy, [], NOBODY).error).toMatchObject({ code: 'EACCES' });
+    expect(readAsHostUser(layerCopy).stderr).toMatch(/Permission denied/);
+    // Not even the store's directories (views, copies) can be passed into.
+    for (const name of readdirSync(store)) {
+      const st = spawnSync('/usr/bin/stat', [join(store, name, '.')], { ...NOBODY, encoding: 'utf8' });
+      expect(st.stderr, name).toMatch(/Permission denied/);
+    }
+    const r = spawnSync('/usr/bin/find', [store, '-maxdepth', '3'], { ...NOBODY, encoding: 'utf8' });
+    expect(r.stdout.split('\n').filter((l) => l.startsWith(`${store}/`))).toEqual([]);
+    const depotDir = (await c.info()).containerPath;
+    expect(uidsAsHostUser(join(depotDir, 'upper', 'tmp', 'suid', 'sh'))).toEqual({ error: 'EACCES' });
+    // Inside, the image's setuid-root program runs with the container's root as its effective uid.
+    const inside = await exec(c, { path: '/opt/suid/ids', user: 'alice', dir: '/' });
+    expect(inside.stdout).toBe('1001 0\n');
+  }
 });
 
 it("the container's root still passes the guarded depot to an origin: Container bind source", async () => {

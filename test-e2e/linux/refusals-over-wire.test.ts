@@ -13,9 +13,14 @@ import { Readable } from 'node:stream';
 import { type Client, type Container, GardenConnectionError, GardenError } from '@garden-ts/api-types';
 import { createClient } from '@garden-ts/client';
 import { buildServer, type GardenServer } from '@garden-ts/server';
-import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exec, type TestEnv, testEnv } from '../../packages/backend-linux/test/helpers.js';
+import {
+  exec,
+  packTar,
+  type TarEntry,
+  type TestEnv,
+  testEnv,
+} from '../../packages/backend-linux/test/helpers.js';
 import { RawConnection } from '../../packages/server/test/helpers/raw-http.js';
 
 let env: TestEnv;
@@ -38,26 +43,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-type Entry = {
-  name: string;
-  type?: 'file' | 'link' | 'character-device';
-  linkname?: string;
-  content?: string;
-};
-
-async function pack(entries: Entry[]): Promise<Buffer> {
-  const p = tar.pack();
-  const chunks: Buffer[] = [];
-  p.on('data', (chunk) => {
-    chunks.push(chunk as Buffer);
-  });
-  const ended = new Promise<void>((resolve) => p.on('end', () => resolve()));
-  for (const { content, ...header } of entries)
-    p.entry({ mode: 0o644, devmajor: 1, devminor: 1, ...header }, content ?? '');
-  p.finalize();
-  await ended;
-  return Buffer.concat(chunks);
-}
+type Entry = TarEntry;
+const pack = (entries: Entry[]) => packTar(entries.map((e) => ({ devmajor: 1, devminor: 1, ...e })));
 
 const around = (bad: Entry) =>
   pack([{ name: 'before.txt', content: 'before' }, bad, { name: 'after.txt', content: 'after' }]);

@@ -8,36 +8,15 @@ import type { Container } from '@garden-ts/api-types';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { LinuxBackend } from '../src/index.js';
-import { exec, testEnv } from './helpers.js';
+import { exec, packTar, type TarEntry, testEnv } from './helpers.js';
 
 const env = testEnv('sec');
 let backend: LinuxBackend;
 let c: Container;
 
-type Entry = {
-  name: string;
-  type?: 'file' | 'symlink' | 'link' | 'directory' | 'character-device';
-  linkname?: string;
-  content?: string;
-  devmajor?: number;
-  devminor?: number;
-};
+type Entry = TarEntry;
 
-async function archive(entries: Entry[]): Promise<Readable> {
-  const pack = tar.pack();
-  for (const e of entries) {
-    const { content, ...header } = e;
-    await new Promise<void>((resolve, reject) =>
-      pack.entry({ mode: e.type === 'directory' ? 0o755 : 0o644, ...header }, content ?? '', (err) =>
-        err ? reject(err) : resolve(),
-      ),
-    );
-  }
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack) chunks.push(chunk as Buffer);
-  return Readable.from([Buffer.concat(chunks)]);
-}
+const archive = async (entries: Entry[]): Promise<Readable> => Readable.from([await packTar(entries)]);
 
 const sh = async (cmd: string, user?: string) =>
   exec(c, { path: 'sh', args: ['-c', cmd], ...(user ? { user } : {}) });

@@ -11,10 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import type { Container } from '@garden-ts/api-types';
-import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LinuxBackend } from '../src/index.js';
-import { exec, testEnv } from './helpers.js';
+import { exec, packTar, type TarEntry, testEnv } from './helpers.js';
 
 const env = testEnv('archives');
 let backend: LinuxBackend;
@@ -30,35 +29,8 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-type Entry = {
-  name: string;
-  type?: 'file' | 'symlink' | 'link' | 'directory' | 'character-device';
-  linkname?: string;
-  content?: string | Buffer;
-  devmajor?: number;
-  devminor?: number;
-};
-
-async function pack(entries: Entry[]): Promise<Buffer> {
-  const p = tar.pack();
-  // Read while writing: an entry larger than the stream's buffer completes only once read.
-  const chunks: Buffer[] = [];
-  p.on('data', (chunk) => {
-    chunks.push(chunk as Buffer);
-  });
-  const ended = new Promise<void>((resolve) => p.on('end', () => resolve()));
-  for (const e of entries) {
-    const { content, ...header } = e;
-    await new Promise<void>((resolve, reject) =>
-      p.entry({ mode: e.type === 'directory' ? 0o755 : 0o644, ...header }, content ?? '', (err) =>
-        err ? reject(err) : resolve(),
-      ),
-    );
-  }
-  p.finalize();
-  await ended;
-  return Buffer.concat(chunks);
-}
+type Entry = TarEntry;
+const pack = packTar;
 
 const sh = async (cmd: string) => (await exec(c, { path: 'sh', args: ['-c', cmd], dir: '/' })).stdout;
 

@@ -112,7 +112,12 @@ describe('an image rootfs, its layer store outside the depot', () => {
   // A store where an operator would put one: its parents searchable by everyone.
   chmodSync(work, 0o755);
   const store = join(work, 'store');
-  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  // A depot of its own: a backend stopping with no container left unmounts the store's views.
+  const imageEnv = testEnv('hostiso-image');
+  afterAll(async () => {
+    await imageEnv.cleanup();
+    rmSync(work, { recursive: true, force: true });
+  });
 
   it("a host user can reach neither the store's setuid-root files nor the container's", async () => {
     // The busybox rootfs plus a setuid-root copy of busybox, as a tarball image.
@@ -129,7 +134,7 @@ describe('an image rootfs, its layer store outside the depot', () => {
     chmodSync(join(rootfs, 'opt', 'suid', 'ids'), 0o4755);
     const tarball = join(work, 'rootfs.tar');
     execFileSync('tar', ['--numeric-owner', '-C', rootfs, '-cf', tarball, '.']);
-    const images = env.backend({ images: { store } });
+    const images = imageEnv.backend({ images: { store } });
     const c = await images.create({ rootfsPath: tarball });
     try {
       await checkImageContainer(c);

@@ -73,22 +73,22 @@ function serveOutput(ctx: ServerContext, r: HijackedRequest): void {
 
 async function serveProcess(ctx: ServerContext, r: HijackedRequest): Promise<void> {
   const { socket, log } = r;
-  const fail = (err: unknown, validation = false) => {
+  const fail = (err: unknown) => {
     log.info({ route: r.route, err }, 'request failed');
-    const status = errorStatus(err, validation);
+    const status = errorStatus(err);
     measured(ctx, r, status);
     if (r.route === 'Run') ctx.metrics?.ran(false);
     socket.write(rawJsonResponse(status, errorLine(err)));
     r.continuePlain(r.rest);
   };
 
-  if (r.illFormed !== undefined) return fail(illFormedCapture(r.illFormed), true);
+  if (r.illFormed !== undefined) return fail(illFormedCapture(r.illFormed));
   let spec: ProcessSpec | undefined;
   if (r.route === 'Run') {
     try {
       spec = decodeBody(ROUTES.Run.request.codec, r.body.toString('utf8'));
     } catch (err) {
-      return fail(err, true);
+      return fail(err);
     }
   }
 

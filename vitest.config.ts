@@ -56,6 +56,7 @@ export default defineConfig({
       // Images: a real registry on loopback, layer unpacking, idmapped mounts (root-only).
       'packages/images/vitest.config.ts',
       { extends: true as const, test: { name: 'bench', root: 'bench', include: ['test/**/*.test.ts'] } },
+      { extends: true as const, test: { name: 'examples', root: 'examples', include: ['**/*.test.ts'] } },
     ],
   },
 });

@@ -13,7 +13,10 @@ import {
   ContainerNotFoundError,
   type ContainerSpec,
   type Duration,
+  EventHub,
+  type EventsOptions,
   GardenError,
+  type GardenEventStream,
   InvalidRequestError,
   type Properties,
 } from '@garden-ts/api-types';
@@ -23,6 +26,7 @@ import { DepotPart } from './depot/depot-part.js';
 import { storageId } from './depot/names.js';
 import { defaultRunDir, ensureRunDir, releaseRunDir } from './depot/run-dir.js';
 import type { ContainerRecord } from './depot/state-store.js';
+import { OomWatchPart } from './events/oom-watch-part.js';
 import { chooseHostHelper } from './files/host-helper.js';
 import { NetworkPart } from './network/network-part.js';
 import { type BackendLogger, type LinuxBackend, type LinuxBackendOptions, silentLogger } from './options.js';
@@ -60,6 +64,9 @@ class LinuxBackendImpl implements LinuxBackend {
   private readonly log: BackendLogger;
   private readonly cpuPerShare: number;
   private started: Promise<void> | undefined;
+  /** Lifecycle events only the backend knows (process exits, OOM kills): events/. */
+  private readonly hub = new EventHub();
+  private readonly oomWatch = new OomWatchPart((h) => this.byHandle.get(h));
 
   constructor(private readonly options: LinuxBackendOptions) {
     if (typeof options.depot !== 'string' || !options.depot.startsWith('/'))
@@ -105,6 +112,7 @@ class LinuxBackendImpl implements LinuxBackend {
       new NetworkPart(),
       new RuntimePart(this.cgroupParent, this.log),
       this.peaPart,
+      this.oomWatch,
     ];
     // Guardian's auto default: cores × 100 / total RAM in MiB (percent per share).
     this.cpuPerShare = (availableParallelism() * 100) / (totalmem() / (1024 * 1024));
@@ -129,6 +137,7 @@ class LinuxBackendImpl implements LinuxBackend {
       parts: this.parts,
       peas: this.peaPart,
       live: (h: string) => this.live(h),
+      publish: this.hub.publish.bind(this.hub),
     };
   }
 
@@ -146,8 +155,14 @@ class LinuxBackendImpl implements LinuxBackend {
     return this.started;
   }
 
+  /** `process.exited` and `container.oom` (see events/oom-watch-part.ts). */
+  events(opts?: EventsOptions): GardenEventStream {
+    return this.hub.events(opts);
+  }
+
   async stop(): Promise<void> {
     const none = this.admitted.size === 0;
+    this.oomWatch.close();
     // Containers and processes keep running; only our connections to the shims go.
     for (const c of this.byHandle.values()) {
       for (const p of c.processes.values()) p.detach();

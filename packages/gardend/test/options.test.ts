@@ -79,6 +79,44 @@ describe('names come from the schema key', () => {
   });
 });
 
+describe('daemon and module options', () => {
+  it('the debug options need --debug-bind-ip', () => {
+    expect(config(['--backend', 'fake', '--debug-bind-ip', '127.0.0.1']).debugBindPort).toBe(17013);
+    for (const extra of [['--debug-bind-port', '1'], ['--debug-container-metrics']]) {
+      expect(usageError(() => load(['--backend', 'fake', ...extra]))).toMatch(/needs --debug-bind-ip/);
+    }
+  });
+
+  it('--backend module needs --backend-module, a path or a package name', () => {
+    expect(usageError(() => load(['--backend', 'module']))).toBe(
+      '--backend module needs --backend-module PATH|PKG',
+    );
+    expect(config(['--backend', 'module', '--backend-module', './b.js']).backendModule).toBe(
+      resolve(CWD, 'b.js'),
+    );
+    expect(config(['--backend', 'module', '--backend-module', '@acme/garden-backend']).backendModule).toBe(
+      '@acme/garden-backend',
+    );
+    expect(usageError(() => load(['--backend', 'module', '--backend-module', 'a b']))).toMatch(
+      /^--backend-module must be a file path/,
+    );
+    expect(usageError(() => load(['--backend', 'fake', '--backend-module', 'x']))).toMatch(
+      /only applies to --backend module/,
+    );
+  });
+
+  it('--backend-options is a JSON object (text on the command line, the object in the file)', () => {
+    const m = ['--backend', 'module', '--backend-module', 'x'];
+    expect(config([...m, '--backend-options', '{"a":1}']).backendOptions).toEqual({ a: 1 });
+    expect(usageError(() => load([...m, '--backend-options', '[1]']))).toMatch(/must be a JSON object/);
+    expect(usageError(() => load([...m, '--backend-options', '{']))).toMatch(/must be a JSON object/);
+    const file = {
+      '/work/here/g.json': '{"backend":"module","backend-module":"x","backend-options":{"b":true}}',
+    };
+    expect(config(['--config', 'g.json'], {}, file).backendOptions).toEqual({ b: true });
+  });
+});
+
 describe('defaults', () => {
   it('fill in what no source sets', () => {
     const c = config(['--backend', 'linux']);
@@ -91,6 +129,11 @@ describe('defaults', () => {
       readHeaderTimeout: DEFAULT_READ_HEADER_TIMEOUT,
       maxIdleConnections: DEFAULT_MAX_IDLE_CONNECTIONS,
       logLevel: 'info',
+      shutdownTimeout: 10n * SECOND,
+      debugBindIp: undefined,
+      debugBindPort: 17013,
+      debugContainerMetrics: false,
+      debugContainerMetricsLimit: 100,
       maxContainers: 0,
       portPoolStart: 61001,
       portPoolSize: 4534,
@@ -109,6 +152,8 @@ describe('defaults', () => {
       imageStore: undefined,
       imageGcKeepBytes: 0,
       imageTagTtl: 0n,
+      backendModule: undefined,
+      backendOptions: {},
       helperExecutable: undefined,
     } satisfies GardendConfig);
     expect(load(['--backend', 'fake'])).toMatchObject({
@@ -118,7 +163,7 @@ describe('defaults', () => {
   });
 
   it('--backend has none', () => {
-    expect(usageError(() => load([]))).toBe('--backend is required (fake or linux)');
+    expect(usageError(() => load([]))).toBe('--backend is required (fake, linux or module)');
   });
 });
 

@@ -50,6 +50,7 @@ export {
   readCgroup,
   readCgroupStats,
   removeCgroup,
+  sharesToWeight,
   signalCgroup,
   writeCgroup,
 } from './cgroups.js';
@@ -60,6 +61,7 @@ export {
   createContainer,
   DEFAULT_MASKED_PATHS,
   DEFAULT_READONLY_PATHS,
+  type DeviceNode,
   defaultIdMap,
   type IdMapEntry,
   MAX_HOST_ID,

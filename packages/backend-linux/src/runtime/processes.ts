@@ -13,7 +13,7 @@ import {
   ProcessNotFoundError,
   type ProcessSpec,
 } from '@garden-ts/api-types';
-import { checkName, generateName, processEnv } from '@garden-ts/backend-kit';
+import { checkName, checkProcessLimits, generateName, processEnv } from '@garden-ts/backend-kit';
 import {
   allCgroupDirs,
   NativeError,
@@ -63,6 +63,7 @@ export async function runProcess(c: LinuxContainer, spec: ProcessSpec, io: Proce
   if (spec.bindMounts && spec.bindMounts.length > 0 && !spec.image?.uri)
     throw new GardenError('Running a process with bind mounts and no image provided is not allowed');
   if (!spec.path) throw new GardenError('process path must not be empty');
+  checkProcessLimits(spec.overrideContainerLimits);
   const id = spec.id || generateName();
   checkName('id', id);
   if (c.processes.has(id) || c.starting.has(id)) throw new GardenError(`process ID '${id}' already in use`);
@@ -141,7 +142,7 @@ async function start(c: LinuxContainer, spec: ProcessSpec, id: string, pea: Prep
     if (e instanceof NativeError) throw new GardenError(`running ${path} failed: ${e.message}`, { cause: e });
     throw e;
   }
-  const proc = new LinuxProcess(id, dir, conn, () => c.refreshEvents());
+  const proc = new LinuxProcess(id, dir, conn, (p, status) => c.processExited(p.id, status));
   c.processes.set(id, proc);
   return proc;
 }

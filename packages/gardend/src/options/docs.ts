@@ -75,7 +75,7 @@ function entry(left: string, text: string): string {
 /** The `--help` text. */
 export function renderHelp(): string {
   const out = [
-    'Usage: gardend --backend fake|linux [options]',
+    'Usage: gardend --backend fake|linux|module [options]',
     '',
     ...wrap(
       'Serves the Garden API over a unix socket (default) or TCP. Every option can also be set in ' +

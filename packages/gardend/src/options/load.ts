@@ -91,8 +91,20 @@ export function loadOptions(input: LoadInput): Loaded {
     }
   }
   const resolved = config as GardendConfig;
-  if (resolved.backend === undefined) throw new UsageError('--backend is required (fake or linux)');
+  if (resolved.backend === undefined) throw new UsageError('--backend is required (fake, linux or module)');
   checkBackendScope(resolved.backend, sources);
+  if (resolved.backend === 'module' && resolved.backendModule === undefined) {
+    throw new UsageError('--backend module needs --backend-module PATH|PKG');
+  }
+  if (resolved.debugBindIp === undefined) {
+    for (const key of ['debugBindPort', 'debugContainerMetrics', 'debugContainerMetricsLimit'] as const) {
+      if (sources[key].kind !== 'default') {
+        throw new UsageError(
+          `${sources[key].name} needs --debug-bind-ip (the debug server is off without it)`,
+        );
+      }
+    }
+  }
   return { kind: 'run', config: resolved, listen: listenOf(resolved, sources), sources };
 }
 

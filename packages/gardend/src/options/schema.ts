@@ -20,7 +20,9 @@ import {
   choice,
   duration,
   integer,
+  jsonObject,
   list,
+  moduleSpecifier,
   path,
   pathOrNone,
   text,
@@ -30,10 +32,13 @@ import {
 } from './value-types.js';
 
 /** The backends gardend can serve. */
-export const BACKEND_NAMES = ['fake', 'linux'] as const;
+export const BACKEND_NAMES = ['fake', 'linux', 'module'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** gdn's debug server port. */
+export const DEFAULT_DEBUG_PORT = 17013;
 
 /** Where `--backend linux` keeps its containers when `--depot` is not given. */
 export const DEFAULT_DEPOT = '/var/lib/garden-ts/depot';
@@ -133,7 +138,7 @@ export const OPTIONS = {
   backend: option({
     type: choice(BACKEND_NAMES),
     required: true,
-    help: 'the backend to serve: fake (in memory, for tests and development) or linux (real containers; root only)',
+    help: 'the backend to serve: fake (in memory, for tests and development), linux (real containers; root only) or module (a third-party backend: --backend-module)',
   }),
   bindSocket: option({
     type: path('PATH'),
@@ -160,7 +165,35 @@ export const OPTIONS = {
     default: DEFAULT_MAX_IDLE_CONNECTIONS,
     help: 'connections that may wait idle for a request; beyond it the longest-idle ones (idle at least 1 s) are closed',
   }),
-  logLevel: option({ type: choice(LOG_LEVELS), default: 'info', help: 'log level (JSON lines on stderr)' }),
+  logLevel: option({
+    type: choice(LOG_LEVELS),
+    default: 'info',
+    help: 'log level (JSON lines on stderr); SIGHUP re-reads it from the config file',
+  }),
+  shutdownTimeout: option({
+    type: duration(3600n * SECOND),
+    default: 10n * SECOND,
+    help: 'on SIGTERM/SIGINT, exit with status 1 when the graceful stop takes longer than this (a second signal exits at once)',
+  }),
+  debugBindIp: option({
+    type: text('IP'),
+    help: 'serve the debug server (GET /debug/vars, GET /metrics) on this address; off when unset',
+  }),
+  debugBindPort: option({
+    type: integer(0, 65535, 'a port number (0-65535)', 'PORT'),
+    default: DEFAULT_DEBUG_PORT,
+    help: 'port of the debug server (with --debug-bind-ip)',
+  }),
+  debugContainerMetrics: option({
+    type: boolean(),
+    default: false,
+    help: 'add per-container CPU and memory gauges (labelled by handle) to GET /metrics',
+  }),
+  debugContainerMetricsLimit: option({
+    type: integer(0, 100_000, 'a whole number of containers'),
+    default: 100,
+    help: 'at most this many containers (the first by handle) get per-container gauges, bounding the series count',
+  }),
 
   maxContainers: option({
     type: integer(0, 999_999_999, 'a whole number of containers (0 = unlimited)'),
@@ -275,6 +308,17 @@ export const OPTIONS = {
     default: 0n,
     backends: ['linux'],
     help: "how long a tag's resolution is trusted before the registry is asked again (0 = every create asks, as Guardian does; digests never ask)",
+  }),
+  backendModule: option({
+    type: moduleSpecifier(),
+    backends: ['module'],
+    help: 'the backend module: a file (./my-backend.js, /opt/b/index.js) or an installed package name; it exports createBackend(options, context) (docs/writing-a-backend.md)',
+  }),
+  backendOptions: option({
+    type: jsonObject(),
+    default: {},
+    backends: ['module'],
+    help: 'a JSON object handed to createBackend as its options (in the config file: the object itself)',
   }),
   helperExecutable: option({
     type: pathOrNone('PATH'),

@@ -243,3 +243,43 @@ export function formatDuration(d: Duration): string {
   }
   return out;
 }
+
+/**
+ * A module to import: a path (starts with `.` or `/`; made absolute like other paths) or a
+ * package name (kept as given, resolved by Node from gardend and then from the working directory).
+ */
+export function moduleSpecifier(): ValueType<string> {
+  const file = path('PATH|PKG');
+  return textual('PATH|PKG', (value, ctx) => {
+    if (value === '') throw new ValueError('must not be empty');
+    if (value.startsWith('.') || value.startsWith('/')) return file.parse(value, ctx);
+    if (!/^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*(\/[\w.-]+)*$/i.test(value)) {
+      throw new ValueError(`must be a file path (./x.js, /x.js) or a package name${got(value)}`);
+    }
+    return value;
+  });
+}
+
+/** A JSON object: its text on the command line and in the environment, the object itself in the config file. */
+export function jsonObject(): ValueType<Record<string, unknown>> {
+  const check = (value: unknown): Record<string, unknown> => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new ValueError(`must be a JSON object${gotJson(value)}`);
+    }
+    return value as Record<string, unknown>;
+  };
+  return {
+    metavar: 'JSON',
+    parse(text) {
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (err) {
+        throw new ValueError(`must be a JSON object: ${(err as Error).message}`);
+      }
+      return check(value);
+    },
+    fromJson: (value) => check(value),
+    show: (value) => JSON.stringify(value),
+  };
+}

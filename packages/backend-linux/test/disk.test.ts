@@ -5,7 +5,7 @@
  * nothing (volume, qgroup, mount, loop device) is left after destroy and stop.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Container, DiskLimitScope } from '@garden-ts/api-types';
@@ -62,6 +62,15 @@ describe('the disk store', () => {
     const store = join(env.depot, 'store');
     expect(isBtrfs(store)).toBe(true);
     expect(storeState(env.depot)).toMatchObject({ mounted: true, loops: 1, volumes: 0, qgroups: 0 });
+    // Containers' writable layers are below: root only (the depot's rule), the image file too.
+    for (const [path, mode] of [
+      [store, 0o700],
+      [join(store, 'volumes'), 0o700],
+      [`${store}.img`, 0o600],
+    ] as const) {
+      const st = statSync(path);
+      expect([st.uid, st.gid, st.mode & 0o7777], path).toEqual([0, 0, mode]);
+    }
     // Simple quotas on an image of its own: accounted as extents are allocated, never inconsistent.
     expect(btrfsQuotaStatus(btrfsFsid(store))).toEqual({
       enabled: true,

@@ -30,6 +30,7 @@ import {
 } from '@garden-ts/native-ns';
 import type { LinuxContainer } from '../container.js';
 import { storageId } from '../depot/names.js';
+import { guardDir } from '../depot/permissions.js';
 import { listProcessDirs } from '../depot/run-dir.js';
 import { resolveInRoot } from '../files/safe-path.js';
 import type { BackendLogger } from '../options.js';
@@ -126,7 +127,11 @@ export class PeaPart implements Part {
     try {
       // Leftovers of an earlier pea of this id (its release failed): start clean.
       await this.release(meta);
-      mkdirSync(meta.dir, { recursive: true, mode: 0o711 });
+      // The pea's child resolves the rootfs as the container's root (it joined the user
+      // namespace first): traverse for it, nothing for host users (depot/permissions.ts).
+      guardDir(join(this.depot, 'peas'), 'traverse');
+      guardDir(this.containerDir(record.id), 'traverse');
+      guardDir(meta.dir, 'traverse');
       if (meta.upper) mkdirSync(meta.upper, { recursive: true, mode: 0o700 });
       const image = await this.rootfsPart.prepareImage(request, {
         owner: meta.owner,

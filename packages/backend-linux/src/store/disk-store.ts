@@ -50,6 +50,7 @@ import {
   unmount,
   unmountAsync,
 } from '@garden-ts/native-ns';
+import { guardDir } from '../depot/permissions.js';
 import type { BackendLogger } from '../options.js';
 
 const run = promisify(execFile);
@@ -187,7 +188,10 @@ export class DiskStore {
         log.info({ store: path }, 'disk store: waiting for the qgroup rescan');
         await rescanBtrfsQuota(path, { wait: true });
       }
-      mkdirSync(join(path, 'volumes'), { mode: 0o700, recursive: true });
+      // Containers' writable layers are below: no host user but root may reach them (the
+      // depot's rule, depot/permissions.ts); the overlay reaches them as the mounter.
+      guardDir(path, 'root-only');
+      guardDir(join(path, 'volumes'), 'root-only');
       return new DiskStore(path, fsid, loopBacked, log);
     } catch (e) {
       throw new GardenError(`opening the disk store ${path} failed: ${(e as Error).message}`, { cause: e });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { runBackendContract } from '@garden-ts/backend-contract';
 import { createClient } from '@garden-ts/client';
 import { buildServer } from '@garden-ts/server';
-import { afterAll } from 'vitest';
+import { afterAll, inject } from 'vitest';
 import { linuxBackendCapabilities } from '../../packages/backend-linux/src/index.js';
 import { type TestEnv, testEnv } from '../../packages/backend-linux/test/helpers.js';
 
@@ -25,6 +25,8 @@ runBackendContract({
   name: 'client→server→backend-linux',
   // Through a garden-ts server, which adds the container lifecycle events.
   capabilities: { ...linuxBackendCapabilities(), containerEvents: true },
+  // Peas from the default busybox rootfs (a directory image).
+  peaImage: inject('rootfs'),
   timeScale: 4,
   async setup() {
     const env = testEnv('wire');

@@ -242,6 +242,86 @@ describe('gardend --backend linux', () => {
     expect(leakCounts({ depot, cgroupParent })).toMatchObject({ cgroups: 0, mounts: 0, depot: 0 });
   }, 60_000);
 
+  it('disk quotas, DiskStat and a pea through the wire survive kill -9 of gardend; nothing is left after destroy and stop', async () => {
+    const MiB = 1n << 20n;
+    const sock = join(dir, 'quota-restart.sock');
+    let started = run(['--bind-socket', sock]);
+    child = started.child;
+    await waitForPing(sock);
+    let client = createClient({ socketPath: sock });
+    const container = await client.create({ limits: { disk: { byteHard: 20n * MiB, scope: 1 } } });
+    /** `dd` of `mib` MiB of random data to `path` in the container: exit status and stderr. */
+    const write = async (c: typeof container, path: string, mib: number) => {
+      const err = new Collector();
+      const p = await c.run(
+        { path: 'dd', args: ['if=/dev/urandom', `of=${path}`, 'bs=1M', `count=${mib}`] },
+        { stderr: err },
+      );
+      return { status: await p.wait(), stderr: err.text() };
+    };
+    const exclusive = async (c: typeof container) => (await c.metrics()).diskStat.exclusiveBytesUsed;
+    // DiskStat from the quota report: +3 MiB, then +13 MiB (±1 MiB).
+    const base = await exclusive(container);
+    expect(base).toBeLessThan(MiB);
+    expect(await write(container, '/three', 3)).toMatchObject({ status: 0 });
+    const three = (await exclusive(container)) - base;
+    expect(three).toBeGreaterThanOrEqual(2n * MiB);
+    expect(three).toBeLessThanOrEqual(4n * MiB);
+    expect(await write(container, '/ten', 10)).toMatchObject({ status: 0 });
+    const thirteen = (await exclusive(container)) - base;
+    expect(thirteen).toBeGreaterThanOrEqual(12n * MiB);
+    expect(thirteen).toBeLessThanOrEqual(14n * MiB);
+    // A pea that outlives the server: its output and exit status after the restart.
+    const first = new Collector();
+    await container.run(
+      {
+        id: 'pea-survivor',
+        path: 'sh',
+        args: ['-c', 'echo started; sleep 2; busybox | head -1; exit 3'],
+        image: { uri: join(repo, '.rootfs', 'busybox') },
+      },
+      { stdout: first },
+    );
+    for (const deadline = Date.now() + 20_000; !first.text().includes('started'); ) {
+      if (Date.now() > deadline) throw new Error('the pea did not start');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    started.child.kill('SIGKILL');
+    await started.done;
+    // The store stays mounted with the container's volume and quota.
+    expect(storeState(depot)).toEqual({ mounted: true, loops: 1, volumes: 1, qgroups: 1 });
+
+    started = run(['--bind-socket', sock]);
+    child = started.child;
+    await waitForPing(sock);
+    client = createClient({ socketPath: sock });
+    const again = await client.lookup(container.handle);
+    expect(await again.currentDiskLimits()).toEqual({ byteHard: 20n * MiB, scope: 1 });
+    const second = new Collector();
+    expect(await (await again.attach('pea-survivor', { stdout: second })).wait()).toBe(3);
+    expect(`${first.text()}${second.text()}`).toMatch(/started\nBusyBox v/);
+    // Quota intact: 13 MiB used of 20, 8 more do not fit, 5 do.
+    const thirteenAgain = (await exclusive(again)) - base;
+    expect(thirteenAgain).toBeGreaterThanOrEqual(12n * MiB);
+    expect(thirteenAgain).toBeLessThanOrEqual(14n * MiB);
+    expect((await write(again, '/eight', 8)).stderr).toContain('Disk quota exceeded');
+    await again.run({ path: 'rm', args: ['/eight'] }, {}).then((p) => p.wait());
+    expect(await write(again, '/five', 5)).toMatchObject({ status: 0 });
+    // The pea's rootfs is released once it exited.
+    const peas = join(depot, 'peas');
+    for (const deadline = Date.now() + 10_000; ; ) {
+      const left = existsSync(peas) ? readdirSync(peas).flatMap((id) => readdirSync(join(peas, id))) : [];
+      if (left.length === 0) break;
+      if (Date.now() > deadline) throw new Error(`pea dirs left: ${left.join(', ')}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await client.destroy(container.handle);
+    await stopped(started);
+    // No container left: the store is unmounted, its loop device gone, no volume or qgroup.
+    expect(storeState(depot)).toEqual({ mounted: false, loops: 0, volumes: 0, qgroups: 0 });
+    expect(leakCounts({ depot, cgroupParent })).toMatchObject({ cgroups: 0, mounts: 0, depot: 0 });
+  }, 90_000);
+
   it('hands --disk-store and --disk-store-size to the backend; --disk-store none turns quotas off', async () => {
     const store = join(dir, 'disk-store');
     const sock = join(dir, 'disk.sock');

@@ -31,7 +31,7 @@ import { chooseHostHelper } from './files/host-helper.js';
 import { NetworkPart } from './network/network-part.js';
 import { type BackendLogger, type LinuxBackend, type LinuxBackendOptions, silentLogger } from './options.js';
 import type { CreateContext, DestroyContext, Part } from './part.js';
-import { type ImageProgress, RootfsPart } from './rootfs/rootfs-part.js';
+import { RootfsPart } from './rootfs/rootfs-part.js';
 import { PeaPart } from './runtime/peas.js';
 import { RuntimePart } from './runtime/runtime-part.js';
 import type { DiskStoreOptions } from './store/disk-store.js';
@@ -53,7 +53,6 @@ class LinuxBackendImpl implements LinuxBackend {
   private readonly storePart: StorePart | undefined;
   private readonly rootfsPart: RootfsPart;
   private readonly peaPart: PeaPart;
-  private readonly progressListeners = new Set<(p: ImageProgress) => void>();
   /** In create order; destroy runs them in reverse. */
   private readonly parts: readonly Part[];
   private readonly hostHelper: string | undefined;
@@ -99,9 +98,7 @@ class LinuxBackendImpl implements LinuxBackend {
       options.imageSources ?? [],
       options.images ?? {},
       this.log,
-      (p) => {
-        for (const fn of this.progressListeners) fn(p);
-      },
+      (p) => this.hub.publish({ type: 'image.progress', ...p }),
     );
     this.peaPart = new PeaPart(this.depot, this.cgroupParent, this.rootfsPart, this.storePart, this.log);
     this.parts = [
@@ -120,11 +117,6 @@ class LinuxBackendImpl implements LinuxBackend {
 
   handles(): string[] {
     return [...this.byHandle.keys()];
-  }
-
-  onImageProgress(listener: (p: ImageProgress) => void): () => void {
-    this.progressListeners.add(listener);
-    return () => this.progressListeners.delete(listener);
   }
 
   private host() {

@@ -2,7 +2,6 @@
 import type { Backend } from '@garden-ts/api-types';
 import type { ImageServiceOptions } from '@garden-ts/images';
 import type { ImageSource } from './rootfs/image-uri.js';
-import type { ImageProgress } from './rootfs/rootfs-part.js';
 import type { DiskStoreOptions } from './store/disk-store.js';
 
 /** Minimal structured logger (pino-compatible subset). */
@@ -80,11 +79,6 @@ export interface LinuxBackend extends Backend {
   settled(): Promise<void>;
   /** The cgroup parent path. */
   readonly cgroupParent: string;
-  /**
-   * Image pull progress of creates (bytes per layer, layers done), for the server to stream.
-   * Returns the unsubscribe function.
-   */
-  onImageProgress(listener: (p: ImageProgress) => void): () => void;
 }
 
 export const silentLogger: BackendLogger = { info() {}, warn() {}, error() {} };

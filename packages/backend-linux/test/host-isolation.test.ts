@@ -41,12 +41,12 @@ async function plant(c: Container): Promise<void> {
 }
 
 /**
- * Where the host keeps the planted file of the container at `depotDir` in its writable layer: its volume in the
- * disk store (`<depot>/store/volumes/<id>-<random>/upper`).
+ * Where the host keeps the planted file of the container at `depotDir` in its writable layer: its
+ * volume in the disk store (`<depot>/store/volumes/<id>-<random>/upper`).
  */
-function plantedUpper(depotDir: string): string {
+function plantedUpper(depotDir: string, depot = backend.depot): string {
   const id = depotDir.slice(depotDir.lastIndexOf('/') + 1);
-  const volumes = join(backend.depot, 'store', 'volumes');
+  const volumes = join(depot, 'store', 'volumes');
   const found = readdirSync(volumes)
     .filter((v) => v.startsWith(`${id}-`))
     .map((v) => join(volumes, v, 'upper', 'tmp', 'suid', 'sh'));
@@ -183,7 +183,9 @@ describe('an image rootfs, its layer store outside the depot', () => {
     const r = spawnSync('/usr/bin/find', [store, '-maxdepth', '3'], { ...NOBODY, encoding: 'utf8' });
     expect(r.stdout.split('\n').filter((l) => l.startsWith(`${store}/`))).toEqual([]);
     const depotDir = (await c.info()).containerPath;
-    expect(uidsAsHostUser(join(depotDir, 'upper', 'tmp', 'suid', 'sh'))).toEqual({ error: 'EACCES' });
+    const upper = plantedUpper(depotDir, imageEnv.depot);
+    expect(existsSync(upper)).toBe(true);
+    expect(uidsAsHostUser(upper)).toEqual({ error: 'EACCES' });
     // Inside, the image's setuid-root program runs with the container's root as its effective uid.
     const inside = await exec(c, { path: '/opt/suid/ids', user: 'alice', dir: '/' });
     expect(inside.stdout).toBe('1001 0\n');

@@ -45,6 +45,34 @@ export default defineConfig({
       'packages/native-ns/vitest.config.ts',
       // Real containers (root-only); runs after native-ns (sequence.groupOrder) because both are heavy.
       'packages/backend-linux/vitest.config.ts',
+      {
+        extends: true as const,
+        test: {
+          // gaol in-process against server + backend-fake and the canonical Go server; completion
+          // scripts in real bash/zsh (the global setup builds dist/gaol.js).
+          name: 'cli',
+          root: 'packages/cli',
+          include: ['test/**/*.test.ts'],
+          exclude: ['**/node_modules/**', 'test/pty/**'],
+          globalSetup: ['test/global-setup.ts'],
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        extends: true as const,
+        test: {
+          // gaol typed into a real terminal (tmux) against gardend --backend linux (root-only; the
+          // global setup fails, never skips, without root). Heavy: after the Linux projects.
+          name: 'cli-pty',
+          root: 'packages/cli',
+          include: ['test/pty/**/*.test.ts'],
+          globalSetup: ['test/pty/global-setup.ts'],
+          fileParallelism: false,
+          sequence: { groupOrder: 4 },
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
       { extends: true as const, test: { name: 'bench', root: 'bench', include: ['test/**/*.test.ts'] } },
     ],
   },

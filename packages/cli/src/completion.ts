@@ -111,8 +111,8 @@ export async function completeWords(
   const spec = cmd.completeArgs?.[Math.min(positionals, (cmd.completeArgs?.length ?? 1) - 1)];
   if (cmd.name === 'cp') {
     // Either a host path or HANDLE:PATH.
-    const containers = await wanted('handle', ':');
-    return filtered({ values: containers.values, files: true, nospace: false });
+    const containers = filtered(await wanted('handle', ':'));
+    return { values: containers.values, files: true, nospace: containers.values.length > 0 };
   }
   return filtered(await wanted(spec));
 }
@@ -184,7 +184,9 @@ _gaol_complete() {
   case "$cur" in :|=) cur="" ;; esac
   COMPREPLY=("\${candidates[@]}")
   if [ "$files" = 1 ]; then
-    compopt -o filenames 2>/dev/null
+    # Quote file names (and add / to directories) only when no HANDLE: candidate is offered:
+    # bash would escape its colon.
+    [ "\${#candidates[@]}" = 0 ] && compopt -o filenames 2>/dev/null
     while IFS= read -r c; do [ -n "$c" ] && COMPREPLY+=("$c"); done < <(compgen -f -- "$cur")
   fi
   [ "$nospace" = 1 ] && compopt -o nospace 2>/dev/null

@@ -6,9 +6,9 @@
 import type { WindowSize } from '@garden-ts/api-types';
 import type { CliIO } from './context.js';
 
-/** The terminal's size, from stdout (or stdin) when either is a terminal. */
+/** The terminal's size, from stdout, stderr or stdin, whichever is a terminal first. */
 export function windowSize(io: CliIO): WindowSize | undefined {
-  for (const s of [io.stdout, io.stdin] as const) {
+  for (const s of [io.stdout, io.stderr, io.stdin] as const) {
     const stream = s as { isTTY?: boolean; columns?: number; rows?: number; getWindowSize?: () => number[] };
     if (!stream.isTTY) continue;
     // getWindowSize() asks the kernel now; columns/rows may lag behind a SIGWINCH.

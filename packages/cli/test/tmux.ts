@@ -10,8 +10,8 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** The executable `gaol` (dist/gaol.js) as a command on PATH, for shells in the terminal. */
-export const GAOL_JS = join(import.meta.dirname, '..', 'dist', 'gaol.js');
+/** The `gaol` command (bin/gaol.js, which runs the built dist/gaol.js), for shells in the terminal. */
+export const GAOL_JS = join(import.meta.dirname, '..', 'bin', 'gaol.js');
 
 export interface TerminalOptions {
   /** The program in the pane, e.g. ['bash', '--norc', '--noprofile', '-i']. */
@@ -165,7 +165,7 @@ export class Terminal {
   }
 }
 
-/** A directory with a `gaol` command that runs dist/gaol.js with this node, for PATH. */
+/** A directory with a `gaol` command that runs bin/gaol.js with this node, for PATH. */
 export function gaolOnPath(dir: string): string {
   const bin = join(dir, 'bin');
   execFileSync('mkdir', ['-p', bin]);

@@ -4,7 +4,7 @@
  * window size and resize, Ctrl-C, Ctrl-D, exit codes), `exec -it`, signals and exit codes
  * (126, 127, 128+N), `cp` both ways, `run`/`attach`, and destroy.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient } from '@garden-ts/client';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -155,5 +155,36 @@ describe('gaol in a terminal against gardend --backend linux', () => {
   it('destroy leaves no container', async () => {
     expect(await status('gaol destroy $h && gaol list | grep -c . ')).toBe(1);
     await term.waitFor(/^0$/m);
+  });
+});
+
+describe("the README's quick start", () => {
+  it('works as written: the "Try it with gaol" lines typed into a terminal', async () => {
+    const readme = readFileSync(join(import.meta.dirname, '..', '..', '..', '..', 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### Try it with `gaol`'));
+    const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+    const lines = block
+      .split('\n')
+      .map((l) => l.replace(/\s+#.*$/, '').trim())
+      .filter((l) => l !== '');
+    expect(lines[0]).toBe('export PATH="$PWD/node_modules/.bin:$PATH"');
+    // That PATH entry holds gaol in a checkout after setup (a root devDependency's bin).
+    expect(
+      existsSync(join(import.meta.dirname, '..', '..', '..', '..', 'node_modules', '.bin', 'gaol')),
+    ).toBe(true);
+    expect(lines).toContain('gaol shell $h');
+    for (const line of lines.slice(1)) {
+      if (line === 'gaol shell $h') {
+        await term.line(line);
+        await term.waitForPrompt(SHELL_PROMPT);
+        await term.line('cat /tmp/hello.txt; exit');
+        await term.waitForPrompt();
+        continue;
+      }
+      expect(await status(line), line).toBe(0);
+    }
+    const history = await term.history();
+    expect(history).toMatch(/^hello$/m);
+    expect(history).toMatch(/^HANDLE\s+STATE\s+IP\s+PROCESSES\s+PROPERTIES$/m);
   });
 });

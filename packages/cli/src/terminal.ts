@@ -24,10 +24,16 @@ export interface TerminalSession {
 }
 
 /**
- * Puts stdin in raw mode (when it is a terminal) and calls `onResize` with each new window size.
+ * Calls `onResize` with each new window size and, when `keys` (stdin goes to the process) and
+ * stdin is a terminal, puts it in raw mode. Without `keys` the terminal stays cooked, so Ctrl-C
+ * still reaches gaol (docker's `exec -t` without `-i` behaves alike).
  */
-export function holdTerminal(io: CliIO, onResize: (size: WindowSize) => void): TerminalSession {
-  const raw = io.stdin.isTTY === true && typeof io.stdin.setRawMode === 'function';
+export function holdTerminal(
+  io: CliIO,
+  keys: boolean,
+  onResize: (size: WindowSize) => void,
+): TerminalSession {
+  const raw = keys && io.stdin.isTTY === true && typeof io.stdin.setRawMode === 'function';
   if (raw) io.stdin.setRawMode?.(true);
   const resized = () => {
     const size = windowSize(io);

@@ -39,7 +39,7 @@ async function attached(
   let proc: Process | undefined;
   let pendingSize = options.tty ? windowSize(io) : undefined;
   const session = options.tty
-    ? holdTerminal(io, (size) => {
+    ? holdTerminal(io, options.stdin, (size) => {
         pendingSize = size;
         proc?.setTTY({ windowSize: size }).catch(() => undefined);
       })

@@ -99,7 +99,7 @@ describe('gaol in a terminal against gardend --backend linux', () => {
     await term.waitFor(/^code=7\nicanon$/m);
   });
 
-  it('exec -it: a terminal for the program; input, Ctrl-C as 128+2', async () => {
+  it('exec -it: a terminal for the program; input, Ctrl-C as 128+2; exec -t: Ctrl-C stays with gaol', async () => {
     await term.line(`gaol exec -it $h sh -c 'read line; echo "got:$line"; exit 5'; echo "exec exit=$?"`);
     await new Promise((r) => setTimeout(r, 1500));
     await term.line('hello there');
@@ -110,6 +110,12 @@ describe('gaol in a terminal against gardend --backend linux', () => {
     await new Promise((r) => setTimeout(r, 1500));
     await term.press('C-c');
     await term.waitFor('interrupted=130');
+    // -t without -i leaves the keyboard cooked: Ctrl-C is gaol's SIGINT, which terminates the
+    // program (128 + SIGTERM).
+    await term.line('gaol exec -t $h sleep 100; echo "terminated=$?"');
+    await new Promise((r) => setTimeout(r, 1500));
+    await term.press('C-c');
+    await term.waitFor('terminated=143');
   });
 
   it('exit codes: 127 not found, 126 cannot run, 128+N signals; Ctrl-C without a terminal terminates', async () => {

@@ -11,10 +11,15 @@ export {
 } from './capabilities.js';
 export {
   allCgroupDirs,
+  applyCgroupLimits,
   type CgroupLayout,
+  type CgroupLimits,
   type CgroupPidsOptions,
   type CgroupSet,
+  type CgroupStats,
+  cgroupChildren,
   cgroupDirs,
+  cgroupOomKills,
   cgroupPids,
   cgroupSet,
   createCgroup,
@@ -22,39 +27,40 @@ export {
   freezeCgroup,
   parseFlatKeyed,
   readCgroup,
+  readCgroupStats,
   removeCgroup,
   signalCgroup,
   writeCgroup,
 } from './cgroups.js';
 export {
+  type CgroupfsMount,
   Container,
   type CreateContainerOptions,
   createContainer,
   DEFAULT_MASKED_PATHS,
   DEFAULT_READONLY_PATHS,
-  defaultIdMap,
   type IdMapEntry,
   MAX_HOST_ID,
-  processStartTime,
+  PRIVILEGED_INIT_CAPABILITIES,
+  planCgroupfs,
 } from './container.js';
 export { ExecutableNotFoundError, NativeArgumentError, NativeError } from './errors.js';
-export { createOverlay, mountTmpfs, removeTree, unmount, unmountAsync } from './mounts.js';
 export {
-  loadBinding,
-  type NativeArtifacts,
-  nativeArtifacts,
-  type RawBinding,
-  type RawCreateOptions,
-  type RawExit,
-} from './native.js';
+  createOverlay,
+  mountTmpfs,
+  RemoveTreeError,
+  removeTree,
+  unmount,
+  unmountAsync,
+} from './mounts.js';
 export {
   type AttachFrom,
   type AttachOptions,
   attach,
   drainShimPool,
   type ExitStatus,
+  type OutputDelivery,
   ProcessLostError,
-  readRingFile,
   ShimProcess,
   type SpawnLocation,
   setShimPoolSize,
@@ -63,10 +69,12 @@ export {
 export {
   compileSeccomp,
   DANGEROUS_SYSCALLS,
-  defaultDenyFilter,
+  evaluateSeccomp,
   type SeccompAction,
+  type SeccompData,
   type SeccompFilter,
   type SeccompRule,
+  X86_64_SYSCALL_RANGES,
   X86_64_SYSCALLS,
 } from './seccomp.js';
-export { encodeSpec, type ProcessSpec, RLIMITS, type RlimitName, type RlimitValue } from './spec.js';
+export { type ProcessSpec, RLIMITS, type RlimitName, type RlimitValue } from './spec.js';

@@ -1,0 +1,94 @@
+/**
+ * Write-through container records: one JSON file per container, replaced atomically (write to a
+ * temp file, rename) on every change, so a crash of the server never loses properties, limits,
+ * the stopped flag or OOM events (Guardian keeps them in memory only, §9). Process metadata is in
+ * the run directory (run-dir.ts), next to the shim files it describes.
+ */
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { GardenError } from '@garden-ts/api-types';
+
+/** Limits as applied, bigints kept as decimal strings in JSON. */
+export interface StoredLimits {
+  memoryBytes?: string;
+  cpuWeight?: string;
+  cpuShares?: string;
+  pidsMax?: string;
+  bandwidthRate?: string;
+  bandwidthBurst?: string;
+  disk?: Record<string, string>;
+}
+
+/** Everything needed to serve and restore a container. */
+export interface ContainerRecord {
+  version: 1;
+  handle: string;
+  /** Directory and cgroup name. */
+  id: string;
+  /** `creating` until the last create step, then `created`; `destroying` during destroy. */
+  phase: 'creating' | 'created' | 'destroying';
+  createdAt: number;
+  privileged: boolean;
+  hostname: string;
+  /** The overlay's lower directory. */
+  lowerDir: string;
+  env: string[];
+  properties: Record<string, string>;
+  limits: StoredLimits;
+  /** Grace time in ns, decimal. */
+  graceTime: string;
+  stopped: boolean;
+  events: string[];
+  /** Last `oom_kill` counter folded into `events`. */
+  oomKills: number;
+  /** Container init, to re-open it after a restart. */
+  init?: { pid: number; startTime: string };
+  /** cgroup path relative to each hierarchy root. */
+  cgroupPath: string;
+}
+
+/** Reads and writes records under `<depot>/containers/<id>/state.json`. */
+export class StateStore {
+  readonly containersDir: string;
+
+  constructor(readonly depot: string) {
+    this.containersDir = join(depot, 'containers');
+    mkdirSync(this.containersDir, { recursive: true, mode: 0o711 });
+  }
+
+  /** The container's depot directory. */
+  dirOf(id: string): string {
+    return join(this.containersDir, id);
+  }
+
+  /**
+   * Atomically replaces the record.
+   * @throws GardenError `saving the container record failed: …` with the file system's error
+   *   (`ENOSPC`, `EROFS`, …) as `cause`; the previous record stays intact.
+   */
+  write(record: ContainerRecord): void {
+    const dir = this.dirOf(record.id);
+    const tmp = join(dir, 'state.json.tmp');
+    try {
+      writeFileSync(tmp, JSON.stringify(record), { mode: 0o600 });
+      renameSync(tmp, join(dir, 'state.json'));
+    } catch (e) {
+      throw new GardenError(`saving the container record failed: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /** The record of a depot entry, or undefined when missing or unreadable. */
+  read(id: string): ContainerRecord | undefined {
+    try {
+      const r = JSON.parse(readFileSync(join(this.dirOf(id), 'state.json'), 'utf8')) as ContainerRecord;
+      return r.version === 1 && typeof r.handle === 'string' && r.id === id ? r : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Every depot entry name (with or without a readable record). */
+  entries(): string[] {
+    return readdirSync(this.containersDir);
+  }
+}

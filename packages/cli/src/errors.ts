@@ -58,24 +58,34 @@ const CONNECT_FAILURES: Record<string, string> = {
   ENOTSOCK: 'not a socket',
 };
 
-/** The first error in the `cause` chain whose `code` is a connection failure. */
+/** Walks `err` and its `cause` chain (a few levels). */
+function* causes(err: unknown): Generator<ErrorLike> {
+  for (let e = err as ErrorLike | undefined, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    yield e;
+    e = e.cause as ErrorLike | undefined;
+  }
+}
+
+/**
+ * Why the server could not be reached, when `err` (or its cause: the client's
+ * GardenConnectionError wraps Node's socket error) is a failed connect.
+ */
 function connectFailure(err: unknown): string | undefined {
-  for (let e = err as ErrorLike | undefined, depth = 0; e && depth < 5; e = e.cause as ErrorLike, depth++) {
-    if (typeof e !== 'object') return undefined;
+  for (const e of causes(err)) {
     const code = typeof e.code === 'string' ? e.code : '';
-    const reason = CONNECT_FAILURES[code];
-    const dialing =
+    const transport =
+      typeof (e as { transportCode?: unknown }).transportCode === 'string'
+        ? (e as { transportCode: string }).transportCode
+        : '';
+    const connecting =
       e.syscall === 'connect' ||
       e.syscall === 'getaddrinfo' ||
-      (typeof e.message === 'string' && e.message.startsWith('dial '));
-    if (reason && dialing) return reason;
-    if (code === 'GARDEN_CONNECTION_ERROR' || e.name === 'GardenConnectionError') {
-      return typeof e.message === 'string' ? e.message : 'connection failed';
-    }
+      (typeof e.message === 'string' && /^(dial |cannot connect )/.test(e.message));
+    const reason = CONNECT_FAILURES[code] ?? CONNECT_FAILURES[transport];
+    if (reason && connecting) return reason;
   }
   return undefined;
 }
-
 /**
  * The exit code and the one line to print for `err`.
  * @param target the server's address as the user gave it, for connection failures.
@@ -92,6 +102,8 @@ export function describeError(err: unknown, target: string): { exitCode: number;
       message: `cannot reach the Garden server at ${target}: ${unreachable} (is gardend running? set -t/--target or GAOL_TARGET)`,
     };
   }
+  // A connection that broke midway (reset, closed early): the client's message names the server.
+  if (e.code === 'GARDEN_CONNECTION') return { exitCode: ExitCode.Failure, message };
   switch (e.code) {
     case 'GARDEN_EXECUTABLE_NOT_FOUND':
       return { exitCode: ExitCode.NotFound, message };

@@ -1,6 +1,7 @@
 import {
   ContainerNotFoundError,
   ExecutableNotFoundError,
+  GardenConnectionError,
   GardenError,
   ProcessNotFoundError,
 } from '@garden-ts/api-types';
@@ -137,6 +138,34 @@ describe('exit codes and messages', () => {
     expect(
       describeError(Object.assign(new Error('open a'), { code: 'ENOENT', syscall: 'open' }), 'x').message,
     ).toBe('open a');
+  });
+
+  it("reads the client's typed connection errors", () => {
+    const dial = Object.assign(new Error('connect ECONNREFUSED /g.sock'), {
+      code: 'ECONNREFUSED',
+      syscall: 'connect',
+    });
+    const refused = new GardenConnectionError(
+      'cannot connect to the Garden server at unix:/g.sock: connect ECONNREFUSED /g.sock',
+      {
+        address: 'unix:/g.sock',
+        transportCode: 'ECONNREFUSED',
+        cause: dial,
+      },
+    );
+    expect(describeError(refused, 'unix:///g.sock')).toEqual({
+      exitCode: 125,
+      message:
+        'cannot reach the Garden server at unix:///g.sock: connection refused (is gardend running? set -t/--target or GAOL_TARGET)',
+    });
+    const lost = new GardenConnectionError(
+      'connection to the Garden server at unix:/g.sock lost before the process exited: read ECONNRESET',
+      {
+        address: 'unix:/g.sock',
+        transportCode: 'ECONNRESET',
+      },
+    );
+    expect(describeError(lost, 'unix:///g.sock')).toEqual({ exitCode: 125, message: lost.message });
   });
 
   it('passes exit statuses through, including 128+N', () => {

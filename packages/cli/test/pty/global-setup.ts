@@ -26,7 +26,7 @@ export default function setup(project: TestProject): void {
       'turbo',
       'run',
       'build',
-      '--filter=@garden-ts/server...',
+      '--filter=@garden-ts/gardend...',
       '--filter=@garden-ts/cli...',
       '--output-logs=errors-only',
     ],

@@ -12,7 +12,7 @@ import { createClient } from '@garden-ts/client';
 import { detectCgroupLayout } from '@garden-ts/native-ns';
 
 const repo = join(import.meta.dirname, '..', '..', '..', '..');
-export const GARDEND_JS = join(repo, 'packages', 'server', 'dist', 'bin', 'gardend.js');
+export const GARDEND_JS = join(repo, 'packages', 'gardend', 'dist', 'bin', 'gardend.js');
 
 export interface LinuxGardend {
   socketPath: string;

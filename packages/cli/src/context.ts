@@ -9,7 +9,6 @@ import type { OptionValues, ParsedArgs } from './args.js';
 import { listValue, stringValue } from './args.js';
 import type { CommandSpec } from './command-table.js';
 import { UsageError } from './errors.js';
-import { toJson } from './json.js';
 import { clientAddress, type Target } from './target.js';
 
 export type InputStream = Readable & {
@@ -90,9 +89,13 @@ export class CommandContext {
     this.io.stdout.write(`${line}\n`);
   }
 
-  /** Writes a value as JSON (64-bit quantities as exact numbers) to stdout. */
-  printJson(value: unknown): void {
-    this.io.stdout.write(`${toJson(value)}\n`);
+  /**
+   * Writes a value as JSON (64-bit quantities as exact numbers, the client's stringifyJson) to
+   * stdout. Async: the client is imported on use, never at gaol's start.
+   */
+  async printJson(value: unknown): Promise<void> {
+    const { stringifyJson } = await import('@garden-ts/client');
+    this.io.stdout.write(`${stringifyJson(value, 2)}\n`);
   }
 
   /** Writes one diagnostic line to stderr. */

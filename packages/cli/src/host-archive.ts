@@ -91,16 +91,15 @@ function entryDone(pack: Pack, header: Headers): Promise<void> {
  * A tar stream of the host path `src` (a file, a directory with everything below it, or a
  * symlink). Errors (a vanished file, permissions) error the stream.
  */
-export async function packHostPath(src: string, options: PackOptions): Promise<Readable> {
+export async function packHostPath(src: string, options: PackOptions): Promise<Pack> {
   const tar = await loadTar();
-  const { Readable } = await import('node:stream');
   const pack = tar.pack();
   addEntry(pack, src, options.name, options.followTop, options).then(
     () => pack.finalize(),
     (err: Error) => pack.destroy(err),
   );
-  // A Node Readable over tar-stream's streamx stream, for any consumer of Node streams.
-  return Readable.from(pack);
+  // tar-stream's streamx stream as it is: the client's streamIn takes any readable.
+  return pack;
 }
 
 /** Total size of the regular files under `src` (for a progress bar). */

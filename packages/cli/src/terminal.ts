@@ -3,7 +3,7 @@
  * process, not to gaol), the window size and its changes (SIGWINCH), and a restore that always
  * runs.
  */
-import type { WindowSize } from '@garden-ts/api-types';
+import type { WindowSize } from '@garden-ts/client';
 import type { CliIO } from './context.js';
 
 /** The terminal's size, from stdout, stderr or stdin, whichever is a terminal first. */

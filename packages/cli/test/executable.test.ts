@@ -3,6 +3,8 @@
  * all output is flushed before gaol exits, a closed pipe ends it quietly.
  */
 import { execFile, spawn } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { createClient } from '@garden-ts/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,7 +34,30 @@ function gaolProcess(args: string[], input?: Buffer) {
   });
 }
 
+/** The files `file` imports statically, transitively (dist chunks import each other by ./name). */
+function staticImports(file: string, seen = new Set<string>()): Set<string> {
+  if (seen.has(file)) return seen;
+  seen.add(file);
+  for (const m of readFileSync(file, 'utf8').matchAll(
+    /^(?:import|export)\b[^;]*?from\s*"(\.\/[^"]+)"|^import\s*"(\.\/[^"]+)"/gm,
+  )) {
+    staticImports(join(dirname(file), (m[1] ?? m[2]) as string), seen);
+  }
+  return seen;
+}
+
 describe('gaol as a process', () => {
+  it("loads the client only when a command needs it (gaol's own start stays small)", () => {
+    const entry = join(dirname(GAOL_JS), '..', 'dist', 'gaol.js');
+    const eager = [...staticImports(entry)];
+    expect(eager.length).toBeGreaterThan(1);
+    for (const file of eager)
+      expect(readFileSync(file, 'utf8'), file).not.toContain('function createClient(');
+    const total = eager.reduce((n, f) => n + statSync(f).size, 0);
+    // Parser, command table, help and errors: tens of KiB, not the client's ~220 KiB.
+    expect(total).toBeLessThan(64 * 1024);
+  });
+
   it('exits with the program code, 127, and 125 with one line', async () => {
     expect((await gaolProcess(['exec', 'x1', 'sh', '-c', 'exit 3'])).code).toBe(3);
     expect((await gaolProcess(['exec', 'x1', 'nope'])).code).toBe(127);

@@ -4,21 +4,12 @@ import {
   GardenConnectionError,
   GardenError,
   ProcessNotFoundError,
-} from '@garden-ts/api-types';
+} from '@garden-ts/client';
 import { describe, expect, it } from 'vitest';
 import { describeError, ExitCode, exitCodeOfStatus, isCannotRun } from '../src/errors.js';
 import { flatten, formatBytes, formatDuration, keyValues, table } from '../src/format.js';
-import { toJson } from '../src/json.js';
 import { progressLine, startProgress } from '../src/progress.js';
 import { parseTarget } from '../src/target.js';
-
-describe('toJson', () => {
-  it('writes bigints as exact JSON numbers', () => {
-    const text = toJson({ limit: 9223372036854771712n, nested: [1n, 'x'], s: '\u0000bigint:5' }, 0);
-    expect(text).toBe('{"limit":9223372036854771712,"nested":[1,"x"],"s":"\\u0000bigint:5"}');
-    expect(toJson(undefined)).toBe('null');
-  });
-});
 
 describe('human formats', () => {
   it('formats durations like Go', () => {

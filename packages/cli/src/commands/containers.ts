@@ -8,7 +8,7 @@ import {
   type Limits,
   type NetInRule,
   parseDuration,
-} from '@garden-ts/api-types';
+} from '@garden-ts/client';
 import type { CommandContext } from '../context.js';
 import { CliError, describeError, ExitCode, UsageError } from '../errors.js';
 import { flatten, keyValues, table } from '../format.js';
@@ -176,14 +176,14 @@ export async function list(ctx: CommandContext): Promise<number> {
   const containers = await (await ctx.client()).containers(filter);
   const verbose = ctx.flag('verbose') && !ctx.flag('quiet');
   if (!verbose) {
-    if (ctx.json) ctx.printJson(containers.map((c) => c.handle));
+    if (ctx.json) await ctx.printJson(containers.map((c) => c.handle));
     else for (const c of containers) ctx.print(c.handle);
     return ExitCode.Ok;
   }
   const withProps = [];
   for (const c of containers) withProps.push({ handle: c.handle, properties: await c.properties() });
   if (ctx.json) {
-    ctx.printJson(withProps);
+    await ctx.printJson(withProps);
     return ExitCode.Ok;
   }
   const separator = ctx.string('separator') ?? '\n';
@@ -201,14 +201,14 @@ export async function ps(ctx: CommandContext): Promise<number> {
   const filter = parseProperties(ctx.list('filter'), '--filter');
   const handles = (await client.containers(filter)).map((c) => c.handle);
   if (ctx.flag('quiet')) {
-    if (ctx.json) ctx.printJson(handles);
+    if (ctx.json) await ctx.printJson(handles);
     else for (const h of handles) ctx.print(h);
     return ExitCode.Ok;
   }
   const infos = handles.length > 0 ? await client.bulkInfo(handles) : {};
   const entries = handles.map((handle) => ({ handle, entry: infos[handle] }));
   if (ctx.json) {
-    ctx.printJson(
+    await ctx.printJson(
       entries.map(({ handle, entry }) =>
         entry?.info ? { handle, ...entry.info } : { handle, error: entry?.error?.message ?? 'no info' },
       ),
@@ -237,8 +237,8 @@ export async function info(ctx: CommandContext): Promise<number> {
     results.push({ handle, ...i });
   });
   if (ctx.json) {
-    if (handles.length > 1) ctx.printJson(results);
-    else if (results[0]) ctx.printJson(results[0]);
+    if (handles.length > 1) await ctx.printJson(results);
+    else if (results[0]) await ctx.printJson(results[0]);
   } else if (results.length > 0) {
     ctx.io.stdout.write(results.map((r) => `${keyValues(flatten(r))}\n`).join('\n'));
   }
@@ -249,7 +249,7 @@ export async function info(ctx: CommandContext): Promise<number> {
 export async function metrics(ctx: CommandContext): Promise<number> {
   const container = await ctx.container(ctx.positional(0, 'HANDLE'));
   const m = await container.metrics();
-  if (ctx.json) ctx.printJson(m);
+  if (ctx.json) await ctx.printJson(m);
   else ctx.print(keyValues(flatten(m)));
   return ExitCode.Ok;
 }

@@ -2,7 +2,7 @@
 import { lstat, stat } from 'node:fs/promises';
 import { basename, dirname, posix, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { Container } from '@garden-ts/api-types';
+import type { Container } from '@garden-ts/client';
 import type { CommandContext, OutputStream } from '../context.js';
 import { CliError, ExitCode, UsageError } from '../errors.js';
 import { formatBytes } from '../format.js';

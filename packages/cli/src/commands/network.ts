@@ -1,6 +1,6 @@
 /** net-in and net-out. */
 import { isIP } from 'node:net';
-import { type IPRange, type NetOutRule, type PortRange, Protocol } from '@garden-ts/api-types';
+import { type IPRange, type NetOutRule, type PortRange, Protocol } from '@garden-ts/client';
 import type { CommandContext } from '../context.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { parsePort } from '../values.js';
@@ -14,7 +14,7 @@ export async function netIn(ctx: CommandContext): Promise<number> {
   const containerPort = parsePort(ctx.string('port') ?? '0', '--port');
   const hostPort = parsePort(ctx.string('host-port') ?? '0', '--host-port');
   const rule = await container.netIn(hostPort, containerPort);
-  if (ctx.json) ctx.printJson(rule);
+  if (ctx.json) await ctx.printJson(rule);
   else if (ctx.target.kind === 'tcp') {
     const host = ctx.target.host.includes(':') ? `[${ctx.target.host}]` : ctx.target.host;
     ctx.print(`${host}:${rule.hostPort}`);

@@ -1,5 +1,5 @@
 /** run, exec, attach and shell: processes in containers, attached to this terminal or not. */
-import { type Container, type Process, type ProcessIO, type ProcessSpec, Signal } from '@garden-ts/api-types';
+import { type Container, type Process, type ProcessIO, type ProcessSpec, Signal } from '@garden-ts/client';
 import type { CommandContext } from '../context.js';
 import { CliError, ExitCode, exitCodeOfStatus, isCannotRun, UsageError } from '../errors.js';
 import { holdTerminal, windowSize } from '../terminal.js';

@@ -6,7 +6,7 @@ import { ExitCode } from '../errors.js';
 export async function properties(ctx: CommandContext): Promise<number> {
   const props = await (await ctx.container(ctx.positional(0, 'HANDLE'))).properties();
   if (ctx.json) {
-    ctx.printJson(props);
+    await ctx.printJson(props);
     return ExitCode.Ok;
   }
   for (const name of Object.keys(props).sort()) ctx.print(`${name}\t${props[name]}`);
@@ -17,7 +17,7 @@ export async function properties(ctx: CommandContext): Promise<number> {
 export async function getProperty(ctx: CommandContext): Promise<number> {
   const container = await ctx.container(ctx.positional(0, 'HANDLE'));
   const value = await container.property(ctx.positional(1, 'NAME'));
-  if (ctx.json) ctx.printJson(value);
+  if (ctx.json) await ctx.printJson(value);
   else ctx.print(value);
   return ExitCode.Ok;
 }

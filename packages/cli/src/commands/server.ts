@@ -12,7 +12,7 @@ export async function ping(ctx: CommandContext): Promise<number> {
 /** `capacity`: memory, disk and the container limit of the server. */
 export async function capacity(ctx: CommandContext): Promise<number> {
   const cap = await (await ctx.client()).capacity();
-  if (ctx.json) ctx.printJson(cap);
+  if (ctx.json) await ctx.printJson(cap);
   else ctx.print(keyValues(flatten(cap)));
   return ExitCode.Ok;
 }

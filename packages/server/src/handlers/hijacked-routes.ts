@@ -59,19 +59,19 @@ function serveOutput(ctx: ServerContext, r: HijackedRequest): void {
 
 async function serveProcess(ctx: ServerContext, r: HijackedRequest): Promise<void> {
   const { socket, log } = r;
-  const fail = (err: unknown, validation = false) => {
+  const fail = (err: unknown) => {
     log.info({ route: r.route, err }, 'request failed');
-    socket.write(rawJsonResponse(errorStatus(err, validation), errorLine(err)));
+    socket.write(rawJsonResponse(errorStatus(err), errorLine(err)));
     r.continuePlain(r.rest);
   };
 
-  if (r.illFormed !== undefined) return fail(illFormedCapture(r.illFormed), true);
+  if (r.illFormed !== undefined) return fail(illFormedCapture(r.illFormed));
   let spec: ProcessSpec | undefined;
   if (r.route === 'Run') {
     try {
       spec = decodeBody(ROUTES.Run.request.codec, r.body.toString('utf8'));
     } catch (err) {
-      return fail(err, true);
+      return fail(err);
     }
   }
 

@@ -153,7 +153,7 @@ export async function answerPlain(ctx: ServerContext, r: PlainCall): Promise<Pla
   } catch (caught) {
     const validation = caught instanceof BodyDecodeFailure;
     const err = validation ? caught.cause : caught;
-    let status = errorStatus(err, validation);
+    let status = errorStatus(err);
     if (err instanceof GardenError && err.statusCode === 413) status = 413;
     if (status >= 500) r.log.error({ route: r.route.name, err }, 'request failed');
     else r.log.debug({ route: r.route.name, err }, 'request failed');

@@ -213,12 +213,14 @@ export function writeStreamHead(
 }
 
 /**
- * Status of an error raised while serving a request: 404 for the two NotFound types, 400 for our
- * own request validation (deviation: Go answers 500), 500 for everything else.
+ * Status of an error raised while serving a request: 404 for the two NotFound types, 400 for a
+ * request we refuse, whether our request validation or the backend refused it (a handle with a
+ * `/`, a duplicate process id: InvalidRequestError; deviation: Go answers 500), 500 for
+ * everything else.
  */
-export function errorStatus(err: unknown, fromRequestValidation = false): number {
+export function errorStatus(err: unknown): number {
   if (err instanceof ContainerNotFoundError || err instanceof ProcessNotFoundError) return 404;
-  if (fromRequestValidation && err instanceof InvalidRequestError) return 400;
+  if (err instanceof InvalidRequestError) return 400;
   return 500;
 }
 

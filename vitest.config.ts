@@ -30,7 +30,7 @@ export default defineConfig({
           include: ['**/*.test.ts'],
           // Part (a) of the Go conformance runs as `go test` from scripts/test.sh (one count per Go test).
           // linux/ is the root-only project below.
-          exclude: ['**/node_modules/**', 'go-conformance/go-client-vs-ts.test.ts', 'linux/**'],
+          exclude: ['**/node_modules/**', 'go-conformance/go-client-vs-ts.test.ts', 'linux/**', 'install/**'],
           hookTimeout: 120_000,
         },
       },
@@ -79,6 +79,22 @@ export default defineConfig({
           sequence: { groupOrder: 4 },
           testTimeout: 60_000,
           hookTimeout: 120_000,
+        },
+      },
+      {
+        extends: true as const,
+        test: {
+          // Every package packed and installed with npm into a fresh directory, then a real
+          // container through the installed gardend --backend linux, client and gaol (root-only;
+          // fails, never skips, without root). Last: it packs the builds the others used.
+          name: 'e2e-install',
+          root: 'test-e2e',
+          include: ['install/**/*.test.ts'],
+          globalSetup: ['install/global-setup.ts'],
+          fileParallelism: false,
+          sequence: { groupOrder: 5 },
+          testTimeout: 120_000,
+          hookTimeout: 600_000,
         },
       },
       { extends: true as const, test: { name: 'bench', root: 'bench', include: ['test/**/*.test.ts'] } },

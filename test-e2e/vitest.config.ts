@@ -45,7 +45,7 @@ export default defineConfig({
           include: ['install/**/*.test.ts'],
           globalSetup: ['install/global-setup.ts'],
           fileParallelism: false,
-          sequence: { groupOrder: 5 },
+          sequence: { groupOrder: 6 },
           testTimeout: 120_000,
           hookTimeout: 600_000,
         },

@@ -29,6 +29,9 @@ runBackendContract({
     privileged: true,
     diskLimits: true,
     metrics: true,
+    events: true,
+    containerEvents: true,
+    oomEvents: true,
   },
   timeScale: 4,
   async setup() {

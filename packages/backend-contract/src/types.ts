@@ -20,6 +20,19 @@ export interface BackendCapabilities {
   diskLimits: boolean;
   /** `metrics`/`bulkMetrics` report real usage (non-zero memory, a growing age). */
   metrics: boolean;
+  /**
+   * The target has `events()` (a garden-ts extension) and reports `process.exited` for every
+   * process with its exit status: a Backend implementing the optional `Backend.events`, or the
+   * client of a garden-ts server over such a backend. Default false.
+   */
+  events?: boolean;
+  /**
+   * `events()` also reports `container.created`, `container.destroyed` and `container.reaped`:
+   * what the garden-ts server adds (so: targets reached through a server). Default false.
+   */
+  containerEvents?: boolean;
+  /** `events()` reports `container.oom` when the OOM killer fires in a container. Default false. */
+  oomEvents?: boolean;
 }
 
 /** A freshly started backend (or client connected to one) and how to dispose of it. */
@@ -41,6 +54,13 @@ export interface ContractOptions {
   setup(): Promise<ContractTarget>;
   /** The backend's capability manifest. */
   capabilities: BackendCapabilities;
+  /**
+   * Only these feature blocks (by name: `lifecycle`, `properties`, `processes`, `attach`,
+   * `signals`, `stop`, `files`, `limits`, `metrics`, `info`, `net`, `grace time`, `capacity`,
+   * `tty`, `errors`, `events`), for a backend that is still growing. Default: every feature.
+   * A backend is only Garden-compatible once it passes them all.
+   */
+  features?: readonly string[];
   /**
    * Multiplies every test and hook timeout, for slow backends (a real Linux backend creating
    * containers from an image). Default 1: 5 s per test, 30 s per hook.

@@ -15,5 +15,6 @@ runBackendContract({
     privileged: true,
     diskLimits: true,
     metrics: true,
+    events: true,
   },
 });

@@ -21,6 +21,15 @@ describe('runBackendContract option validation', () => {
     expect(() => runBackendContract({ ...valid, name: '' })).toThrow(/options\.name/);
   });
 
+  it('rejects an unknown feature name and a non-boolean optional capability', () => {
+    expect(() => runBackendContract({ ...valid, features: ['properties', 'nope'] })).toThrow(
+      /options\.features: no feature named "nope"/,
+    );
+    expect(() =>
+      runBackendContract({ ...valid, capabilities: { ...valid.capabilities, events: 'yes' as never } }),
+    ).toThrow(/capabilities\.events must be a boolean/);
+  });
+
   it('rejects a missing setup function', () => {
     expect(() => runBackendContract({ ...valid, setup: undefined as never })).toThrow(/options\.setup/);
   });

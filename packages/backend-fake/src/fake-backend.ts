@@ -15,7 +15,10 @@ import {
   type CPULimits,
   type DiskLimits,
   type Duration,
+  EventHub,
+  type EventsOptions,
   GardenError,
+  type GardenEventStream,
   InvalidRequestError,
   type MemoryLimits,
   type Metrics,
@@ -103,6 +106,7 @@ export class FakeBackend implements Backend {
   private readonly generateHandle: () => string;
   private readonly generateProcessId: () => string;
   private readonly options: FakeBackendOptions;
+  private readonly hub = new EventHub();
 
   constructor(options: FakeBackendOptions = {}) {
     const max = options.maxContainers ?? 0;
@@ -263,6 +267,24 @@ export class FakeBackend implements Backend {
     return this.record(container.handle).graceTime;
   }
 
+  /**
+   * Lifecycle events only a backend knows: `process.exited` for every process that exits (its
+   * output already delivered), with its status (143/137 when signalled or killed by a
+   * stop/destroy). The fake never reports `container.oom` (it enforces no memory limit).
+   */
+  events(opts?: EventsOptions): GardenEventStream {
+    return this.hub.events(opts);
+  }
+
+  /** @internal Publishes the exit of a process started with `run`. */
+  watchExit(handle: string, process: Process): void {
+    void process
+      .wait()
+      .then((exitStatus) =>
+        this.hub.publish({ type: 'process.exited', handle, processId: process.id, exitStatus }),
+      );
+  }
+
   // ---- inspection helpers for tests (not part of the Garden API) ----
 
   /** The NetOut rules recorded for a container, in the order they were applied (deep copies). */
@@ -390,7 +412,9 @@ export class FakeContainer implements Container {
   }
 
   async run(spec: ProcessSpec, io: ProcessIO, _opts?: CallOptions): Promise<Process> {
-    return this.record.run(spec, io);
+    const process = this.record.run(spec, io);
+    this.backend.watchExit(this.handle, process);
+    return process;
   }
 
   async attach(processId: string, io: ProcessIO, _opts?: CallOptions): Promise<Process> {

@@ -22,7 +22,7 @@ import type {
   StreamInSpec,
   StreamOutSpec,
 } from '@garden-ts/api-types';
-import { GardenError } from '@garden-ts/api-types';
+import { GardenError, type GardenEventInit } from '@garden-ts/api-types';
 import type { ResolvedUser } from '@garden-ts/backend-kit';
 import { cgroupOomKills, type Container as NativeContainer } from '@garden-ts/native-ns';
 import type { ContainerRecord, StateStore } from './depot/state-store.js';
@@ -49,6 +49,8 @@ export interface ContainerHost {
   parts: readonly Part[];
   /** Looks the container up again (throws ContainerNotFoundError when destroyed). */
   live(handle: string): LinuxContainer;
+  /** Publishes a lifecycle event (`Backend.events()`). */
+  publish(event: GardenEventInit): void;
 }
 
 const OOM_EVENT = 'Out of memory';
@@ -146,6 +148,15 @@ export class LinuxContainer {
       this.record.oomKills = count;
       if (!this.record.events.includes(OOM_EVENT)) this.record.events.push(OOM_EVENT);
       this.save();
+      this.host.publish({ type: 'container.oom', handle: this.handle });
+    }
+  }
+
+  /** A process ended (its output delivered): OOM check, then `process.exited` when its status is known. */
+  processExited(processId: string, status: number | undefined): void {
+    this.refreshEvents();
+    if (status !== undefined) {
+      this.host.publish({ type: 'process.exited', handle: this.handle, processId, exitStatus: status });
     }
   }
 

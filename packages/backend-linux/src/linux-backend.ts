@@ -13,7 +13,10 @@ import {
   ContainerNotFoundError,
   type ContainerSpec,
   type Duration,
+  EventHub,
+  type EventsOptions,
   GardenError,
+  type GardenEventStream,
   InvalidRequestError,
   type Properties,
 } from '@garden-ts/api-types';
@@ -23,11 +26,12 @@ import { DepotPart } from './depot/depot-part.js';
 import { storageId } from './depot/names.js';
 import { defaultRunDir, ensureRunDir, releaseRunDir } from './depot/run-dir.js';
 import type { ContainerRecord } from './depot/state-store.js';
+import { OomWatchPart } from './events/oom-watch-part.js';
 import { chooseHostHelper } from './files/host-helper.js';
 import { NetworkPart } from './network/network-part.js';
 import { type BackendLogger, type LinuxBackend, type LinuxBackendOptions, silentLogger } from './options.js';
 import type { CreateContext, DestroyContext, Part } from './part.js';
-import { RootfsPart } from './rootfs/rootfs-part.js';
+import { type ImageProgress, RootfsPart } from './rootfs/rootfs-part.js';
 import { RuntimePart } from './runtime/runtime-part.js';
 
 /** Guardian's MaxContainers without a pool or a flag: its default pool holds 256 /30 subnets. */
@@ -38,6 +42,8 @@ class LinuxBackendImpl implements LinuxBackend {
   readonly runDir: string;
   readonly cgroupParent: string;
   private readonly depotPart: DepotPart;
+  private readonly rootfsPart: RootfsPart;
+  private readonly progressListeners = new Set<(p: ImageProgress) => void>();
   /** In create order; destroy runs them in reverse. */
   private readonly parts: readonly Part[];
   private readonly hostHelper: string | undefined;
@@ -48,6 +54,9 @@ class LinuxBackendImpl implements LinuxBackend {
   private readonly log: BackendLogger;
   private readonly cpuPerShare: number;
   private started: Promise<void> | undefined;
+  /** Lifecycle events only the backend knows (process exits, OOM kills): events/. */
+  private readonly hub = new EventHub();
+  private readonly oomWatch = new OomWatchPart((h) => this.byHandle.get(h));
 
   constructor(private readonly options: LinuxBackendOptions) {
     if (typeof options.depot !== 'string' || !options.depot.startsWith('/'))
@@ -70,11 +79,22 @@ class LinuxBackendImpl implements LinuxBackend {
     } catch (e) {
       throw new InvalidRequestError('helperExecutable', (e as Error).message);
     }
+    this.rootfsPart = new RootfsPart(
+      this.depot,
+      options.defaultRootfs,
+      options.imageSources ?? [],
+      options.images ?? {},
+      this.log,
+      (p) => {
+        for (const fn of this.progressListeners) fn(p);
+      },
+    );
     this.parts = [
       this.depotPart,
-      new RootfsPart(this.depot, options.defaultRootfs, options.imageSources ?? []),
+      this.rootfsPart,
       new NetworkPart(),
       new RuntimePart(this.cgroupParent, this.log),
+      this.oomWatch,
     ];
     // Guardian's auto default: cores × 100 / total RAM in MiB (percent per share).
     this.cpuPerShare = (availableParallelism() * 100) / (totalmem() / (1024 * 1024));
@@ -82,6 +102,11 @@ class LinuxBackendImpl implements LinuxBackend {
 
   handles(): string[] {
     return [...this.byHandle.keys()];
+  }
+
+  onImageProgress(listener: (p: ImageProgress) => void): () => void {
+    this.progressListeners.add(listener);
+    return () => this.progressListeners.delete(listener);
   }
 
   private host() {
@@ -93,6 +118,7 @@ class LinuxBackendImpl implements LinuxBackend {
       stopTimeoutSeconds: this.options.stopTimeoutSeconds ?? 10,
       parts: this.parts,
       live: (h: string) => this.live(h),
+      publish: this.hub.publish.bind(this.hub),
     };
   }
 
@@ -110,8 +136,14 @@ class LinuxBackendImpl implements LinuxBackend {
     return this.started;
   }
 
+  /** `process.exited` and `container.oom` (see events/oom-watch-part.ts). */
+  events(opts?: EventsOptions): GardenEventStream {
+    return this.hub.events(opts);
+  }
+
   async stop(): Promise<void> {
     const none = this.admitted.size === 0;
+    this.oomWatch.close();
     // Containers and processes keep running; only our connections to the shims go.
     for (const c of this.byHandle.values()) {
       for (const p of c.processes.values()) p.detach();
@@ -123,6 +155,7 @@ class LinuxBackendImpl implements LinuxBackend {
     // A later start() recovers everything from the depot again.
     this.started = undefined;
     await this.settled();
+    for (const part of this.parts) await part.stop?.({ containersLeft: !none });
     // Nothing left to survive a restart: leave no empty run dir (nor, when it was the last one,
     // our /run/garden-ts tmpfs) behind; start() recreates them.
     if (none) releaseRunDir(this.runDir);

@@ -17,6 +17,8 @@ runBackendContract({
     privileged: true,
     diskLimits: true,
     metrics: true,
+    events: true,
+    oomEvents: true,
   },
   timeScale: 4,
   async setup() {

@@ -72,6 +72,14 @@ export function testEnv(name: string): TestEnv {
   };
 }
 
+/** Mount points below the depot (the rootfs overlays, the image store's views). */
+export function depotMounts(depot: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((mp) => mp.startsWith(depot));
+}
+
 /** Counts of what containers leave behind on the host. */
 export function leakCounts(env: { depot: string; cgroupParent: string }): {
   cgroups: number;
@@ -86,9 +94,10 @@ export function leakCounts(env: { depot: string; cgroupParent: string }): {
     if (existsSync(d))
       cgroups += readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).length;
   }
-  const mountCount = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .filter((l) => l.split(' ')[4]?.startsWith(env.depot)).length;
+  // Per-container mounts; the image store's idmapped views are shared and stay until stop().
+  const mountCount = depotMounts(env.depot).filter(
+    (mp) => !mp.startsWith(join(env.depot, 'image-store')),
+  ).length;
   const containersDir = join(env.depot, 'containers');
   let depot = existsSync(containersDir) ? readdirSync(containersDir).length : 0;
   const trash = join(env.depot, 'trash');

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { detectCgroupLayout } from '@garden-ts/native-ns';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { RUN_ROOT } from '../src/index.js';
-import { Collector, leakCounts, testEnv } from './helpers.js';
+import { Collector, depotMounts, leakCounts, testEnv } from './helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const env = testEnv('restart');
@@ -142,7 +142,9 @@ describe('restart survival', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(leakCounts(env)).toEqual({ cgroups: 0, mounts: 0, depot: 0, runDirs: 0, shims: 0 });
     await backend.stop();
-    // No container left: the run dir goes, and /run/garden-ts too when nothing else uses it.
+    // No container left: the run dir goes, and /run/garden-ts too when nothing else uses it;
+    // the image store's views are unmounted.
+    expect(depotMounts(env.depot)).toEqual([]);
     expect(existsSync(backend.runDir)).toBe(false);
     expect(!existsSync(RUN_ROOT) || readdirSync(RUN_ROOT).length > 0).toBe(true);
   });

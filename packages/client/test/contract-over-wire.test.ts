@@ -20,5 +20,7 @@ runBackendContract({
     privileged: true,
     diskLimits: true,
     metrics: true,
+    events: true,
+    containerEvents: true,
   },
 });

@@ -203,7 +203,8 @@ function hostCgroupfs(v1: string[], v2: string): CgroupfsMount[] {
   }
 }
 
-function mapText(field: string, entries: IdMapEntry[]): string {
+/** The `/proc/<pid>/uid_map` text of `entries`. @throws NativeArgumentError naming `field`. */
+export function mapText(field: string, entries: IdMapEntry[]): string {
   if (!Array.isArray(entries) || entries.length === 0 || entries.length > 340) {
     throw new NativeArgumentError(field, 'must list 1..340 entries');
   }
@@ -219,7 +220,8 @@ function mapText(field: string, entries: IdMapEntry[]): string {
     .join('');
 }
 
-function absPath(field: string, p: unknown): string {
+/** `p` when it is an absolute path without NUL. @throws NativeArgumentError naming `field`. */
+export function absPath(field: string, p: unknown): string {
   if (typeof p !== 'string' || !isAbsolute(p) || p.includes('\0'))
     throw new NativeArgumentError(field, 'must be an absolute path');
   return p;

@@ -7,6 +7,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GardenError } from '@garden-ts/api-types';
+import type { ImageRecord } from '@garden-ts/images';
 
 /** Limits as applied, bigints kept as decimal strings in JSON. */
 export interface StoredLimits {
@@ -30,8 +31,12 @@ export interface ContainerRecord {
   createdAt: number;
   privileged: boolean;
   hostname: string;
-  /** The overlay's lower directory. */
+  /** The overlay's top lower directory (`lowerDirs[0]`). */
   lowerDir: string;
+  /** The overlay's lower directories, top-most first (image layers, or one directory). */
+  lowerDirs?: string[];
+  /** The image's layers and views in @garden-ts/images, taken again at startup. */
+  image?: ImageRecord;
   env: string[];
   properties: Record<string, string>;
   limits: StoredLimits;

@@ -112,7 +112,7 @@ export async function runProcess(c: LinuxContainer, spec: ProcessSpec, io: Proce
         throw new GardenError(`running ${spec.path} failed: ${e.message}`, { cause: e });
       throw e;
     }
-    const proc = new LinuxProcess(id, dir, conn, () => c.refreshEvents());
+    const proc = new LinuxProcess(id, dir, conn, (p, status) => c.processExited(p.id, status));
     c.processes.set(id, proc);
     return proc.attach(io);
   } finally {

@@ -117,7 +117,8 @@ export class RuntimePart implements Part {
       }
     }
     if (init) await init.destroy();
-    const cgroupPath = record?.cgroupPath ?? this.cgroupPath(ctx.id);
+    // Empty when the create failed before this part ran (e.g. in the rootfs part).
+    const cgroupPath = record?.cgroupPath || this.cgroupPath(ctx.id);
     await killCgroup(cgroupPath);
     if (container) {
       // Shims see their process die and finish: give attachers their exit status (137).
@@ -151,7 +152,10 @@ export class RuntimePart implements Part {
     for (const { dir, meta } of listProcessDirs(c.runDir)) {
       try {
         const conn = await attach(dir, { from: 'undelivered' });
-        c.processes.set(meta.id, new LinuxProcess(meta.id, dir, conn, () => c.refreshEvents()));
+        c.processes.set(
+          meta.id,
+          new LinuxProcess(meta.id, dir, conn, (p, status) => c.processExited(p.id, status)),
+        );
       } catch (e) {
         this.log.warn({ handle: record.handle, process: meta.id, ...errorFields(e) }, 're-attach failed');
       }

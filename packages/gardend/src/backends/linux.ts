@@ -31,13 +31,18 @@ export function findRepoRoot(fromDir: string): string | undefined {
 
 /**
  * The rootfs for creates that name none: `--default-rootfs`, else `<repo>/.rootfs/busybox` when
- * gardend runs from a checkout. Checked to be a directory now rather than at the first create.
+ * gardend runs from a checkout. A path is checked to exist now rather than at the first create
+ * (`raw://` must be a directory); an image URI is the backend's to check.
  * @throws StartupError naming `--default-rootfs`.
  */
 export function resolveDefaultRootfs(flag: string | undefined, repoRoot: string | undefined): string {
   if (flag !== undefined) {
-    const dir = flag.startsWith('raw://') ? flag.slice('raw://'.length) : flag;
-    if (!isDirectory(dir)) throw new StartupError(`--default-rootfs ${flag}: no such directory`);
+    if (flag.startsWith('raw://')) {
+      if (!isDirectory(flag.slice('raw://'.length)))
+        throw new StartupError(`--default-rootfs ${flag}: no such directory`);
+    } else if (flag.startsWith('/') && !existsSync(flag)) {
+      throw new StartupError(`--default-rootfs ${flag}: no such directory or tarball`);
+    }
     return flag;
   }
   if (repoRoot === undefined) {
@@ -140,6 +145,12 @@ export async function openLinuxBackend(
     );
   }
   const defaultRootfs = resolveDefaultRootfs(config.defaultRootfs, findRepoRoot(moduleDir));
+  const names = config.preloadedRootfs.map((p) => p.name);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined) throw new StartupError(`--preloaded-rootfs names ${twice} twice`);
+  for (const p of config.preloadedRootfs)
+    if (!existsSync(p.path))
+      throw new StartupError(`--preloaded-rootfs ${p.name}:${p.path}: no such directory or tarball`);
   const options = {
     depot,
     defaultRootfs,
@@ -149,6 +160,13 @@ export async function openLinuxBackend(
     stopTimeoutSeconds: Number(config.stopTimeout) / Number(SECOND),
     ...(config.runDir === undefined ? {} : { runDir: config.runDir }),
     ...(config.helperExecutable === undefined ? {} : { helperExecutable: config.helperExecutable }),
+    images: {
+      ...(config.imageStore === undefined ? {} : { store: config.imageStore }),
+      registry: { mirrors: config.registryMirror, insecureRegistries: config.insecureDockerRegistry },
+      preloaded: Object.fromEntries(config.preloadedRootfs.map((p) => [p.name, p.path])),
+      keepUnusedBytes: config.imageGcKeepBytes,
+      tagTtlMs: Number(config.imageTagTtl / 1_000_000n),
+    },
     logger,
   };
   let backend: ReturnType<typeof createLinuxBackend>;

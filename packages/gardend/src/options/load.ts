@@ -91,8 +91,20 @@ export function loadOptions(input: LoadInput): Loaded {
     }
   }
   const resolved = config as GardendConfig;
-  if (resolved.backend === undefined) throw new UsageError('--backend is required (fake or linux)');
+  if (resolved.backend === undefined) throw new UsageError('--backend is required (fake, linux or module)');
   checkBackendScope(resolved.backend, sources);
+  if (resolved.backend === 'module' && resolved.backendModule === undefined) {
+    throw new UsageError('--backend module needs --backend-module PATH|PKG');
+  }
+  if (resolved.debugBindIp === undefined) {
+    for (const key of ['debugBindPort', 'debugContainerMetrics', 'debugContainerMetricsLimit'] as const) {
+      if (sources[key].kind !== 'default') {
+        throw new UsageError(
+          `${sources[key].name} needs --debug-bind-ip (the debug server is off without it)`,
+        );
+      }
+    }
+  }
   return { kind: 'run', config: resolved, listen: listenOf(resolved, sources), sources };
 }
 
@@ -134,7 +146,8 @@ interface ParsedArgv {
 
 /**
  * `--name VALUE`, `--name=VALUE`; booleans as `--name`, `--name=false` or `--no-name`; `-h`,
- * `--help`, `--version`, `--config FILE`. A later flag overrides an earlier one.
+ * `--help`, `--version`, `--config FILE`. A later flag overrides an earlier one, except for lists
+ * (repeatable flags), whose repetitions add up.
  */
 function parseArgv(argv: readonly string[], ctx: ParseContext): ParsedArgv {
   const out: ParsedArgv = { values: [], help: false, version: false };
@@ -180,6 +193,16 @@ function parseArgv(argv: readonly string[], ctx: ParseContext): ParsedArgv {
     const { key, spec } = option;
     const text = spec.type.boolean && inline === undefined ? 'true' : takeValue();
     const source: ValueSource = { kind: 'flag', name: `--${name}` };
+    if (spec.type.repeatable) {
+      // Each repetition adds its items to those of the earlier flags.
+      const earlier = out.values.find((v) => v.key === key);
+      const parseOne = () => spec.type.parse(text, ctx) as unknown[];
+      if (earlier) {
+        const before = earlier.parse;
+        earlier.parse = () => [...(before() as unknown[]), ...parseOne()];
+      } else out.values.push({ key, source, parse: parseOne });
+      continue;
+    }
     out.values.push({ key, source, parse: () => spec.type.parse(text, ctx) });
   }
   return out;

@@ -19,6 +19,11 @@ export interface ValueType<T> {
   readonly metavar: string;
   /** True for booleans: `--flag`, `--flag=false`, `--no-flag`. */
   readonly boolean?: true;
+  /**
+   * True for lists: each `--flag VALUE` adds one item (a later flag adds, never overrides); the
+   * environment variable holds the items comma-separated, the config file a JSON array.
+   */
+  readonly repeatable?: true;
   /** Parses flag or environment text. @throws ValueError */
   parse(text: string, ctx: ParseContext): T;
   /** Converts a config-file value (JSON). @throws ValueError */
@@ -141,6 +146,38 @@ export function boolean(): ValueType<boolean> {
   };
 }
 
+/**
+ * A list of `item` values: one per repeated flag (`parse` of each flag's text yields one item),
+ * comma-separated in an environment variable, a JSON array (or that comma-separated string) in
+ * the config file. The default is empty.
+ */
+export function list<T>(item: ValueType<T>): ValueType<T[]> {
+  const split = (text: string, ctx: ParseContext): T[] =>
+    text
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')
+      .map((s) => item.parse(s, ctx));
+  return {
+    metavar: item.metavar,
+    repeatable: true,
+    parse: split,
+    fromJson(value, ctx) {
+      if (typeof value === 'string') return split(value, ctx);
+      if (!Array.isArray(value)) throw new ValueError(`must be a JSON array${gotJson(value)}`);
+      return value.map((v, i) => {
+        try {
+          return item.fromJson(v, ctx);
+        } catch (err) {
+          if (err instanceof ValueError) throw new ValueError(`[${i}] ${err.message}`);
+          throw err;
+        }
+      });
+    },
+    show: (values) => values.map((v) => item.show(v)).join(','),
+  };
+}
+
 /** A path, or the word `none` (= `false`): for choices such as "this helper, or none at all". */
 export function pathOrNone(metavar = 'PATH'): ValueType<string | false> {
   const inner = path(metavar);
@@ -170,4 +207,44 @@ export function formatDuration(d: Duration): string {
     }
   }
   return out;
+}
+
+/**
+ * A module to import: a path (starts with `.` or `/`; made absolute like other paths) or a
+ * package name (kept as given, resolved by Node from gardend and then from the working directory).
+ */
+export function moduleSpecifier(): ValueType<string> {
+  const file = path('PATH|PKG');
+  return textual('PATH|PKG', (value, ctx) => {
+    if (value === '') throw new ValueError('must not be empty');
+    if (value.startsWith('.') || value.startsWith('/')) return file.parse(value, ctx);
+    if (!/^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*(\/[\w.-]+)*$/i.test(value)) {
+      throw new ValueError(`must be a file path (./x.js, /x.js) or a package name${got(value)}`);
+    }
+    return value;
+  });
+}
+
+/** A JSON object: its text on the command line and in the environment, the object itself in the config file. */
+export function jsonObject(): ValueType<Record<string, unknown>> {
+  const check = (value: unknown): Record<string, unknown> => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new ValueError(`must be a JSON object${gotJson(value)}`);
+    }
+    return value as Record<string, unknown>;
+  };
+  return {
+    metavar: 'JSON',
+    parse(text) {
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (err) {
+        throw new ValueError(`must be a JSON object: ${(err as Error).message}`);
+      }
+      return check(value);
+    },
+    fromJson: (value) => check(value),
+    show: (value) => JSON.stringify(value),
+  };
 }

@@ -1,3 +1,4 @@
+export type * from './capabilities.js';
 export * from './duration.js';
 export * from './errors.js';
 export * from './events.js';

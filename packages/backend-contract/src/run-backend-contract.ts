@@ -65,6 +65,12 @@ function validate(options: ContractOptions): void {
       throw new TypeError(`runBackendContract: options.capabilities.${key} must be a boolean when given`);
     }
   }
+  const readBack = options.capabilities.cpuLimitsReadBack;
+  if (readBack !== 'shares' && readBack !== 'v2-weight') {
+    throw new TypeError(
+      `runBackendContract: options.capabilities.cpuLimitsReadBack must be 'shares' or 'v2-weight', got ${String(readBack)}`,
+    );
+  }
 }
 
 /**

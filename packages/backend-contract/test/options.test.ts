@@ -13,6 +13,7 @@ const valid: ContractOptions = {
     privileged: false,
     diskLimits: false,
     metrics: false,
+    cpuLimitsReadBack: 'shares',
   },
 };
 
@@ -42,6 +43,13 @@ describe('runBackendContract option validation', () => {
     const { metrics: _dropped, ...partial } = valid.capabilities;
     expect(() => runBackendContract({ ...valid, capabilities: partial as never })).toThrow(
       /options\.capabilities\.metrics must be a boolean/,
+    );
+  });
+
+  it('rejects an unknown CPU read-back kind', () => {
+    const capabilities = { ...valid.capabilities, cpuLimitsReadBack: 'weight' as never };
+    expect(() => runBackendContract({ ...valid, capabilities })).toThrow(
+      /options\.capabilities\.cpuLimitsReadBack must be 'shares' or 'v2-weight', got weight/,
     );
   });
 

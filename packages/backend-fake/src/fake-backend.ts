@@ -3,6 +3,7 @@ import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
   type Backend,
+  type BackendCapabilities,
   type BandwidthLimits,
   type CallOptions,
   type Capacity,
@@ -33,7 +34,13 @@ import {
   type StreamOutSpec,
   type WindowSize,
 } from '@garden-ts/api-types';
-import { checkName, PortPool, validateNetOutRule } from '@garden-ts/backend-kit';
+import {
+  checkContainerLimits,
+  checkName,
+  checkProcessLimits,
+  PortPool,
+  validateNetOutRule,
+} from '@garden-ts/backend-kit';
 import { ContainerRecord } from './container-record.js';
 import { simulateMetrics } from './metrics.js';
 import { seedRootfs } from './seed-rootfs.js';
@@ -160,6 +167,7 @@ export class FakeBackend implements Backend {
     if (max > 0 && this.records.size >= max) throw new GardenError('max containers reached');
     if ((spec.graceTime ?? 0n) < 0n)
       throw new InvalidRequestError('/grace_time', 'grace_time must not be negative');
+    checkContainerLimits(spec.limits);
     for (const rule of spec.netOut ?? []) validateNetOutRule(rule);
     spec.netIn?.forEach((rule, i) => {
       checkPort(`/net_in/${i}/host_port`, rule.hostPort);
@@ -387,8 +395,14 @@ export class FakeContainer implements Container {
     return { ...this.record.limits.bandwidth };
   }
 
+  /**
+   * Guardian on cgroup v1 (reference §6.2): the effective shares S (`weight`, else
+   * `limitInShares`) as `limitInShares`; `weight` is always 0.
+   */
   async currentCPULimits(_opts?: CallOptions): Promise<CPULimits> {
-    return { ...this.record.limits.cpu };
+    const cpu = this.record.limits.cpu;
+    const shares = cpu?.weight || cpu?.limitInShares;
+    return shares ? { limitInShares: shares } : {};
   }
 
   async currentDiskLimits(_opts?: CallOptions): Promise<DiskLimits> {
@@ -412,6 +426,7 @@ export class FakeContainer implements Container {
   }
 
   async run(spec: ProcessSpec, io: ProcessIO, _opts?: CallOptions): Promise<Process> {
+    checkProcessLimits(spec.overrideContainerLimits);
     const process = this.record.run(spec, io);
     this.backend.watchExit(this.handle, process);
     return process;
@@ -451,7 +466,23 @@ export class FakeContainer implements Container {
   }
 }
 
+/**
+ * What this backend supports, for the backend contract suite: everything, with CPU limits read
+ * back as cgroup v1 shares (Guardian on v1), and process exits through `events()`.
+ */
+export const FAKE_BACKEND_CAPABILITIES: BackendCapabilities = {
+  limits: true,
+  networking: true,
+  tty: true,
+  privileged: true,
+  diskLimits: true,
+  metrics: true,
+  cpuLimitsReadBack: 'shares',
+  events: true,
+};
+
 /** Creates an in-memory backend. See {@link FakeBackendOptions}. */
+
 export function createFakeBackend(options?: FakeBackendOptions): FakeBackend {
   return new FakeBackend(options);
 }

@@ -212,15 +212,15 @@ export class LinuxContainer {
     const m = this.record.limits.memoryBytes;
     return m === undefined ? {} : { limitInBytes: BigInt(m) };
   }
+  /**
+   * Reference §6.2: `{ limitInShares: S }` (cgroup v1) or `{ limitInShares: W(S) }` (v2, the
+   * weight the kernel holds); `weight` is always 0 (absent) in the reply.
+   */
   cpuLimits(): CPULimits {
     const l = this.record.limits;
-    const out: CPULimits = {};
-    if (l.cpuWeight !== undefined) out.weight = BigInt(l.cpuWeight);
-    if (l.cpuShares !== undefined) out.limitInShares = BigInt(l.cpuShares);
-    // Guardian reports the shares in both fields when only one was given.
-    if (out.weight === undefined && out.limitInShares !== undefined) out.weight = out.limitInShares;
-    if (out.limitInShares === undefined && out.weight !== undefined) out.limitInShares = out.weight;
-    return out;
+    const shares = l.cpuWeight ?? l.cpuShares;
+    if (shares === undefined) return {};
+    return { limitInShares: BigInt(l.cpuWeightV2 ?? shares) };
   }
   bandwidthLimits(): BandwidthLimits {
     const l = this.record.limits;

@@ -3,6 +3,7 @@
  * @garden-ts/native-ns: overlayfs rootfs, cgroup limits and metrics, user namespaces, Guardian's
  * security defaults, write-through state for restart survival.
  */
+export { linuxBackendCapabilities } from './capabilities.js';
 export { defaultRunDir, RUN_ROOT } from './depot/run-dir.js';
 export { createLinuxBackend } from './linux-backend.js';
 export type { BackendLogger, ImageOptions, LinuxBackend, LinuxBackendOptions } from './options.js';

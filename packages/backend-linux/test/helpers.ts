@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Container, ProcessSpec } from '@garden-ts/api-types';
 import { detectCgroupLayout } from '@garden-ts/native-ns';
+import tar from 'tar-stream';
 import { inject } from 'vitest';
 import {
   createLinuxBackend,
@@ -141,4 +142,34 @@ export async function exec(
   const p = await container.run(spec, { stdout, stderr, ...(input ? { stdin: input } : {}) });
   const status = await p.wait();
   return { status, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+/** One entry of {@link packTar}. */
+export interface TarEntry {
+  name: string;
+  type?: 'file' | 'symlink' | 'link' | 'directory' | 'character-device';
+  linkname?: string;
+  content?: string | Buffer;
+  devmajor?: number;
+  devminor?: number;
+}
+
+/** A tar archive of `entries` (files 0644, directories 0755), read while written: any size. */
+export async function packTar(entries: TarEntry[]): Promise<Buffer> {
+  const p = tar.pack();
+  const chunks: Buffer[] = [];
+  p.on('data', (chunk) => {
+    chunks.push(chunk as Buffer);
+  });
+  const ended = new Promise<void>((resolve) => p.on('end', () => resolve()));
+  for (const { content, ...header } of entries) {
+    await new Promise<void>((resolve, reject) =>
+      p.entry({ mode: header.type === 'directory' ? 0o755 : 0o644, ...header }, content ?? '', (err) =>
+        err ? reject(err) : resolve(),
+      ),
+    );
+  }
+  p.finalize();
+  await ended;
+  return Buffer.concat(chunks);
 }

@@ -1,11 +1,11 @@
 /** Real-container behaviour of create and run (reference §2–§3) beyond the contract suite. */
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ExecutableNotFoundError, GardenError } from '@garden-ts/api-types';
 import { errorFields } from '@garden-ts/backend-kit';
-import { NativeError } from '@garden-ts/native-ns';
+import { detectCgroupLayout, NativeError } from '@garden-ts/native-ns';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ImageSource, LinuxBackend } from '../src/index.js';
 import { Collector, exec, testEnv } from './helpers.js';
@@ -68,6 +68,13 @@ describe('create', () => {
       /^netout_rules is not supported yet/,
     );
     await expect(backend.lookup('net-in')).rejects.toThrow(/unknown handle/);
+    // On a container too: NetIn, NetOut and BulkNetOut fail with a clear error, nothing is recorded.
+    const c = await backend.create({});
+    await expect(c.netIn(0, 8080)).rejects.toThrow(/^NetIn is not supported yet by the linux backend/);
+    await expect(c.netOut({ protocol: 1 })).rejects.toThrow(/^NetOut is not supported yet/);
+    await expect(c.bulkNetOut([{ protocol: 1 }])).rejects.toThrow(/^BulkNetOut is not supported yet/);
+    expect((await c.info()).mappedPorts).toEqual([]);
+    await backend.destroy(c.handle);
   });
 
   it('reports a destroy racing another destroy as Guardian does', async () => {
@@ -184,7 +191,11 @@ describe('create', () => {
     expect(m.memoryStat.hierarchicalMemoryLimit).toBe(64n << 20n);
     expect(m.pidStat.max).toBe(50n);
     expect(m.cpuEntitlement).toBeGreaterThan(0n);
-    expect(await c.currentCPULimits()).toEqual({ weight: 512n, limitInShares: 512n });
+    // Guardian's read-back (§6.2): the shares (v1) or the weight the kernel holds (v2), weight 0.
+    const v1Cpu = detectCgroupLayout().v1.cpu;
+    expect(await c.currentCPULimits()).toEqual({ limitInShares: v1Cpu ? 512n : 59n });
+    if (v1Cpu)
+      expect(readFileSync(join(v1Cpu, env.cgroupParent, c.handle, 'cpu.shares'), 'utf8')).toBe('512\n');
     await backend.destroy(c.handle);
   });
 

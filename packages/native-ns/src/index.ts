@@ -29,6 +29,7 @@ export {
   readCgroup,
   readCgroupStats,
   removeCgroup,
+  sharesToWeight,
   signalCgroup,
   writeCgroup,
 } from './cgroups.js';
@@ -39,6 +40,7 @@ export {
   createContainer,
   DEFAULT_MASKED_PATHS,
   DEFAULT_READONLY_PATHS,
+  type DeviceNode,
   defaultIdMap,
   type IdMapEntry,
   MAX_HOST_ID,

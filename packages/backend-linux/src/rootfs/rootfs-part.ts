@@ -14,6 +14,7 @@ import { errorFields } from '@garden-ts/backend-kit';
 import { ImageError, ImageService, type PreparedImage, type PullProgress } from '@garden-ts/images';
 import { defaultIdMap } from '@garden-ts/native-ns';
 import type { LinuxContainer } from '../container.js';
+import { guardDir } from '../depot/permissions.js';
 import type { BackendLogger, ImageOptions } from '../options.js';
 import type { CreateContext, DestroyContext, Part } from '../part.js';
 import { type ImageSource, parseImage } from './image-uri.js';
@@ -53,6 +54,15 @@ export class RootfsPart implements Part {
           new GardenError(`the image store ${root} is already used in this process with other image options`),
         );
       if (!entry) {
+        // Layers keep their setuid-root files: no host user but root may pass into the store
+        // (depot/permissions.ts; only the overlay, with the mounter's credentials, reads it).
+        try {
+          guardDir(root, 'root-only');
+        } catch (e) {
+          return Promise.reject(
+            new GardenError(`opening the image store failed: ${(e as Error).message}`, { cause: e }),
+          );
+        }
         const opened = ImageService.open({ ...this.imageOptions, root, logger: this.log });
         const e = { root, options, service: opened, users: 0 };
         entry = e;

@@ -13,7 +13,7 @@ import {
   ProcessNotFoundError,
   type ProcessSpec,
 } from '@garden-ts/api-types';
-import { checkName, generateName, processEnv } from '@garden-ts/backend-kit';
+import { checkName, checkProcessLimits, generateName, processEnv } from '@garden-ts/backend-kit';
 import {
   allCgroupDirs,
   NativeError,
@@ -64,6 +64,7 @@ export async function runProcess(c: LinuxContainer, spec: ProcessSpec, io: Proce
     throw new GardenError('processes with their own image (peas) are not supported yet by the linux backend');
   }
   if (!spec.path) throw new GardenError('process path must not be empty');
+  checkProcessLimits(spec.overrideContainerLimits);
   const id = spec.id || generateName();
   checkName('id', id);
   if (c.processes.has(id) || c.starting.has(id)) throw new GardenError(`process ID '${id}' already in use`);

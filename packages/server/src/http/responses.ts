@@ -213,10 +213,9 @@ export function writeStreamHead(
 }
 
 /**
- * Status of an error raised while serving a request: 404 for the two NotFound types, 400 for a
- * request we refuse, whether our request validation or the backend refused it (a handle with a
- * `/`, a duplicate process id: InvalidRequestError; deviation: Go answers 500), 500 for
- * everything else.
+ * Status of an error raised while serving a request: 404 for the two NotFound types, 400 for an
+ * invalid request — found by our decoder or by the backend (`InvalidRequestError`: a handle rule,
+ * a duplicate process id, limits no container can run with) — (deviation: Go answers 500), 500 for everything else.
  */
 export function errorStatus(err: unknown): number {
   if (err instanceof ContainerNotFoundError || err instanceof ProcessNotFoundError) return 404;

@@ -194,7 +194,8 @@ describe('against a server', () => {
     );
     expect(r).toMatchObject({ code: 0, stdout: 'full\n' });
     const c = await client().lookup('full');
-    expect(await c.currentCPULimits()).toMatchObject({ weight: 512n });
+    // The weight reads back as Guardian reports it: as limit_in_shares.
+    expect(await c.currentCPULimits()).toMatchObject({ limitInShares: 512n });
     expect(await c.currentDiskLimits()).toMatchObject({ byteHard: 1n << 30n, inodeHard: 1000n });
     expect(await c.currentBandwidthLimits()).toEqual({
       rateInBytesPerSecond: 1n << 20n,

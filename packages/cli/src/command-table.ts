@@ -3,7 +3,7 @@
  * and shell completion alike. Handlers live in `commands/*.ts` and are imported only when their
  * command runs.
  *
- * Adding a command (e.g. `events`): one entry here (name, summary, args, options, `load`), a
+ * Adding a command (as `events` was added): one entry here (name, summary, args, options, `load`), a
  * handler exported from a module under `commands/`, and a test; help and completion follow.
  */
 import type { Completion, OptionSpec } from './args.js';
@@ -38,6 +38,22 @@ export interface CommandSpec {
 
 const HANDLE: readonly Completion[] = ['handle'];
 
+/**
+ * What `events --type` completes to: the event types (`GARDEN_EVENT_TYPES`, which a test compares
+ * with this list: the table must not load the client) and their groups.
+ */
+export const EVENT_TYPES: readonly string[] = [
+  'container',
+  'container.created',
+  'container.destroyed',
+  'container.reaped',
+  'container.oom',
+  'process',
+  'process.exited',
+  'events',
+  'events.dropped',
+];
+
 const opt = (
   long: string,
   short: string | undefined,
@@ -70,6 +86,7 @@ const files = () => import('./commands/files.js');
 const properties = () => import('./commands/properties.js');
 const network = () => import('./commands/network.js');
 const server = () => import('./commands/server.js');
+const events = () => import('./commands/events.js');
 const completion = () => import('./completion.js');
 
 export const COMMANDS: readonly CommandSpec[] = [
@@ -429,6 +446,30 @@ export const COMMANDS: readonly CommandSpec[] = [
     ],
     examples: ['gaol cp ./app web:/srv/', 'gaol cp web:/var/log/app.log .', 'gaol cp web:/etc - | tar t'],
     load: () => files().then((m) => m.cp),
+  },
+  // --- garden-ts extensions ------------------------------------------------------------------
+  {
+    name: 'events',
+    summary: 'stream lifecycle events (created, destroyed, reaped, OOM, process exits) until Ctrl-C',
+    usage: '[HANDLE...]',
+    minArgs: 0,
+    completeArgs: HANDLE,
+    options: [
+      opt(
+        'type',
+        undefined,
+        'string',
+        'only events of this type or group, e.g. process.exited, container (repeatable)',
+        {
+          multiple: true,
+          arg: 'TYPE',
+          complete: EVENT_TYPES,
+        },
+      ),
+    ],
+    json: true,
+    examples: ['gaol events', 'gaol events web --type process.exited --json'],
+    load: () => events().then((m) => m.events),
   },
   // --- gaol itself ---------------------------------------------------------------------------
   {

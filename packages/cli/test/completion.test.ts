@@ -51,6 +51,11 @@ describe('candidates', () => {
       nospace: true,
     });
     expect((await completeWords(['completion', ''], handles)).values).toEqual(['bash', 'zsh']);
+    expect((await completeWords(['events', '--type', 'process'], handles)).values).toEqual([
+      'process',
+      'process.exited',
+    ]);
+    expect((await completeWords(['events', 'web-'], handles)).values).toEqual(['web-1', 'web-2']);
     expect((await completeWords(['nope', ''], handles)).values).toEqual([]);
   });
 

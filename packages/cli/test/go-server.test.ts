@@ -117,6 +117,15 @@ describe('gaol against the canonical Go server', () => {
     expect(readFileSync(back, 'utf8')).toBe('through the go server\n');
   });
 
+  it('events: the Go server has no event stream, said in one line (125)', async () => {
+    expect(await gaol(sock, ['events'])).toEqual({
+      code: 125,
+      stdout: '',
+      stderr: `gaol: the server at unix://${sock} has no event stream (GET /events is a garden-ts extension; Guardian and the Go server do not serve it)\n`,
+      stdoutBuffer: Buffer.alloc(0),
+    });
+  });
+
   it('rm -f and destroy', async () => {
     expect(await gaol(sock, ['rm', '-f', 'go-a', 'ghost'])).toMatchObject({ code: 0, stdout: 'go-a\n' });
     expect((await gaol(sock, ['list'])).stdout).toBe('');

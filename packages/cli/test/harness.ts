@@ -30,12 +30,21 @@ export interface RunResult {
   stdoutBuffer: Buffer;
 }
 
-/** Runs `gaol ...args` in-process; `-t socketPath` is prepended when a socket is given. */
-export async function gaol(
+/** A gaol started in-process: its live output and its end. */
+export interface RunningGaol {
+  stdout: Collector;
+  stderr: Collector;
+  /** Where the test sends SIGINT/SIGTERM/SIGHUP/SIGWINCH. */
+  signals: EventEmitter;
+  done: Promise<RunResult>;
+}
+
+/** Starts `gaol ...args` in-process; `-t socketPath` is prepended when a socket is given. */
+export function startGaol(
   socketPath: string | undefined,
   args: string[],
   options: RunOptions = {},
-): Promise<RunResult> {
+): RunningGaol {
   const stdout = Object.assign(new Collector(), { isTTY: options.tty?.stdout });
   const stderr = Object.assign(new Collector(), { isTTY: options.tty?.stderr });
   let stdin: InputStream;
@@ -46,14 +55,29 @@ export async function gaol(
     stdin = new PassThrough() as InputStream;
   }
   if (options.tty?.stdin) stdin.isTTY = true;
+  const signals = options.signals ?? new EventEmitter();
   const io: CliIO = {
     stdin,
     stdout: stdout as OutputStream,
     stderr: stderr as OutputStream,
     env: options.env ?? {},
     cwd: options.cwd ?? process.cwd(),
-    signals: options.signals ?? new EventEmitter(),
+    signals,
   };
-  const code = await main(socketPath ? ['-t', socketPath, ...args] : args, io);
-  return { code, stdout: stdout.text(), stderr: stderr.text(), stdoutBuffer: stdout.buffer() };
+  const done = main(socketPath ? ['-t', socketPath, ...args] : args, io).then((code) => ({
+    code,
+    stdout: stdout.text(),
+    stderr: stderr.text(),
+    stdoutBuffer: stdout.buffer(),
+  }));
+  return { stdout, stderr, signals, done };
+}
+
+/** Runs `gaol ...args` in-process; `-t socketPath` is prepended when a socket is given. */
+export function gaol(
+  socketPath: string | undefined,
+  args: string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
+  return startGaol(socketPath, args, options).done;
 }

@@ -2,7 +2,7 @@
  * gaol as a person uses it: typed into an interactive bash in a real terminal (tmux), against
  * `gardend --backend linux` with real containers, reading the screen. Covers `shell` (prompt,
  * window size and resize, Ctrl-C, Ctrl-D, exit codes), `exec -it`, signals and exit codes
- * (126, 127, 128+N), `cp` both ways, `run`/`attach`, and destroy.
+ * (126, 127, 128+N), `cp` both ways, `run`/`attach`, `events` and Ctrl-C, and destroy.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -156,6 +156,21 @@ describe('gaol in a terminal against gardend --backend linux', () => {
     await term.waitFor(/^later$/m);
     expect(await status(`gaol run $h -a -c 'echo attached'`)).toBe(0);
     await term.waitFor(/^attached$/m);
+  });
+
+  it('events: a line per event as containers come and go; Ctrl-C exits 130', async () => {
+    await term.line('gaol events; echo "events exit=$?"');
+    await term.waitFor('(Ctrl-C to stop)');
+    const client = createClient({ socketPath: gardend.socketPath });
+    const other = await client.create({ handle: `pty-events-${process.pid}` });
+    // A short process id: the line stays within the terminal's 100 columns.
+    await (await other.run({ id: 'ev4', path: 'sh', args: ['-c', 'exit 4'] }, {})).wait();
+    await client.destroy(other.handle);
+    const screen = await term.waitFor(new RegExp(`container\\.destroyed +${other.handle}$`, 'm'));
+    expect(screen).toMatch(new RegExp(`Z  container\\.created +${other.handle}$`, 'm'));
+    expect(screen).toMatch(new RegExp(`Z  process\\.exited +${other.handle}  process=ev4  exit=4$`, 'm'));
+    await term.press('C-c');
+    await term.waitFor('events exit=130');
   });
 
   it('destroy leaves no container', async () => {

@@ -145,8 +145,18 @@ describe('npm install of the packed packages', { timeout: 120_000 }, () => {
     // pnpm pack leaves the native helpers without their executable bit; native-ns fixes it at load.
     const helper = join(app, 'node_modules', '@garden-ts', 'native-ns', 'build', 'Release', 'garden-shim');
     expect(existsSync(helper)).toBe(true);
-    for (const name of ['LICENSE', 'CHANGELOG.md', 'README.md']) {
-      expect(existsSync(join(app, 'node_modules', '@garden-ts', 'client', name)), name).toBe(true);
+    // Every published package carries its license, changelog and readme, and says where it comes
+    // from and that it is public.
+    const installedPackages = readdirSync(join(app, 'node_modules', '@garden-ts'));
+    expect(installedPackages.length).toBeGreaterThanOrEqual(10);
+    for (const pkg of installedPackages) {
+      const root = join(app, 'node_modules', '@garden-ts', pkg);
+      for (const name of ['LICENSE', 'CHANGELOG.md', 'README.md']) {
+        expect(existsSync(join(root, name)), `${pkg}/${name}`).toBe(true);
+      }
+      const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+      expect(manifest.repository?.url, `${pkg} repository`).toMatch(/garden-ts/);
+      expect(manifest.publishConfig?.access, `${pkg} publishConfig.access`).toBe('public');
     }
   });
 

@@ -50,6 +50,8 @@ export const EVENT_TYPES: readonly string[] = [
   'container.oom',
   'process',
   'process.exited',
+  'image',
+  'image.progress',
   'events',
   'events.dropped',
 ];

@@ -123,7 +123,7 @@ describe('gaol events', () => {
     const bad = await gaol(sock, ['events', '--type', 'container.born']);
     expect(bad.code).toBe(125);
     expect(bad.stderr).toBe(
-      `gaol events: --type: unknown event type "container.born" (one of ${GARDEN_EVENT_TYPES.join(', ')}, or a group: container, process, events)\n`,
+      `gaol events: --type: unknown event type "container.born" (one of ${GARDEN_EVENT_TYPES.join(', ')}, or a group: container, process, image, events)\n`,
     );
     const gone = await gaol('/nonexistent/garden.sock', ['events']);
     expect(gone.code).toBe(125);

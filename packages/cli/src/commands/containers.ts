@@ -12,6 +12,7 @@ import {
 import type { CommandContext } from '../context.js';
 import { CliError, describeError, ExitCode, UsageError } from '../errors.js';
 import { flatten, keyValues, table } from '../format.js';
+import { mayPull, withPullProgress } from '../pull-progress.js';
 import { parseCount, parseKeyValue, parsePort, parseProperties, parseSize } from '../values.js';
 
 /** Parses a Go-style duration for an option (`5m`, `1h30m`, `0`). */
@@ -112,7 +113,14 @@ export function createSpec(ctx: CommandContext): ContainerSpec {
 
 export async function create(ctx: CommandContext): Promise<number> {
   const spec = createSpec(ctx);
-  const container = await (await ctx.client()).create(spec);
+  const client = await ctx.client();
+  const image = spec.image?.uri ?? spec.rootfsPath;
+  const container =
+    ctx.io.stderr.isTTY && mayPull(image)
+      ? await withPullProgress(client, ctx.io.stderr, { image, handle: spec.handle }, () =>
+          client.create(spec),
+        )
+      : await client.create(spec);
   ctx.print(container.handle);
   return ExitCode.Ok;
 }

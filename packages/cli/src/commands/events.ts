@@ -47,6 +47,15 @@ export function eventLine(event: GardenEvent): string {
     case 'events.dropped':
       cells.push(`count=${event.count} (gaol read too slowly; these events were lost)`);
       break;
+    case 'image.progress':
+      cells.push(
+        event.handle,
+        `image=${event.image}`,
+        `phase=${event.phase}`,
+        `layers=${event.layersDone}/${event.layersTotal}`,
+        `bytes=${event.bytes}/${event.totalBytes}`,
+      );
+      break;
     default: {
       // The container events, and types newer than this gaol (whatever fields they carry).
       const { time: _time, type: _type, handle, ...rest } = event as unknown as Record<string, unknown>;

@@ -19,6 +19,9 @@ command -v nsenter >/dev/null || need_apt+=(util-linux)
 # mkfs.btrfs: backend-linux's disk store (a loop-backed btrfs with qgroups) and its tests.
 command -v mkfs.btrfs >/dev/null || need_apt+=(btrfs-progs)
 command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || need_apt+=(golang-go)
+# The CLI's terminal tests type into real shells in tmux (bash and zsh completion, gaol shell).
+command -v tmux >/dev/null || need_apt+=(tmux)
+command -v zsh >/dev/null || need_apt+=(zsh)
 # Image tests and benches: a real registry on loopback, skopeo/umoci (test tooling and bench
 # peer only; the product never runs them), zstd layers, htpasswd and TLS/JWT keys for auth tests.
 command -v docker-registry >/dev/null || need_apt+=(docker-registry)

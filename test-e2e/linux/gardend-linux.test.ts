@@ -11,6 +11,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmdirSync,
   rmSync,
   writeFileSync,
@@ -19,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultRunDir } from '@garden-ts/backend-linux';
 import { createClient } from '@garden-ts/client';
-import { btrfsFsid, btrfsQuotaStatus, detectCgroupLayout } from '@garden-ts/native-ns';
+import { btrfsFsid, btrfsQuotaStatus, detectCgroupLayout, unmount } from '@garden-ts/native-ns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Collector, leakCounts, storeState } from '../../packages/backend-linux/test/helpers.js';
 
@@ -58,6 +59,14 @@ afterAll(async () => {
     const d = join(mnt, cgroupParent);
     if (existsSync(d)) rmdirSync(d);
   }
+  // A run that failed midway may leave the disk stores (the depot's and --disk-store's) and the
+  // image store's views mounted: detached here, their loop devices go with them (autoclear).
+  for (const mp of readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((p): p is string => p?.startsWith(`${dir}/`) === true)
+    .reverse())
+    unmount(mp, { detach: true });
   rmSync(dir, { recursive: true, force: true });
   rmSync(defaultRunDir(depot), { recursive: true, force: true });
 });

@@ -17,6 +17,11 @@ command -v make >/dev/null || need_apt+=(make)
 command -v valgrind >/dev/null || need_apt+=(valgrind)
 command -v nsenter >/dev/null || need_apt+=(util-linux)
 command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || need_apt+=(golang-go)
+# Container networking: libnftables (dlopen'ed by native-ns; the nft CLI comes with it), ip/tc
+# for the tests' namespaces and checks, iperf3 for the bandwidth tests and benches.
+command -v nft >/dev/null || need_apt+=(nftables)
+{ command -v ip >/dev/null && command -v tc >/dev/null; } || need_apt+=(iproute2)
+command -v iperf3 >/dev/null || need_apt+=(iperf3)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing system packages: ${need_apt[*]} (run as root or install them)" >&2

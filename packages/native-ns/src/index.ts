@@ -48,6 +48,26 @@ export {
   type RawExit,
 } from './native.js';
 export {
+  type AddressInfo,
+  type BandwidthOptions,
+  type ContainerLinkOptions,
+  checkInterfaceName,
+  createContainerLink,
+  deleteLinks,
+  type LinkInfo,
+  listAddresses,
+  listLinks,
+  listRoutes,
+  type NetnsOption,
+  NftError,
+  nft,
+  type RawNetBinding,
+  type RouteInfo,
+  randomMac,
+  setBandwidth,
+  writeNetSysctl,
+} from './network.js';
+export {
   type AttachFrom,
   type AttachOptions,
   attach,

@@ -7,6 +7,7 @@
  * treat any namespace as "the host". Policy (names, addresses, rules) is the caller's.
  */
 import { randomBytes } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
 import { isAbsolute } from 'node:path';
 import { NativeArgumentError, NativeError } from './errors.js';
@@ -156,8 +157,11 @@ export function randomMac(): Buffer {
 export interface ContainerLinkOptions {
   /** Namespace of the bridge and the host end (default: this process's own). */
   hostNetns?: string;
-  /** The container; its init's pidfd names its network namespace (kept open by the caller until settled). */
-  container: { pidfd: number };
+  /**
+   * The container's network namespace: its init's pidfd (kept open by the caller until settled),
+   * or a namespace file such as `/run/netns/x`.
+   */
+  container: { pidfd: number } | { netns: string };
   /** The subnet's bridge: created when missing (gateway address, up, multicast snooping off). */
   bridge: string;
   /** MAC of a bridge this call creates (default: random, locally administered). */
@@ -192,9 +196,11 @@ export async function createContainerLink(o: ContainerLinkOptions): Promise<{ br
   const mac = o.bridgeMac ?? randomMac();
   if (!Buffer.isBuffer(mac) || mac.length !== 6)
     throw new NativeArgumentError('bridgeMac', 'must be 6 bytes');
+  const target = o.container as { pidfd?: number; netns?: string } | undefined;
+  const nsFile = target?.netns === undefined ? undefined : netnsPath('container.netns', target.netns);
   const args = {
     hostNetns: netnsPath('hostNetns', o.hostNetns),
-    containerPidfd: int('container.pidfd', o.container?.pidfd, 0, 0x7fffffff),
+    containerPidfd: nsFile === undefined ? int('container.pidfd', target?.pidfd, 0, 0x7fffffff) : -1,
     bridge: checkInterfaceName('bridge', o.bridge),
     gateway: ipv4('gateway', o.gateway),
     prefixLength: int('prefixLength', o.prefixLength, 1, 32),
@@ -206,8 +212,21 @@ export async function createContainerLink(o: ContainerLinkOptions): Promise<{ br
     mtu: int('mtu', o.mtu ?? 1500, 68, 65535),
     txQueueLength: int('txQueueLength', o.txQueueLength ?? 0, 0, 0xffffffff),
   };
-  const r = await call(() => raw().netSetupContainer(args));
-  return { bridgeCreated: r.bridgeCreated };
+  let fd: number | undefined;
+  try {
+    if (nsFile !== undefined) {
+      try {
+        fd = openSync(nsFile, 'r');
+      } catch (e) {
+        throw new NativeError('network', -(e as { errno: number }).errno, `open ${nsFile}`);
+      }
+      args.containerPidfd = fd;
+    }
+    const r = await call(() => raw().netSetupContainer(args));
+    return { bridgeCreated: r.bridgeCreated };
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /** Deletes links by name (a veth takes its peer along); missing ones are skipped. */

@@ -422,3 +422,27 @@ describe('host addresses', () => {
     expect(mtuFor('203.0.113.1', addrs, [link(2, 1400)])).toBe(1500);
   });
 });
+
+describe('reconciliation', () => {
+  it('removes only our links of the right kind that no record knows', async () => {
+    const { staleLinks } = await import('./reconcile.js');
+    const links = [
+      { name: 'lo', kind: '' },
+      { name: 'eth0', kind: '' },
+      { name: 'gtb-0afe0000', kind: 'bridge' },
+      { name: 'gtb-0afe0004', kind: 'bridge' },
+      { name: 'gtv-00000001', kind: 'veth' },
+      { name: 'gtv-00000002', kind: 'veth' },
+      { name: 'gti-00000002', kind: 'ifb' },
+      { name: 'gtv-00000003', kind: 'dummy' },
+      { name: 'docker0', kind: 'bridge' },
+    ];
+    expect(
+      staleLinks(links, {
+        bridges: new Set(['gtb-0afe0000']),
+        veths: new Set(['gtv-00000001']),
+        ifbs: new Set(),
+      }),
+    ).toEqual(['gtb-0afe0004', 'gtv-00000002', 'gti-00000002']);
+  });
+});

@@ -107,22 +107,28 @@ uint32_t ParseIpv4(const std::string& s) {
 
 Napi::BigInt Big(Napi::Env env, uint64_t v) { return Napi::BigInt::New(env, v); }
 
+// The bridge's half of a spec: bridge, gateway/prefixLength, bridgeMac, routeLocalnet, mtu.
+void BridgeFields(const Napi::Object& o, net::ContainerNetSpec& spec) {
+  spec.bridge = Str(o, "bridge");
+  spec.gateway = {ParseIpv4(Str(o, "gateway")), static_cast<uint8_t>(U32(o, "prefixLength"))};
+  Napi::Buffer<uint8_t> mac = o.Get("bridgeMac").As<Napi::Buffer<uint8_t>>();
+  memcpy(spec.bridgeMac, mac.Data(), std::min<size_t>(6, mac.Length()));
+  spec.routeLocalnet = o.Get("routeLocalnet").ToBoolean();
+  spec.mtu = U32(o, "mtu");
+}
+
 // netSetupContainer({ hostNetns, containerPidfd, bridge, gateway, prefixLength, bridgeMac,
 // routeLocalnet, hostVeth, containerVeth, address, mtu, txQueueLength })
 Napi::Value SetupContainer(const Napi::CallbackInfo& info) {
   Napi::Object o = info[0].As<Napi::Object>();
   auto spec = std::make_shared<net::ContainerNetSpec>();
   auto hostNs = std::make_shared<NsFd>(Str(o, "hostNetns"));
+  BridgeFields(o, *spec);
   spec->containerNs = static_cast<int>(U32(o, "containerPidfd"));
-  spec->bridge = Str(o, "bridge");
-  spec->gateway = {ParseIpv4(Str(o, "gateway")), static_cast<uint8_t>(U32(o, "prefixLength"))};
+  spec->bridgeIndex = static_cast<int>(U32(o, "bridgeIndex"));
   spec->address = {ParseIpv4(Str(o, "address")), static_cast<uint8_t>(U32(o, "prefixLength"))};
-  Napi::Buffer<uint8_t> mac = o.Get("bridgeMac").As<Napi::Buffer<uint8_t>>();
-  memcpy(spec->bridgeMac, mac.Data(), std::min<size_t>(6, mac.Length()));
-  spec->routeLocalnet = o.Get("routeLocalnet").ToBoolean();
   spec->hostVeth = Str(o, "hostVeth");
   spec->containerVeth = Str(o, "containerVeth");
-  spec->mtu = U32(o, "mtu");
   spec->txQueueLen = U32(o, "txQueueLength");
   auto result = std::make_shared<net::ContainerNetResult>();
   return Queue(
@@ -137,6 +143,28 @@ Napi::Value SetupContainer(const Napi::CallbackInfo& info) {
         r.Set("bridgeIndex", result->bridgeIndex);
         r.Set("bridgeCreated", result->bridgeCreated);
         r.Set("containerIndex", result->containerIndex);
+        return r;
+      });
+}
+
+// netEnsureBridge({ hostNetns, bridge, gateway, prefixLength, bridgeMac, routeLocalnet, mtu })
+Napi::Value EnsureBridge(const Napi::CallbackInfo& info) {
+  Napi::Object o = info[0].As<Napi::Object>();
+  auto spec = std::make_shared<net::ContainerNetSpec>();
+  auto hostNs = std::make_shared<NsFd>(Str(o, "hostNetns"));
+  BridgeFields(o, *spec);
+  auto result = std::make_shared<net::ContainerNetResult>();
+  return Queue(
+      info.Env(), "network",
+      [spec, hostNs, result](Error& e) {
+        if (!hostNs->Open(e)) return false;
+        spec->hostNs = hostNs->fd();
+        return net::EnsureBridge(*spec, result->bridgeIndex, result->bridgeCreated, e);
+      },
+      [result](Napi::Env env) {
+        Napi::Object r = Napi::Object::New(env);
+        r.Set("index", result->bridgeIndex);
+        r.Set("created", result->bridgeCreated);
         return r;
       });
 }
@@ -301,6 +329,7 @@ Napi::Value NftRun(const Napi::CallbackInfo& info) {
 
 void RegisterNet(Napi::Env env, Napi::Object exports) {
   exports.Set("netSetupContainer", Napi::Function::New(env, SetupContainer));
+  exports.Set("netEnsureBridge", Napi::Function::New(env, EnsureBridge));
   exports.Set("netDeleteLinks", Napi::Function::New(env, DeleteLinks));
   exports.Set("netListLinks", Napi::Function::New(env, ListLinks));
   exports.Set("netListAddrs", Napi::Function::New(env, ListAddrs));

@@ -308,7 +308,7 @@ bool SetRouteLocalnet(Socket& s, int index, const std::string& dev, Error& e) {
 
 // Creates the bridge (up, its MAC fixed, multicast snooping off), or accepts an existing bridge
 // of that name; then makes sure it has the gateway address, is up and routes localnet.
-bool EnsureBridge(Socket& s, const ContainerNetSpec& spec, int& index, bool& created, Error& e) {
+bool EnsureBridgeOn(Socket& s, const ContainerNetSpec& spec, int& index, bool& created, Error& e) {
   ifinfomsg i = LinkHeader(0, true);
   Message m(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &i, sizeof i);
   m.PutStr(IFLA_IFNAME, spec.bridge);
@@ -358,7 +358,11 @@ bool SetupContainer(const ContainerNetSpec& spec, ContainerNetResult& out, Error
     return false;
   };
   if (!OpenIn(spec.hostNs, host, e)) return fail();
-  if (!EnsureBridge(host, spec, out.bridgeIndex, out.bridgeCreated, e)) return fail();
+  if (spec.bridgeIndex > 0) {
+    out.bridgeIndex = spec.bridgeIndex;
+  } else if (!EnsureBridgeOn(host, spec, out.bridgeIndex, out.bridgeCreated, e)) {
+    return fail();
+  }
 
   // The pair, with its container end made directly inside the container's namespace (moving an
   // existing link there costs ~30 ms of RCU waits), both ends up, the host end enslaved.
@@ -404,6 +408,11 @@ bool SetupContainer(const ContainerNetSpec& spec, ContainerNetResult& out, Error
   if (!cont.Do(route, e, "add the default route via " + FormatIpv4(spec.gateway.addr))) return fail();
   close(contNs);
   return true;
+}
+
+bool EnsureBridge(const ContainerNetSpec& spec, int& index, bool& created, Error& e) {
+  Socket s;
+  return OpenIn(spec.hostNs, s, e) && EnsureBridgeOn(s, spec, index, created, e);
 }
 
 bool DeleteLinks(int nsfd, const std::vector<std::string>& names, Error& e) {

@@ -122,6 +122,7 @@ struct ContainerNetSpec {
   int hostNs = -1;          // namespace holding the bridge and the host end (-1: the thread's own)
   int containerNs = -1;     // the container's namespace: namespace fd or its init's pidfd
   std::string bridge;       // created when missing (then: gateway address, up, no multicast snooping)
+  int bridgeIndex = 0;      // > 0: the bridge is ready (EnsureBridge): skip making sure
   Ipv4Cidr gateway;         // on the bridge
   uint8_t bridgeMac[6] = {};
   bool routeLocalnet = true;  // lets DNAT of 127.0.0.1 reach the bridge (NetIn from loopback)
@@ -142,6 +143,10 @@ struct ContainerNetResult {
 /** Creates (or reuses) the bridge, the veth pair and the container side configuration. On failure
  *  everything this call created is removed again. */
 bool SetupContainer(const ContainerNetSpec& spec, ContainerNetResult& out, Error& e);
+
+/** Only the bridge part of SetupContainer (hostNs, bridge, gateway, bridgeMac, routeLocalnet, mtu):
+ *  creates it or makes sure an existing one is configured. */
+bool EnsureBridge(const ContainerNetSpec& spec, int& index, bool& created, Error& e);
 
 /** Deletes links by name; missing ones are skipped. */
 bool DeleteLinks(int nsfd, const std::vector<std::string>& names, Error& e);

@@ -50,10 +50,12 @@ export {
 export {
   type AddressInfo,
   type BandwidthOptions,
+  type BridgeOptions,
   type ContainerLinkOptions,
   checkInterfaceName,
   createContainerLink,
   deleteLinks,
+  ensureBridge,
   type LinkInfo,
   listAddresses,
   listLinks,

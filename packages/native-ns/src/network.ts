@@ -19,6 +19,7 @@ export interface RawNetBinding {
     hostNetns: string;
     containerPidfd: number;
     bridge: string;
+    bridgeIndex: number;
     gateway: string;
     prefixLength: number;
     bridgeMac: Buffer;
@@ -29,6 +30,15 @@ export interface RawNetBinding {
     mtu: number;
     txQueueLength: number;
   }): Promise<{ bridgeIndex: number; bridgeCreated: boolean; containerIndex: number }>;
+  netEnsureBridge(o: {
+    hostNetns: string;
+    bridge: string;
+    gateway: string;
+    prefixLength: number;
+    bridgeMac: Buffer;
+    routeLocalnet: boolean;
+    mtu: number;
+  }): Promise<{ index: number; created: boolean }>;
   netDeleteLinks(netns: string, names: string[]): Promise<void>;
   netListLinks(netns: string): Promise<LinkInfo[]>;
   netListAddrs(netns: string): Promise<AddressInfo[]>;
@@ -164,6 +174,8 @@ export interface ContainerLinkOptions {
   container: { pidfd: number } | { netns: string };
   /** The subnet's bridge: created when missing (gateway address, up, multicast snooping off). */
   bridge: string;
+  /** The bridge's index from {@link ensureBridge}: the bridge is ready, nothing to check. */
+  bridgeIndex?: number;
   /** MAC of a bridge this call creates (default: random, locally administered). */
   bridgeMac?: Buffer;
   /** Gateway address, on the bridge. */
@@ -193,23 +205,15 @@ export interface ContainerLinkOptions {
  * naming the step, `detail` the kernel's explanation), e.g. `EEXIST` for a taken veth name.
  */
 export async function createContainerLink(o: ContainerLinkOptions): Promise<{ bridgeCreated: boolean }> {
-  const mac = o.bridgeMac ?? randomMac();
-  if (!Buffer.isBuffer(mac) || mac.length !== 6)
-    throw new NativeArgumentError('bridgeMac', 'must be 6 bytes');
   const target = o.container as { pidfd?: number; netns?: string } | undefined;
   const nsFile = target?.netns === undefined ? undefined : netnsPath('container.netns', target.netns);
   const args = {
-    hostNetns: netnsPath('hostNetns', o.hostNetns),
+    ...bridgeArgs(o),
     containerPidfd: nsFile === undefined ? int('container.pidfd', target?.pidfd, 0, 0x7fffffff) : -1,
-    bridge: checkInterfaceName('bridge', o.bridge),
-    gateway: ipv4('gateway', o.gateway),
-    prefixLength: int('prefixLength', o.prefixLength, 1, 32),
-    bridgeMac: mac,
-    routeLocalnet: o.routeLocalnet !== false,
+    bridgeIndex: int('bridgeIndex', o.bridgeIndex ?? 0, 0, 0x7fffffff),
     hostVeth: checkInterfaceName('hostVeth', o.hostVeth),
     containerVeth: checkInterfaceName('containerVeth', o.containerVeth ?? 'eth0'),
     address: ipv4('address', o.address),
-    mtu: int('mtu', o.mtu ?? 1500, 68, 65535),
     txQueueLength: int('txQueueLength', o.txQueueLength ?? 0, 0, 0xffffffff),
   };
   let fd: number | undefined;
@@ -227,6 +231,39 @@ export async function createContainerLink(o: ContainerLinkOptions): Promise<{ br
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/** Options of {@link ensureBridge}: the bridge half of {@link ContainerLinkOptions}. */
+export type BridgeOptions = Pick<
+  ContainerLinkOptions,
+  'hostNetns' | 'bridge' | 'bridgeMac' | 'gateway' | 'prefixLength' | 'mtu' | 'routeLocalnet'
+>;
+
+function bridgeArgs(o: BridgeOptions) {
+  const mac = o.bridgeMac ?? randomMac();
+  if (!Buffer.isBuffer(mac) || mac.length !== 6)
+    throw new NativeArgumentError('bridgeMac', 'must be 6 bytes');
+  return {
+    hostNetns: netnsPath('hostNetns', o.hostNetns),
+    bridge: checkInterfaceName('bridge', o.bridge),
+    gateway: ipv4('gateway', o.gateway),
+    prefixLength: int('prefixLength', o.prefixLength, 1, 32),
+    bridgeMac: mac,
+    routeLocalnet: o.routeLocalnet !== false,
+    mtu: int('mtu', o.mtu ?? 1500, 68, 65535),
+  };
+}
+
+/**
+ * Makes a subnet's bridge ready ahead of its containers (it can run while a container is still
+ * being cloned): created with the gateway address, up, multicast snooping off, route_localnet;
+ * an existing bridge of that name is checked and configured instead. Resolves with its index
+ * (pass it as `bridgeIndex` to {@link createContainerLink}).
+ * @throws NativeError `EEXIST` when a link of that name exists and is not a bridge.
+ */
+export async function ensureBridge(o: BridgeOptions): Promise<{ index: number; created: boolean }> {
+  const args = bridgeArgs(o);
+  return call(() => raw().netEnsureBridge(args));
 }
 
 /** Deletes links by name (a veth takes its peer along); missing ones are skipped. */

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createContainerLink,
   deleteLinks,
+  ensureBridge,
   listAddresses,
   listLinks,
   listRoutes,
@@ -127,6 +128,33 @@ describe('createContainerLink', () => {
     expect((await listLinks({ netns })).map((l) => l.name)).not.toContain('tnv-a');
     await deleteLinks(['tnb-0afe0000', 'tnx-missing'], { netns });
     expect((await listLinks({ netns })).map((l) => l.name)).not.toContain('tnb-0afe0000');
+  });
+
+  it('uses a bridge made ready ahead (ensureBridge) without checking it again', async () => {
+    const opts = {
+      hostNetns: netns,
+      bridge: 'tnb-0afe0008',
+      gateway: '10.254.0.9',
+      prefixLength: 30,
+      mtu: 1400,
+    };
+    const first = await ensureBridge(opts);
+    expect(first).toEqual({ index: expect.any(Number), created: true });
+    expect(await ensureBridge(opts)).toEqual({ index: first.index, created: false });
+    const { container } = await newContainer();
+    const r = await createContainerLink({
+      ...opts,
+      container,
+      bridgeIndex: first.index,
+      address: '10.254.0.10',
+      hostVeth: 'tnv-c',
+    });
+    expect(r.bridgeCreated).toBe(false);
+    const links = await listLinks({ netns });
+    expect(links.find((l) => l.name === 'tnv-c')?.master).toBe(first.index);
+    await expect(ensureBridge({ ...opts, bridge: 'tnv-c' })).rejects.toMatchObject({ code: 'EEXIST' });
+    await container.destroy();
+    await deleteLinks(['tnb-0afe0008'], { netns });
   });
 
   it('never leaves a thread of this process in another namespace', async () => {

@@ -10,6 +10,7 @@
  * Traffic is made with test/fixtures/net-probe.mjs run by `ip netns exec`.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -132,5 +133,21 @@ function kill(pid: number): void {
     process.kill(pid, 'SIGKILL');
   } catch {
     // already gone
+  }
+}
+
+const LOG_ALL_NETNS = '/proc/sys/net/netfilter/nf_log_all_netns';
+
+/**
+ * The kernel only writes nft `log` lines of the initial namespace unless nf_log_all_netns is set;
+ * our rules run in test-made namespaces, so it is set for the duration of `fn` and restored.
+ */
+export async function withNetnsLogging<T>(fn: () => Promise<T>): Promise<T> {
+  const before = readFileSync(LOG_ALL_NETNS, 'utf8').trim();
+  writeFileSync(LOG_ALL_NETNS, '1');
+  try {
+    return await fn();
+  } finally {
+    writeFileSync(LOG_ALL_NETNS, before);
   }
 }

@@ -6,6 +6,7 @@
  * range, ICMP type/code and network range, container → host rejection, NetIn DNAT via the
  * external IP and via 127.0.0.1, masquerade, anti-spoofing, and nothing left behind.
  */
+import { execFileSync } from 'node:child_process';
 import { Protocol } from '@garden-ts/api-types';
 import { createContainerLink, deleteLinks, listLinks, nft } from '@garden-ts/native-ns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +21,17 @@ import {
   rulesetScript,
 } from '../src/network/nft-ruleset.js';
 import { SubnetPool } from '../src/network/subnet-pool.js';
-import { DENIED_A, DENIED_B, HOST_IP, inNs, ip, OUTSIDE_IP, type TestNetwork, testNetwork } from './netns.js';
+import {
+  DENIED_A,
+  DENIED_B,
+  HOST_IP,
+  inNs,
+  ip,
+  OUTSIDE_IP,
+  type TestNetwork,
+  testNetwork,
+  withNetnsLogging,
+} from './netns.js';
 
 let net: TestNetwork;
 const pool = new SubnetPool('10.254.0.0/22');
@@ -46,7 +57,7 @@ async function container(name: string, spec?: string): Promise<FakeContainer> {
   const id = (0x10000000 + containers.length).toString(16);
   const c: FakeContainer = {
     id,
-    handle: `handle-${name}`,
+    handle: `h${process.pid}-${name}`,
     ip: a.ip,
     hostVeth: hostVethName(id),
     netOut: [],
@@ -136,6 +147,25 @@ describe('firewall and NAT (nft scripts on real namespaces)', () => {
     c2.netOut = [{ protocol: Protocol.All, networks: [{ start: '198.51.100.0', end: '198.51.100.255' }] }];
     await nft(netOutScript(cfg.table, c2, true), { netns: net.hostPath });
     expect(await probe(c2.ns, 'tcp', DENIED_A, '8002')).toBe(`ok ${HOST_IP}`);
+  });
+
+  it('logs the new connections of a `log` rule to the kernel log with the handle prefix', async () => {
+    c2.netOut = [
+      ...c2.netOut,
+      { protocol: Protocol.TCP, networks: [{ start: OUTSIDE_IP }], ports: [{ start: 9000 }], log: true },
+    ];
+    await nft(netOutScript(cfg.table, c2, true), { netns: net.hostPath });
+    const lines = await withNetnsLogging(async () => {
+      expect(await probe(c2.ns, 'tcp', OUTSIDE_IP, '9000')).toBe(`ok ${HOST_IP}`);
+      return execFileSync('dmesg', { encoding: 'utf8' })
+        .split('\n')
+        .filter((l) => l.includes(`${c2.handle} `));
+    });
+    // One line for the connection's first packet (NEW), none for the rest of it.
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      new RegExp(`${c2.handle} IN=gtb-\\w+ OUT=ext0 .*SRC=${c2.ip} DST=${OUTSIDE_IP} .*PROTO=TCP .*DPT=9000`),
+    );
   });
 
   it('rejects container → host with host-prohibited unless allowed', async () => {

@@ -157,6 +157,18 @@ describe('createContainerLink', () => {
     await deleteLinks(['tnb-0afe0008'], { netns });
   });
 
+  it('deletes several links in one batch and nothing else', async () => {
+    const names = ['tnb-0a000000', 'tnb-0a000004', 'tnb-0a000008'];
+    for (const [i, bridge] of names.entries())
+      await ensureBridge({ hostNetns: netns, bridge, gateway: `10.0.0.${i * 4 + 1}`, prefixLength: 30 });
+    await deleteLinks([names[0] as string, 'tnx-missing', names[2] as string], { netns });
+    const left = (await listLinks({ netns })).map((l) => l.name);
+    expect(left).toContain(names[1]);
+    expect(left).not.toContain(names[0]);
+    expect(left).not.toContain(names[2]);
+    await deleteLinks([names[1] as string], { netns });
+  });
+
   it('never leaves a thread of this process in another namespace', async () => {
     const { container } = await newContainer();
     await Promise.all(

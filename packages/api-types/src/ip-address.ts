@@ -59,7 +59,10 @@ function parseIPv6(s: string): number[] | undefined {
   return words.flatMap((w) => [w >> 8, w & 0xff]);
 }
 
-/** The 16-byte form of an address (IPv4 as `::ffff:a.b.c.d`), or undefined if Go rejects it. */
+/**
+ * The 16-byte form of an address (IPv4 as `::ffff:a.b.c.d`), or undefined if Go rejects it.
+ * Exported: backend-kit validates NetOut ranges with it, so backends accept what the wire accepts.
+ */
 export function parseIP(text: string): Uint8Array | undefined {
   if (text.includes(':')) {
     const bytes = parseIPv6(text);

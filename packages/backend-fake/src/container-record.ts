@@ -6,7 +6,6 @@ import {
   type Duration,
   ExecutableNotFoundError,
   GardenError,
-  InvalidRequestError,
   type Limits,
   type NetOutRule,
   type PortMapping,
@@ -17,10 +16,9 @@ import {
   type Properties,
   Signal,
 } from '@garden-ts/api-types';
+import { checkName, mergeEnv, validateNetOutRule } from '@garden-ts/backend-kit';
 import { resolveCommand } from './commands.js';
-import { mergeEnv } from './env.js';
 import type { FileTree } from './file-tree.js';
-import { cloneNetOutRule, validateNetOutRule } from './net-out-rules.js';
 import { SimulatedProcess } from './simulated-process.js';
 import { extractTar, streamPath } from './tar-in.js';
 import { packTar, planTar } from './tar-out.js';
@@ -110,7 +108,7 @@ export class ContainerRecord {
   /** Validates every rule first, so a batch is all-or-nothing like Guardian's BulkNetOut. */
   addNetOutRules(rules: readonly NetOutRule[]): void {
     for (const rule of rules) validateNetOutRule(rule);
-    for (const rule of rules) this.netOutRules.push(cloneNetOutRule(rule));
+    for (const rule of rules) this.netOutRules.push(structuredClone(rule));
   }
 
   /**
@@ -119,13 +117,7 @@ export class ContainerRecord {
    */
   run(spec: ProcessSpec, io: ProcessIO): Process {
     const id = spec.id || this.generateProcessId();
-    if (id === '.' || id === '..' || id.includes('/') || id.includes('\0')) {
-      // Guardian turns ids into directory names; reject what cannot be one (a beat, §2.1).
-      throw new InvalidRequestError(
-        '/id',
-        `invalid process id ${JSON.stringify(id)}: must not be '.', '..' or contain '/' or NUL`,
-      );
-    }
+    checkName('id', id);
     if (this.processes.has(id)) throw new GardenError(`process ID '${id}' already in use`);
     const user = resolveUser(this.tree, spec.user);
     const path = spec.path ?? '';

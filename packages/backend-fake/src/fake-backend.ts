@@ -30,10 +30,9 @@ import {
   type StreamOutSpec,
   type WindowSize,
 } from '@garden-ts/api-types';
+import { checkName, PortPool, validateNetOutRule } from '@garden-ts/backend-kit';
 import { ContainerRecord } from './container-record.js';
 import { simulateMetrics } from './metrics.js';
-import { cloneNetOutRule, validateNetOutRule } from './net-out-rules.js';
-import { PortPool } from './port-pool.js';
 import { seedRootfs } from './seed-rootfs.js';
 
 const GIB = 1024n * 1024n * 1024n;
@@ -80,15 +79,6 @@ const DEFAULT_NOW = (): number => performance.timeOrigin + performance.now();
  * fake is not capped at Guardian's 256 containers: 32768 subnets.
  */
 const SUBNET_COUNT = 32768;
-
-function checkHandle(handle: string): void {
-  if (handle === '.' || handle === '..' || handle.includes('/') || handle.includes('\0')) {
-    throw new InvalidRequestError(
-      '/handle',
-      `invalid handle ${JSON.stringify(handle)}: must not be '.', '..' or contain '/' or NUL`,
-    );
-  }
-}
 
 function checkPort(field: string, port: number): void {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -155,7 +145,7 @@ export class FakeBackend implements Backend {
    *   `port pool is exhausted`; InvalidRequestError for a malformed handle or port.
    */
   async create(spec: ContainerSpec, _opts?: CallOptions): Promise<Container> {
-    if (spec.handle) checkHandle(spec.handle);
+    if (spec.handle) checkName('handle', spec.handle);
     let handle = spec.handle;
     if (!handle) {
       do handle = this.generateHandle();
@@ -277,7 +267,7 @@ export class FakeBackend implements Backend {
 
   /** The NetOut rules recorded for a container, in the order they were applied (deep copies). */
   netOutRules(handle: string): NetOutRule[] {
-    return this.record(handle).netOutRules.map(cloneNetOutRule);
+    return this.record(handle).netOutRules.map((rule) => structuredClone(rule));
   }
 
   /** Whether a process has a TTY, and its current window size (80×24 unless set). */

@@ -1,6 +1,3 @@
-// The shared ProcessIO output implementation's bound, under this package's historical name.
-export { DEFAULT_OUTPUT_BACKLOG_LIMIT as DEFAULT_BACKLOG_LIMIT } from '@garden-ts/api-types';
-export { COMMANDS, type Command, type CommandContext } from './commands.js';
 export {
   createFakeBackend,
   FakeBackend,
@@ -8,5 +5,3 @@ export {
   FakeContainer,
   sequentialHandles,
 } from './fake-backend.js';
-export { PortPool } from './port-pool.js';
-export { EXIT_SIGKILL, EXIT_SIGTERM } from './simulated-process.js';

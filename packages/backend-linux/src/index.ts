@@ -3,11 +3,8 @@
  * @garden-ts/native-ns: overlayfs rootfs, cgroup limits and metrics, user namespaces, Guardian's
  * security defaults, write-through state for restart survival.
  */
-export {
-  type BackendLogger,
-  createLinuxBackend,
-  type LinuxBackend,
-  type LinuxBackendOptions,
-} from './linux-backend.js';
-export { MAPPED_ROOT } from './rootfs.js';
-export { defaultRunDir, RUN_ROOT } from './run-dir.js';
+export { defaultRunDir, RUN_ROOT } from './depot/run-dir.js';
+export { createLinuxBackend } from './linux-backend.js';
+export type { BackendLogger, LinuxBackend, LinuxBackendOptions } from './options.js';
+export type { ImageChoice, ImageSource } from './rootfs/image-uri.js';
+export { MAPPED_ROOT } from './runtime/users.js';

@@ -7,8 +7,12 @@ import { Writable } from 'node:stream';
 import type { Container, ProcessSpec } from '@garden-ts/api-types';
 import { detectCgroupLayout } from '@garden-ts/native-ns';
 import { inject } from 'vitest';
-import { createLinuxBackend, type LinuxBackend, type LinuxBackendOptions } from '../src/index.js';
-import { defaultRunDir } from '../src/run-dir.js';
+import {
+  createLinuxBackend,
+  defaultRunDir,
+  type LinuxBackend,
+  type LinuxBackendOptions,
+} from '../src/index.js';
 
 const layout = detectCgroupLayout();
 const mounts = [...new Set([...Object.values(layout.v1), ...(layout.v2 ? [layout.v2] : [])])];

@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ExecutableNotFoundError, GardenError } from '@garden-ts/api-types';
+import { errorFields } from '@garden-ts/backend-kit';
+import { NativeError } from '@garden-ts/native-ns';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { LinuxBackend } from '../src/index.js';
+import type { ImageSource, LinuxBackend } from '../src/index.js';
 import { Collector, exec, testEnv } from './helpers.js';
 
 const env = testEnv('proc');
@@ -129,6 +131,51 @@ describe('create', () => {
     await backend.destroy(c.handle);
   });
 
+  it('takes images of other schemes from a configured image source, and names a scheme nobody serves', async () => {
+    const asked: string[] = [];
+    const source: ImageSource = {
+      schemes: ['test'],
+      async resolve(uri, credentials) {
+        asked.push(`${uri} as ${credentials.username}`);
+        return { path: inject('rootfs'), raw: false };
+      },
+    };
+    const withSource = env.backend({ imageSources: [source] });
+    await withSource.start();
+    const c = await withSource.create({
+      image: { uri: 'test:///busybox#1', username: 'me', password: 'pw' },
+    });
+    expect((await exec(c, { path: 'cat', args: ['/etc/hostname'] })).status).toBe(0);
+    expect(asked).toEqual(['test:///busybox#1 as me']);
+    await withSource.destroy(c.handle);
+    await withSource.stop();
+    await expect(backend.create({ image: { uri: 'docker:///busybox' } })).rejects.toThrow(
+      new GardenError('no image plugin configured for docker:// images (docker:///busybox)'),
+    );
+  });
+
+  it('keeps the native error (code, errno, stage) as the cause of a failed create, and logs its code', async () => {
+    const logged: object[] = [];
+    const logger = { info() {}, warn: (o: object) => logged.push(o), error: (o: object) => logged.push(o) };
+    const logging = env.backend({ logger });
+    await logging.start();
+    // A bind mount onto a path below a regular file cannot be made by the container's child.
+    const err = await logging
+      .create({ handle: 'bad-target', bindMounts: [{ srcPath: hostDir, dstPath: '/etc/passwd/x' }] })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GardenError);
+    expect((err as Error).message).toMatch(/^creating the container failed: /);
+    const cause = (err as Error).cause as NativeError;
+    expect(cause).toBeInstanceOf(NativeError);
+    expect(cause.code).toBe('ENOTDIR');
+    expect(cause.errno).toBe(20);
+    expect(cause.stage).not.toBe('');
+    expect(errorFields(err)).toMatchObject({ code: 'ENOTDIR', errno: 20, stage: cause.stage });
+    expect(logged).toContainEqual(expect.objectContaining({ handle: 'bad-target', code: 'ENOTDIR' }));
+    await expect(logging.lookup('bad-target')).rejects.toThrow(/unknown handle/);
+    await logging.stop();
+  });
+
   it('applies memory (no swap), CPU shares and pids limits to the cgroup', async () => {
     const c = await backend.create({
       limits: { memory: { limitInBytes: 64n << 20n }, cpu: { weight: 512n }, pid: { max: 50n } },
@@ -222,6 +269,17 @@ describe('run', () => {
   it('sets rlimits soft = hard', async () => {
     const r = await exec(c, { path: 'sh', args: ['-c', 'ulimit -n; ulimit -Hn'], rlimits: { nofile: 512n } });
     expect(r.stdout).toBe('512\n512\n');
+  });
+
+  it('keeps the native error as the cause of a failed spawn (EPERM at the rlimit stage)', async () => {
+    // A hard limit above the kernel's nr_open is refused by setrlimit, even for root.
+    const err = await c.run({ path: 'true', rlimits: { nofile: 1n << 40n } }, {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GardenError);
+    expect((err as Error).message).toMatch(/^running true failed: rlimit/);
+    expect((err as Error).cause).toBeInstanceOf(NativeError);
+    expect((err as Error).cause).toMatchObject({ code: 'EPERM', errno: 1, stage: 'rlimit' });
+    expect(errorFields(err)).toMatchObject({ code: 'EPERM', errno: 1, stage: 'rlimit' });
+    expect((err as Error).message.match(/rlimit/g)).toHaveLength(1); // the stage is said once
   });
 
   it('runs with a tty of the given size and resizes it', async () => {

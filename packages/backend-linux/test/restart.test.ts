@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { detectCgroupLayout } from '@garden-ts/native-ns';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
-import { RUN_ROOT } from '../src/run-dir.js';
+import { RUN_ROOT } from '../src/index.js';
 import { Collector, leakCounts, testEnv } from './helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

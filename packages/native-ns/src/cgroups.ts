@@ -1,6 +1,9 @@
 /**
- * cgroup v1 / v2 / hybrid as plain file I/O: layout detection at runtime, create / remove,
- * limits, stats, freeze, signal-all. Membership at clone time is native (see container.ts).
+ * cgroup v1 / v2 / hybrid as plain file I/O: layout detection at runtime, create / remove /
+ * children, limits (memory without a swap escape, CPU shares or weight, pids, a v1 devices
+ * allow-list), stats and the OOM-kill counter, freeze, signal-all. The one cgroup file reader and
+ * writer of garden-ts (backend-linux goes through these). Membership at clone time is native (see
+ * container.ts).
  */
 import {
   type Dirent,
@@ -89,24 +92,33 @@ export function cgroupSet(layout: CgroupLayout, path: string): CgroupSet {
   return { path, v1, v2: layout.v2 ? join(layout.v2, path) : undefined };
 }
 
-/** Creates the cgroup (and parents) everywhere; v1 cpuset gets its parent's cpus/mems. */
+/**
+ * Creates the cgroup (and parents) everywhere; v1 cpuset gets its parent's cpus/mems.
+ * @throws NativeArgumentError for a bad path; NativeError (stage `cgroup-create`, the Node error as `cause`).
+ */
 export function createCgroup(layout: CgroupLayout, path: string): CgroupSet {
   const set = cgroupSet(layout, path);
-  for (const [ctrl, mnt] of Object.entries(layout.v1)) {
-    let dir = mnt;
-    for (const part of path.split('/')) {
-      const parent = dir;
-      dir = join(dir, part);
-      if (existsSync(dir)) continue;
-      mkdirSync(dir);
-      if (ctrl === 'cpuset') {
-        // A new v1 cpuset is empty and refuses members until cpus and mems are set.
-        for (const f of ['cpuset.cpus', 'cpuset.mems'])
-          writeFileSync(join(dir, f), readFileSync(join(parent, f)));
+  let dir = '';
+  try {
+    for (const [ctrl, mnt] of Object.entries(layout.v1)) {
+      dir = mnt;
+      for (const part of path.split('/')) {
+        const parent = dir;
+        dir = join(dir, part);
+        if (existsSync(dir)) continue;
+        mkdirSync(dir);
+        if (ctrl === 'cpuset') {
+          // A new v1 cpuset is empty and refuses members until cpus and mems are set.
+          for (const f of ['cpuset.cpus', 'cpuset.mems'])
+            writeFileSync(join(dir, f), readFileSync(join(parent, f)));
+        }
       }
     }
+    dir = set.v2 ?? '';
+    if (set.v2) mkdirSync(set.v2, { recursive: true });
+  } catch (e) {
+    throw NativeError.fromErrno('cgroup-create', `create ${dir}`, e);
   }
-  if (set.v2) mkdirSync(set.v2, { recursive: true });
   return set;
 }
 
@@ -149,6 +161,165 @@ export function writeCgroup(set: CgroupSet, controller: string | 'v2', file: str
 export function readCgroup(set: CgroupSet, controller: string | 'v2', file: string): string {
   if (file.includes('/')) throw new NativeArgumentError('file', 'must be a file name');
   return readFileSync(join(dirFor(set, controller), file), 'utf8');
+}
+
+/** Names of the cgroup's child cgroups, across every hierarchy (e.g. per-process cgroups). */
+export function cgroupChildren(set: CgroupSet): string[] {
+  const names = new Set<string>();
+  for (const dir of new Set([...Object.values(set.v1), ...(set.v2 ? [set.v2] : [])])) {
+    try {
+      for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) names.add(e.name);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+  return [...names];
+}
+
+/** Limits of a cgroup; absent fields are left as they are. */
+export interface CgroupLimits {
+  /**
+   * Memory bytes: v1 `memory.limit_in_bytes` and, where swap accounting exists,
+   * `memory.memsw.limit_in_bytes` to the same value; v2 `memory.max` and `memory.swap.max` 0. So
+   * no swap escape either way.
+   */
+  memoryBytes?: bigint;
+  /** CPU shares: v1 `cpu.shares` (at least 2), v2 `cpu.weight` through {@link sharesToWeight}. */
+  cpuShares?: bigint;
+  /** `pids.max`. */
+  pidsMax?: bigint;
+  /**
+   * v1 devices cgroup: deny everything, then allow these rules (`c 1:3 rwm`, …). Ignored without a
+   * v1 devices hierarchy (v2 device control needs a BPF program).
+   */
+  devicesAllow?: readonly string[];
+}
+
+/** Converts cgroup v1 CPU shares to v2 weight (the kernel's / runc's formula). */
+export function sharesToWeight(shares: bigint): bigint {
+  if (shares <= 2n) return 1n;
+  const w = 1n + ((shares - 2n) * 9999n) / 262142n;
+  return w > 10000n ? 10000n : w;
+}
+
+function writeControl(dir: string, file: string, value: string): void {
+  try {
+    writeFileSync(join(dir, file), value);
+  } catch (e) {
+    throw NativeError.fromErrno('cgroup-limit', `write ${file}`, e);
+  }
+}
+
+/**
+ * Applies `limits` to the cgroup (v1 controllers where mounted, else v2).
+ * @throws NativeError (stage `cgroup-limit`, the errno of the refused write, the Node error as `cause`).
+ */
+export function applyCgroupLimits(set: CgroupSet, limits: CgroupLimits): void {
+  const { memoryBytes, cpuShares, pidsMax, devicesAllow } = limits;
+  if (memoryBytes !== undefined) {
+    const mem = String(memoryBytes);
+    if (set.v1.memory) {
+      writeControl(set.v1.memory, 'memory.limit_in_bytes', mem);
+      if (existsSync(join(set.v1.memory, 'memory.memsw.limit_in_bytes')))
+        writeControl(set.v1.memory, 'memory.memsw.limit_in_bytes', mem);
+    } else if (set.v2) {
+      writeControl(set.v2, 'memory.max', mem);
+      if (existsSync(join(set.v2, 'memory.swap.max'))) writeControl(set.v2, 'memory.swap.max', '0');
+    }
+  }
+  if (cpuShares !== undefined) {
+    if (set.v1.cpu) writeControl(set.v1.cpu, 'cpu.shares', String(cpuShares < 2n ? 2n : cpuShares));
+    else if (set.v2) writeControl(set.v2, 'cpu.weight', String(sharesToWeight(cpuShares)));
+  }
+  if (pidsMax !== undefined) {
+    const dir = set.v1.pids ?? set.v2;
+    if (dir) writeControl(dir, 'pids.max', String(pidsMax));
+  }
+  if (devicesAllow && set.v1.devices) {
+    writeControl(set.v1.devices, 'devices.deny', 'a');
+    for (const rule of devicesAllow) writeControl(set.v1.devices, 'devices.allow', rule);
+  }
+}
+
+function readOptional(dir: string | undefined, file: string): string | undefined {
+  if (!dir) return undefined;
+  try {
+    return readFileSync(join(dir, file), 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function decimal(text: string | undefined): bigint {
+  const t = text?.trim();
+  return t && /^\d+$/.test(t) ? BigInt(t) : 0n;
+}
+
+/** What {@link readCgroupStats} reads; 0 (or empty) where a file is missing. */
+export interface CgroupStats {
+  memory: {
+    /** Which hierarchy `stat` comes from: v1 (`total_*` keys) or v2 (`anon`, `file`, …). */
+    version: 1 | 2;
+    /** `memory.stat`, key by key. */
+    stat: Record<string, bigint>;
+    /** v1 `memory.usage_in_bytes`, v2 `memory.current`. */
+    usage: bigint;
+    /** v2 `memory.max` (undefined for `max`); v1 reports its limits in `stat`. */
+    limit?: bigint;
+  };
+  /** Nanoseconds: total, user and system CPU time. */
+  cpu: { usage: bigint; user: bigint; system: bigint };
+  /** `pids.current`, and `pids.max` (0 for `max`). */
+  pids: { current: bigint; max: bigint };
+}
+
+/** USER_HZ: cpuacct.stat counts in ticks of 10 ms. */
+const TICK_NS = 10_000_000n;
+
+/** Reads memory, CPU and pid statistics from the control files (no subprocess). */
+export function readCgroupStats(set: CgroupSet): CgroupStats {
+  const v1 = set.v1.memory !== undefined;
+  const memDir = v1 ? set.v1.memory : set.v2;
+  const limitText = v1 ? undefined : readOptional(set.v2, 'memory.max')?.trim();
+  const memory: CgroupStats['memory'] = {
+    version: v1 ? 1 : 2,
+    stat: parseFlatKeyed(readOptional(memDir, 'memory.stat') ?? ''),
+    usage: decimal(readOptional(memDir, v1 ? 'memory.usage_in_bytes' : 'memory.current')),
+    ...(limitText && limitText !== 'max' ? { limit: decimal(limitText) } : {}),
+  };
+  let cpu: CgroupStats['cpu'];
+  if (set.v1.cpuacct) {
+    const st = parseFlatKeyed(readOptional(set.v1.cpuacct, 'cpuacct.stat') ?? '');
+    cpu = {
+      usage: decimal(readOptional(set.v1.cpuacct, 'cpuacct.usage')),
+      user: (st.user ?? 0n) * TICK_NS,
+      system: (st.system ?? 0n) * TICK_NS,
+    };
+  } else {
+    const st = parseFlatKeyed(readOptional(set.v2, 'cpu.stat') ?? '');
+    cpu = {
+      usage: (st.usage_usec ?? 0n) * 1000n,
+      user: (st.user_usec ?? 0n) * 1000n,
+      system: (st.system_usec ?? 0n) * 1000n,
+    };
+  }
+  const pidsDir = set.v1.pids ?? set.v2;
+  return {
+    memory,
+    cpu,
+    pids: {
+      current: decimal(readOptional(pidsDir, 'pids.current')),
+      max: decimal(readOptional(pidsDir, 'pids.max')),
+    },
+  };
+}
+
+/** OOM kills in the cgroup so far (v1 `memory.oom_control`, v2 `memory.events`: `oom_kill`). */
+export function cgroupOomKills(set: CgroupSet): number {
+  const text = set.v1.memory
+    ? readOptional(set.v1.memory, 'memory.oom_control')
+    : readOptional(set.v2, 'memory.events');
+  return Number(parseFlatKeyed(text ?? '').oom_kill ?? 0n);
 }
 
 /** Parses `key value` lines (memory.stat, cpu.stat, …). */

@@ -17,14 +17,14 @@ export class NativeError extends Error {
   /** Our step: `exec`, `chdir`, `pivot-root`, `mount-proc`, `setuid`, … */
   readonly stage: string;
 
-  constructor(stage: string, errno: number, syscall = '', message?: string) {
+  constructor(stage: string, errno: number, syscall = '', message?: string, options?: ErrorOptions) {
     let code = 'UNKNOWN';
     try {
       code = getSystemErrorName(-Math.abs(errno));
     } catch {
       // not an errno we know
     }
-    super(message ?? `${stage}: ${syscall ? `${syscall}: ` : ''}${code} (errno ${errno})`);
+    super(message ?? `${stage}: ${syscall ? `${syscall}: ` : ''}${code} (errno ${errno})`, options);
     this.name = new.target.name;
     this.code = code;
     this.errno = errno;
@@ -39,6 +39,21 @@ export class NativeError extends Error {
     if (brand === undefined) return false;
     // biome-ignore lint/complexity/noThisInStatic: the subclass being tested against
     return this.name === 'NativeError' || brand === this.name;
+  }
+
+  /**
+   * Wraps a failed file operation of our TypeScript side (a Node `ErrnoException`, e.g. a cgroup
+   * control file write) as a NativeError of `stage` that keeps it as `cause`; the message names
+   * `what` (`write memory.limit_in_bytes`) and the errno name.
+   */
+  static fromErrno(stage: string, what: string, err: unknown): NativeError {
+    const e = err as Partial<NodeJS.ErrnoException>;
+    const errno = typeof e?.errno === 'number' ? Math.abs(e.errno) : 0;
+    const syscall = typeof e?.syscall === 'string' ? e.syscall : '';
+    const code = typeof e?.code === 'string' ? e.code : 'UNKNOWN';
+    return new NativeError(stage, errno, syscall, `${stage}: ${what}: ${code} (errno ${errno})`, {
+      cause: err,
+    });
   }
 
   /** Wraps an error thrown by the raw binding. */

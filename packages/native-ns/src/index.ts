@@ -11,10 +11,15 @@ export {
 } from './capabilities.js';
 export {
   allCgroupDirs,
+  applyCgroupLimits,
   type CgroupLayout,
+  type CgroupLimits,
   type CgroupPidsOptions,
   type CgroupSet,
+  type CgroupStats,
+  cgroupChildren,
   cgroupDirs,
+  cgroupOomKills,
   cgroupPids,
   cgroupSet,
   createCgroup,
@@ -22,6 +27,7 @@ export {
   freezeCgroup,
   parseFlatKeyed,
   readCgroup,
+  readCgroupStats,
   removeCgroup,
   signalCgroup,
   writeCgroup,
@@ -32,21 +38,11 @@ export {
   createContainer,
   DEFAULT_MASKED_PATHS,
   DEFAULT_READONLY_PATHS,
-  defaultIdMap,
   type IdMapEntry,
   MAX_HOST_ID,
-  processStartTime,
 } from './container.js';
 export { ExecutableNotFoundError, NativeArgumentError, NativeError } from './errors.js';
 export { createOverlay, mountTmpfs, removeTree, unmount, unmountAsync } from './mounts.js';
-export {
-  loadBinding,
-  type NativeArtifacts,
-  nativeArtifacts,
-  type RawBinding,
-  type RawCreateOptions,
-  type RawExit,
-} from './native.js';
 export {
   type AddressInfo,
   type BandwidthOptions,
@@ -63,7 +59,6 @@ export {
   type NetnsOption,
   NftError,
   nft,
-  type RawNetBinding,
   type RouteInfo,
   randomMac,
   setBandwidth,
@@ -76,7 +71,6 @@ export {
   drainShimPool,
   type ExitStatus,
   ProcessLostError,
-  readRingFile,
   ShimProcess,
   type SpawnLocation,
   setShimPoolSize,
@@ -85,10 +79,12 @@ export {
 export {
   compileSeccomp,
   DANGEROUS_SYSCALLS,
-  defaultDenyFilter,
+  evaluateSeccomp,
   type SeccompAction,
+  type SeccompData,
   type SeccompFilter,
   type SeccompRule,
+  X86_64_SYSCALL_RANGES,
   X86_64_SYSCALLS,
 } from './seccomp.js';
-export { encodeSpec, type ProcessSpec, RLIMITS, type RlimitName, type RlimitValue } from './spec.js';
+export { type ProcessSpec, RLIMITS, type RlimitName, type RlimitValue } from './spec.js';

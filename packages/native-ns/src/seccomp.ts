@@ -1,6 +1,8 @@
 /**
- * A small classic-BPF assembler for seccomp filters (no libseccomp): deny lists, allow lists and
- * the namespace-flag rule for clone. The output is what `ProcessSpec.seccomp` takes.
+ * The one classic-BPF assembler for seccomp filters in garden-ts (no libseccomp): deny lists,
+ * allow lists, the namespace-flag rule for clone, an action for foreign architectures and one for
+ * syscall numbers newer than the table reviewed here. The output is what `ProcessSpec.seccomp`
+ * takes; {@link evaluateSeccomp} runs a program the way the kernel would, for tests.
  */
 import { NativeArgumentError } from './errors.js';
 
@@ -80,9 +82,26 @@ export const X86_64_SYSCALLS: Record<string, number> = {
   fsmount: 432,
   fspick: 433,
   clone3: 435,
+  mount_setattr: 442,
+  quotactl_fd: 443,
 };
 
-/** Guardian's dangerous list (§5.2), all refused with EPERM by {@link defaultDenyFilter}. */
+/**
+ * The x86_64 syscall numbers reviewed for garden's filters (inclusive ranges: 0–334 and 424–466,
+ * the 6.x table up to removexattrat). A number outside them is newer than this table (or not a
+ * syscall): {@link SeccompFilter.unknownSyscallAction} answers it, so a filter never allows a
+ * syscall nobody has looked at.
+ */
+export const X86_64_SYSCALL_RANGES: readonly (readonly [number, number])[] = [
+  [0, 334],
+  [424, 466],
+];
+
+/**
+ * Guardian's dangerous list (linux-backend-reference §5.2) plus the calls of the new mount API,
+ * `mount_setattr`, `quotactl_fd` and `lookup_dcookie`: what an unprivileged container must never
+ * call (backend-linux refuses them with EPERM).
+ */
 export const DANGEROUS_SYSCALLS = [
   'mount',
   'umount2',
@@ -132,6 +151,9 @@ export const DANGEROUS_SYSCALLS = [
   'fsconfig',
   'fsmount',
   'fspick',
+  'mount_setattr',
+  'quotactl_fd',
+  'lookup_dcookie',
 ];
 
 /** What a rule does. */
@@ -143,13 +165,23 @@ export interface SeccompRule {
   action: SeccompAction;
 }
 
-/** A filter description. */
+/** A filter description. The program checks, in this order: architecture, clone flags, rules, the reviewed table. */
 export interface SeccompFilter {
   /** Action for syscalls no rule names. */
   defaultAction: SeccompAction;
   rules: SeccompRule[];
-  /** EPERM for clone with any namespace flag (mask 0x7C020000), as Guardian. */
+  /**
+   * EPERM for `clone` with any namespace flag (Guardian's mask `0x7C020000` plus
+   * `CLONE_NEWCGROUP`); `clone` without one goes on to the rules.
+   */
   denyCloneNamespaces?: boolean;
+  /** Action for other architectures and for the x32 ABI (numbers with bit 30 set). Default `kill`. */
+  foreignArchAction?: SeccompAction;
+  /**
+   * Action for numbers outside {@link X86_64_SYSCALL_RANGES} that no rule names (e.g.
+   * `{ errno: ENOSYS }`: a new libc call then falls back instead of failing). Default: `defaultAction`.
+   */
+  unknownSyscallAction?: SeccompAction;
 }
 
 const AUDIT_ARCH_X86_64 = 0xc000003e;
@@ -158,9 +190,13 @@ const RET_KILL_PROCESS = 0x80000000;
 const RET_ERRNO = 0x00050000;
 const LD_W_ABS = 0x20;
 const JEQ_K = 0x15;
+const JGE_K = 0x35;
 const JSET_K = 0x45;
 const RET_K = 0x06;
-const CLONE_NS_FLAGS = 0x7c020000;
+/** CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET. */
+const CLONE_NS_FLAGS = 0x7e020000;
+const X32_SYSCALL_BIT = 0x40000000;
+const EPERM = 1;
 
 function ret(a: SeccompAction): number {
   if (a === 'allow') return RET_ALLOW;
@@ -177,22 +213,29 @@ function nr(s: string | number): number {
   return n;
 }
 
+type Instruction = [code: number, jt: number, jf: number, k: number];
+
 /**
- * Compiles a filter for x86_64 (other architectures are killed).
+ * Compiles a filter for x86_64.
  * @throws NativeArgumentError for unknown names or bad errno values.
  */
 export function compileSeccomp(filter: SeccompFilter): Buffer {
-  const ins: [number, number, number, number][] = [];
+  const foreign = ret(filter.foreignArchAction ?? 'kill');
+  const fallback = ret(filter.defaultAction);
+  const ins: Instruction[] = [];
   ins.push([LD_W_ABS, 0, 0, 4]); // seccomp_data.arch
   ins.push([JEQ_K, 1, 0, AUDIT_ARCH_X86_64]);
-  ins.push([RET_K, 0, 0, RET_KILL_PROCESS]);
+  ins.push([RET_K, 0, 0, foreign]);
   ins.push([LD_W_ABS, 0, 0, 0]); // seccomp_data.nr
+  // x32 calls arrive with arch x86_64 and bit 30 set: they would slip past every number below.
+  ins.push([JGE_K, 0, 1, X32_SYSCALL_BIT]);
+  ins.push([RET_K, 0, 0, foreign]);
   if (filter.denyCloneNamespaces) {
     // if (nr == clone && (args[0] & NS flags)) return EPERM
     ins.push([JEQ_K, 0, 3, X86_64_SYSCALLS.clone as number]);
     ins.push([LD_W_ABS, 0, 0, 16]); // args[0], low 32 bits
     ins.push([JSET_K, 0, 1, CLONE_NS_FLAGS]);
-    ins.push([RET_K, 0, 0, (RET_ERRNO | 1) >>> 0]);
+    ins.push([RET_K, 0, 0, (RET_ERRNO | EPERM) >>> 0]);
     ins.push([LD_W_ABS, 0, 0, 0]);
   }
   for (const rule of filter.rules) {
@@ -202,7 +245,19 @@ export function compileSeccomp(filter: SeccompFilter): Buffer {
       ins.push([RET_K, 0, 0, action]);
     }
   }
-  ins.push([RET_K, 0, 0, ret(filter.defaultAction)]);
+  if (filter.unknownSyscallAction !== undefined) {
+    // From the top of the table down: above a range → unknown, inside it → the default.
+    const unknown = ret(filter.unknownSyscallAction);
+    const ranges = [...X86_64_SYSCALL_RANGES].sort((a, b) => b[0] - a[0]);
+    for (const [first, last] of ranges) {
+      ins.push([JGE_K, 0, 1, last + 1]);
+      ins.push([RET_K, 0, 0, unknown]);
+      if (first === 0) break;
+      ins.push([JGE_K, 0, 1, first]);
+      ins.push([RET_K, 0, 0, fallback]);
+    }
+  }
+  ins.push([RET_K, 0, 0, fallback]);
   if (ins.length > 4096) throw new NativeArgumentError('rules', 'program exceeds 4096 instructions');
   const b = Buffer.alloc(ins.length * 8);
   ins.forEach(([code, jt, jf, k], i) => {
@@ -214,11 +269,37 @@ export function compileSeccomp(filter: SeccompFilter): Buffer {
   return b;
 }
 
-/** Allow everything except {@link DANGEROUS_SYSCALLS} (EPERM) and namespace clones (EPERM). */
-export function defaultDenyFilter(): Buffer {
-  return compileSeccomp({
-    defaultAction: 'allow',
-    rules: [{ syscalls: DANGEROUS_SYSCALLS, action: { errno: 1 } }],
-    denyCloneNamespaces: true,
-  });
+/** What a filter sees of a syscall (`struct seccomp_data`; arguments by their low 32 bits). */
+export interface SeccompData {
+  nr: number;
+  /** `AUDIT_ARCH_*`; default x86_64. */
+  arch?: number;
+  args?: number[];
+}
+
+/**
+ * Runs a program from {@link compileSeccomp} on one syscall, as the kernel would, and returns the
+ * `SECCOMP_RET_*` value (`0x7fff0000` allow, `0x80000000` kill, `0x0005xxxx` errno xxxx). For
+ * tests and for answering "what would this filter do with syscall N?".
+ * @throws NativeArgumentError for an instruction the assembler never emits.
+ */
+export function evaluateSeccomp(program: Buffer, data: SeccompData): number {
+  const mem = Buffer.alloc(64);
+  mem.writeUInt32LE(data.nr >>> 0, 0);
+  mem.writeUInt32LE((data.arch ?? AUDIT_ARCH_X86_64) >>> 0, 4);
+  for (const [i, a] of (data.args ?? []).entries()) mem.writeUInt32LE(a >>> 0, 16 + i * 8);
+  let acc = 0;
+  for (let pc = 0; pc < program.length / 8; pc++) {
+    const code = program.readUInt16LE(pc * 8);
+    const jt = program.readUInt8(pc * 8 + 2);
+    const jf = program.readUInt8(pc * 8 + 3);
+    const k = program.readUInt32LE(pc * 8 + 4);
+    if (code === LD_W_ABS) acc = mem.readUInt32LE(k);
+    else if (code === JEQ_K) pc += acc === k ? jt : jf;
+    else if (code === JGE_K) pc += acc >= k ? jt : jf;
+    else if (code === JSET_K) pc += (acc & k) !== 0 ? jt : jf;
+    else if (code === RET_K) return k;
+    else throw new NativeArgumentError('program', `instruction ${pc} has opcode ${code}`);
+  }
+  throw new NativeArgumentError('program', 'runs past its last instruction');
 }

@@ -5,12 +5,13 @@
  */
 import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import { join, posix } from 'node:path';
+import { GardenError } from '@garden-ts/api-types';
 
 const MAX_LINKS = 40;
 
 /**
  * The host path of `path` inside `root`, or undefined when a component is missing.
- * @throws Error on a symlink loop.
+ * @throws GardenError on a symlink loop.
  */
 export function resolveInRoot(root: string, path: string): string | undefined {
   const todo = posix.normalize(`/${path}`).split('/').filter(Boolean);
@@ -31,7 +32,7 @@ export function resolveInRoot(root: string, path: string): string | undefined {
       return undefined;
     }
     if (st.isSymbolicLink()) {
-      if (++links > MAX_LINKS) throw new Error(`too many levels of symbolic links: ${path}`);
+      if (++links > MAX_LINKS) throw new GardenError(`too many levels of symbolic links: ${path}`);
       const target = readlinkSync(host);
       if (target.startsWith('/')) done.length = 0;
       todo.unshift(...target.split('/').filter(Boolean));

@@ -19,7 +19,7 @@
  * Stdin is forwarded with backpressure too: the Garden stdin stream is paused while the shim
  * socket has unsent frames (the shim stops reading it while its own stdin queue is full).
  */
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Process, ProcessIO, Signal, TTYSpec } from '@garden-ts/api-types';
 import { GardenError, ProcessOutput } from '@garden-ts/api-types';
 import type { ShimProcess } from '@garden-ts/native-ns';
@@ -55,7 +55,8 @@ export class LinuxProcess {
         status = exit.exitStatus;
         return status;
       } catch (e) {
-        throw new GardenError((e as Error).message);
+        // The shim died (ProcessLostError: no exit file) or the connection failed.
+        throw new GardenError((e as Error).message, { cause: e });
       } finally {
         this.exitStatus = status;
         this.settled = true;
@@ -161,6 +162,3 @@ export class LinuxProcess {
     this.conn.detach();
   }
 }
-
-/** The writables of a ProcessIO, for type clarity elsewhere. */
-export type OutputTargets = { stdout?: Writable; stderr?: Writable };

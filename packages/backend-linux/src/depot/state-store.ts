@@ -6,6 +6,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { GardenError } from '@garden-ts/api-types';
 
 /** Limits as applied, bigints kept as decimal strings in JSON. */
 export interface StoredLimits {
@@ -60,12 +61,20 @@ export class StateStore {
     return join(this.containersDir, id);
   }
 
-  /** Atomically replaces the record. */
+  /**
+   * Atomically replaces the record.
+   * @throws GardenError `saving the container record failed: …` with the file system's error
+   *   (`ENOSPC`, `EROFS`, …) as `cause`; the previous record stays intact.
+   */
   write(record: ContainerRecord): void {
     const dir = this.dirOf(record.id);
     const tmp = join(dir, 'state.json.tmp');
-    writeFileSync(tmp, JSON.stringify(record), { mode: 0o600 });
-    renameSync(tmp, join(dir, 'state.json'));
+    try {
+      writeFileSync(tmp, JSON.stringify(record), { mode: 0o600 });
+      renameSync(tmp, join(dir, 'state.json'));
+    } catch (e) {
+      throw new GardenError(`saving the container record failed: ${(e as Error).message}`, { cause: e });
+    }
   }
 
   /** The record of a depot entry, or undefined when missing or unreadable. */

@@ -1,21 +1,17 @@
-import { isIP } from 'node:net';
-import { GardenError, type NetOutRule, Protocol } from '@garden-ts/api-types';
+import { GardenError, type NetOutRule, Protocol, parseIP } from '@garden-ts/api-types';
 
 const PROTOCOL_NAMES: Record<number, string> = { 0: 'ALL', 1: 'TCP', 2: 'UDP', 3: 'ICMP' };
 
-function ipToBigInt(ip: string): bigint {
-  if (isIP(ip) === 4) return ip.split('.').reduce((acc, octet) => (acc << 8n) | BigInt(octet), 0n);
-  // IPv6: expand `::` then fold the eight groups.
-  const [head = '', tail = ''] = ip.split('::');
-  const h = head ? head.split(':') : [];
-  const t = ip.includes('::') ? (tail ? tail.split(':') : []) : [];
-  const groups = [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  return groups.reduce((acc, g) => (acc << 16n) | BigInt(`0x${g || '0'}`), 0n);
+/** Byte-wise order of two 16-byte addresses (api-types' `parseIP` form). */
+function compareIP(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < 16; i++) if (a[i] !== b[i]) return (a[i] ?? 0) - (b[i] ?? 0);
+  return 0;
 }
 
 /**
  * Validates a NetOut rule the way Guardian's firewall layer does (linux-backend-reference §8.4),
- * plus range checks Guardian leaves to iptables.
+ * plus range checks Guardian leaves to iptables. Addresses are parsed with Go's `net.ParseIP`
+ * rules (api-types), so a backend accepts exactly what the wire accepts.
  * @throws GardenError naming the problem (`invalid protocol: 4`, `Ports cannot be specified for Protocol ALL`, …)
  */
 export function validateNetOutRule(rule: NetOutRule): void {
@@ -40,13 +36,18 @@ export function validateNetOutRule(rule: NetOutRule): void {
   for (const range of rule.networks ?? []) {
     const start = range.start ?? '';
     const end = range.end ?? '';
-    for (const ip of [start, end]) {
-      if (ip !== '' && isIP(ip) === 0) throw new GardenError(`invalid IP address: ${ip}`);
-    }
-    if (start !== '' && end !== '') {
-      if (isIP(start) !== isIP(end))
+    const parsed = [start, end].map((ip) => {
+      if (ip === '') return undefined;
+      const bytes = parseIP(ip);
+      if (!bytes) throw new GardenError(`invalid IP address: ${ip}`);
+      return bytes;
+    });
+    const [from, to] = parsed;
+    if (from && to) {
+      // parseIP's own family rule: text with a ':' is IPv6 (an IPv4-mapped one included).
+      if (start.includes(':') !== end.includes(':'))
         throw new GardenError(`invalid IP range: ${start}-${end} mixes IPv4 and IPv6`);
-      if (ipToBigInt(start) > ipToBigInt(end)) {
+      if (compareIP(from, to) > 0) {
         throw new GardenError(`invalid IP range: start IP ${start} is greater than end IP ${end}`);
       }
     }
@@ -62,9 +63,4 @@ export function validateNetOutRule(rule: NetOutRule): void {
       }
     }
   }
-}
-
-/** A deep copy, so recorded rules cannot be changed through the caller's objects. */
-export function cloneNetOutRule(rule: NetOutRule): NetOutRule {
-  return structuredClone(rule);
 }

@@ -1,0 +1,275 @@
+/**
+ * One container: its record (write-through), its init, its processes, and the per-container Garden
+ * operations, each delegated to the folder that owns the concern (runtime/ for processes and
+ * stop, files/ for streaming). Created, destroyed and restored by the gardener (linux-backend.ts)
+ * through the parts.
+ */
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type {
+  BandwidthLimits,
+  ContainerInfo,
+  CPULimits,
+  DiskLimits,
+  Duration,
+  Container as GardenContainer,
+  MemoryLimits,
+  Metrics,
+  Process,
+  ProcessIO,
+  ProcessSpec,
+  Properties,
+  StreamInSpec,
+  StreamOutSpec,
+} from '@garden-ts/api-types';
+import { GardenError } from '@garden-ts/api-types';
+import type { ResolvedUser } from '@garden-ts/backend-kit';
+import { cgroupOomKills, type Container as NativeContainer } from '@garden-ts/native-ns';
+import type { ContainerRecord, StateStore } from './depot/state-store.js';
+import { streamIn, streamOut } from './files/streaming.js';
+import { NO_NETWORKING } from './network/network-part.js';
+import type { Part } from './part.js';
+import { cgroupOf, memberPids, signalMembers } from './runtime/cgroups.js';
+import type { LinuxProcess } from './runtime/linux-process.js';
+import { attachProcess, runProcess } from './runtime/processes.js';
+import { userInRoot } from './runtime/users.js';
+
+/** What a container needs from its backend. */
+export interface ContainerHost {
+  store: StateStore;
+  /** The backend's run directory (tmpfs); the container's volatile files are in `<runDir>/<id>`. */
+  runDir: string;
+  /** A static multi-call binary (busybox) run for `tar` and `sh` instead of the image's. */
+  hostHelper: string | undefined;
+  /** CPU entitlement per share, in percent. */
+  cpuPerShare: number;
+  /** SIGTERM phase of stop(false), seconds. */
+  stopTimeoutSeconds: number;
+  /** The parts, for their metrics. */
+  parts: readonly Part[];
+  /** Looks the container up again (throws ContainerNotFoundError when destroyed). */
+  live(handle: string): LinuxContainer;
+}
+
+const OOM_EVENT = 'Out of memory';
+
+/** A container backed by a native-ns init and a depot record. */
+export class LinuxContainer {
+  readonly processes = new Map<string, LinuxProcess>();
+  /** Process ids being started (reserved before any await). */
+  readonly starting = new Set<string>();
+  destroying = false;
+
+  constructor(
+    readonly record: ContainerRecord,
+    public init: NativeContainer | undefined,
+    readonly host: ContainerHost,
+  ) {}
+
+  get handle(): string {
+    return this.record.handle;
+  }
+  get dir(): string {
+    return this.host.store.dirOf(this.record.id);
+  }
+  /** Volatile files: process dirs (`p/`), helper dirs (`ops/`), hosts and resolv.conf. */
+  get runDir(): string {
+    return join(this.host.runDir, this.record.id);
+  }
+  get rootfs(): string {
+    return join(this.dir, 'rootfs');
+  }
+
+  /** Persists the record (atomic replace); nothing once destroy has moved the depot entry away. */
+  save(): void {
+    if (this.destroying) return;
+    this.host.store.write(this.record);
+  }
+
+  /** The Garden view of this container (a cheap handle that re-checks liveness per call). */
+  view(): GardenContainer {
+    const live = (): LinuxContainer => this.host.live(this.handle);
+    const noNetworking = (what: string) => async () => {
+      live();
+      throw new GardenError(`${what} ${NO_NETWORKING}`);
+    };
+    return {
+      handle: this.handle,
+      stop: async (kill) => live().stop(kill, this.host.stopTimeoutSeconds),
+      info: async () => live().info(),
+      streamIn: async (spec) => live().streamIn(spec),
+      streamOut: async (spec) => live().streamOut(spec),
+      currentBandwidthLimits: async () => live().bandwidthLimits(),
+      currentCPULimits: async () => live().cpuLimits(),
+      currentDiskLimits: async () => live().diskLimits(),
+      currentMemoryLimits: async () => live().memoryLimits(),
+      netIn: noNetworking('NetIn'),
+      netOut: noNetworking('NetOut'),
+      bulkNetOut: noNetworking('BulkNetOut'),
+      run: async (spec, io) => live().run(spec, io),
+      attach: async (id, io) => live().attach(id, io),
+      metrics: async () => live().metrics(),
+      setGraceTime: async (g: Duration) => {
+        const c = live();
+        c.record.graceTime = String(g);
+        c.save();
+      },
+      properties: async () => live().properties(),
+      property: async (name) => {
+        const v = live().properties()[name];
+        if (v === undefined) throw new GardenError(`property does not exist: ${name}`);
+        return v;
+      },
+      setProperty: async (name, value) => {
+        const c = live();
+        c.record.properties[name] = value;
+        c.save();
+      },
+      removeProperty: async (name) => {
+        const c = live();
+        if (!(name in c.record.properties)) return;
+        delete c.record.properties[name];
+        c.save();
+      },
+    };
+  }
+
+  /** Folds new OOM kills of the cgroup into the events (also those that happened while down). */
+  refreshEvents(): void {
+    let count: number;
+    try {
+      count = cgroupOomKills(cgroupOf(this.record.cgroupPath));
+    } catch {
+      return;
+    }
+    if (count > this.record.oomKills) {
+      this.record.oomKills = count;
+      if (!this.record.events.includes(OOM_EVENT)) this.record.events.push(OOM_EVENT);
+      this.save();
+    }
+  }
+
+  /** Every property, bookkeeping keys included (reference §2.7). */
+  properties(): Properties {
+    this.refreshEvents();
+    const r = this.record;
+    const own: Properties = { 'garden.state': 'created' };
+    if (r.graceTime !== '0') own['garden.grace-time'] = r.graceTime;
+    if (r.stopped) own['rundmc.state'] = 'stopped';
+    if (r.events.length > 0) own['rundmc.events'] = r.events.join(',');
+    return { ...own, ...r.properties };
+  }
+
+  info(): ContainerInfo {
+    const properties = this.properties();
+    return {
+      state: this.record.stopped ? 'stopped' : 'active',
+      events: [...this.record.events],
+      hostIP: '',
+      containerIP: '',
+      containerIPv6: '',
+      externalIP: '',
+      containerPath: this.dir,
+      processIDs: [...this.processes.values()].filter((p) => p.running).map((p) => p.id),
+      properties,
+      mappedPorts: [],
+    };
+  }
+
+  /** Age and CPU entitlement here; memory, CPU and pids from the runtime part (the cgroup). */
+  metrics(): Metrics {
+    this.refreshEvents();
+    const age = BigInt(Math.max(1, Date.now() - this.record.createdAt)) * 1_000_000n;
+    const shares = BigInt(this.record.limits.cpuWeight ?? this.record.limits.cpuShares ?? '0');
+    // Entitlement = S × perShare% × age, computed in fixed point (1e6) to stay in bigint.
+    const perShareMicro = BigInt(Math.round(this.host.cpuPerShare * 1e6));
+    const metrics: Metrics = {
+      memoryStat: {} as Metrics['memoryStat'], // the runtime part's, from the cgroup
+      cpuStat: { usage: 0n, user: 0n, system: 0n },
+      // No disk quotas yet: all 0, as Guardian reports for raw:// images.
+      diskStat: { totalBytesUsed: 0n, totalInodesUsed: 0n, exclusiveBytesUsed: 0n, exclusiveInodesUsed: 0n },
+      networkStat: null,
+      pidStat: { current: 0n, max: 0n },
+      age,
+      cpuEntitlement: (shares * perShareMicro * age) / 100_000_000n,
+    };
+    for (const part of this.host.parts) part.metrics?.(this, metrics);
+    return metrics;
+  }
+
+  memoryLimits(): MemoryLimits {
+    const m = this.record.limits.memoryBytes;
+    return m === undefined ? {} : { limitInBytes: BigInt(m) };
+  }
+  cpuLimits(): CPULimits {
+    const l = this.record.limits;
+    const out: CPULimits = {};
+    if (l.cpuWeight !== undefined) out.weight = BigInt(l.cpuWeight);
+    if (l.cpuShares !== undefined) out.limitInShares = BigInt(l.cpuShares);
+    // Guardian reports the shares in both fields when only one was given.
+    if (out.weight === undefined && out.limitInShares !== undefined) out.weight = out.limitInShares;
+    if (out.limitInShares === undefined && out.weight !== undefined) out.limitInShares = out.weight;
+    return out;
+  }
+  bandwidthLimits(): BandwidthLimits {
+    const l = this.record.limits;
+    const out: BandwidthLimits = {};
+    if (l.bandwidthRate !== undefined) out.rateInBytesPerSecond = BigInt(l.bandwidthRate);
+    if (l.bandwidthBurst !== undefined) out.burstRateInBytesPerSecond = BigInt(l.bandwidthBurst);
+    return out;
+  }
+  diskLimits(): DiskLimits {
+    const out: Record<string, bigint | number> = {};
+    for (const [k, v] of Object.entries(this.record.limits.disk ?? {}))
+      out[k] = k === 'scope' ? Number(v) : BigInt(v);
+    return out as DiskLimits;
+  }
+
+  /** The running init. @throws GardenError when it exited (a restart found it gone). */
+  requireInit(): NativeContainer {
+    if (!this.init)
+      throw new GardenError(
+        `container ${this.handle} has no running init (it exited); destroy and recreate it`,
+      );
+    return this.init;
+  }
+
+  /** Resolves a Garden user string against the container's passwd/group. */
+  resolveUser(user: string | undefined): ResolvedUser {
+    return userInRoot(this.rootfs, user);
+  }
+
+  run(spec: ProcessSpec, io: ProcessIO): Promise<Process> {
+    return runProcess(this, spec, io);
+  }
+
+  attach(id: string, io: ProcessIO): Process {
+    return attachProcess(this, id, io);
+  }
+
+  /** SIGTERM (every second, up to `termSeconds`) then SIGKILL to every process except init (§3.10). */
+  async stop(kill: boolean, termSeconds = 10): Promise<void> {
+    const initPid = this.init?.pid;
+    const others = () => memberPids(this.record.cgroupPath, initPid);
+    if (!kill) {
+      for (let i = 0; i < termSeconds * 10 && others().length > 0; i++) {
+        if (i % 10 === 0) await signalMembers(this.record.cgroupPath, 15, initPid);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    for (let i = 0; i < 100 && others().length > 0; i++) {
+      if (i % 10 === 0) await signalMembers(this.record.cgroupPath, 9, initPid);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    this.record.stopped = true;
+    this.save();
+  }
+
+  streamIn(spec: StreamInSpec): Promise<void> {
+    return streamIn(this, spec);
+  }
+
+  streamOut(spec: StreamOutSpec): Promise<Readable> {
+    return streamOut(this, spec);
+  }
+}

@@ -1,0 +1,60 @@
+/** The backend's options and public shape (createLinuxBackend). */
+import type { Backend } from '@garden-ts/api-types';
+import type { ImageSource } from './rootfs/image-uri.js';
+
+/** Minimal structured logger (pino-compatible subset). */
+export interface BackendLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** Options of `createLinuxBackend`. */
+export interface LinuxBackendOptions {
+  /** Depot directory: one entry per container (record, overlay upper/work). */
+  depot: string;
+  /**
+   * Volatile state (process rings, sockets, exit files, hosts/resolv.conf copies); should be a
+   * tmpfs. Default `/run/garden-ts/<hash of depot>`, on a tmpfs mounted at /run/garden-ts when
+   * /run is not one.
+   */
+  runDir?: string;
+  /** Rootfs for creates without one: a directory, or `raw://DIR`. */
+  defaultRootfs?: string;
+  /**
+   * Image sources for URI schemes beyond directories and `raw://` (e.g. `docker://`); a create
+   * naming a scheme none serves fails with `no image plugin configured for <scheme>:// images`.
+   */
+  imageSources?: readonly ImageSource[];
+  /** 0 / absent = unlimited. Counts containers being created and destroyed too. */
+  maxContainers?: number;
+  /** Destroy every container found in the depot at `start()` (Diego-style). */
+  destroyContainersOnStartup?: boolean;
+  logger?: BackendLogger;
+  /** cgroup directory (relative to each hierarchy root) holding the containers. Default `garden`. */
+  cgroupParent?: string;
+  /** Seconds of SIGTERM before SIGKILL in `stop(false)`. Default 10 (Guardian). */
+  stopTimeoutSeconds?: number;
+  /**
+   * A statically linked multi-call binary providing `tar` and `sh` for StreamIn/StreamOut and
+   * directory creation inside containers, exec'd from a sealed copy (Guardian also brings its own
+   * tar). Default `/bin/busybox` when it exists and is static; `false`: the image's own tools.
+   */
+  helperExecutable?: string | false;
+}
+
+/** The `Backend` returned by `createLinuxBackend`, with a few extras for tests and operators. */
+export interface LinuxBackend extends Backend {
+  /** Handles of every container the backend knows, in any phase. */
+  handles(): string[];
+  /** The depot directory. */
+  readonly depot: string;
+  /** The run directory (volatile state, tmpfs). */
+  readonly runDir: string;
+  /** Resolves once background removals of destroyed containers' depot dirs are done. */
+  settled(): Promise<void>;
+  /** The cgroup parent path. */
+  readonly cgroupParent: string;
+}
+
+export const silentLogger: BackendLogger = { info() {}, warn() {}, error() {} };

@@ -5,6 +5,7 @@
  */
 export { defaultRunDir, RUN_ROOT } from './depot/run-dir.js';
 export { createLinuxBackend } from './linux-backend.js';
+export type { NetworkOptions } from './network/networker.js';
 export type { BackendLogger, LinuxBackend, LinuxBackendOptions } from './options.js';
 export type { ImageChoice, ImageSource } from './rootfs/image-uri.js';
 export { MAPPED_ROOT } from './runtime/users.js';

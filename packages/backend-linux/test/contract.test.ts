@@ -12,7 +12,7 @@ runBackendContract({
   name: 'backend-linux',
   capabilities: {
     limits: true,
-    networking: false,
+    networking: true,
     tty: true,
     privileged: true,
     diskLimits: true,

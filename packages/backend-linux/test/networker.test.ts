@@ -8,46 +8,29 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GardenError, type NetOutRule, Protocol } from '@garden-ts/api-types';
+import { Protocol } from '@garden-ts/api-types';
 import { type Container, createContainer, listLinks, nft } from '@garden-ts/native-ns';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type HostPortPool, Networker, type NetworkRecord } from '../src/network/networker.js';
+import { Networker, type NetworkRecord } from '../src/network/networker.js';
 import { DENIED_A, HOST_IP, OUTSIDE_IP, type TestNetwork, testNetwork } from './netns.js';
 
 const PROBE = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'net-probe.mjs');
 
-/** A minimal FIFO pool for this test (the backend uses backend-kit's). */
-class Ports implements HostPortPool {
-  free = [61001, 61002, 61003, 61004];
-  taken = new Set<number>();
-  acquire() {
-    const p = this.free.shift();
-    if (p === undefined) throw new GardenError('port pool is exhausted');
-    this.taken.add(p);
-    return p;
-  }
-  reserve(p: number) {
-    if (this.taken.has(p)) throw new GardenError(`port ${p} is already in use`);
-    this.free = this.free.filter((f) => f !== p);
-    this.taken.add(p);
-  }
-  release(p: number) {
-    if (this.taken.delete(p) && p >= 61001 && p <= 61004) this.free.push(p);
-  }
-}
-
-const validate = (rule: NetOutRule) => {
-  if ((rule.protocol ?? 0) > 3) throw new GardenError(`invalid protocol: ${rule.protocol}`);
-};
 const log = { info() {}, warn() {}, error() {} };
 
 let net: TestNetwork;
 const containers: Container[] = [];
 
-function networker(ports = new Ports()) {
+function networker() {
   return new Networker(
-    { hostNetns: net.hostPath, denyNetworks: ['198.51.100.0/24'], bridgeLingerMs: 50 },
-    { ports, validateNetOutRule: validate, log },
+    {
+      hostNetns: net.hostPath,
+      denyNetworks: ['198.51.100.0/24'],
+      bridgeLingerMs: 50,
+      portPoolStart: 61001,
+      portPoolSize: 4,
+    },
+    { log },
   );
 }
 
@@ -99,15 +82,11 @@ describe('Networker', () => {
   });
 
   it('gives a container its address, devices, firewall, NetIn and bandwidth', async () => {
-    const prepared = n.prepare(
-      'h-one',
-      {
-        netIn: [{ hostPort: 0, containerPort: 8080 }],
-        netOut: [{ protocol: Protocol.TCP, networks: [{ start: DENIED_A }], ports: [{ start: 8000 }] }],
-        bandwidth: { rateInBytesPerSecond: 1_000_000n, burstRateInBytesPerSecond: 50_000n },
-      },
-      new Set(),
-    );
+    const prepared = n.prepare('h-one', {
+      netIn: [{ hostPort: 0, containerPort: 8080 }],
+      netOut: [{ protocol: Protocol.TCP, networks: [{ start: DENIED_A }], ports: [{ start: 8000 }] }],
+      bandwidth: { rateInBytesPerSecond: 1_000_000n, burstRateInBytesPerSecond: 50_000n },
+    });
     record = prepared.record;
     expect(record).toMatchObject({
       mode: 'bridge',
@@ -174,16 +153,15 @@ describe('Networker', () => {
   });
 
   it('a restarted networker rebuilds pools and firewall from the record alone', async () => {
-    const ports = new Ports();
-    const again = networker(ports);
+    const again = networker();
     await again.start();
     again.restore('h-one', structuredClone(record));
     await again.reconcile();
     // The address and ports are held: nothing is handed out twice.
-    const other = again.prepare('h-two', {}, new Set());
+    const other = again.prepare('h-two', { netIn: [{ hostPort: 0, containerPort: 1 }] });
     expect(other.record.subnet).toBe('10.254.0.4/30');
     await again.abort(other);
-    expect(ports.taken.has(61001) && ports.taken.has(61002)).toBe(true);
+    expect(other.record.netIn).toEqual([{ hostPort: 61003, containerPort: 1 }]);
     // The firewall state is back (the NetOut holes work again after the tables were replaced).
     expect(await probe(c, 'tcp', DENIED_A, '8000')).toBe(`ok ${HOST_IP}`);
     n = again;

@@ -14,7 +14,7 @@ import { NativeArgumentError, NativeError } from './errors.js';
 import { loadBinding } from './native.js';
 
 /** Exactly what the addon's network functions take and return (native/net_addon.cc). */
-export interface RawNetBinding {
+interface RawNetBinding {
   netSetupContainer(o: {
     hostNetns: string;
     containerPidfd: number;

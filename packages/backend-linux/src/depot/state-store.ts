@@ -7,6 +7,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GardenError } from '@garden-ts/api-types';
+import type { NetworkRecord } from '../network/networker.js';
 
 /** Limits as applied, bigints kept as decimal strings in JSON. */
 export interface StoredLimits {
@@ -45,6 +46,8 @@ export interface ContainerRecord {
   init?: { pid: number; startTime: string };
   /** cgroup path relative to each hierarchy root. */
   cgroupPath: string;
+  /** The container's network (address, devices, NetIn/NetOut, bandwidth); absent without networking. */
+  network?: NetworkRecord;
 }
 
 /** Reads and writes records under `<depot>/containers/<id>/state.json`. */

@@ -132,6 +132,12 @@ export class SubnetBridges {
     return [...this.bridges.keys()];
   }
 
+  /** Forgets every bridge without deleting any (a stop with containers left: they keep theirs). */
+  forget(): void {
+    for (const b of this.bridges.values()) if (b.linger) clearTimeout(b.linger);
+    this.bridges.clear();
+  }
+
   /** Deletes every lingering bridge now (settled(), stop()). */
   flush(): void {
     for (const [name, b] of this.bridges) {

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /**
  * A networked container's `/etc/resolv.conf` (linux-backend-reference §8.6) and `/etc/hosts`
  * (§2.3), as pure functions of their inputs.
@@ -72,4 +74,20 @@ export function hostsFile(hostname: string, containerIp: string, handle?: string
   const names = [hostname];
   if (handle && handle !== hostname && /^[^\s#]+$/.test(handle)) names.push(handle);
   return `127.0.0.1 localhost\n::1 localhost\n${containerIp} ${names.join(' ')}\n`;
+}
+
+/** The host's resolver files as they are now: /etc/resolv.conf and systemd-resolved's upstream one. */
+export function readHostDns(): Pick<ResolvConfInput, 'hostResolvConf' | 'systemdResolvConf'> {
+  const read = (path: string): string | undefined => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  const systemd = read('/run/systemd/resolve/resolv.conf');
+  return {
+    hostResolvConf: read('/etc/resolv.conf') ?? '',
+    ...(systemd === undefined ? {} : { systemdResolvConf: systemd }),
+  };
 }

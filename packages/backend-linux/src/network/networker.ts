@@ -8,7 +8,6 @@
  * ({@link NetworkRecord}), written by the caller, so a restart rebuilds pools and firewall from
  * the depot alone.
  */
-import { readFileSync } from 'node:fs';
 import { isIP, isIPv4 } from 'node:net';
 import {
   type BandwidthLimits,
@@ -18,6 +17,7 @@ import {
   type NetOutRule,
   Wire,
 } from '@garden-ts/api-types';
+import { PortPool, validateNetOutRule } from '@garden-ts/backend-kit';
 import {
   createContainerLink,
   type LinkInfo,
@@ -38,7 +38,7 @@ import {
   isNetworkId,
   newNetworkId,
 } from './device-names.js';
-import { hostsFile, resolvConf } from './dns.js';
+import { hostsFile, readHostDns, resolvConf } from './dns.js';
 import { defaultRouteSource, mtuFor } from './host-addresses.js';
 import { formatNet, parseCidr } from './ipv4.js';
 import {
@@ -71,6 +71,10 @@ export interface NetworkOptions {
   dnsServers?: string[];
   /** Nameservers added after the others (`--additional-dns-server`). */
   additionalDnsServers?: string[];
+  /** First host port of the NetIn pool. Default 61001 (Guardian). */
+  portPoolStart?: number;
+  /** Number of ports in the NetIn pool. Default 4534 (up to 65534). */
+  portPoolSize?: number;
   /** The address NetIn ports are published on; default: the source of the default route. */
   externalIp?: string;
   /** The server's own bind IP: NetIn ports are published on it too. */
@@ -109,17 +113,7 @@ export interface NetworkRecord {
   pluginDns?: { servers: string[]; search: string[] };
 }
 
-/** The FIFO host-port pool the networker draws NetIn ports from (backend-kit's PortPool). */
-export interface HostPortPool {
-  acquire(): number;
-  reserve(port: number): void;
-  release(port: number): void;
-}
-
 export interface NetworkerDeps {
-  ports: HostPortPool;
-  /** Checks one NetOut rule (§8.4 texts). @throws GardenError */
-  validateNetOutRule(rule: NetOutRule): void;
   log: {
     info(o: object, m?: string): void;
     warn(o: object, m?: string): void;
@@ -158,7 +152,10 @@ export function mappedPortsProperty(rules: readonly NetInRule[]): string {
 }
 
 export class Networker {
-  readonly pool: SubnetPool;
+  /** Addresses (rebuilt from the records at every start). */
+  private pool: SubnetPool;
+  /** NetIn host ports: backend-kit's FIFO pool (rebuilt from the records at every start). */
+  private ports: PortPool;
   private readonly table: string;
   private readonly netnsOpt: { netns?: string };
   private readonly reaper: LinkReaper;
@@ -179,6 +176,11 @@ export class Networker {
       this.pool = new SubnetPool(options.pool ?? '10.254.0.0/22');
     } catch (e) {
       throw new InvalidRequestError('networkPool', (e as Error).message);
+    }
+    try {
+      this.ports = new PortPool(options.portPoolStart ?? 61001, options.portPoolSize ?? 4534);
+    } catch (e) {
+      throw new InvalidRequestError('portPool', (e as Error).message);
     }
     this.denyNetworks = (options.denyNetworks ?? []).map((n) => {
       try {
@@ -225,6 +227,13 @@ export class Networker {
   /** The maximum number of containers the network allows (pool /30s; unlimited in plugin mode). */
   get capacity(): number | undefined {
     return this.plugin ? undefined : this.pool.capacity;
+  }
+  /** Forgets every container (a stop: the next start restores them from the records again). */
+  private reset(): void {
+    this.pool = new SubnetPool(this.options.pool ?? '10.254.0.0/22');
+    this.ports = new PortPool(this.options.portPoolStart ?? 61001, this.options.portPoolSize ?? 4534);
+    this.firewalls.clear();
+    this.bridges.forget();
   }
 
   private get firewallConfig(): FirewallConfig {
@@ -285,10 +294,9 @@ export class Networker {
       properties?: Record<string, string>;
       bandwidth?: BandwidthLimits;
     },
-    liveIds: ReadonlySet<string>,
   ): PreparedNetwork {
     const netOut = spec.netOut ?? [];
-    for (const rule of netOut) this.deps.validateNetOutRule(rule);
+    for (const rule of netOut) validateNetOutRule(rule);
     (spec.netIn ?? []).forEach((r, i) => {
       checkPort(`netin[${i}].host_port`, r.hostPort);
       checkPort(`netin[${i}].container_port`, r.containerPort);
@@ -296,7 +304,7 @@ export class Networker {
     const rate = spec.bandwidth?.rateInBytesPerSecond ?? 0n;
     const burst = spec.bandwidth?.burstRateInBytesPerSecond ?? 0n;
     let id = newNetworkId();
-    while (liveIds.has(id) || this.firewalls.has(id)) id = newNetworkId();
+    while (this.firewalls.has(id)) id = newNetworkId();
     const base = {
       handle,
       netOut,
@@ -331,7 +339,7 @@ export class Networker {
         return { hostPort, containerPort: r.containerPort || hostPort };
       });
     } catch (e) {
-      for (const p of held) this.deps.ports.release(p);
+      for (const p of held) this.ports.release(p);
       this.pool.release(alloc);
       throw e;
     }
@@ -384,8 +392,8 @@ export class Networker {
   }
 
   private takePort(requested: number): number {
-    if (requested === 0) return this.deps.ports.acquire();
-    this.deps.ports.reserve(requested);
+    if (requested === 0) return this.ports.acquire();
+    this.ports.reserve(requested);
     return requested;
   }
 
@@ -485,7 +493,7 @@ export class Networker {
     } catch (e) {
       this.deps.log.warn({ handle, err: (e as Error).message }, 'network plugin down');
     }
-    for (const m of r.netIn) this.deps.ports.release(m.hostPort);
+    for (const m of r.netIn) this.ports.release(m.hostPort);
   }
 
   /** Releases a container's network (destroy). Never throws for what is already gone. */
@@ -509,7 +517,7 @@ export class Networker {
         this.deps.log.warn({ handle, err: e.message }, 'removing firewall elements'),
       );
     }
-    for (const m of r.netIn) this.deps.ports.release(m.hostPort);
+    for (const m of r.netIn) this.ports.release(m.hostPort);
     if (r.bandwidth) this.reaper.delete([ifbName(r.id)]);
     if (bridgeHeld) this.bridges.release(r.bridge);
   }
@@ -537,7 +545,7 @@ export class Networker {
           }),
         );
         if (out.hostPort && out.hostPort !== host) {
-          this.deps.ports.release(host);
+          this.ports.release(host);
           host = this.takePort(out.hostPort);
         }
         container = out.containerPort ?? container;
@@ -546,7 +554,7 @@ export class Networker {
         await nft(netInScript(this.table, this.firewallOf(handle, r), mapping), this.netnsOpt);
       }
     } catch (e) {
-      this.deps.ports.release(host);
+      this.ports.release(host);
       throw e;
     }
     r.netIn.push({ hostPort: host, containerPort: container });
@@ -559,7 +567,7 @@ export class Networker {
    * applied and `r.netOut` is unchanged.
    */
   async netOut(handle: string, r: NetworkRecord, rules: readonly NetOutRule[], bulk: boolean): Promise<void> {
-    for (const rule of rules) this.deps.validateNetOutRule(rule);
+    for (const rule of rules) validateNetOutRule(rule);
     if (rules.length === 0) return;
     if (r.mode === 'plugin') {
       const encoded = Wire.netOutRules.encode([...rules]) ?? [];
@@ -611,21 +619,12 @@ export class Networker {
 
   /** The container's `/etc/resolv.conf` (§8.6), from the host's files at this moment. */
   resolvConfText(r: NetworkRecord | undefined): string {
-    const read = (path: string): string | undefined => {
-      try {
-        return readFileSync(path, 'utf8');
-      } catch {
-        return undefined;
-      }
-    };
-    const systemd = read('/run/systemd/resolve/resolv.conf');
     return resolvConf({
       pluginNameservers: r?.pluginDns?.servers ?? [],
       pluginSearchDomains: r?.pluginDns?.search ?? [],
       dnsServers: this.options.dnsServers ?? [],
       additionalDnsServers: this.options.additionalDnsServers ?? [],
-      hostResolvConf: read('/etc/resolv.conf') ?? '',
-      ...(systemd === undefined ? {} : { systemdResolvConf: systemd }),
+      ...readHostDns(),
       gateway: r?.gateway || '127.0.0.1',
     });
   }
@@ -651,7 +650,7 @@ export class Networker {
    */
   restore(handle: string, r: NetworkRecord): void {
     if (!isNetworkId(r.id)) throw new GardenError(`bad network id in the record of ${handle}`);
-    for (const m of r.netIn) this.deps.ports.reserve(m.hostPort);
+    for (const m of r.netIn) this.ports.reserve(m.hostPort);
     if (r.mode === 'plugin') return;
     this.pool.restore(r.subnet, r.ip);
     this.firewalls.set(r.id, { fw: this.firewallOf(handle, r), subnet: r.subnet, bridge: r.bridge });
@@ -693,7 +692,10 @@ export class Networker {
    * every bridge go. With containers, their state stays for the next start.
    */
   async stop(containersLeft: boolean): Promise<void> {
-    if (this.plugin) return;
+    if (this.plugin) {
+      this.reset();
+      return;
+    }
     this.bridges.flush();
     if (!containersLeft) {
       await nft(deleteTablesScript(this.table), this.netnsOpt).catch((e: Error) =>
@@ -703,6 +705,6 @@ export class Networker {
       this.reaper.delete(staleLinks(links, { bridges: new Set(), veths: new Set(), ifbs: new Set() }));
     }
     await this.reaper.settled();
-    this.firewalls.clear();
+    this.reset();
   }
 }

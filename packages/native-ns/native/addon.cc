@@ -2,7 +2,6 @@
 // thread with epoll over pidfds delivering exits through one ThreadSafeFunction, pidfd signals.
 // The raw interface it exposes is described exactly by src/native.d.ts.
 #include <fcntl.h>
-#include <ftw.h>
 #include <napi.h>
 #include <pthread.h>
 #include <sched.h>
@@ -28,6 +27,7 @@
 #include "net_addon.h"
 #include "protocol.h"
 #include "stages.h"
+#include "tree.h"
 
 using garden::Stage;
 using garden::StageName;
@@ -488,6 +488,13 @@ Napi::Value CreateContainerJs(const Napi::CallbackInfo& info) {
   opts.initPath = Str(o, "initPath");
   opts.env = StringArray(o.Get("env"));
   opts.mqueue = o.Get("mqueue").ToBoolean();
+  bool lossless = false;
+  opts.initCaps = o.Get("initCapabilities").As<Napi::BigInt>().Uint64Value(&lossless);
+  Napi::Array cgroupMounts = o.Get("cgroupMounts").As<Napi::Array>();
+  for (uint32_t i = 0; i < cgroupMounts.Length(); i++) {
+    Napi::Object c = cgroupMounts.Get(i).As<Napi::Object>();
+    opts.cgroupMounts.push_back({Str(c, "target"), Str(c, "fstype"), Str(c, "data"), StringArray(c.Get("links"))});
+  }
   Napi::Value shim = o.Get("shimFd");
   int shimFd = shim.IsNumber() ? shim.As<Napi::Number>().Int32Value() : -1;
   auto* w = new CreateWorker(info.Env(), std::move(opts), shimFd);
@@ -612,34 +619,28 @@ Napi::Value UnmountAsync(const Napi::CallbackInfo& info) {
   return p;
 }
 
-// Recursive removal on the thread pool: never follows symlinks and never crosses into another
-// filesystem (a mount left below is an error, not something to empty).
-int RemoveEntry(const char* path, const struct stat*, int type, struct FTW*) {
-  int r = type == FTW_DP ? rmdir(path) : unlink(path);
-  return r == 0 || errno == ENOENT ? 0 : errno;
-}
-
+// Recursive removal on the thread pool (native/tree.cc): any depth, never follows symlinks and
+// never crosses into another mount (a mount left below is an error, not something to empty).
 class RemoveTreeWorker : public Napi::AsyncWorker {
  public:
   RemoveTreeWorker(Napi::Env env, std::string path)
       : Napi::AsyncWorker(env, "garden-remove-tree"), path_(std::move(path)), deferred_(Napi::Promise::Deferred::New(env)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override {
-    int r = nftw(path_.c_str(), RemoveEntry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-    if (r > 0) err_ = r;
-    else if (r < 0 && errno != ENOENT) err_ = errno;
-  }
+  void Execute() override { ok_ = garden::RemoveTree(path_, err_); }
   void OnOK() override {
-    if (err_) {
-      deferred_.Reject(MakeError(Env(), err_, "unlink", "remove-tree").Value());
-    } else {
+    if (ok_) {
       deferred_.Resolve(Env().Undefined());
+      return;
     }
+    Napi::Error e = MakeError(Env(), err_.err, err_.syscall, "remove-tree");
+    e.Set("path", Napi::String::New(Env(), err_.path));
+    deferred_.Reject(e.Value());
   }
 
  private:
   std::string path_;
-  int err_ = 0;
+  bool ok_ = false;
+  garden::TreeError err_;
   Napi::Promise::Deferred deferred_;
 };
 

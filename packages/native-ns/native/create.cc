@@ -2,6 +2,7 @@
 #include "sigreset.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/sched.h>
 #include <net/if.h>
 #include <pthread.h>
@@ -11,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -22,6 +24,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -49,9 +52,18 @@ struct Plan {
   std::vector<char*> argv, envp;
   std::vector<std::string> envStore;
   std::vector<char> sysSrc;
+  struct CgroupPlan {
+    std::vector<char> path, fstype, data;
+    std::vector<std::vector<char>> links;  // link paths; their content is `relTarget`
+    std::vector<char> relTarget;
+  };
+  std::vector<CgroupPlan> cgroups;
+  bool cgroupTmpfs = false;  // the mounts go into a tmpfs at /sys/fs/cgroup (not pure v2)
   std::vector<int> cgroupTasks;  // <v1 dir>/tasks, opened for writing before clone
   bool loopbackUp = false;  // a new network namespace: its `lo` starts down
   struct ifreq lo;          // name "lo", filled before clone
+  uint64_t initCaps = 0;    // o.initCaps clipped to our bounding set
+  int lastCap = 40;
 };
 
 const char* const kDevices[] = {"null", "zero", "full", "random", "urandom", "tty"};
@@ -189,7 +201,26 @@ void WaitFor(const Plan& p, char want) {
     if (mount(p.sysSrc.data(), "/sys", nullptr, MS_BIND | MS_REC, nullptr) != 0 || RemountRo("/sys") != 0) {
       Die(p, Stage::kMountSys);
     }
+    // The host's /sys came with its cgroup mounts (every sibling, release_agent): hide them. The
+    // read-only views below go on top of this tmpfs when asked for.
+    if (p.cgroups.empty() && (mount("tmpfs", "/sys/fs/cgroup", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0") != 0)) {
+      Die(p, Stage::kMountCgroup);
+    }
   }
+  // The container's own cgroups, read-only: each hierarchy mounted from inside our cgroup
+  // namespace is rooted at our cgroup, so neither siblings nor the root's release_agent show.
+  const unsigned long cgFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  if (p.cgroupTmpfs && mount("tmpfs", "/sys/fs/cgroup", "tmpfs", cgFlags, "mode=755,size=64k") != 0) Die(p, Stage::kMountCgroup);
+  for (auto& c : p.cgroups) {
+    if (p.cgroupTmpfs && mkdir(c.path.data(), 0555) != 0) Die(p, Stage::kMountCgroup);
+    if (mount(c.fstype.data(), c.path.data(), c.fstype.data(), cgFlags, c.data.data()) != 0 || RemountRo(c.path.data()) != 0) {
+      Die(p, Stage::kMountCgroup);
+    }
+    for (auto& l : c.links) {
+      if (symlink(c.relTarget.data(), l.data()) != 0) Die(p, Stage::kMountCgroup);
+    }
+  }
+  if (p.cgroupTmpfs && RemountRo("/sys/fs/cgroup") != 0) Die(p, Stage::kMountCgroup);
   mkdir("/dev", 0755);
   if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k") != 0) Die(p, Stage::kMountDev);
   for (size_t i = 0; i < p.devSrc.size(); i++) {
@@ -211,7 +242,7 @@ void WaitFor(const Plan& p, char want) {
     Die(p, Stage::kMountDevices);
   }
   if (mkdir("/dev/shm", 01777) != 0 ||
-      mount("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777") != 0) {
+      mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777") != 0) {
     Die(p, Stage::kMountShm);
   }
   if (o.mqueue) {
@@ -248,6 +279,25 @@ void WaitFor(const Plan& p, char want) {
   if (umount2(p.oldRoot.data(), MNT_DETACH) != 0) Die(p, Stage::kUmountOldRoot);
   rmdir(p.oldRoot.data());  // fails harmlessly when the root is not ours to write; the parent retries
   if (chdir("/") != 0) Die(p, Stage::kExecInit);
+  // init gets the container's capability set, not everything we hold: drop the rest from the
+  // bounding set and make the set inheritable. exec then gives init (root in its namespace)
+  // permitted = effective = bounding = the set. Reaping and blocking signals need none of them.
+  for (int cap = 0; cap <= p.lastCap; cap++) {
+    if (!(p.initCaps & (1ull << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) Die(p, Stage::kInitCapabilities);
+  }
+  {
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &hdr, data) != 0) Die(p, Stage::kInitCapabilities);
+    for (int i = 0; i < 2; i++) {
+      uint32_t mask = static_cast<uint32_t>(p.initCaps >> (32 * i));
+      data[i].inheritable = mask;
+      data[i].permitted &= mask;
+      data[i].effective &= mask;
+    }
+    if (syscall(SYS_capset, &hdr, data) != 0) Die(p, Stage::kInitCapabilities);
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) Die(p, Stage::kInitCapabilities);
+  }
   // init must not hold the server's stdio (a terminal or a supervisor's pipe) for its lifetime.
   int devnull = open("/dev/null", O_RDWR);
   if (devnull < 0) Die(p, Stage::kExecInit);
@@ -296,17 +346,20 @@ struct Reader {
   const char* p;
   size_t left;
   bool ok = true;
-  uint32_t U32() {
-    if (left < 4) {
+  template <typename T>
+  T Num() {
+    if (left < sizeof(T)) {
       ok = false;
       return 0;
     }
-    uint32_t v;
-    memcpy(&v, p, 4);
-    p += 4;
-    left -= 4;
+    T v;
+    memcpy(&v, p, sizeof(T));
+    p += sizeof(T);
+    left -= sizeof(T);
     return v;
   }
+  uint32_t U32() { return Num<uint32_t>(); }
+  uint64_t U64() { return Num<uint64_t>(); }
   bool Bool() {
     if (left < 1) {
       ok = false;
@@ -359,6 +412,15 @@ std::string EncodeCreateOptions(const CreateOptions& o) {
   PutStr(out, o.initPath);
   PutList(out, o.env);
   out.push_back(o.mqueue ? 1 : 0);
+  out.append(reinterpret_cast<const char*>(&o.initCaps), 8);
+  uint32_t m = static_cast<uint32_t>(o.cgroupMounts.size());
+  out.append(reinterpret_cast<const char*>(&m), 4);
+  for (const auto& c : o.cgroupMounts) {
+    PutStr(out, c.target);
+    PutStr(out, c.fstype);
+    PutStr(out, c.data);
+    PutList(out, c.links);
+  }
   return out;
 }
 
@@ -386,13 +448,48 @@ bool DecodeCreateOptions(const char* data, size_t len, CreateOptions& o) {
   o.initPath = r.Str();
   o.env = r.List();
   o.mqueue = r.Bool();
+  o.initCaps = r.U64();
+  uint32_t m = r.U32();
+  if (m > r.left) return false;
+  for (uint32_t i = 0; r.ok && i < m; i++) {
+    CgroupMount c;
+    c.target = r.Str();
+    c.fstype = r.Str();
+    c.data = r.Str();
+    c.links = r.List();
+    o.cgroupMounts.push_back(std::move(c));
+  }
   // Absolute paths only, as the TypeScript side checks: the shim trusts nothing it is sent.
   auto abs = [](const std::string& s) { return !s.empty() && s[0] == '/' && s.find('\0') == std::string::npos; };
   if (!r.ok || r.left != 0 || !abs(o.rootfs)) return false;
   for (const auto& b : o.binds) {
     if (!abs(b.src) || !abs(b.dst)) return false;
   }
+  // Names directly below /sys/fs/cgroup, nothing else: the child builds paths from them.
+  auto name = [](const std::string& s) {
+    return s.find('/') == std::string::npos && s.find('\0') == std::string::npos && s != "." && s != "..";
+  };
+  for (const auto& c : o.cgroupMounts) {
+    if (c.target.empty() && o.cgroupMounts.size() > 1) return false;  // /sys/fs/cgroup itself: alone
+    if (!name(c.target) || (c.fstype != "cgroup" && c.fstype != "cgroup2")) return false;
+    for (const auto& l : c.links) {
+      if (l.empty() || !name(l)) return false;
+    }
+  }
   return true;
+}
+
+int LastCap() {
+  static const int last = [] {  // a kernel constant: read once per process
+    int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 40;
+    char buf[16] = {0};
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    int v = n > 0 ? atoi(buf) : 40;
+    return v > 0 && v < 64 ? v : 40;
+  }();
+  return last;
 }
 
 int SealedCopy(const std::string& path, int& err) {
@@ -451,6 +548,27 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
     p.devDst.push_back(Buf(std::string("/dev/") + d));
   }
   p.sysSrc = Buf(old + "/sys");
+  for (const auto& c : o.cgroupMounts) {
+    Plan::CgroupPlan cp;
+    std::string path = c.target.empty() ? "/sys/fs/cgroup" : "/sys/fs/cgroup/" + c.target;
+    cp.path = Buf(path);
+    cp.fstype = Buf(c.fstype);
+    cp.data = Buf(c.data);
+    cp.relTarget = Buf(c.target);
+    for (const auto& l : c.links) cp.links.push_back(Buf("/sys/fs/cgroup/" + l));
+    if (!c.target.empty()) p.cgroupTmpfs = true;
+    p.cgroups.push_back(std::move(cp));
+  }
+  p.lastCap = LastCap();
+  // Our bounding set (we never drop from it ourselves: read once per process).
+  static const uint64_t ownBounding = [] {
+    uint64_t m = 0;
+    for (int cap = 0; cap <= LastCap(); cap++) {
+      if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1) m |= 1ull << cap;
+    }
+    return m;
+  }();
+  p.initCaps = o.initCaps & ownBounding;
   p.loopbackUp = o.netns.empty();
   memset(&p.lo, 0, sizeof p.lo);
   memcpy(p.lo.ifr_name, "lo", 3);

@@ -15,6 +15,15 @@ struct BindSpec {
   bool readOnly = false;
 };
 
+// One cgroup filesystem mounted read-only below /sys/fs/cgroup (the container's cgroup namespace
+// roots it at the container's own cgroup).
+struct CgroupMount {
+  std::string target;              // name below /sys/fs/cgroup; "" = /sys/fs/cgroup itself (pure v2)
+  std::string fstype;              // "cgroup" (a v1 hierarchy) or "cgroup2"
+  std::string data;                // mount data: the hierarchy's controllers and/or name=...
+  std::vector<std::string> links;  // symlinks to `target` (each co-mounted controller's name)
+};
+
 struct CreateOptions {
   std::string rootfs;
   std::string hostname;
@@ -28,6 +37,11 @@ struct CreateOptions {
   std::string initPath;
   std::vector<std::string> env;
   bool mqueue = true;
+  // garden-init's capabilities (bounding = inheritable = permitted = effective after exec, as for
+  // any root process); clipped to our own bounding set.
+  uint64_t initCaps = 0;
+  // Read-only views of the container's own cgroups; empty: /sys/fs/cgroup stays empty.
+  std::vector<CgroupMount> cgroupMounts;
   // Not encoded: set by whoever runs CreateContainer.
   int initFd = -1;           // sealed garden-init to exec (else a cached sealed copy of initPath)
   bool cloneParent = false;  // CLONE_PARENT: init becomes our parent's child (garden-shim's case)
@@ -52,6 +66,9 @@ void CreateContainer(const CreateOptions& opts, CreateResult& result);
 std::string EncodeCreateOptions(const CreateOptions& o);
 /** Parses EncodeCreateOptions' output; false when malformed. */
 bool DecodeCreateOptions(const char* data, size_t len, CreateOptions& o);
+
+/** The highest capability number of this kernel (/proc/sys/kernel/cap_last_cap; 40 if unknown). */
+int LastCap();
 
 /** Returns an fd (cached per path for the process lifetime) of a sealed memfd copy of `path`. */
 int SealedCopy(const std::string& path, int& err);

@@ -21,6 +21,7 @@
 #include "protocol.h"
 #include "ring.h"
 #include "spec.h"
+#include "tree.h"
 
 using namespace garden;
 
@@ -60,10 +61,11 @@ static void TestRing(int dirfd) {
   CHECK(n == 4 && memcmp(buf, "klmn", 4) == 0);
   CHECK(r.Append(std::string(25, 'x').data(), 25));
   CHECK(r.head() == 39 && r.oldest() == 29);
-  r.MarkDelivered(30);
+  CHECK(r.Delivered() == 0);
+  CHECK(r.MarkDelivered(30) && r.MarkDelivered(20));  // never moves back
   Ring again;
   CHECK(again.Open(dirfd, "t.ring"));
-  CHECK(again.head() == 39 && again.delivered() == 30 && again.capacity() == 10);
+  CHECK(again.head() == 39 && again.Delivered() == 30 && again.capacity() == 10);
   unlinkat(dirfd, "t.ring", 0);
 }
 
@@ -224,7 +226,7 @@ static void TestShimEndToEnd(const char* shim, const char* dir) {
   CHECK(strcmp(exitText, "{\"exitStatus\":3,\"code\":3,\"signal\":null}\n") == 0);
   Ring ring;
   CHECK(ring.Open(dirfd, "stdout.ring"));
-  CHECK(ring.head() == 4 && ring.delivered() == 4);
+  CHECK(ring.head() == 4 && ring.Delivered() == 0);  // consumers mark delivery, not the shim
   close(dirfd);
 }
 
@@ -277,6 +279,8 @@ static void TestCreateCodec() {
   o.initPath = "/opt/garden-init";
   o.env = {"A=1", "B="};
   o.mqueue = false;
+  o.initCaps = 0xa80425fbull;
+  o.cgroupMounts = {{"cpu,cpuacct", "cgroup", "cpu,cpuacct", {"cpu", "cpuacct"}}, {"unified", "cgroup2", "", {}}};
   std::string enc = EncodeCreateOptions(o);
   CreateOptions d;
   CHECK(DecodeCreateOptions(enc.data(), enc.size(), d));
@@ -284,7 +288,9 @@ static void TestCreateCodec() {
   CHECK(d.cgroupV1 == o.cgroupV1 && d.cgroupV2 == o.cgroupV2 && d.netns.empty());
   CHECK(d.binds.size() == 2 && d.binds[1].src == "/src" && d.binds[1].dst == "/dst" && d.binds[1].readOnly);
   CHECK(d.masked == o.masked && d.readOnly == o.readOnly && d.initPath == o.initPath && d.env == o.env);
-  CHECK(!d.mqueue);
+  CHECK(!d.mqueue && d.initCaps == 0xa80425fbull);
+  CHECK(d.cgroupMounts.size() == 2 && d.cgroupMounts[0].target == "cpu,cpuacct" && d.cgroupMounts[0].data == "cpu,cpuacct");
+  CHECK(d.cgroupMounts[0].links == o.cgroupMounts[0].links && d.cgroupMounts[1].fstype == "cgroup2");
   for (size_t n = 0; n < enc.size(); n++) {
     CreateOptions t;
     CHECK(!DecodeCreateOptions(enc.data(), n, t));
@@ -292,6 +298,17 @@ static void TestCreateCodec() {
   std::string longer = enc + "x";
   CreateOptions t;
   CHECK(!DecodeCreateOptions(longer.data(), longer.size(), t));
+  // Paths the child would build from a cgroup mount's names must stay below /sys/fs/cgroup.
+  for (auto bad : {std::string("../etc"), std::string("a/b")}) {
+    CreateOptions b = o;
+    b.cgroupMounts[1].target = bad;
+    std::string e2 = EncodeCreateOptions(b);
+    CHECK(!DecodeCreateOptions(e2.data(), e2.size(), t));
+    b = o;
+    b.cgroupMounts[0].links = {bad};
+    e2 = EncodeCreateOptions(b);
+    CHECK(!DecodeCreateOptions(e2.data(), e2.size(), t));
+  }
   o.rootfs = "relative";
   std::string rel = EncodeCreateOptions(o);
   CHECK(!DecodeCreateOptions(rel.data(), rel.size(), t));
@@ -363,14 +380,77 @@ static void TestShimCreate(const char* shim, const char* init, const char* rootf
   if (!(WIFEXITED(ws) && WEXITSTATUS(ws) == 2)) fprintf(stderr, "shim exit status %d\n", ws);
 }
 
+// RemoveTree on a tree deeper than any path can name (built fd-relative, as a container process
+// would), with a symlink out of it that must not be followed; a symlink and a missing path.
+static void TestRemoveTree(const char* dir) {
+  std::string root = std::string(dir) + "/tree";
+  std::string outside = std::string(dir) + "/outside";
+  int ofd = open(outside.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  CHECK(ofd >= 0);
+  if (ofd >= 0) close(ofd);
+  CHECK(mkdir(root.c_str(), 0755) == 0);
+  int fd = open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  for (int i = 0; fd >= 0 && i < 3000; i++) {
+    CHECK(mkdirat(fd, "d", 0755) == 0);
+    int f = openat(fd, "f", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (f >= 0) close(f);
+    if (i % 500 == 0) CHECK(symlinkat(outside.c_str(), fd, "link") == 0);
+    int next = openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    close(fd);
+    fd = next;
+  }
+  CHECK(fd >= 0);
+  if (fd >= 0) close(fd);
+  TreeError err;
+  CHECK(RemoveTree(root, err));
+  if (err.err) fprintf(stderr, "remove-tree: %s %s: %s\n", err.syscall, err.path.substr(0, 80).c_str(), strerror(err.err));
+  struct stat st;
+  CHECK(lstat(root.c_str(), &st) != 0 && errno == ENOENT);
+  CHECK(stat(outside.c_str(), &st) == 0);
+  CHECK(RemoveTree(root, err));  // missing: fine
+  // Wide: many getdents batches, and a walk that goes down into hundreds of subdirectories of one
+  // directory and resumes its listing after each.
+  CHECK(mkdir(root.c_str(), 0755) == 0);
+  fd = open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  for (int i = 0; fd >= 0 && i < 1500; i++) {
+    std::string name = "entry-with-a-longish-name-" + std::to_string(i);
+    if (i % 3 == 0) {
+      CHECK(mkdirat(fd, name.c_str(), 0755) == 0);
+      int sub = openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      for (int j = 0; sub >= 0 && j < 3; j++) {
+        int f = openat(sub, std::to_string(j).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (f >= 0) close(f);
+      }
+      if (sub >= 0) close(sub);
+    } else {
+      int f = openat(fd, name.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+      if (f >= 0) close(f);
+    }
+  }
+  if (fd >= 0) close(fd);
+  CHECK(RemoveTree(root, err));
+  CHECK(lstat(root.c_str(), &st) != 0 && errno == ENOENT);
+  std::string link = std::string(dir) + "/link";
+  CHECK(symlink(outside.c_str(), link.c_str()) == 0);
+  CHECK(RemoveTree(link, err));  // the link goes, not what it points at
+  CHECK(lstat(link.c_str(), &st) != 0 && stat(outside.c_str(), &st) == 0);
+  unlink(outside.c_str());
+}
+
 int main(int argc, char** argv) {
-  char tmpl[] = "/tmp/native-tests-XXXXXX";
-  if (!mkdtemp(tmpl)) return 2;
+  // A tmpfs when there is one: the tree tests make thousands of directories, which a busy disk
+  // turns into seconds of journal writes.
+  char tmpl[] = "/dev/shm/native-tests-XXXXXX";
+  if (!mkdtemp(tmpl)) {
+    memcpy(tmpl, "/tmp/native-tests-XXXXXX", sizeof "/tmp/native-tests-XXXXXX");
+    if (!mkdtemp(tmpl)) return 2;
+  }
   int dirfd = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   TestRing(dirfd);
   TestSpec();
   TestFrames();
   TestCreateCodec();
+  TestRemoveTree(tmpl);
   if (argc > 3) TestShimCreate(argv[1], argv[2], argv[3]);
   if (argc > 1) {
     TestShimEndToEnd(argv[1], tmpl);

@@ -22,7 +22,7 @@ bool Ring::WriteHeader() {
   std::memcpy(h, kMagic, 8);
   PutU64(h + 8, capacity_);
   PutU64(h + 16, head_);
-  PutU64(h + 24, delivered_);
+  PutU64(h + 24, 0);  // delivered: nothing yet
   return pwrite(fd_, h, sizeof h, 0) == static_cast<ssize_t>(sizeof h);
 }
 
@@ -34,7 +34,7 @@ bool Ring::Create(int dirfd, const char* name, uint64_t capacity) {
   fd_ = openat(dirfd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd_ < 0) return false;
   capacity_ = capacity;
-  head_ = delivered_ = 0;
+  head_ = 0;
   return WriteHeader();
 }
 
@@ -48,7 +48,6 @@ bool Ring::Open(int dirfd, const char* name) {
   }
   capacity_ = GetU64(h + 8);
   head_ = GetU64(h + 16);
-  delivered_ = GetU64(h + 24);
   return capacity_ != 0;
 }
 
@@ -88,12 +87,20 @@ size_t Ring::Read(uint64_t& from, char* buf, size_t max) const {
   return n > 0 ? static_cast<size_t>(n) : 0;
 }
 
-void Ring::MarkDelivered(uint64_t offset) {
-  if (offset <= delivered_) return;
-  delivered_ = offset;
+uint64_t Ring::Delivered() const {
   char b[8];
-  PutU64(b, delivered_);
-  (void)!pwrite(fd_, b, 8, 24);
+  ssize_t n;
+  do {
+    n = pread(fd_, b, 8, 24);
+  } while (n < 0 && errno == EINTR);
+  return n == 8 ? GetU64(b) : 0;
+}
+
+bool Ring::MarkDelivered(uint64_t offset) {
+  if (offset <= Delivered()) return true;
+  char b[8];
+  PutU64(b, offset);
+  return pwrite(fd_, b, 8, 24) == 8;
 }
 
 }  // namespace garden

@@ -132,6 +132,18 @@ int InstallSeccomp(const std::string& prog) {
   }
   if (setsid() < 0) ChildFail(errW, Stage::kSetsid, errno);
   if (s.tty) {
+    // The slave is created owned by our fsuid (its group is devpts' gid=5): make that the
+    // process's user, in the namespace we are in now, so the process can reopen its terminal
+    // (/dev/stdout, /dev/tty) like any terminal's owner. setresuid below sets fsuid again.
+    // set*fsid cannot report failure; asking with an invalid id (-1) returns the current one.
+    if (s.hasGid) {
+      syscall(SYS_setfsgid, s.gid);
+      if (syscall(SYS_setfsgid, -1) != static_cast<long>(s.gid)) ChildFail(errW, Stage::kPty, EPERM);
+    }
+    if (s.hasUid) {
+      syscall(SYS_setfsuid, s.uid);
+      if (syscall(SYS_setfsuid, -1) != static_cast<long>(s.uid)) ChildFail(errW, Stage::kPty, EPERM);
+    }
     // Open the pty in the container's own devpts instance so /dev/pts/N exists inside.
     int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (master < 0) ChildFail(errW, Stage::kPty, errno);
@@ -233,16 +245,6 @@ std::vector<std::string> ExecCandidates(const Spec& s) {
   return out;
 }
 
-int LastCap() {
-  int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 40;
-  char buf[16] = {0};
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  int v = n > 0 ? atoi(buf) : 40;
-  return v > 0 && v < 64 ? v : 40;
-}
-
 // ---- the supervisor --------------------------------------------------------------------------
 
 int g_dirfd_for_log = -1;
@@ -269,8 +271,6 @@ struct Client {
   std::string in;
   std::string out;
   size_t outOff = 0;
-  int outStream = -1;
-  uint64_t outEnd = 0;
   bool pollingOut = false;
   bool inPaused = false;  // not reading its socket while the stdin queue is over the bound
   int nextStream = 0;     // Fill alternates streams so a busy stdout cannot starve stderr
@@ -338,7 +338,6 @@ bool Done(int s) { return g.outEof[s]; }
 bool Fill(Client* c) {
   c->out.clear();
   c->outOff = 0;
-  c->outStream = -1;
   if (!c->attached) return false;
   if (c->statusOnly) {
     if (!g.finishing || c->exitSent) return false;
@@ -354,8 +353,6 @@ bool Fill(Client* c) {
     if (n > 0) {
       AppendFrame(c->out, kOutput, static_cast<uint8_t>(s + 1), from, buf, static_cast<uint32_t>(n));
       c->cursor[s] = from + n;
-      c->outStream = s;
-      c->outEnd = c->cursor[s];
       c->nextStream = 1 - s;
       return true;
     }
@@ -394,7 +391,6 @@ void Flush(Client* c) {
       return;
     }
     c->outOff += static_cast<size_t>(n);
-    if (c->outOff >= c->out.size() && c->outStream >= 0) g.ring[c->outStream].MarkDelivered(c->outEnd);
   }
   if (c->pollingOut) {
     c->pollingOut = false;
@@ -446,7 +442,10 @@ bool HandleFrame(Client* c, uint8_t type, uint64_t value, const char* payload, u
       c->statusOnly = (value & kAttachStatusOnly) != 0;
       for (int s = 0; s < 2; s++) {
         uint64_t from = GetU64(payload + 8 * s);
-        c->cursor[s] = from == kFromUndelivered ? g.ring[s].delivered() : from;
+        // 'Undelivered' is what the consumers have marked delivered in the ring file (after
+        // handing the bytes on), not what we sent: bytes in flight to a server that died count
+        // as undelivered.
+        c->cursor[s] = from == kFromUndelivered ? std::min(g.ring[s].Delivered(), g.ring[s].head()) : from;
       }
       return true;
     }
@@ -476,19 +475,21 @@ bool HandleFrame(Client* c, uint8_t type, uint64_t value, const char* payload, u
 
 bool StdinFull() { return g.stdinQueue.size() >= kStdinQueueBound; }
 
-// Handles the complete frames buffered from a client, stopping (and pausing the client) while the
-// stdin queue is over its bound; returns false when the client was dropped.
+// Handles the complete frames buffered from a client, stopping (and pausing the client) at a
+// STDIN frame while the stdin queue is over its bound; returns false when the client was dropped.
+// Other frames are never held back by the queue, but a paused client's later frames wait in its
+// socket: the TypeScript client sends signals on a connection of their own (process.ts).
 bool ProcessInput(Client* c) {
   size_t off = 0;
   while (c->in.size() - off >= kFrameHeader) {
-    if (StdinFull()) {
+    const char* h = c->in.data() + off;
+    if (static_cast<uint8_t>(h[0]) == kStdin && StdinFull()) {
       if (!c->inPaused) {
         c->inPaused = true;
         ClientInterest(c);
       }
       break;
     }
-    const char* h = c->in.data() + off;
     uint32_t len = GetU32(h + 2);
     if (len > kMaxClientPayload) {
       CloseClient(c);
@@ -819,6 +820,17 @@ int main() {
     plan.ptySock = ptyPair[1];
   } else {
     if (pipe2(inP, O_CLOEXEC) != 0 || pipe2(outP, O_CLOEXEC) != 0 || pipe2(errP, O_CLOEXEC) != 0) return 2;
+    // Pipes are created owned by us (host root, unmapped in a user namespace, mode 0600): give
+    // them to the process's user, as runc does, or reopening /dev/stdout fails even for the
+    // container's root. Before the fork: the process may open them as soon as it runs.
+    if (spec.hasStdioOwner) {
+      for (int fd : {inP[0], outP[0], errP[0]}) {
+        if (fchown(fd, spec.stdioUid, spec.stdioGid) != 0) {
+          SendSpawnError(ctl, Stage::kStdio, errno);
+          return 2;
+        }
+      }
+    }
     plan.stdinR = inP[0];
     plan.stdoutW = outP[1];
     plan.stderrW = errP[1];

@@ -74,6 +74,12 @@ bool ParseSpec(const char* data, size_t len, Spec& s, std::string& error) {
         break;
       case kTagDir: s.dir = str; break;
       case kTagHostExec: s.hostExec = str; break;
+      case kTagStdioOwner:
+        if (!need(8)) return false;
+        s.hasStdioOwner = true;
+        s.stdioUid = GetU32(p);
+        s.stdioGid = GetU32(p + 4);
+        break;
       default:
         error = "unknown tag " + std::to_string(tag);
         return false;

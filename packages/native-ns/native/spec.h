@@ -11,7 +11,7 @@ enum SpecTag : uint16_t {
   kTagPath = 1, kTagArg = 2, kTagEnv = 3, kTagCwd = 4, kTagUid = 5, kTagGid = 6,
   kTagGroups = 7, kTagRlimit = 8, kTagNoNewPrivs = 9, kTagCaps = 10, kTagSeccomp = 11,
   kTagTty = 12, kTagCgroup = 13, kTagRingCapacity = 14, kTagContainer = 15, kTagDir = 16,
-  kTagHostExec = 17,
+  kTagHostExec = 17, kTagStdioOwner = 18,
 };
 
 struct Rlimit {
@@ -40,6 +40,10 @@ struct Spec {
   bool joinUserNs = false;
   std::string dir;  // the process's directory (rings, socket, exit file)
   std::string hostExec;  // a host executable to exec (sealed copy) instead of searching `path`
+  // Host uid/gid that the stdio pipes are chowned to (the process's ids through the container's
+  // user namespace map), so the process can reopen /dev/stdin, /dev/stdout and /dev/stderr.
+  bool hasStdioOwner = false;
+  uint32_t stdioUid = 0, stdioGid = 0;
 };
 
 /** Parses a spec; on failure returns false and names the problem in `error`. */

@@ -1,7 +1,8 @@
 /** Container creation and whole-container signals (the init's pidfd). */
 import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { isAbsolute } from 'node:path';
+import { basename, isAbsolute } from 'node:path';
+import { type CapabilitySet, capabilityMask, UNPRIVILEGED_CAPABILITIES } from './capabilities.js';
 import { NativeArgumentError, NativeError } from './errors.js';
 import { loadBinding, nativeArtifacts, type RawExit } from './native.js';
 import { returnShim, scheduleRefill, takeShim } from './process.js';
@@ -48,6 +49,9 @@ export const DEFAULT_READONLY_PATHS = [
   '/proc/sysrq-trigger',
 ];
 
+/** Capabilities 0–37 (CHOWN … AUDIT_READ): Guardian's privileged set, `3fffffffff` (§5.1). */
+export const PRIVILEGED_INIT_CAPABILITIES = (1n << 38n) - 1n;
+
 /** Options of {@link createContainer}. */
 export interface CreateContainerOptions {
   /** Prepared rootfs directory; for an unprivileged container owned by the mapped root. */
@@ -68,6 +72,135 @@ export interface CreateContainerOptions {
   readOnlyPaths?: string[];
   /** The init's environment. */
   env?: string[];
+  /**
+   * garden-init's capability set, as bounding = inheritable = permitted = effective (ambient
+   * empty), like the container's root processes. Default: Guardian's (§5.1) —
+   * {@link UNPRIVILEGED_CAPABILITIES} (`a80425fb`) when unprivileged,
+   * {@link PRIVILEGED_INIT_CAPABILITIES} (`3fffffffff`) when privileged — always clipped to the
+   * server's own bounding set. init needs none of them for its job (reaping, ignoring signals).
+   */
+  initCapabilities?: CapabilitySet;
+  /**
+   * Show the container its own cgroups, read-only, under `/sys/fs/cgroup` (Guardian's view for
+   * unprivileged containers, reference §5.4): one `cgroup` mount per v1 hierarchy in
+   * `cgroups.v1`, named as on the host (`memory`, `cpu,cpuacct` plus `cpu`/`cpuacct` symlinks,
+   * `systemd`, …) in a read-only tmpfs, and the `cgroups.v2` directory as a read-only `cgroup2`
+   * mount (at `unified` next to v1 hierarchies, as on a hybrid host; at `/sys/fs/cgroup` itself on
+   * a pure v2 host). Each is mounted from inside the container's cgroup namespace, so its root is
+   * the container's own cgroup: no sibling cgroup and no hierarchy root (`release_agent`) is
+   * visible, and the container's own sub-cgroups are. Default false: `/sys/fs/cgroup` is empty.
+   */
+  cgroupfs?: boolean;
+}
+
+/** One read-only cgroup filesystem below `/sys/fs/cgroup` ({@link CreateContainerOptions.cgroupfs}). */
+export interface CgroupfsMount {
+  /** Directory name below /sys/fs/cgroup; "" for /sys/fs/cgroup itself (pure v2). */
+  target: string;
+  fstype: 'cgroup' | 'cgroup2';
+  /** Mount data: the v1 hierarchy's controllers and `name=` ("" for cgroup2). */
+  data: string;
+  /** Symlinks to `target`: the names of its co-mounted controllers (`cpu` → `cpu,cpuacct`). */
+  links: string[];
+}
+
+interface CgroupHierarchy {
+  mountPoint: string;
+  fstype: 'cgroup' | 'cgroup2';
+  superOptions: string[];
+}
+
+/** The cgroup and cgroup2 mounts of a mountinfo text (octal escapes decoded). */
+function cgroupHierarchies(mountinfo: string): CgroupHierarchy[] {
+  const out: CgroupHierarchy[] = [];
+  for (const line of mountinfo.split('\n')) {
+    const f = line.split(' ');
+    const sep = f.indexOf('-');
+    const fstype = f[sep + 1];
+    if (sep < 0 || (fstype !== 'cgroup' && fstype !== 'cgroup2')) continue;
+    const mountPoint = (f[4] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) =>
+      String.fromCharCode(Number.parseInt(o, 8)),
+    );
+    out.push({ mountPoint, fstype, superOptions: (f[sep + 3] ?? '').split(',') });
+  }
+  return out;
+}
+
+/**
+ * Plans the read-only cgroupfs view ({@link CreateContainerOptions.cgroupfs}) of a container that
+ * joins the v1 cgroup directories `v1` and/or the cgroup2 directory `v2` (may be ""), from the
+ * host's `mountinfo` text and its v1 controller names (`/proc/cgroups`). Exported for tests.
+ * @throws NativeArgumentError when a directory is on no cgroup mount of the right kind.
+ */
+export function planCgroupfs(
+  v1: readonly string[],
+  v2: string,
+  mountinfo: string,
+  controllers: ReadonlySet<string>,
+): CgroupfsMount[] {
+  const hierarchies = cgroupHierarchies(mountinfo);
+  const mountOf = (dir: string, fstype: 'cgroup' | 'cgroup2', field: string): CgroupHierarchy => {
+    let best: CgroupHierarchy | undefined;
+    for (const h of hierarchies) {
+      const under = dir === h.mountPoint || dir.startsWith(h.mountPoint === '/' ? '/' : `${h.mountPoint}/`);
+      if (h.fstype === fstype && under && (!best || h.mountPoint.length > best.mountPoint.length)) best = h;
+    }
+    if (!best)
+      throw new NativeArgumentError(
+        field,
+        `is not in a ${fstype === 'cgroup' ? 'cgroup v1 hierarchy' : 'cgroup2 mount'}`,
+      );
+    return best;
+  };
+  const mounts: CgroupfsMount[] = v1.map((dir, i) => {
+    const h = mountOf(dir, 'cgroup', `cgroups.v1[${i}]`);
+    const target = basename(h.mountPoint);
+    // Only what selects the hierarchy: its controllers and name (not rw, xattr, release_agent=…).
+    const opts = h.superOptions.filter((o) => controllers.has(o) || o.startsWith('name='));
+    const links = opts.filter((o) => controllers.has(o) && o !== target);
+    return { target, fstype: 'cgroup', data: opts.join(','), links };
+  });
+  if (v2) {
+    const h = mountOf(v2, 'cgroup2', 'cgroups.v2');
+    mounts.push({
+      target: mounts.length ? basename(h.mountPoint) : '',
+      fstype: 'cgroup2',
+      data: '',
+      links: [],
+    });
+  }
+  const names = new Set<string>();
+  for (const m of mounts) {
+    for (const n of [m.target, ...m.links]) {
+      if (names.has(n))
+        throw new NativeArgumentError('cgroups', `two cgroup hierarchies would be named ${n}`);
+      names.add(n);
+    }
+  }
+  return mounts;
+}
+
+let hostCgroupInfo: { mountinfo: string; controllers: Set<string> } | undefined;
+
+/** planCgroupfs against this host (its mount table read once, again when a directory is not found). */
+function hostCgroupfs(v1: string[], v2: string): CgroupfsMount[] {
+  for (let attempt = 0; ; attempt++) {
+    hostCgroupInfo ??= {
+      mountinfo: readFileSync('/proc/self/mountinfo', 'utf8'),
+      controllers: new Set(
+        readFileSync('/proc/cgroups', 'utf8')
+          .split('\n')
+          .filter((l) => l && !l.startsWith('#'))
+          .map((l) => l.split('\t')[0] as string),
+      ),
+    };
+    try {
+      return planCgroupfs(v1, v2, hostCgroupInfo.mountinfo, hostCgroupInfo.controllers);
+    } catch (e) {
+      if (attempt > 0) throw e;
+      hostCgroupInfo = undefined; // mounted since we looked
+    }
+  }
 }
 
 function mapText(field: string, entries: IdMapEntry[]): string {
@@ -99,6 +232,21 @@ export function processStartTime(pid: number): bigint {
   return BigInt(fields[19] ?? '0');
 }
 
+/** Parses `/proc/<pid>/uid_map` text ("inside outside count" lines). */
+function parseIdMap(text: string): IdMapEntry[] {
+  return text
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).map(Number))
+    .filter((f) => f.length === 3 && f.every(Number.isInteger))
+    .map(([containerId, hostId, size]) => ({ containerId, hostId, size }) as IdMapEntry);
+}
+
+/** The host id of container id `id` through `map`, or undefined when it is not mapped. */
+export function toHostId(map: readonly IdMapEntry[], id: number): number | undefined {
+  const e = map.find((m) => id >= m.containerId && id - m.containerId < m.size);
+  return e === undefined ? undefined : e.hostId + (id - e.containerId);
+}
+
 /** A running container, represented by its init's pidfd. */
 export class Container {
   private exitPromise: Promise<RawExit> | undefined;
@@ -114,7 +262,30 @@ export class Container {
     readonly startTime: bigint,
     /** Host cgroup directories of the container; processes join them unless told otherwise. */
     readonly cgroups: string[] = [],
+    /** Its user namespace's maps (unprivileged); read from /proc when first needed if absent. */
+    private idMaps?: { uid: IdMapEntry[]; gid: IdMapEntry[] },
   ) {}
+
+  /**
+   * @internal The host ids of a container uid/gid (what owns a file they create), or undefined
+   * when either is not mapped. Identity for a privileged container.
+   */
+  hostIds(uid: number, gid: number): { uid: number; gid: number } | undefined {
+    if (this.privileged) return { uid, gid };
+    if (!this.idMaps) {
+      const maps = {
+        uid: parseIdMap(readFileSync(`/proc/${this.pid}/uid_map`, 'utf8')),
+        gid: parseIdMap(readFileSync(`/proc/${this.pid}/gid_map`, 'utf8')),
+      };
+      // Read by pid: trusted only if init (our pidfd) is still alive after, so the pid is still
+      // its. A user namespace's maps never change once written.
+      this.signal(0);
+      this.idMaps = maps;
+    }
+    const hostUid = toHostId(this.idMaps.uid, uid);
+    const hostGid = toHostId(this.idMaps.gid, gid);
+    return hostUid === undefined || hostGid === undefined ? undefined : { uid: hostUid, gid: hostGid };
+  }
 
   /** The init's pidfd (owned by this object). */
   get pidfd(): number {
@@ -207,6 +378,19 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   const readOnly = (options.readOnlyPaths ?? (privileged ? [] : DEFAULT_READONLY_PATHS)).map((p, i) =>
     absPath(`readOnlyPaths[${i}]`, p),
   );
+  let initCapabilities: bigint;
+  try {
+    initCapabilities = capabilityMask(
+      options.initCapabilities ?? (privileged ? PRIVILEGED_INIT_CAPABILITIES : UNPRIVILEGED_CAPABILITIES),
+    );
+  } catch (e) {
+    throw new NativeArgumentError('initCapabilities', (e as Error).message);
+  }
+  if (initCapabilities < 0n || initCapabilities >= 1n << 64n)
+    throw new NativeArgumentError('initCapabilities', 'must be a 64-bit mask');
+  const cgroupMounts = options.cgroupfs === true ? hostCgroupfs(v1, v2) : [];
+  const uidMap = options.uidMap ?? defaultIdMap();
+  const gidMap = options.gidMap ?? defaultIdMap();
   const env = options.env ?? [];
   for (const [i, e] of env.entries()) {
     if (typeof e !== 'string' || !e.includes('=') || e.includes('\0'))
@@ -221,8 +405,8 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       rootfs,
       hostname,
       privileged,
-      uidMap: privileged ? '' : mapText('uidMap', options.uidMap ?? defaultIdMap()),
-      gidMap: privileged ? '' : mapText('gidMap', options.gidMap ?? defaultIdMap()),
+      uidMap: privileged ? '' : mapText('uidMap', uidMap),
+      gidMap: privileged ? '' : mapText('gidMap', gidMap),
       cgroupV1: v1,
       cgroupV2: v2,
       netns: options.netns === undefined ? '' : absPath('netns', options.netns),
@@ -232,6 +416,8 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       initPath: nativeArtifacts().init,
       env,
       mqueue: true,
+      initCapabilities,
+      cgroupMounts,
       shimFd: shim.fd,
     });
   } catch (e) {
@@ -251,5 +437,12 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   } catch {
     // init already gone: the caller's next call reports it
   }
-  return new Container(r.pid, r.pidfd, privileged, st, v2 ? [...v1, v2] : v1);
+  return new Container(
+    r.pid,
+    r.pidfd,
+    privileged,
+    st,
+    v2 ? [...v1, v2] : v1,
+    privileged ? undefined : { uid: uidMap, gid: gidMap },
+  );
 }

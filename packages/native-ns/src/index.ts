@@ -33,6 +33,7 @@ export {
   writeCgroup,
 } from './cgroups.js';
 export {
+  type CgroupfsMount,
   Container,
   type CreateContainerOptions,
   createContainer,
@@ -40,9 +41,18 @@ export {
   DEFAULT_READONLY_PATHS,
   type IdMapEntry,
   MAX_HOST_ID,
+  PRIVILEGED_INIT_CAPABILITIES,
+  planCgroupfs,
 } from './container.js';
 export { ExecutableNotFoundError, NativeArgumentError, NativeError } from './errors.js';
-export { createOverlay, mountTmpfs, removeTree, unmount, unmountAsync } from './mounts.js';
+export {
+  createOverlay,
+  mountTmpfs,
+  RemoveTreeError,
+  removeTree,
+  unmount,
+  unmountAsync,
+} from './mounts.js';
 export {
   type AddressInfo,
   type BandwidthOptions,
@@ -70,6 +80,7 @@ export {
   attach,
   drainShimPool,
   type ExitStatus,
+  type OutputDelivery,
   ProcessLostError,
   ShimProcess,
   type SpawnLocation,

@@ -92,15 +92,34 @@ function checkTarget(target: unknown): string {
 }
 
 /**
+ * {@link removeTree} could not remove an entry: `path` names it (it may be far longer than
+ * PATH_MAX), `code`/`errno`/`syscall` say why. `EXDEV` or `EBUSY`: a mount point below the tree.
+ */
+export class RemoveTreeError extends NativeError {
+  /** The entry that could not be opened, listed or removed. */
+  readonly path: string;
+  constructor(path: string, errno: number, syscall: string) {
+    super('remove-tree', errno, syscall);
+    this.path = path;
+    this.message = `remove-tree: ${syscall} ${path}: ${this.code} (errno ${errno})`;
+  }
+}
+
+/**
  * Deletes `path` and everything below it on the thread pool (the event loop does no per-entry
- * work): symlinks are removed, never followed; a mount point below makes it fail rather than be
- * emptied. A missing `path` is not an error.
+ * work): any depth (walked with fds: no path length or recursion limit a container could exceed),
+ * symlinks are removed, never followed; a mount point below makes it fail rather than be emptied
+ * or crossed. A missing `path` is not an error.
+ * @throws NativeArgumentError for a relative path; RemoveTreeError (rejected) naming the entry.
  */
 export async function removeTree(path: string): Promise<void> {
   const checked = checkTarget(path);
   try {
     await loadBinding().removeTree(checked);
   } catch (e) {
+    const raw = e as Partial<{ errno: number; syscall: string; path: string }>;
+    if (typeof raw?.path === 'string' && typeof raw.errno === 'number')
+      throw new RemoveTreeError(raw.path, raw.errno, raw.syscall ?? '');
     throw NativeError.from(e);
   }
 }

@@ -27,6 +27,10 @@ export interface RawCreateOptions {
   initPath: string;
   env: string[];
   mqueue: boolean;
+  /** garden-init's capability mask (clipped natively to the caller's bounding set). */
+  initCapabilities: bigint;
+  /** Read-only cgroup mounts below /sys/fs/cgroup (names only; empty: none). */
+  cgroupMounts: { target: string; fstype: string; data: string; links: string[] }[];
   /**
    * An idle garden-shim's control socket (the caller keeps it): the shim clones init with
    * CLONE_PARENT and then waits for its next frame. Absent, or the shim gone: cloned from this
@@ -79,7 +83,8 @@ export interface RawBinding {
   mountTmpfs(target: string, data: string): void;
   /** umount2(2), lazily when `detach`; false when `target` is not a mount point. */
   unmount(target: string, detach: boolean): boolean;
-  /** Deletes a directory tree on the thread pool (no symlink following, no crossing mounts). */
+  /** Deletes a directory tree on the thread pool (no symlink following, no crossing mounts); a
+   *  rejection also carries `path`, the entry that could not be removed. */
   removeTree(path: string): Promise<void>;
   /** `unmount` on the thread pool. */
   unmountAsync(target: string, detach: boolean): Promise<boolean>;

@@ -2,7 +2,7 @@
  * Processes supervised by garden-shim: spawn, attach (also from a new server process after a
  * crash), stdin, signals, resize, exit status, with an on-disk fallback once the shim is gone.
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { connect, Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
@@ -69,6 +69,105 @@ export function readRingFile(path: string, from: bigint): { data: Buffer; next: 
   }
 }
 
+/**
+ * When output counts as delivered, i.e. what a later `attach(dir, { from: 'undelivered' })` (a
+ * server restarted after a crash) no longer gets:
+ * - `'read'` (default): once this attachment's consumer has taken the bytes from `stdout` /
+ *   `stderr` (their `'data'` listeners have returned, or `read()` returned them). A consumer that
+ *   writes them on synchronously (`pipe()`, a `'data'` listener) has handed them to the kernel
+ *   by then, unless its destination buffers in memory (a writable's queue while it is full).
+ * - `'manual'`: only what {@link ShimProcess.markDelivered} reports, e.g. from the callback of
+ *   the destination's `write()` — nothing a dying server still held in memory is lost.
+ */
+export type OutputDelivery = 'read' | 'manual';
+
+function checkDelivery(v: unknown): OutputDelivery {
+  if (v === undefined) return 'read';
+  if (v !== 'read' && v !== 'manual') throw new NativeArgumentError('delivery', "must be 'read' or 'manual'");
+  return v;
+}
+
+/**
+ * The delivered marks of the ring files this process writes (header bytes 24..31: consumers own
+ * them, the shim only reads them for an 'undelivered' attacher). One fd per ring, shared by every
+ * attachment in this process, opened on first use and closed when a stream is done or idle; a
+ * mark only moves forward. One pwrite per consumed chunk, synchronously right after the hand-off,
+ * so a server killed at any moment has marked exactly what it handed on (docs/architecture.md,
+ * "What survives a server crash", for the one gap: between the hand-off's syscall and this one).
+ */
+interface RingMark {
+  fd: number;
+  mark: bigint;
+  used: number;
+}
+const ringMarks = new Map<string, RingMark>();
+const markBuf = Buffer.alloc(8);
+let markSweeper: NodeJS.Timeout | undefined;
+
+function writeMark(path: string, offset: bigint): void {
+  let m = ringMarks.get(path);
+  if (!m) {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r+');
+    } catch {
+      return; // the process dir is gone: nobody can attach to it any more
+    }
+    readSync(fd, markBuf, 0, 8, 24);
+    m = { fd, mark: markBuf.readBigUInt64LE(0), used: 0 };
+    ringMarks.set(path, m);
+    markSweeper ??= setInterval(sweepMarks, 5000).unref();
+  }
+  m.used = Date.now();
+  if (offset <= m.mark) return;
+  markBuf.writeBigUInt64LE(offset, 0);
+  try {
+    writeSync(m.fd, markBuf, 0, 8, 24);
+    m.mark = offset;
+  } catch {
+    releaseMark(path); // unmarked bytes are only sent again, never lost
+  }
+}
+
+function releaseMark(path: string): void {
+  const m = ringMarks.get(path);
+  if (m) {
+    ringMarks.delete(path);
+    closeSync(m.fd);
+  }
+  if (ringMarks.size === 0 && markSweeper) {
+    clearInterval(markSweeper);
+    markSweeper = undefined;
+  }
+}
+
+/** Closes the fds of rings nobody marked for a while (a 'manual' consumer that stopped). */
+function sweepMarks(): void {
+  const idle = Date.now() - 5000;
+  for (const [path, m] of ringMarks) if (m.used < idle) releaseMark(path);
+}
+
+/** A PassThrough that reports how many bytes its consumer took, after each 'data' emission. */
+class OutputStream extends PassThrough {
+  constructor(private readonly onTaken: (bytes: number) => void) {
+    super();
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: EventEmitter's own signature
+  override emit(event: string | symbol, ...args: any[]): boolean {
+    const handled = super.emit(event, ...args);
+    if (event === 'data') {
+      const chunk = args[0] as Buffer | string;
+      this.onTaken(
+        typeof chunk === 'string'
+          ? Buffer.byteLength(chunk, (this.readableEncoding ?? 'utf8') as BufferEncoding)
+          : chunk.length,
+      );
+    }
+    return handled;
+  }
+}
+
 function signalNumber(sig: number | NodeJS.Signals): number {
   const n = typeof sig === 'number' ? sig : osConstants.signals[sig];
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 64) {
@@ -86,8 +185,8 @@ export class ShimProcess {
   pid = 0;
   /** Host pid of the supervising garden-shim when this server spawned it (0 otherwise). */
   shimPid = 0;
-  readonly stdout = new PassThrough();
-  readonly stderr = new PassThrough();
+  readonly stdout = new OutputStream((n) => this.taken(0, n));
+  readonly stderr = new OutputStream((n) => this.taken(1, n));
   /** Bytes skipped per stream because the ring overwrote them before we read them. */
   readonly lostBytes: [bigint, bigint] = [0n, 0n];
   private readonly offsets: [bigint, bigint] = [0n, 0n];
@@ -105,13 +204,28 @@ export class ShimProcess {
   private readonly backedUp = new Set<0 | 1>();
   /** Pending wait for the socket to drain our stdin frames (one shared by all writers). */
   private socketDrain: Promise<void> | undefined;
+  /** Ring offsets of the bytes in each stream not yet marked delivered, in order. */
+  private readonly unmarked: [{ offset: bigint; length: number }[], { offset: bigint; length: number }[]] = [
+    [],
+    [],
+  ];
+  private readonly rings: [string, string];
 
   /** @internal */
   constructor(
     readonly dir: string,
     private socket: Socket | null,
     private readonly execPath = '',
+    /** When output counts as delivered ({@link OutputDelivery}). */
+    readonly delivery: OutputDelivery = 'read',
   ) {
+    this.rings = [join(dir, 'stdout.ring'), join(dir, 'stderr.ring')];
+    for (const i of [0, 1] as const) {
+      // 'read': all taken and marked by now; 'manual': whatever is still unmarked stays so.
+      (i === 0 ? this.stdout : this.stderr).once('end', () => {
+        if (this.delivery === 'read' || this.unmarked[i].length === 0) releaseMark(this.rings[i]);
+      });
+    }
     this.exitPromise = new Promise((resolve, reject) => {
       this.resolveExit = resolve;
       this.rejectExit = reject;
@@ -185,6 +299,11 @@ export class ShimProcess {
     if (offset + BigInt(data.length) <= this.offsets[idx]) return; // already have it
     const skip = offset < this.offsets[idx] ? Number(this.offsets[idx] - offset) : 0;
     this.offsets[idx] = offset + BigInt(data.length);
+    const queue = this.unmarked[idx];
+    const last = queue[queue.length - 1];
+    const from = offset + BigInt(skip);
+    if (last && last.offset + BigInt(last.length) === from) last.length += data.length - skip;
+    else queue.push({ offset: from, length: data.length - skip });
     const stream = idx === 0 ? this.stdout : this.stderr;
     if (!stream.write(skip ? data.subarray(skip) : data) && this.socket && !this.backedUp.has(idx)) {
       // Backpressure: stop reading the socket until this consumer drains. The shim then keeps
@@ -202,6 +321,45 @@ export class ShimProcess {
       stream.on('drain', resume);
       stream.on('close', resume);
     }
+  }
+
+  /** `bytes` more of stream `i` were handed on: mark them delivered in its ring. */
+  private advance(i: 0 | 1, bytes: number): void {
+    const queue = this.unmarked[i];
+    let left = bytes;
+    let mark: bigint | undefined;
+    while (left > 0 && queue.length > 0) {
+      const seg = queue[0] as { offset: bigint; length: number };
+      const n = Math.min(left, seg.length);
+      seg.offset += BigInt(n);
+      seg.length -= n;
+      left -= n;
+      mark = seg.offset;
+      if (seg.length === 0) queue.shift();
+    }
+    if (mark !== undefined) writeMark(this.rings[i], mark);
+  }
+
+  private taken(i: 0 | 1, bytes: number): void {
+    if (this.delivery === 'read') this.advance(i, bytes);
+  }
+
+  /**
+   * With `delivery: 'manual'`: the next `bytes` bytes of `stream` (in the order they were read
+   * from it) have been handed on, so a later `from: 'undelivered'` attacher does not get them
+   * again. Call it once they are safe, e.g. from the destination's write callback.
+   * @throws NativeArgumentError with `delivery: 'read'` (marking is automatic), or for a count
+   * that is not a non-negative integer.
+   */
+  markDelivered(stream: 'stdout' | 'stderr', bytes: number): void {
+    if (this.delivery !== 'manual')
+      throw new NativeArgumentError('delivery', "markDelivered needs delivery: 'manual'");
+    if (!Number.isSafeInteger(bytes) || bytes < 0)
+      throw new NativeArgumentError('bytes', 'must be a non-negative integer');
+    const i = stream === 'stderr' ? 1 : 0;
+    this.advance(i, bytes);
+    const s = i === 0 ? this.stdout : this.stderr;
+    if (this.unmarked[i].length === 0 && s.readableEnded) releaseMark(this.rings[i]);
   }
 
   private endStream(i: number): void {
@@ -334,9 +492,29 @@ export class ShimProcess {
     this.send(encodeFrame(ClientFrame.StdinEof, 0, 0n));
   }
 
-  /** Sends a signal through the shim's pidfd (race-free with pid reuse). */
-  signal(sig: number | NodeJS.Signals): void {
-    this.send(encodeFrame(ClientFrame.Signal, 0, BigInt(signalNumber(sig))));
+  /**
+   * Sends a signal through the shim's pidfd (race-free with pid reuse). It goes on a connection of
+   * its own, so it never waits behind stdin the process is not reading (the shim stops reading a
+   * connection whose stdin it cannot queue). Resolves once the shim has it, or when the shim is
+   * gone (the process has exited: nothing left to signal). Never rejects.
+   * @throws NativeArgumentError (synchronously) for an unknown signal; NativeError when not
+   * attached any more.
+   */
+  signal(sig: number | NodeJS.Signals): Promise<void> {
+    const frame = encodeFrame(ClientFrame.Signal, 0, BigInt(signalNumber(sig)));
+    if (!this.socket || this.socket.destroyed) this.send(frame); // throws: not attached
+    return connectShim(this.dir).then((side) => {
+      if (!side) {
+        // No listening socket: the shim finished (the process exited), or never could bind one.
+        if (this.socket && !this.socket.destroyed) this.socket.write(frame);
+        return;
+      }
+      return new Promise<void>((resolve) => {
+        side.on('error', () => {}); // 'close' follows
+        side.once('close', () => resolve());
+        side.end(frame); // the shim handles it, sees EOF and closes
+      });
+    });
   }
 
   /** Sets the tty window size (no-op without a tty). */
@@ -359,6 +537,7 @@ export class ShimProcess {
   /** Drops this attachment; the process and its shim go on. Streams end, `wait()` never settles. */
   detach(): void {
     this.detached = true;
+    for (const r of this.rings) releaseMark(r);
     this.socket?.destroy();
     this.stdout.end();
     this.stderr.end();
@@ -369,6 +548,8 @@ export class ShimProcess {
 export interface SpawnLocation {
   /** The process's own directory (exists, 0700, outside every container; best on a tmpfs). */
   dir: string;
+  /** When this attachment's output counts as delivered (default `'read'`; {@link OutputDelivery}). */
+  delivery?: OutputDelivery;
 }
 
 /**
@@ -492,6 +673,23 @@ export function drainShimPool(keep = 0): void {
 }
 
 /**
+ * The host ids the process's stdio pipes must belong to so that it can reopen /dev/stdin,
+ * /dev/stdout and /dev/stderr (as runc arranges): its uid/gid through the container's user
+ * namespace map. Undefined when the shim's own (host root) ownership already fits, or when the
+ * ids are not mapped (the spawn then fails at setuid anyway). A pty is chowned in the child.
+ */
+function stdioOwner(
+  container: Container | null,
+  spec: ProcessSpec,
+): { uid: number; gid: number } | undefined {
+  const uid = spec.user?.uid ?? 0;
+  const gid = spec.user?.gid ?? 0;
+  if (!Number.isInteger(uid) || !Number.isInteger(gid)) return undefined; // encodeSpec says why
+  const host = container ? container.hostIds(uid, gid) : { uid, gid };
+  return host && (host.uid !== 0 || host.gid !== 0) ? host : undefined;
+}
+
+/**
  * Starts a process in a container (or on the host with `container: null`) under a garden-shim
  * (a pre-started one when the pool has one). Resolves once the process was exec'd.
  * @throws NativeArgumentError for a bad spec; NativeError / ExecutableNotFoundError (rejected)
@@ -505,8 +703,14 @@ export async function spawn(
   if (typeof where?.dir !== 'string' || !where.dir.startsWith('/')) {
     throw new NativeArgumentError('dir', 'must be an absolute path');
   }
+  const delivery = checkDelivery(where.delivery);
   const full = spec.cgroups === undefined && container ? { ...spec, cgroups: container.cgroups } : spec;
-  const encoded = encodeSpec(full, container ? { joinUserNs: !container.privileged } : null, where.dir);
+  const encoded = encodeSpec(
+    full,
+    container ? { joinUserNs: !container.privileged } : null,
+    where.dir,
+    spec.tty ? undefined : stdioOwner(container, spec),
+  );
   const frame = encodeFrame(ClientFrame.Spec, 0, 0n, encoded);
   const b = loadBinding();
   const passFd = container ? container.pidfd : -1;
@@ -526,7 +730,7 @@ export async function spawn(
     }
   }
   const socket = new Socket({ fd: shim.fd, readable: true, writable: true });
-  const proc = new ShimProcess(where.dir, socket, spec.path);
+  const proc = new ShimProcess(where.dir, socket, spec.path, delivery);
   proc.shimPid = shim.pid;
   try {
     await proc.started();
@@ -559,6 +763,36 @@ export interface AttachOptions {
    * still gets everything). stdin, signals and resize work as on any attachment.
    */
   statusOnly?: boolean;
+  /** When this attachment's output counts as delivered (default `'read'`; {@link OutputDelivery}). */
+  delivery?: OutputDelivery;
+}
+
+/** Connects to a shim's `<dir>/sock`; null when nothing listens there (the shim finished). */
+async function connectShim(dir: string): Promise<Socket | null> {
+  let sockPath = join(dir, 'sock');
+  let dirFd: number | undefined;
+  if (Buffer.byteLength(sockPath) > 100) {
+    // sun_path is 108 bytes: go through the directory's fd instead.
+    try {
+      dirFd = openSync(dir, 'r');
+    } catch {
+      return null;
+    }
+    sockPath = `/proc/self/fd/${dirFd}/sock`;
+  }
+  try {
+    return await new Promise<Socket | null>((resolve) => {
+      if (!existsSync(sockPath)) return resolve(null);
+      const s = connect(sockPath);
+      s.once('connect', () => {
+        s.removeAllListeners('error');
+        resolve(s);
+      });
+      s.once('error', () => resolve(null));
+    });
+  } finally {
+    if (dirFd !== undefined) closeSync(dirFd);
+  }
 }
 
 /**
@@ -570,30 +804,18 @@ export interface AttachOptions {
 export async function attach(dir: string, options: AttachOptions = {}): Promise<ShimProcess> {
   const from = options.from ?? 'start';
   const statusOnly = options.statusOnly === true;
-  let sockPath = join(dir, 'sock');
-  let dirFd: number | undefined;
-  if (Buffer.byteLength(sockPath) > 100) {
-    // sun_path is 108 bytes: go through the directory's fd instead.
-    dirFd = openSync(dir, 'r');
-    sockPath = `/proc/self/fd/${dirFd}/sock`;
-  }
-  const socket = await new Promise<Socket | null>((resolve) => {
-    if (!existsSync(sockPath)) return resolve(null);
-    const s = connect(sockPath);
-    s.once('connect', () => resolve(s));
-    s.once('error', () => resolve(null));
-  });
-  if (dirFd !== undefined) closeSync(dirFd);
-  const proc = new ShimProcess(dir, null);
+  const delivery = checkDelivery(options.delivery);
+  const socket = await connectShim(dir);
+  const proc = new ShimProcess(dir, null, '', delivery);
   const pidFile = join(dir, 'pid');
   if (existsSync(pidFile)) proc.pid = Number.parseInt(readFileSync(pidFile, 'utf8'), 10);
   if (statusOnly) proc.statusOnly();
+  // The shim starts us at the same marks: bytes before them are delivered, not lost.
+  if (from === 'undelivered' && !statusOnly) proc.startAtDelivered();
   if (!socket) {
-    if (from === 'undelivered') proc.startAtDelivered();
     proc.readFromDisk();
     return proc;
   }
-  socket.removeAllListeners('error');
   proc.bind(socket);
   socket.write(frameFrom(from, statusOnly));
   return proc;

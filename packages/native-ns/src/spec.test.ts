@@ -51,6 +51,17 @@ describe('encodeSpec', () => {
     expect([tty.readUInt16LE(0), tty.readUInt16LE(2)]).toEqual([100, 24]);
   });
 
+  it('carries the host owner of the stdio pipes when given', () => {
+    const r = records(
+      encodeSpec({ path: '/bin/true' }, { joinUserNs: true }, '/d', { uid: 4294967294, gid: 1001 }),
+    );
+    const owner = r.find(([t]) => t === 18)?.[1] as Buffer;
+    expect([owner.readUInt32LE(0), owner.readUInt32LE(4)]).toEqual([4294967294, 1001]);
+    expect(() => encodeSpec({ path: '/bin/true' }, null, '/d', { uid: -1, gid: 0 })).toThrow(
+      /stdioOwner\.uid/,
+    );
+  });
+
   it('defaults to uid 0, gid 0 and no groups', () => {
     const r = records(encodeSpec({ path: '/bin/true' }, null, '/d'));
     expect(r.map(([t]) => t)).toEqual([1, 2, 5, 6, 7, 16]);

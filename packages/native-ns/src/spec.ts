@@ -89,6 +89,7 @@ const T = {
   container: 15,
   dir: 16,
   hostExec: 17,
+  stdioOwner: 18,
 } as const;
 
 const RLIM_INFINITY = 0xffff_ffff_ffff_ffffn;
@@ -127,6 +128,8 @@ export function encodeSpec(
   spec: ProcessSpec,
   container: { joinUserNs: boolean } | null,
   dir: string,
+  /** Host ids the stdio pipes are given to (the process's user through the container's map). */
+  stdioOwner?: { uid: number; gid: number },
 ): Buffer {
   if (typeof spec !== 'object' || spec === null) throw new NativeArgumentError('spec', 'must be an object');
   if (!spec.path) throw new NativeArgumentError('path', 'must be a non-empty string');
@@ -213,6 +216,14 @@ export function encodeSpec(
     if (typeof spec.hostExecutable !== 'string' || !spec.hostExecutable.startsWith('/'))
       throw new NativeArgumentError('hostExecutable', 'must be an absolute host path');
     parts.push(rec(T.hostExec, str('hostExecutable', spec.hostExecutable)));
+  }
+  if (stdioOwner) {
+    parts.push(
+      rec(
+        T.stdioOwner,
+        Buffer.concat([u32('stdioOwner.uid', stdioOwner.uid), u32('stdioOwner.gid', stdioOwner.gid)]),
+      ),
+    );
   }
   if (container) parts.push(rec(T.container, u32('container', container.joinUserNs ? 1 : 0)));
   if (typeof dir !== 'string' || !dir.startsWith('/'))

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { text } from 'node:stream/consumers';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { attach, type Container, ProcessLostError, spawn } from '../src/index.js';
+import { attach, type Container, NativeArgumentError, ProcessLostError, spawn } from '../src/index.js';
 import { cleanup, collect, newContainer, newDir } from './helpers.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/crash-child.mjs', import.meta.url));
@@ -17,8 +17,9 @@ beforeAll(async () => {
 });
 afterAll(cleanup);
 
-function nodeChild(args: string[]) {
-  return spawnChild(process.execPath, [fixture, ...args], {
+/** A child Node "server" running fixture `script` with the bundle and our container's cgroups. */
+function nodeChild(args: string[], script = fixture) {
+  return spawnChild(process.execPath, [script, ...args], {
     env: {
       ...process.env,
       NATIVE_NS_BUNDLE: inject('bundle'),
@@ -78,6 +79,80 @@ it('survives SIGKILL of the server: a new server re-attaches, gets all 50 lines 
   await waitFor(() => !alive(shimPid as number));
 });
 
+const manyFixture = fileURLToPath(new URL('./fixtures/crash-many.mjs', import.meta.url));
+
+/** A crash-many.mjs server: what it wrote to stdout / stderr so far, and its exit. */
+function manyServer(args: string[]) {
+  const child = nodeChild(args, manyFixture);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b: Buffer) => {
+    out += b.toString();
+  });
+  child.stderr.on('data', (b: Buffer) => {
+    err += b.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    exited,
+    stdout: () => out,
+    stderr: () => err,
+    running: () => child.exitCode === null && child.signalCode === null,
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+it('neither loses nor repeats a byte across repeated server kills, 20 processes printing throughout', async () => {
+  const N = 20;
+  const LINES = 4000;
+  const base = newDir();
+  const expected = `${Array.from({ length: LINES }, (_, i) => i + 1).join('\n')}\n`;
+  let server = manyServer(['start', base, String(container.pid), String(N)]);
+  let kills = 0;
+  try {
+    await waitFor(() => server.stderr().includes('READY'), 30_000);
+    while (kills < 5) {
+      await sleep(100 + Math.random() * 200);
+      // The server stops processing (stuck in one callback) while every shim goes on sending:
+      // output is in flight in its sockets, sent but never handed on, when it is SIGKILLed.
+      server.child.kill('SIGUSR1');
+      await waitFor(() => server.stderr().includes('BLOCKING') || !server.running());
+      if (!server.running()) break; // every process has finished already
+      await sleep(100);
+      server.child.kill('SIGKILL');
+      await server.exited;
+      kills++;
+      await sleep(Math.random() * 100); // nobody attached for a while: the rings keep everything
+      server = manyServer(['attach', base, String(N)]);
+      await waitFor(() => server.stderr().includes('READY') || !server.running(), 30_000);
+    }
+    const code = await Promise.race([
+      server.exited,
+      sleep(60_000).then(() => `the last server did not finish: ${server.stderr()}`),
+    ]);
+    expect(code).toBe(0);
+    expect(kills).toBeGreaterThanOrEqual(3); // the processes outlived most of the rounds
+    for (let i = 0; i < N; i++) {
+      // The union of what every server handed on: each line exactly once, in order.
+      const got = readFileSync(join(base, `p${i}`, 'received'), 'utf8');
+      const lines = got.split('\n').filter(Boolean).map(Number);
+      const seen = new Set<number>();
+      const repeated = lines.filter((l) => seen.has(l) || !seen.add(l));
+      const missing = Array.from({ length: LINES }, (_, k) => k + 1).filter((l) => !seen.has(l));
+      expect({ process: i, missing, repeated }).toEqual({ process: i, missing: [], repeated: [] });
+      expect(got === expected).toBe(true);
+    }
+    // and no server saw a gap (what was delivered before it attached is not "lost")
+    const result = JSON.parse(server.stdout()) as { statuses: number[]; lost: string[][] };
+    expect(result.statuses).toEqual(Array(N).fill(0));
+    expect(result.lost.flat()).toEqual(Array(2 * N).fill('0'));
+  } finally {
+    if (server.running()) server.child.kill('SIGKILL');
+  }
+}, 120_000);
+
 it('a writer of 10 MiB with nobody attached finishes; the ring keeps the last 1 MiB', async () => {
   const dir = newDir();
   const p = await spawn(
@@ -123,6 +198,35 @@ it('re-attaches while running: replays from the start or only what was never del
   // after the shim is gone, both come from disk
   const late = await collect(await attach(dir));
   expect(late).toMatchObject({ stdout: 'one\ntwo\n', exitStatus: 3 });
+});
+
+it("with delivery: 'manual' only what the consumer marks counts as delivered", async () => {
+  const dir = newDir();
+  const p = await spawn(
+    container,
+    { path: '/bin/sh', args: ['sh', '-c', 'echo one; echo two; read x; echo three'] },
+    { dir, delivery: 'manual' },
+  );
+  let got = '';
+  p.stdout.on('data', (b: Buffer) => {
+    got += b.toString();
+  });
+  await waitFor(() => got === 'one\ntwo\n');
+  expect(() => p.markDelivered('stdout', -1)).toThrow(NativeArgumentError);
+  p.markDelivered('stdout', 4); // "one\n" was handed on; "two\n" was read but never was
+  p.detach();
+  const again = await attach(dir, { from: 'undelivered' }); // delivery 'read'
+  const rest = collect(again);
+  await again.write('go\n');
+  expect(await rest).toMatchObject({ stdout: 'two\nthree\n', exitStatus: 0 });
+  expect(again.lostBytes).toEqual([0n, 0n]);
+  expect(() => again.markDelivered('stdout', 1)).toThrow(/delivery/); // 'read' marks by itself
+  // Everything has been taken now, also for an attacher reading the finished process from disk.
+  expect(await collect(await attach(dir, { from: 'undelivered' }))).toMatchObject({
+    stdout: '',
+    exitStatus: 0,
+  });
+  expect((await collect(await attach(dir, { from: 'start' }))).stdout).toBe('one\ntwo\nthree\n');
 });
 
 it('a status-only attacher gets the exit without consuming output', async () => {

@@ -15,6 +15,7 @@ import {
   type ExitStatus,
   type ProcessSpec,
   removeCgroup,
+  removeTree,
   type ShimProcess,
   spawn,
 } from '../src/index.js';
@@ -90,7 +91,8 @@ export function zombiesOf(ppid: number): number[] {
 export async function cleanup(): Promise<void> {
   for (const c of containers.splice(0)) await c.destroy();
   for (const set of cgroups.splice(0).reverse()) await removeCgroup(set);
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  // removeTree: a test may leave a tree deeper than rmSync can walk
+  for (const d of dirs.splice(0)) await removeTree(d);
   for (const mnt of new Set([...Object.values(layout.v1), ...(layout.v2 ? [layout.v2] : [])])) {
     try {
       rmSync(join(mnt, TEST_CGROUP_ROOT), { recursive: false });

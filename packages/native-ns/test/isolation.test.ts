@@ -1,7 +1,15 @@
 /** Isolation, proven from inside a real container on the busybox rootfs. */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   allCgroupDirs,
@@ -15,6 +23,7 @@ import {
   ExecutableNotFoundError,
   NativeArgumentError,
   NativeError,
+  PRIVILEGED_INIT_CAPABILITIES,
   spawn,
   UNPRIVILEGED_CAPABILITIES,
 } from '../src/index.js';
@@ -29,6 +38,18 @@ beforeAll(async () => {
 afterAll(cleanup);
 
 const sh = (script: string) => ({ path: '/bin/sh', args: ['sh', '-c', script] });
+
+/** Runs `fn` with a fresh network namespace bound at a file (as `ip netns add` does). */
+async function withNetns(fn: (nsFile: string) => Promise<void>): Promise<void> {
+  const nsFile = join(newDir(), 'netns');
+  writeFileSync(nsFile, '');
+  execFileSync('unshare', [`--net=${nsFile}`, 'true']);
+  try {
+    await fn(nsFile);
+  } finally {
+    execFileSync('umount', [nsFile]);
+  }
+}
 
 describe('container init and namespaces', () => {
   it('pid 1 is garden-init, and only init and our process are visible', async () => {
@@ -132,7 +153,43 @@ describe('container init and namespaces', () => {
     expect(r.stdout).toMatch(
       /devpts \/dev\/pts devpts rw,nosuid,noexec,relatime,gid=5,mode=620,ptmxmode=666/,
     );
-    expect(r.stdout).toMatch(/shm \/dev\/shm tmpfs rw,nosuid,nodev,noexec/);
+    // Guardian's mount: source `tmpfs`, as /proc/mounts and mountinfo show it
+    expect(r.stdout).toMatch(/^tmpfs \/dev\/shm tmpfs rw,nosuid,nodev,noexec,relatime/m);
+  });
+
+  it("runs init with the container's capability set (a80425fb unprivileged), not the server's", async () => {
+    const caps = (pid: number) =>
+      Object.fromEntries(
+        [...readFileSync(`/proc/${pid}/status`, 'utf8').matchAll(/^(Cap\w+):\s+([0-9a-f]+)$/gm)].map((m) => [
+          m[1],
+          m[2],
+        ]),
+      );
+    const hex = (m: bigint) => m.toString(16).padStart(16, '0');
+    const unprivileged = hex(capabilityMask(UNPRIVILEGED_CAPABILITIES));
+    expect(caps(container.pid)).toEqual({
+      CapInh: unprivileged,
+      CapPrm: unprivileged,
+      CapEff: unprivileged,
+      CapBnd: unprivileged,
+      CapAmb: '0000000000000000',
+    });
+    // Privileged: caps 0-37 as far as the server's own bounding set has them.
+    const own = BigInt(`0x${caps(process.pid).CapBnd}`);
+    const { container: priv } = await newContainer({ privileged: true });
+    const full = hex(PRIVILEGED_INIT_CAPABILITIES & own);
+    expect(caps(priv.pid)).toMatchObject({ CapInh: full, CapPrm: full, CapEff: full, CapBnd: full });
+    // As asked, and init still does its job: an orphan is reaped, a signal from inside ignored.
+    const { container: bare } = await newContainer({ initCapabilities: [] });
+    expect(caps(bare.pid)).toMatchObject({ CapPrm: '0000000000000000', CapBnd: '0000000000000000' });
+    const r = await run(
+      bare,
+      sh('(sleep 0.1 &); kill -TERM 1; sleep 0.4; cat /proc/[0-9]*/stat | grep -c ") Z "; cat /proc/1/comm'),
+    );
+    expect(r.stdout).toBe('0\ngarden-init\n');
+    // A process's own capabilities come from its spec (here: none given), not from init.
+    const probe = sh('grep CapEff /proc/self/status');
+    expect((await run(bare, probe)).stdout).toBe((await run(container, probe)).stdout);
   });
 
   it('never dies from a signal sent inside the container, and reaps orphans', async () => {
@@ -181,11 +238,7 @@ describe('variants', () => {
   });
 
   it('joins a given network namespace instead of creating one', async () => {
-    const dir = newDir();
-    const nsFile = join(dir, 'netns');
-    writeFileSync(nsFile, '');
-    execFileSync('unshare', [`--net=${nsFile}`, 'true']);
-    try {
+    await withNetns(async (nsFile) => {
       const { container: c } = await newContainer({ netns: nsFile });
       expect(statSync(`/proc/${c.pid}/ns/net`).ino).toBe(statSync(nsFile).ino);
       // /proc/net is per network namespace (a fresh sysfs is not allowed in a netns we do not own,
@@ -198,9 +251,80 @@ describe('variants', () => {
       // the server's own network namespace is untouched
       expect(statSync('/proc/self/ns/net').ino).not.toBe(statSync(nsFile).ino);
       await c.destroy();
+    });
+  });
+});
+
+describe('cgroupfs', () => {
+  const script = [
+    'cd /sys/fs/cgroup',
+    'ls | tr "\\n" " "; echo',
+    'grep " /sys/fs/cgroup" /proc/self/mountinfo | cut -d" " -f4- | sort',
+    'echo "release_agent: $(find . -name release_agent | wc -l)"',
+    'echo "limit: $(cat memory/memory.limit_in_bytes)"',
+    'echo "subdirs: $(ls -d memory/*/ | tr "\\n" " ")"',
+    'echo "init: $(grep -x 1 memory/cgroup.procs)"',
+    'mkdir memory/x 2>&1; echo 1 2>&1 > memory/memory.limit_in_bytes; mkdir unified/x 2>&1',
+  ].join('; ');
+
+  it('shows the container its own cgroups read-only under /sys/fs/cgroup: no sibling, no release_agent', async () => {
+    const { container: c, cgroup: cg } = await newContainer({ cgroupfs: true });
+    newCgroup('sibling'); // a sibling on the host, which must not show
+    const memory = cg.v1.memory as string;
+    writeFileSync(join(memory, 'memory.limit_in_bytes'), String(256 * 1024 * 1024));
+    mkdirSync(join(memory, 'child')); // the container's own sub-cgroups do show
+    try {
+      const r = await run(c, sh(script));
+      expect(r.stderr).toBe('');
+      const lines = r.stdout.split('\n');
+      const hierarchies = [...new Set(Object.values(layout.v1))].map((m) => basename(m));
+      if (layout.v2) hierarchies.push(basename(layout.v2));
+      expect(lines[0]?.trim().split(' ').sort()).toEqual(hierarchies.sort());
+      // every view is rooted at our own cgroup ("/" in the cgroup namespace) and read-only
+      expect(r.stdout).toContain('/ /sys/fs/cgroup ro,nosuid,nodev,noexec,relatime - tmpfs tmpfs ');
+      expect(r.stdout).toContain(
+        '/ /sys/fs/cgroup/memory ro,nosuid,nodev,noexec,relatime - cgroup cgroup rw,memory\n',
+      );
+      if (layout.v2)
+        expect(r.stdout).toMatch(
+          /^\/ \/sys\/fs\/cgroup\/unified ro,nosuid,nodev,noexec,relatime - cgroup2 cgroup2 rw/m,
+        );
+      expect(r.stdout).toContain('release_agent: 0\n');
+      expect(r.stdout).toContain(`limit: ${256 * 1024 * 1024}\n`);
+      expect(r.stdout).toContain('subdirs: memory/child/ \n');
+      expect(r.stdout).toContain('init: 1\n');
+      expect(r.stdout).toContain("mkdir: can't create directory 'memory/x': Read-only file system");
+      expect(r.stdout).toContain("mkdir: can't create directory 'unified/x': Read-only file system");
+      expect(r.stdout).toMatch(/memory\.limit_in_bytes: Read-only file system/);
+      expect(readFileSync(join(memory, 'memory.limit_in_bytes'), 'utf8').trim()).toBe(
+        String(256 * 1024 * 1024),
+      );
     } finally {
-      execFileSync('umount', [nsFile]);
+      rmdirSync(join(memory, 'child'));
     }
+    // Privileged containers may have the same view (Guardian gives them none; the caller decides).
+    const { container: priv } = await newContainer({ privileged: true, cgroupfs: true });
+    const p = await run(priv, sh(script));
+    expect(p.stdout).toContain('release_agent: 0\n');
+    expect(p.stdout).toContain('init: 1\n');
+    expect(p.stdout).toContain("mkdir: can't create directory 'memory/x': Read-only file system");
+  });
+
+  it('leaves /sys/fs/cgroup empty by default, also when /sys is the host one (a given netns)', async () => {
+    const count = sh('ls -A /sys/fs/cgroup | wc -l');
+    expect((await run(container, count)).stdout).toBe('0\n');
+    await withNetns(async (nsFile) => {
+      // a fresh sysfs is refused in a netns the container does not own: /sys is the host's
+      // (recursive, with the host's cgroup mounts), which must not show the host's cgroups
+      const { container: c } = await newContainer({ netns: nsFile });
+      expect((await run(c, count)).stdout).toBe('0\n');
+      const { container: viewing } = await newContainer({ netns: nsFile, cgroupfs: true });
+      const r = await run(viewing, sh(script));
+      expect(r.stdout).toContain('release_agent: 0\n');
+      expect(r.stdout).toContain('init: 1\n');
+      await c.destroy();
+      await viewing.destroy();
+    });
   });
 });
 
@@ -210,6 +334,37 @@ describe('spawn', () => {
     expect(r.stdout.trim()).toBe('uid=1001(alice) gid=1001(alice) groups=100(users)');
     const big = await run(container, { path: 'id', user: { uid: 1000000000, gid: 1000000000 } });
     expect(big.stdout.trim()).toBe('uid=1000000000 gid=1000000000');
+  });
+
+  it("lets the process's user reopen /dev/stdin, /dev/stdout and /dev/stderr (pipes and pty)", async () => {
+    const script = 'echo out > /dev/stdout; echo err > /dev/stderr; read x < /dev/stdin; echo "in:$x"';
+    const { container: privileged } = await newContainer({ privileged: true });
+    const cases: [Container | null, { uid: number; gid: number }][] = [
+      [container, { uid: 1001, gid: 1001 }],
+      [container, { uid: 0, gid: 0 }], // container root: host 4294967294, not the shim's host root
+      [container, { uid: 1000000000, gid: 1000000000 }],
+      [privileged, { uid: 1001, gid: 1001 }],
+      [null, { uid: 1001, gid: 1001 }], // on the host
+    ];
+    for (const [c, user] of cases) {
+      const p = await spawn(c, { ...sh(script), user }, { dir: newDir() });
+      const done = collect(p);
+      await p.write('hello\n');
+      expect({ user, ...(await done) }).toMatchObject({ user, stdout: 'out\nin:hello\n', stderr: 'err\n' });
+    }
+    // A pty's slave belongs to the user (group tty, 0620), as a login terminal does.
+    const p = await spawn(
+      container,
+      { ...sh(`ls -ln $(tty); ${script}`), user: { uid: 1001, gid: 1001 }, tty: {} },
+      { dir: newDir() },
+    );
+    const done = collect(p);
+    await p.write('hello\n');
+    const t = await done;
+    expect(t.stdout).toMatch(/^crw--w---- +1 1001 +5 +136, +\d+ /m); // after the echo of "hello", maybe
+    expect(t.stdout).toContain('out\r\nerr\r\n');
+    expect(t.stdout).toContain('in:hello\r\n');
+    expect(t.exitStatus).toBe(0);
   });
 
   it('passes args, env and cwd', async () => {

@@ -1,10 +1,12 @@
 /** Host-side mount helpers: overlay create, tmpfs, unmount, and removeTree's boundaries. */
+
+import { execFileSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
-  rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
@@ -17,17 +19,46 @@ import {
   mountTmpfs,
   NativeArgumentError,
   NativeError,
+  RemoveTreeError,
   removeTree,
   unmount,
   unmountAsync,
 } from '../src/index.js';
+import { cleanup, newContainer, newDir, run } from './helpers.js';
 
 const work = mkdtempSync(join(tmpdir(), 'native-mounts-'));
-afterAll(() => {
+afterAll(async () => {
+  await cleanup();
   for (let i = 0; i < 3; i++)
-    for (const d of ['ovl/rootfs', 'tree/mnt']) unmount(join(work, d), { detach: true });
-  rmSync(work, { recursive: true, force: true });
+    for (const d of ['ovl/rootfs', 'tree/mnt', 'bound/in/bind', 'deep-fs'])
+      unmount(join(work, d), { detach: true });
+  await removeTree(work); // rmSync cannot remove what a failed deep-tree test may leave
 });
+
+/**
+ * Makes `<root>/d/d/.../d` (`depth` levels) as a process would, with relative paths only (no path
+ * it uses exceeds PATH_MAX), and puts a file, a symlink to `outside` and a directory `m` at the
+ * bottom. The levels are made in shallow pieces of 100 that are then renamed into the bottom one
+ * after the other: a mkdir deep down costs time in proportion to its depth on this kernel.
+ */
+function deepTree(root: string, depth: number, outside: string): void {
+  mkdirSync(root);
+  const script = `const fs = require('node:fs');
+    const root = process.cwd();
+    const pieces = [];
+    for (let made = 0; made < ${depth}; made += 100) {
+      const rel = Array(Math.min(100, ${depth} - made)).fill('d').join('/');
+      fs.mkdirSync(root + '/piece' + pieces.length + '/' + rel, { recursive: true });
+      pieces.push(rel);
+    }
+    pieces.forEach((rel, k) => {
+      fs.renameSync(root + '/piece' + k + '/d', 'd');
+      fs.rmdirSync(root + '/piece' + k);
+      process.chdir(rel);
+    });
+    fs.writeFileSync('leaf', 'x'); fs.symlinkSync(${JSON.stringify(outside)}, 'link'); fs.mkdirSync('m');`;
+  execFileSync(process.execPath, ['-e', script], { cwd: root });
+}
 
 const mounted = (path: string) =>
   readFileSync('/proc/self/mountinfo', 'utf8')
@@ -89,5 +120,82 @@ describe('removeTree', () => {
     await removeTree(tree);
     expect(existsSync(tree)).toBe(false);
     await removeTree(tree); // missing: fine
+  });
+
+  it('removes a 10,000-deep tree, whose paths are far longer than PATH_MAX', async () => {
+    const outside = join(work, 'outside-deep');
+    mkdirSync(outside);
+    writeFileSync(join(outside, 'keep'), 'k');
+    // On a tmpfs: 20,000 directory operations on this VM's shared disk take tens of seconds under
+    // load (the 3,000-deep tree below is on the disk's filesystem).
+    const fs = join(work, 'deep-fs');
+    mkdirSync(fs);
+    mountTmpfs(fs, { size: '64m' });
+    const tree = join(fs, 'deep');
+    deepTree(tree, 10_000, outside);
+    await removeTree(tree);
+    expect(existsSync(tree)).toBe(false);
+    expect(readFileSync(join(outside, 'keep'), 'utf8')).toBe('k'); // the symlink was not followed
+  });
+
+  it('stops at a mount point deep down and names it in a typed error', async () => {
+    const tree = join(work, 'deep-mount');
+    deepTree(tree, 300, '/nonexistent');
+    // Reach the bottom through /proc/self/fd of a shell that cd'd there (the path is too long).
+    const bottom = `${tree}${'/d'.repeat(300)}`;
+    const atBottom = (cmd: string) =>
+      execFileSync('sh', ['-c', `cd ${'d/'.repeat(300)} && ${cmd}`], { cwd: tree }).toString();
+    atBottom('mount -t tmpfs -o size=1m tmpfs m && echo t > m/on-tmpfs');
+    try {
+      const e = await removeTree(tree).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(RemoveTreeError);
+      expect(e).toBeInstanceOf(NativeError);
+      expect(e).toMatchObject({
+        stage: 'remove-tree',
+        code: 'EXDEV',
+        syscall: 'openat2',
+        path: `${bottom}/m`,
+      });
+      expect((e as Error).message).toContain(`${bottom}/m`);
+      // Nothing below the mount was touched; everything else that could go is gone.
+      expect(atBottom('cat m/on-tmpfs && ls')).toBe('t\nm\n');
+    } finally {
+      atBottom('umount m');
+    }
+    await removeTree(tree);
+    expect(existsSync(tree)).toBe(false);
+  });
+
+  it('never crosses a bind mount of the same filesystem', async () => {
+    const source = join(work, 'bind-source');
+    mkdirSync(source);
+    writeFileSync(join(source, 'keep'), 'k');
+    const bind = join(work, 'bound', 'in', 'bind');
+    mkdirSync(bind, { recursive: true });
+    execFileSync('mount', ['--bind', source, bind]);
+    await expect(removeTree(join(work, 'bound'))).rejects.toMatchObject({ code: 'EXDEV', path: bind });
+    expect(readFileSync(join(source, 'keep'), 'utf8')).toBe('k');
+    expect(unmount(bind)).toBe(true);
+    await removeTree(join(work, 'bound'));
+    expect(existsSync(join(work, 'bound'))).toBe(false);
+  });
+
+  it('removes a 3,000-deep tree a process built inside a container (`while mkdir d && cd d`)', async () => {
+    const shared = newDir();
+    const { container } = await newContainer({ bindMounts: [{ source: shared, destination: '/mnt/w' }] });
+    // 30 rounds of a relative 100-level mkdir -p and cd: no path the process uses is long (its
+    // paths reach 6,000 bytes; `cd -P` checks the result with getcwd, which is quadratic in depth).
+    const hundred = Array.from({ length: 100 }, () => 'd').join('/');
+    const r = await run(container, {
+      path: '/bin/sh',
+      args: [
+        'sh',
+        '-c',
+        `cd /mnt/w && i=0; while [ $i -lt 30 ]; do mkdir -p ${hundred} && cd -P ${hundred} || exit 1; i=$((i+1)); done; echo x > leaf`,
+      ],
+    });
+    expect(r).toMatchObject({ exitStatus: 0, stderr: '' });
+    await removeTree(join(shared, 'd'));
+    expect(readdirSync(shared)).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@
  */
 import { statfsSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
+import { join } from 'node:path';
 import {
   type Capacity,
   type Container,
@@ -73,7 +74,7 @@ class LinuxBackendImpl implements LinuxBackend {
     } catch (e) {
       throw new InvalidRequestError('helperExecutable', (e as Error).message);
     }
-    this.networkPart = new NetworkPart(options.network, this.log);
+    this.networkPart = new NetworkPart(options.network, this.log, join(this.depot, 'network.json'));
     this.parts = [
       this.depotPart,
       new RootfsPart(this.depot, options.defaultRootfs, options.imageSources ?? []),

@@ -6,6 +6,8 @@
  * `nsenter --net` and the probe, which only needs the container's network namespace.
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Protocol } from '@garden-ts/api-types';
@@ -21,9 +23,10 @@ const log = { info() {}, warn() {}, error() {} };
 let net: TestNetwork;
 const containers: Container[] = [];
 
-function networker() {
+function networker(stateFile?: string) {
   return new Networker(
     {
+      ...(stateFile ? { stateFile } : {}),
       hostNetns: net.hostPath,
       denyNetworks: ['198.51.100.0/24'],
       bridgeLingerMs: 50,
@@ -165,6 +168,23 @@ describe('Networker', () => {
     // The firewall state is back (the NetOut holes work again after the tables were replaced).
     expect(await probe(c, 'tcp', DENIED_A, '8000')).toBe(`ok ${HOST_IP}`);
     n = again;
+  });
+
+  it('resumes the NetIn port rotation where the last server left it', async () => {
+    const stateFile = join(mkdtempSync(join(tmpdir(), 'networker-state-')), 'network.json');
+    const first = networker(stateFile);
+    await first.start();
+    const p = first.prepare('h-rot', { netIn: [{ hostPort: 0, containerPort: 1 }] });
+    expect(p.record.netIn[0]?.hostPort).toBe(61001);
+    await first.abort(p); // 61001 goes to the tail of the FIFO
+    await first.stop(true);
+    const second = networker(stateFile);
+    await second.start();
+    const q = second.prepare('h-rot', { netIn: [{ hostPort: 0, containerPort: 1 }] });
+    expect(q.record.netIn[0]?.hostPort).toBe(61002); // not the just released 61001
+    await second.abort(q);
+    await second.stop(true);
+    rmSync(dirname(stateFile), { recursive: true, force: true });
   });
 
   it('leaves no element, chain or link after destroy, and nothing at all after stop', async () => {

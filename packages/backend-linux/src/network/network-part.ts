@@ -50,8 +50,11 @@ export class NetworkPart implements Part {
   constructor(
     options: NetworkOptions | false | undefined,
     private readonly log: BackendLogger,
+    /** Where the NetIn port rotation survives restarts (`<depot>/network.json`). */
+    stateFile: string,
   ) {
-    this.networker = options === false ? undefined : new Networker(options ?? {}, { log });
+    this.networker =
+      options === false ? undefined : new Networker({ stateFile, ...(options ?? {}) }, { log });
     this.attachPart = { name: 'network-attach', create: (ctx) => this.attach(ctx) };
   }
 

@@ -8,6 +8,8 @@
  * ({@link NetworkRecord}), written by the caller, so a restart rebuilds pools and firewall from
  * the depot alone.
  */
+
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { isIP, isIPv4 } from 'node:net';
 import {
   type BandwidthLimits,
@@ -87,6 +89,11 @@ export interface NetworkOptions {
   table?: string;
   /** How long an unused subnet bridge is kept for reuse. Default 5000 ms. */
   bridgeLingerMs?: number;
+  /**
+   * Where the NetIn port rotation is kept across restarts (the backend: `<depot>/network.json`);
+   * without it a restart starts the rotation afresh (mappings are kept either way).
+   */
+  stateFile?: string;
 }
 
 /** A container's network, persisted in its record. */
@@ -249,10 +256,13 @@ export class Networker {
   }
 
   /**
-   * Learns the host facts (external IP, MTU) and turns on forwarding, before any restore.
+   * Learns the host facts (external IP, MTU), turns on forwarding and resumes the NetIn port
+   * rotation; runs after the restores.
    * @throws GardenError when there is no external IP to publish NetIn ports on.
    */
   async start(): Promise<void> {
+    // After the restores reserved the records' ports.
+    this.resumeRotation();
     if (this.plugin) {
       this.externalIp = this.options.externalIp ?? '';
       return;
@@ -392,9 +402,38 @@ export class Networker {
   }
 
   private takePort(requested: number): number {
-    if (requested === 0) return this.ports.acquire();
-    this.ports.reserve(requested);
-    return requested;
+    if (requested !== 0) {
+      this.ports.reserve(requested);
+      return requested;
+    }
+    const port = this.ports.acquire();
+    this.saveRotation();
+    return port;
+  }
+
+  /** Keeps where the port rotation stands (write-through, atomic), for the next start. */
+  private saveRotation(): void {
+    const file = this.options.stateFile;
+    const next = this.ports.next;
+    if (!file || next === undefined) return;
+    try {
+      writeFileSync(`${file}.tmp`, JSON.stringify({ portPoolNext: next }), { mode: 0o600 });
+      renameSync(`${file}.tmp`, file);
+    } catch (e) {
+      this.deps.log.warn({ file, err: (e as Error).message }, 'saving the port rotation');
+    }
+  }
+
+  /** Resumes the port rotation where the last server left it. */
+  private resumeRotation(): void {
+    const file = this.options.stateFile;
+    if (!file) return;
+    try {
+      const { portPoolNext } = JSON.parse(readFileSync(file, 'utf8')) as { portPoolNext?: unknown };
+      if (Number.isInteger(portPoolNext)) this.ports.resumeAt(portPoolNext as number);
+    } catch {
+      // no state yet, or unreadable: start afresh
+    }
   }
 
   /**

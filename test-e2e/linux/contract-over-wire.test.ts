@@ -24,7 +24,7 @@ runBackendContract({
   name: 'client→server→backend-linux',
   capabilities: {
     limits: true,
-    networking: false,
+    networking: true,
     tty: true,
     privileged: true,
     diskLimits: true,

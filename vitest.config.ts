@@ -3,7 +3,15 @@ import { defineConfig } from 'vitest/config';
 // Workspace packages resolve to their TypeScript sources through the "@garden-ts/source"
 // export condition, so tests need no build step.
 const conditions = ['@garden-ts/source', 'module', 'node', 'development|production'];
-const packages = ['api-types', 'backend-kit', 'backend-fake', 'backend-contract', 'client', 'server'];
+const packages = [
+  'api-types',
+  'backend-kit',
+  'backend-fake',
+  'backend-contract',
+  'client',
+  'server',
+  'gardend',
+];
 
 export default defineConfig({
   resolve: { conditions },

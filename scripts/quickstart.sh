@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 SOCKET=${GARDEN_SOCKET:-/tmp/garden.sock}
 LOG=/tmp/gardend.log
 PIDFILE=/tmp/gardend.pid
-GARDEND="$PWD/packages/server/dist/bin/gardend.js"
+GARDEND="$PWD/packages/gardend/dist/bin/gardend.js"
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "quickstart: needs root: gardend --backend linux creates namespaces, cgroups and mounts," >&2

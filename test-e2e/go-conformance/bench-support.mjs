@@ -22,7 +22,7 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export function gardendCommand() {
   const fromEnv = process.env.GARDEND;
   if (fromEnv) return fromEnv.split(/\s+/).filter(Boolean);
-  return [process.execPath, join(repoRoot, 'packages/server/dist/bin/gardend.js')];
+  return [process.execPath, join(repoRoot, 'packages/gardend/dist/bin/gardend.js')];
 }
 
 /**

@@ -2,7 +2,7 @@ package conformance
 
 // Server lifecycle for the conformance suite. The target is chosen with GARDEN_TARGET:
 //
-//	ts (default)  GARDEND (default "node <repo>/packages/server/dist/bin/gardend.js")
+//	ts (default)  GARDEND (default "node <repo>/packages/gardend/dist/bin/gardend.js")
 //	              started with --backend fake --bind-socket SOCK --log-level error
 //	go            the canonical Go server over fakebackend (cmd/gogarden), built on the fly
 //	linux         GARDEND started as root with --backend linux --depot TEMP
@@ -187,7 +187,7 @@ func gardendCommand() ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		command = "node " + filepath.Join(repo, "packages/server/dist/bin/gardend.js")
+		command = "node " + filepath.Join(repo, "packages/gardend/dist/bin/gardend.js")
 	}
 	fields := strings.Fields(command)
 	if len(fields) == 0 {

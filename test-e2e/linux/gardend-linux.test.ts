@@ -1,11 +1,20 @@
 /**
- * `gardend --backend linux`, the built executable as shipped (packages/server/dist/bin/gardend.js,
+ * `gardend --backend linux`, the built executable as shipped (packages/gardend/dist/bin/gardend.js,
  * which loads @garden-ts/backend-linux from its package): on a temp socket, temp depot and its own
  * cgroup parent, a real container runs `echo hello` through the TypeScript client; SIGTERM stops
  * the server cleanly and nothing of the container is left on the host.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultRunDir } from '@garden-ts/backend-linux';
@@ -15,7 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Collector, leakCounts } from '../../packages/backend-linux/test/helpers.js';
 
 const repo = join(import.meta.dirname, '..', '..');
-const gardend = join(repo, 'packages', 'server', 'dist', 'bin', 'gardend.js');
+const gardend = join(repo, 'packages', 'gardend', 'dist', 'bin', 'gardend.js');
 // Never the default `garden`: gardend removes cgroups of its parent that its depot does not know,
 // which would hit the containers of a gardend already running on this host.
 const cgroupParent = `garden-e2e-${process.pid}`;
@@ -56,6 +65,7 @@ afterAll(async () => {
 function run(
   extra: string[],
   depotDir = depot,
+  env: Record<string, string> = {},
 ): {
   child: ChildProcess;
   done: Promise<{ code: number | null; stderr: string }>;
@@ -63,7 +73,7 @@ function run(
   const c = spawn(
     process.execPath,
     [gardend, '--backend', 'linux', '--depot', depotDir, '--cgroup-parent', cgroupParent, ...extra],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } },
   );
   let stderr = '';
   c.stderr!.on('data', (d) => (stderr += d));
@@ -71,6 +81,19 @@ function run(
     c.on('close', (code) => resolve({ code, stderr })),
   );
   return { child: c, done };
+}
+
+/** Stops a gardend with SIGTERM, expects a clean exit, and returns its JSON log lines. */
+async function stopped(
+  started: ReturnType<typeof run>,
+): Promise<Array<Record<string, unknown> & { msg: string }>> {
+  started.child.kill('SIGTERM');
+  const { code, stderr } = await started.done;
+  expect(code).toBe(0);
+  return stderr
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 }
 
 async function waitForPing(path: string): Promise<void> {
@@ -107,13 +130,7 @@ describe('gardend --backend linux', () => {
     await client.destroy(container.handle);
     expect(await client.containers()).toEqual([]);
 
-    child.kill('SIGTERM');
-    const { code, stderr } = await started.done;
-    expect(code).toBe(0);
-    const lines = stderr
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { msg: string; defaultRootfs?: string; depot?: string });
+    const lines = await stopped(started);
     // No --default-rootfs: the checkout's busybox rootfs.
     const start = lines.find((l) => l.msg === 'starting the linux backend');
     expect(start?.defaultRootfs).toBe(join(repo, '.rootfs', 'busybox'));
@@ -147,4 +164,45 @@ describe('gardend --backend linux', () => {
     expect(badDepot.code).toBe(1);
     expect(badDepot.stderr).toContain(`--depot ${join(closed, 'depot')}: ${closed} is not searchable`);
   });
+
+  it('hands --stop-timeout and --helper-executable to the backend (flag, variable, config file)', async () => {
+    // A helper that is not a static binary: refused at startup, naming the gardend option.
+    const badHelper = await run([
+      '--bind-socket',
+      join(dir, 'bad.sock'),
+      '--helper-executable',
+      '/etc/hostname',
+    ]).done;
+    expect(badHelper.code).toBe(1);
+    expect(badHelper.stderr).toContain(
+      'gardend: --helper-executable: helper executable /etc/hostname must be',
+    );
+
+    const config = join(dir, 'gardend.json');
+    writeFileSync(config, JSON.stringify({ 'helper-executable': 'none' }));
+    const sock = join(dir, 'stop.sock');
+    const started = run(['--bind-socket', sock, '--config', config], depot, { GARDEND_STOP_TIMEOUT: '1s' });
+    child = started.child;
+    await waitForPing(sock);
+    const client = createClient({ socketPath: sock });
+    const container = await client.create({});
+    try {
+      // A process that ignores SIGTERM: stop(false) waits out the stop timeout, then SIGKILLs.
+      const proc = await container.run(
+        { path: 'sh', args: ['-c', 'trap "" TERM; echo ready; sleep 100'] },
+        { stdout: new Collector() },
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = Date.now();
+      await container.stop(false);
+      const took = Date.now() - t0;
+      expect(took).toBeGreaterThanOrEqual(900);
+      expect(took).toBeLessThan(6000); // the default would be 10 s
+      expect(await proc.wait()).toBe(137);
+    } finally {
+      await client.destroy(container.handle);
+    }
+    const start = (await stopped(started)).find((l) => l.msg === 'starting the linux backend');
+    expect(start).toMatchObject({ stopTimeoutSeconds: 1, helperExecutable: false });
+  }, 60_000);
 });

@@ -1,6 +1,6 @@
 /**
  * Global setup of the `e2e-linux` project (real containers): FAILS, never skips, when not root.
- * Builds what the gardend test runs (`packages/server/dist/bin/gardend.js` loads backend-linux
+ * Builds what the gardend test runs (`packages/gardend/dist/bin/gardend.js` loads backend-linux
  * from its built package, as installed), through turbo so that an up-to-date build costs about a
  * second; then backend-linux's own setup checks the native build and provides the busybox rootfs.
  */
@@ -19,7 +19,7 @@ export default function setup(project: TestProject): void {
   }
   execFileSync(
     'pnpm',
-    ['exec', 'turbo', 'run', 'build', '--filter=@garden-ts/server...', '--output-logs=errors-only'],
+    ['exec', 'turbo', 'run', 'build', '--filter=@garden-ts/gardend...', '--output-logs=errors-only'],
     { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'] },
   );
   backendLinuxSetup(project);

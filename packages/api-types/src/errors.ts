@@ -14,6 +14,7 @@ export const ErrorCode = {
   Unrecoverable: 'GARDEN_UNRECOVERABLE',
   ExecutableNotFound: 'GARDEN_EXECUTABLE_NOT_FOUND',
   InvalidRequest: 'GARDEN_INVALID_REQUEST',
+  Connection: 'GARDEN_CONNECTION',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -41,7 +42,8 @@ export class GardenError extends Error {
   readonly code: ErrorCode = ErrorCode.Generic;
   /**
    * HTTP status the server answers with (404 for the NotFound types, 500 otherwise; 400 for
-   * request validation). Informational on the client.
+   * request validation). Informational on the client; 0 when no answer came
+   * ({@link GardenConnectionError}).
    */
   statusCode = 500;
 
@@ -121,6 +123,27 @@ export class InvalidRequestError extends GardenError {
   }
 }
 
+/**
+ * The client could not talk to the server: the socket is missing, the connection was refused or
+ * timed out, or it broke (reset, closed early, malformed HTTP) before the answer was complete.
+ * Never sent on the wire (a server sees no such error); raised by clients. `cause` is the
+ * underlying socket or parser error; `transportCode` is its code (`ENOENT`, `ECONNREFUSED`,
+ * `ETIMEDOUT`, `ECONNRESET`, `EPIPE`, `HPE_…`), or `EOF` when the server closed the connection
+ * cleanly too early, or `CLOSED` when it was already closed; `address` names the server
+ * (`unix:/tmp/garden.sock`, `tcp:host:port`).
+ */
+export class GardenConnectionError extends GardenError {
+  override readonly code = ErrorCode.Connection;
+  readonly transportCode: string;
+  readonly address: string;
+  constructor(message: string, options: { address: string; transportCode: string; cause?: unknown }) {
+    super(message, { cause: options.cause });
+    this.transportCode = options.transportCode;
+    this.address = options.address;
+    this.statusCode = 0;
+  }
+}
+
 /** The wire error envelope (protocol §4.1), keys in wire order. */
 export interface WireErrorEnvelope {
   Type: string;
@@ -141,11 +164,6 @@ export function errorToEnvelope(err: unknown): WireErrorEnvelope {
     ProcessID: err instanceof ProcessNotFoundError ? err.processId : '',
     Binary: '',
   };
-}
-
-/** The HTTP status for an error: 404 for NotFound types, its own status for GardenErrors, else 500. */
-export function errorStatusCode(err: unknown): number {
-  return err instanceof GardenError ? err.statusCode : 500;
 }
 
 /**

@@ -236,6 +236,8 @@ class Parser {
   constructor(
     readonly text: string,
     start: number,
+    /** Keep lone surrogates (raw or escaped) instead of Go's U+FFFD, so callers can refuse them. */
+    readonly keepLoneSurrogates = false,
   ) {
     this.i = start;
   }
@@ -401,6 +403,10 @@ class Parser {
           this.i += 2;
           continue;
         }
+        if (this.keepLoneSurrogates) {
+          this.i++;
+          continue;
+        }
         out += `${t.slice(runStart, this.i)}\ufffd`;
         this.i++;
         runStart = this.i;
@@ -443,9 +449,10 @@ class Parser {
             if (low >= 0xdc00 && low <= 0xdfff) return String.fromCharCode(unit, low);
           }
           this.i = save;
-          return '\ufffd';
+          return this.keepLoneSurrogates ? String.fromCharCode(unit) : '\ufffd';
         }
-        if (unit >= 0xdc00 && unit <= 0xdfff) return '\ufffd';
+        if (unit >= 0xdc00 && unit <= 0xdfff)
+          return this.keepLoneSurrogates ? String.fromCharCode(unit) : '\ufffd';
         return String.fromCharCode(unit);
       }
       default:
@@ -475,8 +482,8 @@ class Parser {
  * Go's `Decoder.Decode`. Integer literals become `bigint`, other numbers `number`.
  * @throws GoJsonSyntaxError `EOF` when only whitespace remains, Go's messages otherwise.
  */
-export function parseGoJsonPrefix(text: string, start = 0): GoJsonPrefix {
-  const p = new Parser(text, start);
+export function parseGoJsonPrefix(text: string, start = 0, keepLoneSurrogates = false): GoJsonPrefix {
+  const p = new Parser(text, start, keepLoneSurrogates);
   p.skipSpace();
   if (p.i >= text.length) throw new GoJsonSyntaxError('EOF');
   const value = p.value();
@@ -485,13 +492,18 @@ export function parseGoJsonPrefix(text: string, start = 0): GoJsonPrefix {
 
 /**
  * Parses the first JSON value in `text` (a string, or UTF-8 bytes such as a request body Buffer) and
- * ignores whatever follows, as the Go server and client do with HTTP bodies. Every integer literal becomes a `bigint`, other numbers a `number`; of
- * duplicate keys the last wins.
+ * ignores whatever follows, as the Go server and client do with HTTP bodies. Every integer literal
+ * becomes a `bigint`, other numbers a `number`; of duplicate keys the last wins. Lone surrogates
+ * become U+FFFD as in Go, unless `keepLoneSurrogates` (used to refuse them where they matter).
  * @throws GoJsonSyntaxError with Go's message: `EOF` for empty input, `unexpected EOF` for a
  * truncated value, `invalid character … looking for …` for malformed input.
  */
-export function parseGoJson(text: string | Uint8Array): unknown {
-  return parseGoJsonPrefix(typeof text === 'string' ? text : utf8.decode(text)).value;
+export function parseGoJson(text: string | Uint8Array, options?: { keepLoneSurrogates?: boolean }): unknown {
+  return parseGoJsonPrefix(
+    typeof text === 'string' ? text : utf8.decode(text),
+    0,
+    options?.keepLoneSurrogates,
+  ).value;
 }
 
 // Invalid UTF-8 becomes U+FFFD, as Go does inside strings.

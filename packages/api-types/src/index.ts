@@ -4,6 +4,8 @@ export * from './go-json.js';
 export type * from './interfaces.js';
 export { canonicalIP, parseIP } from './ip-address.js';
 export * from './process-output.js';
+export * from './routes.js';
 export * from './schemas.js';
 export * from './types.js';
+export * from './unicode.js';
 export * from './wire.js';

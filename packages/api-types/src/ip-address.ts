@@ -73,7 +73,7 @@ export function parseIP(text: string): Uint8Array | undefined {
 }
 
 /** Go's `net.IP.String` for a 16-byte address: dotted quad for IPv4(-mapped), RFC 5952 otherwise. */
-export function formatIP(ip: Uint8Array): string {
+function formatIP(ip: Uint8Array): string {
   const mapped = ip.slice(0, 10).every((b) => b === 0) && ip[10] === 0xff && ip[11] === 0xff;
   if (mapped) return `${ip[12]}.${ip[13]}.${ip[14]}.${ip[15]}`;
   const words: number[] = [];

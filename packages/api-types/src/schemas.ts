@@ -16,7 +16,9 @@
  * - `x-empty`: `null` when an empty slice/map is written as `null` (Go nil in untagged structs);
  * - `x-complete`: the struct's TS type has every field required (responses), so decoding fills
  *   zero values instead of leaving them out;
- * - `x-enum`: names of an enum's members, indexed by value.
+ * - `x-enum`: names of an enum's members, indexed by value;
+ * - `x-well-formed`: a string, or a map's keys, that must not hold lone surrogates (handles,
+ *   property keys): refused at decode instead of becoming U+FFFD.
  *
  * A JSON `null` is accepted wherever Go accepts it (every field; it means the zero value).
  */
@@ -73,6 +75,13 @@ const stringMap = (goType: string) => Type.Record(Type.String(), str(), { 'x-go-
 const slice = <T extends TSchema>(item: T) => Type.Array(item, { 'x-go-type': `[]${item['x-go-type']}` });
 const nullable = <T extends TSchema>(schema: T) =>
   Type.Union([schema, Type.Null()], { 'x-go-type': `*${schema['x-go-type']}`, 'x-nullable': true });
+
+/**
+ * Marks a string (or a map's keys) that names something — a handle, a property key — and so must
+ * be well-formed UTF-16: a lone surrogate would silently become U+FFFD and name another object.
+ * Decoding refuses it (`x-well-formed`); other strings get Go's U+FFFD replacement.
+ */
+const wellFormed = <T extends TSchema>(schema: T) => CloneType(schema, { 'x-well-formed': true });
 
 /** A struct field: `[wire key, TS key, omit rule, schema]`. */
 type FieldDef = readonly [string, string, OmitRule, TSchema];
@@ -189,13 +198,13 @@ export const NetInSchema = struct(
 
 /** Body of Create. */
 export const ContainerSpecSchema = struct('garden.ContainerSpec', [
-  ['handle', 'handle', 'zero', str('requested handle; generated when empty')],
+  ['handle', 'handle', 'zero', wellFormed(str('requested handle; generated when empty'))],
   ['grace_time', 'graceTime', 'zero', duration('nanoseconds; 0 = server default')],
   ['rootfs', 'rootfsPath', 'zero', str()],
   ['image', 'image', 'always', ImageRefSchema],
   ['bind_mounts', 'bindMounts', 'zero', slice(BindMountSchema)],
   ['network', 'network', 'zero', str('CIDR or IP/CIDR')],
-  ['properties', 'properties', 'zero', stringMap('garden.Properties')],
+  ['properties', 'properties', 'zero', wellFormed(stringMap('garden.Properties'))],
   ['env', 'env', 'zero', strings()],
   ['privileged', 'privileged', 'zero', bool()],
   ['limits', 'limits', 'always', LimitsSchema],
@@ -422,6 +431,9 @@ export const ListResponseSchema = struct(
     complete: true,
   },
 );
+
+/** The empty object `{}`: the answer of every route that returns nothing else (Ping, Destroy, …). */
+export const EmptyObjectSchema = struct('struct {}', [], { complete: true });
 
 /** Stop request: `kill` always present. */
 export const StopRequestSchema = struct('struct { Kill bool }', [['kill', 'kill', 'always', bool()]], {

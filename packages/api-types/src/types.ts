@@ -19,6 +19,25 @@ export type Properties = Record<string, string>;
 export const Signal = { Terminate: 0, Kill: 1 } as const;
 export type Signal = (typeof Signal)[keyof typeof Signal];
 
+/**
+ * The one mapping between Garden's signal numbers and the POSIX signals they stand for (as in
+ * Guardian: terminate = SIGTERM, kill = SIGKILL). Everything above a backend speaks `Signal`
+ * numbers; a backend turns them into names here, once.
+ */
+export const SIGNAL_NAMES = { 0: 'SIGTERM', 1: 'SIGKILL' } as const satisfies Record<Signal, string>;
+
+/** Whether `value` is a Garden `Signal` (0 or 1; the wire carries no other). */
+export function isSignal(value: unknown): value is Signal {
+  return value === Signal.Terminate || value === Signal.Kill;
+}
+
+/** The POSIX signal name of a Garden signal. @throws RangeError for anything but 0 and 1. */
+export function signalName(signal: Signal): (typeof SIGNAL_NAMES)[Signal] {
+  if (!isSignal(signal))
+    throw new RangeError(`not a Garden signal: ${String(signal)} (0 = terminate, 1 = kill)`);
+  return SIGNAL_NAMES[signal];
+}
+
 /** Bind mount access mode (wire: 0 = RO, 1 = RW). */
 export const BindMountMode = { RO: 0, RW: 1 } as const;
 export type BindMountMode = (typeof BindMountMode)[keyof typeof BindMountMode];
@@ -170,6 +189,20 @@ export interface ProcessLimits {
 export interface WindowSize {
   columns?: number;
   rows?: number;
+}
+
+/**
+ * The window size of a TTY whose spec names none (runc's and Guardian's 80×24). Set once here;
+ * backends take a process's size from {@link windowSizeOf}.
+ */
+export const DEFAULT_WINDOW_SIZE = Object.freeze({ columns: 80, rows: 24 });
+
+/** The window size `tty` asks for: each missing or zero member is the default's (a 0-cell terminal is not a size). */
+export function windowSizeOf(tty: TTYSpec | undefined): { columns: number; rows: number } {
+  return {
+    columns: tty?.windowSize?.columns || DEFAULT_WINDOW_SIZE.columns,
+    rows: tty?.windowSize?.rows || DEFAULT_WINDOW_SIZE.rows,
+  };
 }
 
 export interface TTYSpec {

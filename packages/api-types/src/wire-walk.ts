@@ -11,6 +11,7 @@ export { compareCodePoints };
 
 import { canonicalIP } from './ip-address.js';
 import { GO_INT_RANGE, type GoIntKind, type OmitRule } from './schemas.js';
+import { illFormedReason } from './unicode.js';
 
 interface FieldInfo {
   wire: string;
@@ -409,4 +410,90 @@ export function decodeWithSchema(schema: TSchema, v: unknown): unknown {
   const out = decodeWith(schema, v, ctx);
   if (ctx.errors.first) throw ctx.errors.first;
   return out;
+}
+
+// ---- Well-formedness of names (`x-well-formed`) ------------------------------------------------------
+
+const wellFormedCache = new WeakMap<TSchema, boolean>();
+
+/** Whether `schema` has an `x-well-formed` part anywhere (cached). */
+export function hasWellFormedParts(schema: TSchema): boolean {
+  let has = wellFormedCache.get(schema);
+  if (has === undefined) {
+    has = schema['x-well-formed'] === true || childSchemas(schema).some(hasWellFormedParts);
+    wellFormedCache.set(schema, has);
+  }
+  return has;
+}
+
+function childSchemas(schema: TSchema): TSchema[] {
+  switch (schema[Kind]) {
+    case 'Object':
+      return Object.values(schema.properties as Record<string, TSchema>);
+    case 'Array':
+      return [schema.items as TSchema];
+    case 'Union':
+      return schema.anyOf as TSchema[];
+    case 'Record':
+      return Object.values(schema.patternProperties as Record<string, TSchema>);
+    default:
+      return [];
+  }
+}
+
+/**
+ * The first `x-well-formed` string (or map key) of the decoded TS value `v` that holds a lone
+ * surrogate, as an InvalidRequestError naming its wire path; undefined when there is none.
+ */
+export function findIllFormed(schema: TSchema, v: unknown, path = ''): InvalidRequestError | undefined {
+  if (v === undefined || v === null || !hasWellFormedParts(schema)) return undefined;
+  const where = path === '' ? 'value' : path;
+  if (schema['x-well-formed'] === true) {
+    if (typeof v === 'string') {
+      const reason = illFormedReason(v);
+      if (reason !== undefined) return new InvalidRequestError(path, `${where}: ${reason}`);
+    } else if (isPlainObject(v)) {
+      for (const key of Object.keys(v)) {
+        const reason = illFormedReason(key);
+        if (reason !== undefined) {
+          return new InvalidRequestError(path, `${where}: key ${JSON.stringify(key)} is ${reason}`);
+        }
+      }
+    }
+  }
+  switch (schema[Kind]) {
+    case 'Object': {
+      if (!isPlainObject(v)) return undefined;
+      for (const [wire, field] of Object.entries(schema.properties as Record<string, TSchema>)) {
+        const found = findIllFormed(field, v[String(field['x-ts'])], childPath(path, wire));
+        if (found) return found;
+      }
+      return undefined;
+    }
+    case 'Array': {
+      if (!Array.isArray(v)) return undefined;
+      for (let i = 0; i < v.length; i++) {
+        const found = findIllFormed(schema.items as TSchema, v[i], `${path}[${i}]`);
+        if (found) return found;
+      }
+      return undefined;
+    }
+    case 'Union':
+      for (const member of schema.anyOf as TSchema[]) {
+        const found = findIllFormed(member, v, path);
+        if (found) return found;
+      }
+      return undefined;
+    case 'Record': {
+      if (!isPlainObject(v)) return undefined;
+      const [valueSchema] = childSchemas(schema);
+      for (const [key, value] of Object.entries(v)) {
+        const found = valueSchema && findIllFormed(valueSchema, value, childPath(path, key));
+        if (found) return found;
+      }
+      return undefined;
+    }
+    default:
+      return undefined;
+  }
 }

@@ -468,6 +468,49 @@ describe('request decoding details', () => {
     ).toBe('\ufffd');
   });
 
+  it('refuses lone surrogates in names (Create handle, property keys), not in other strings', () => {
+    const refused = (body: string) => {
+      try {
+        decodeBody(Wire.containerSpec, body);
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    };
+    for (const [body, field, message] of [
+      ['{"handle":"\\ud800"}', 'handle', 'handle: ill-formed UTF-16: lone surrogate \\ud800 at index 0'],
+      ['{"HANDLE":"x\\udc00"}', 'handle', 'handle: ill-formed UTF-16: lone surrogate \\udc00 at index 1'],
+      ['{"handle":"\ud800"}', 'handle', 'handle: ill-formed UTF-16: lone surrogate \\ud800 at index 0'],
+      [
+        '{"properties":{"a":"1","\\ud83d":"2"}}',
+        'properties',
+        'properties: key "\\ud83d" is ill-formed UTF-16: lone surrogate \\ud83d at index 0',
+      ],
+    ] as const) {
+      const err = refused(body);
+      expect(err, body).toBeInstanceOf(InvalidRequestError);
+      expect((err as InvalidRequestError).field).toBe(field);
+      expect((err as Error).message).toBe(message);
+    }
+    // Pairs are fine, escaped or raw; other strings keep Go's U+FFFD replacement.
+    expect(
+      decodeBody(Wire.containerSpec, '{"handle":"\\ud83d\\ude00","properties":{"k":"\\ud800"}}'),
+    ).toEqual({
+      handle: '\u{1F600}',
+      properties: { k: '\ufffd' },
+    });
+    expect(decodeBody(Wire.containerSpec, '{"env":["\\ud800"],"rootfs":"\ud800"}')).toEqual({
+      env: ['\ufffd'],
+      rootfsPath: '\ufffd',
+    });
+    // Other codecs have no names to check.
+    expect(decodeBody(Wire.processSpec, '{"path":"\\ud800"}')).toEqual({ path: '\ufffd' });
+    // A body that does not decode still gets its ordinary error.
+    expect(() => decodeBody(Wire.containerSpec, '{"handle":"\\ud800","grace_time":"x"}')).toThrow(
+      /grace_time/,
+    );
+  });
+
   it('map keys are plain data, including __proto__', () => {
     const props = decodeBody(Wire.properties, '{"__proto__":"x","a":"1"}');
     expect(Object.getPrototypeOf(props)).toBe(Object.prototype);

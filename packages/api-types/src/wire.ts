@@ -42,7 +42,14 @@ import type {
   Properties,
 } from './types.js';
 import { encodeAt, schemaEncoder, schemaTextEncoder } from './wire-encode.js';
-import { compareCodePoints, decodeWithSchema, setOwn, zeroValue } from './wire-walk.js';
+import {
+  compareCodePoints,
+  decodeWithSchema,
+  findIllFormed,
+  hasWellFormedParts,
+  setOwn,
+  zeroValue,
+} from './wire-walk.js';
 
 /**
  * Converts one wire shape. `TIn` is what `encode` accepts, `TOut` what `decode` returns (they differ
@@ -211,7 +218,7 @@ const textProperties = schemaTextEncoder(S.PropertiesSchema);
  * boolean), `propertyValue` (the `value` string), `graceTime` (bare integer). Responses:
  * `capacity`, `containerInfo`, `metrics`, `bulkInfo`, `bulkMetrics`, `createResponse` (the handle
  * string), `listResponse` (the handles), `properties`, the four `*Limits`, `netInResponse`.
- * Control stream: `processPayload`. Errors: `errorEnvelope`.
+ * `empty` (`{}`). Control stream: `processPayload`. Errors: `errorEnvelope`.
  */
 export const Wire = {
   containerSpec: schemaCodec<ContainerSpec, WireContainerSpec>(S.ContainerSpecSchema),
@@ -272,6 +279,19 @@ export const Wire = {
   diskLimits: schemaCodec<DiskLimits, WireDiskLimits>(S.DiskLimitsSchema),
   memoryLimits: schemaCodec<MemoryLimits, WireMemoryLimits>(S.MemoryLimitsSchema),
   processPayload: schemaCodec<ProcessPayload, WireProcessPayload>(S.ProcessPayloadSchema),
+  /**
+   * `{}`: the body of every route that answers nothing else. Encodes from nothing; decoding accepts
+   * any JSON value (the Go client only needs one to be there: an empty body is `EOF`).
+   */
+  empty: withText(
+    {
+      schema: S.EmptyObjectSchema,
+      // biome-ignore lint/suspicious/noConfusingVoidType: handlers of these routes return Promise<void>.
+      encode: (_value: void) => ({}) as Record<string, never>,
+      decode: (_parsed: unknown) => undefined,
+    } satisfies WireCodec<void, Record<string, never>, undefined>,
+    () => '{}',
+  ),
   /** Any thrown value in (§4.2 Type rules), a typed GardenError out (§4.3). */
   errorEnvelope: {
     schema: S.ErrorEnvelopeSchema,
@@ -293,11 +313,31 @@ export function encodeBody<TIn>(codec: WireCodec<TIn, unknown, unknown>, value: 
   return `${encodeGoJson(codec.encode(value) as GoJsonValue)}\n`;
 }
 
+// A raw surrogate, or a \u escape of one: the only texts that can hold a lone surrogate.
+const MAY_HOLD_SURROGATE = /[\ud800-\udfff]|\\u[dD][89a-fA-F]/;
+const utf8 = new TextDecoder('utf-8');
+
 /**
  * Decodes a body or message the way Go does: the first JSON value of `text` (a string or UTF-8
- * bytes; trailing bytes are ignored), then `codec.decode`.
+ * bytes; trailing bytes are ignored), then `codec.decode`. One deviation from Go: a lone surrogate
+ * in a string that names something (`x-well-formed`: the Create handle, property keys) is refused
+ * instead of becoming U+FFFD, which would silently name another object.
  * @throws InvalidRequestError (a GoJsonSyntaxError for malformed JSON, `EOF` for an empty body).
  */
 export function decodeBody<TOut>(codec: WireCodec<never, unknown, TOut>, text: string | Uint8Array): TOut {
-  return codec.decode(parseGoJson(text));
+  const json = typeof text === 'string' ? text : utf8.decode(text);
+  if (hasWellFormedParts(codec.schema) && MAY_HOLD_SURROGATE.test(json)) refuseIllFormed(codec.schema, json);
+  return codec.decode(parseGoJson(json));
+}
+
+/** Throws the InvalidRequestError of the first ill-formed name in `json`, if any. */
+function refuseIllFormed(schema: TSchema, json: string): void {
+  let strict: unknown;
+  try {
+    strict = decodeWithSchema(schema, parseGoJson(json, { keepLoneSurrogates: true }));
+  } catch {
+    return; // not decodable at all: the ordinary decode reports it
+  }
+  const found = findIllFormed(schema, strict);
+  if (found) throw found;
 }

@@ -10,14 +10,12 @@ import {
   type ContainerMetricsEntry,
   ContainerNotFoundError,
   type ContainerSpec,
-  encodeBody,
   type Properties,
-  Wire,
 } from '@garden-ts/api-types';
 import { ClientContainer } from './container.js';
 import { checkAddress, DEFAULT_CONNECT_TIMEOUT_MS, type GardenAddress } from './dial.js';
 import { GardenConnection } from './garden-connection.js';
-import { encodePathParam, withQuery } from './url-encoding.js';
+import { checkWellFormed } from './url-encoding.js';
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
@@ -43,50 +41,50 @@ export class GardenClient implements Client {
     return this.conn.address;
   }
 
-  /** `GET /ping`. @throws UnrecoverableError when the server cannot recover. */
+  /** The Ping route: the backend's health check. @throws UnrecoverableError when the server cannot recover. */
   async ping(opts?: CallOptions): Promise<void> {
-    await this.conn.empty({ method: 'GET', path: '/ping' }, opts);
+    await this.conn.call('Ping', {}, undefined, opts);
   }
 
   async capacity(opts?: CallOptions): Promise<Capacity> {
-    return this.conn.json({ method: 'GET', path: '/capacity' }, Wire.capacity, opts);
+    return this.conn.call('Capacity', {}, undefined, opts);
   }
 
-  /** Creates a container and returns its handle object. */
+  /**
+   * Creates a container and returns its handle object.
+   * @throws TypeError when `spec.handle` or a property key is not well-formed UTF-16.
+   */
   async create(spec: ContainerSpec, opts?: CallOptions): Promise<Container> {
-    const body = encodeBody(Wire.containerSpec, spec ?? {});
-    const created = await this.conn.json(
-      { method: 'POST', path: '/containers', body },
-      Wire.createResponse,
-      opts,
-    );
+    if (typeof spec?.handle === 'string') checkWellFormed(spec.handle, 'spec.handle');
+    if (typeof spec?.properties === 'object' && spec.properties !== null) {
+      for (const key of Object.keys(spec.properties))
+        checkWellFormed(key, `spec.properties key ${JSON.stringify(key)}`);
+    }
+    const created = await this.conn.call('Create', {}, spec ?? {}, opts);
     return new ClientContainer(this.conn, created);
   }
 
   /** @throws ContainerNotFoundError */
   async destroy(handle: string, opts?: CallOptions): Promise<void> {
-    if (typeof handle !== 'string') throw new TypeError('handle: expected a string');
-    await this.conn.empty({ method: 'DELETE', path: `/containers/${encodePathParam(handle)}` }, opts);
+    checkWellFormed(handle, 'handle');
+    await this.conn.call('Destroy', { handle }, undefined, opts);
   }
 
   /** Containers whose properties match every given key/value. */
   async containers(properties: Properties = {}, opts?: CallOptions): Promise<Container[]> {
     checkProperties(properties);
-    const path = withQuery('/containers', properties);
-    const handles = await this.conn.json({ method: 'GET', path }, Wire.listResponse, opts);
+    const handles = await this.conn.call('List', {}, undefined, opts, properties);
     return handles.map((h) => new ClientContainer(this.conn, h));
   }
 
   /** Info of several containers; per-container failures are typed errors in `error`. */
   async bulkInfo(handles: string[], opts?: CallOptions): Promise<Record<string, ContainerInfoEntry>> {
-    const path = withQuery('/containers/bulk_info', { handles: joinHandles(handles) });
-    return this.conn.json({ method: 'GET', path }, Wire.bulkInfo, opts);
+    return this.conn.call('BulkInfo', {}, undefined, opts, { handles: joinHandles(handles) });
   }
 
   /** Metrics of several containers; per-container failures are typed errors in `error`. */
   async bulkMetrics(handles: string[], opts?: CallOptions): Promise<Record<string, ContainerMetricsEntry>> {
-    const path = withQuery('/containers/bulk_metrics', { handles: joinHandles(handles) });
-    return this.conn.json({ method: 'GET', path }, Wire.bulkMetrics, opts);
+    return this.conn.call('BulkMetrics', {}, undefined, opts, { handles: joinHandles(handles) });
   }
 
   /**
@@ -96,7 +94,7 @@ export class GardenClient implements Client {
    */
   async lookup(handle: string, opts?: CallOptions): Promise<Container> {
     if (typeof handle !== 'string') throw new TypeError('handle: expected a string');
-    const list = await this.conn.json({ method: 'GET', path: '/containers' }, Wire.listResponse, opts);
+    const list = await this.conn.call('List', {}, undefined, opts);
     if (!list.includes(handle)) throw new ContainerNotFoundError(handle);
     return new ClientContainer(this.conn, handle);
   }
@@ -114,6 +112,7 @@ function checkProperties(properties: unknown): void {
     throw new TypeError('properties: expected an object of string values');
   }
   for (const [key, value] of Object.entries(properties)) {
+    checkWellFormed(key, `properties key ${JSON.stringify(key)}`);
     if (typeof value !== 'string') throw new TypeError(`properties.${key}: expected a string`);
   }
 }

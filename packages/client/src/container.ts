@@ -1,5 +1,6 @@
 /**
- * The per-container half of the client: a cheap handle whose methods map 1:1 onto routes.
+ * The per-container half of the client: a cheap handle whose methods map 1:1 onto the routes of
+ * the route table (`ROUTES` of @garden-ts/api-types).
  */
 import type { Readable } from 'node:stream';
 import {
@@ -18,13 +19,13 @@ import {
   type ProcessIO,
   type ProcessSpec,
   type Properties,
+  ROUTES,
   type StreamInSpec,
   type StreamOutSpec,
-  Wire,
 } from '@garden-ts/api-types';
 import type { GardenConnection } from './garden-connection.js';
 import type { ClientProcess } from './process.js';
-import { encodePathParam, withQuery } from './url-encoding.js';
+import { checkWellFormed } from './url-encoding.js';
 
 /** A container on a Garden server. Obtain one from `client.create()` / `lookup()` / `containers()`. */
 export class ClientContainer implements Container {
@@ -34,22 +35,20 @@ export class ClientContainer implements Container {
     readonly handle: string,
   ) {}
 
-  private path(suffix = ''): string {
-    return `/containers/${encodePathParam(this.handle)}${suffix}`;
+  /** The captures of this container's routes. */
+  private get at(): { handle: string } {
+    return { handle: this.handle };
   }
 
-  /** `PUT /containers/:handle/stop` with `{"kill":…}`. */
+  /** The Stop route with `{"kill":…}`: SIGTERM then SIGKILL after the stop timeout, or SIGKILL at once. */
   async stop(kill: boolean, opts?: CallOptions): Promise<void> {
     if (typeof kill !== 'boolean') throw new TypeError('kill: expected a boolean');
-    return this.conn.empty(
-      { method: 'PUT', path: this.path('/stop'), body: encodeBody(Wire.stopRequest, kill) },
-      opts,
-    );
+    return this.conn.call('Stop', this.at, kill, opts);
   }
 
   /** @throws ContainerNotFoundError */
   async info(opts?: CallOptions): Promise<ContainerInfo> {
-    return this.conn.json({ method: 'GET', path: this.path('/info') }, Wire.containerInfo, opts);
+    return this.conn.call('Info', this.at, undefined, opts);
   }
 
   /**
@@ -61,11 +60,7 @@ export class ClientContainer implements Container {
     if (typeof spec.tarStream?.pipe !== 'function') {
       throw new TypeError('spec.tarStream: expected a Readable stream');
     }
-    const path = withQuery(this.path('/files'), { destination: spec.path, user: spec.user ?? '' });
-    return this.conn.empty(
-      { method: 'PUT', path, body: spec.tarStream, contentType: 'application/x-tar' },
-      opts,
-    );
+    return this.conn.upload(this.at, { destination: spec.path, user: spec.user ?? '' }, spec.tarStream, opts);
   }
 
   /**
@@ -74,48 +69,36 @@ export class ClientContainer implements Container {
    */
   async streamOut(spec: StreamOutSpec, opts?: CallOptions): Promise<Readable> {
     if (typeof spec?.path !== 'string') throw new TypeError('spec.path: expected a string');
-    const path = withQuery(this.path('/files'), { source: spec.path, user: spec.user ?? '' });
-    return this.conn.stream({ method: 'GET', path }, opts);
+    return this.conn.download(this.at, { source: spec.path, user: spec.user ?? '' }, opts);
   }
 
   async currentBandwidthLimits(opts?: CallOptions): Promise<BandwidthLimits> {
-    return this.conn.json(
-      { method: 'GET', path: this.path('/limits/bandwidth') },
-      Wire.bandwidthLimits,
-      opts,
-    );
+    return this.conn.call('CurrentBandwidthLimits', this.at, undefined, opts);
   }
 
   async currentCPULimits(opts?: CallOptions): Promise<CPULimits> {
-    return this.conn.json({ method: 'GET', path: this.path('/limits/cpu') }, Wire.cpuLimits, opts);
+    return this.conn.call('CurrentCPULimits', this.at, undefined, opts);
   }
 
   async currentDiskLimits(opts?: CallOptions): Promise<DiskLimits> {
-    return this.conn.json({ method: 'GET', path: this.path('/limits/disk') }, Wire.diskLimits, opts);
+    return this.conn.call('CurrentDiskLimits', this.at, undefined, opts);
   }
 
   async currentMemoryLimits(opts?: CallOptions): Promise<MemoryLimits> {
-    return this.conn.json({ method: 'GET', path: this.path('/limits/memory') }, Wire.memoryLimits, opts);
+    return this.conn.call('CurrentMemoryLimits', this.at, undefined, opts);
   }
 
   /** Maps a host port to a container port (0 = allocate / same as host). */
   async netIn(hostPort: number, containerPort: number, opts?: CallOptions): Promise<NetInRule> {
-    const body = encodeBody(Wire.netInRequest, { handle: this.handle, hostPort, containerPort });
-    return this.conn.json({ method: 'POST', path: this.path('/net/in'), body }, Wire.netInResponse, opts);
+    return this.conn.call('NetIn', this.at, { handle: this.handle, hostPort, containerPort }, opts);
   }
 
   async netOut(rule: NetOutRule, opts?: CallOptions): Promise<void> {
-    return this.conn.empty(
-      { method: 'POST', path: this.path('/net/out'), body: encodeBody(Wire.netOutRule, rule) },
-      opts,
-    );
+    return this.conn.call('NetOut', this.at, rule, opts);
   }
 
   async bulkNetOut(rules: NetOutRule[], opts?: CallOptions): Promise<void> {
-    return this.conn.empty(
-      { method: 'POST', path: this.path('/net/out/bulk'), body: encodeBody(Wire.netOutRules, rules) },
-      opts,
-    );
+    return this.conn.call('BulkNetOut', this.at, rules, opts);
   }
 
   /**
@@ -125,7 +108,7 @@ export class ClientContainer implements Container {
    * @throws ContainerNotFoundError
    */
   async run(spec: ProcessSpec, io: ProcessIO, opts?: CallOptions): Promise<ClientProcess> {
-    const body = encodeBody(Wire.processSpec, spec);
+    const body = encodeBody(ROUTES.Run.request.codec, spec);
     return this.conn.process(this.handle, { kind: 'run', body }, io, opts);
   }
 
@@ -139,38 +122,34 @@ export class ClientContainer implements Container {
   }
 
   async metrics(opts?: CallOptions): Promise<Metrics> {
-    return this.conn.json({ method: 'GET', path: this.path('/metrics') }, Wire.metrics, opts);
+    return this.conn.call('Metrics', this.at, undefined, opts);
   }
 
   /** Sets the grace time (bigint nanoseconds, e.g. `seconds(90)`). */
   async setGraceTime(graceTime: Duration, opts?: CallOptions): Promise<void> {
-    const body = encodeBody(Wire.graceTime, graceTime);
-    return this.conn.empty({ method: 'PUT', path: this.path('/grace_time'), body }, opts);
+    return this.conn.call('SetGraceTime', this.at, graceTime, opts);
   }
 
   async properties(opts?: CallOptions): Promise<Properties> {
-    return this.conn.json({ method: 'GET', path: this.path('/properties') }, Wire.properties, opts);
+    return this.conn.call('Properties', this.at, undefined, opts);
   }
 
   /** @throws GardenError when the property does not exist (message from the backend). */
   async property(name: string, opts?: CallOptions): Promise<string> {
-    const path = this.path(`/properties/${encodePathParam(checkName(name))}`);
-    return this.conn.json({ method: 'GET', path }, Wire.propertyValue, opts);
+    return this.conn.call('Property', { handle: this.handle, key: checkName(name) }, undefined, opts);
   }
 
   async setProperty(name: string, value: string, opts?: CallOptions): Promise<void> {
     if (typeof value !== 'string') throw new TypeError('value: expected a string');
-    const path = this.path(`/properties/${encodePathParam(checkName(name))}`);
-    return this.conn.empty({ method: 'PUT', path, body: encodeBody(Wire.propertyValue, value) }, opts);
+    return this.conn.call('SetProperty', { handle: this.handle, key: checkName(name) }, value, opts);
   }
 
   async removeProperty(name: string, opts?: CallOptions): Promise<void> {
-    const path = this.path(`/properties/${encodePathParam(checkName(name))}`);
-    return this.conn.empty({ method: 'DELETE', path }, opts);
+    return this.conn.call('RemoveProperty', { handle: this.handle, key: checkName(name) }, undefined, opts);
   }
 }
 
 function checkName(name: unknown): string {
-  if (typeof name !== 'string') throw new TypeError('name: expected a string');
+  checkWellFormed(name, 'name');
   return name;
 }

@@ -24,6 +24,7 @@ export function dial(address: GardenAddress, connectTimeoutMs: number): Socket {
     const timer = setTimeout(() => {
       const err = Object.assign(new Error(`dial ${describeAddress(address)}: i/o timeout`), {
         code: 'ETIMEDOUT',
+        syscall: 'connect',
       });
       socket.destroy(err);
     }, connectTimeoutMs);

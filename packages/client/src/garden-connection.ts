@@ -3,12 +3,28 @@
  * applies CallOptions and decodes bodies.
  */
 import type { Readable } from 'node:stream';
-import type { CallOptions, ProcessIO } from '@garden-ts/api-types';
+import {
+  type CallOptions,
+  encodeBody,
+  type ProcessIO,
+  ROUTES,
+  type RouteName,
+  type RouteOf,
+  type RouteParams,
+  type RouteRequestInput,
+  type RouteResponseOutput,
+  type WireCodec,
+} from '@garden-ts/api-types';
 import { callScope, withScope } from './call-options.js';
+import { connectionError } from './connection-errors.js';
 import type { GardenAddress } from './dial.js';
 import { HttpTransport, type PlainRequest, readAll } from './http-transport.js';
 import { type ClientProcess, type ControlRequest, startProcess } from './process.js';
 import { type Decoder, decodeSuccessBody, plainErrorFromBody } from './response-decoding.js';
+import { routeTarget } from './route-target.js';
+
+/** The routes answered with one JSON value for an optional JSON body (protocol §6). */
+export type JsonRouteName = Extract<RouteOf<RouteName>, { kind: 'plain' }>['name'];
 
 /** @internal Shared by ClientContainer and GardenClient. */
 export class GardenConnection {
@@ -21,26 +37,62 @@ export class GardenConnection {
     this.http = new HttpTransport(address, connectTimeoutMs);
   }
 
-  /** A plain call whose 2xx body is decoded with `codec`. */
-  json<T>(req: PlainRequest, codec: Decoder<T>, opts: CallOptions | undefined): Promise<T> {
-    return withScope(opts, async (scope) => decodeSuccessBody(await this.http.call(req, scope), codec));
-  }
-
   /**
-   * A plain call without a result. The 2xx body must still hold a JSON value (`{}`): an empty
-   * body is the error `EOF`, as for the Go client (protocol §4.3) — except StreamIn, whose body
-   * the Go client never reads.
+   * Calls a plain route as the route table describes it: the target from its path (and `query`),
+   * the body encoded with its request codec, the 2xx body decoded with its response codec (an
+   * empty body is the error `EOF`, as for the Go client: protocol §4.3).
    */
-  empty(req: PlainRequest, opts: CallOptions | undefined): Promise<void> {
-    const ignoreBody = typeof req.body === 'object';
+  call<N extends JsonRouteName>(
+    name: N,
+    params: RouteParams<N>,
+    body: RouteRequestInput<N>,
+    opts: CallOptions | undefined,
+    query?: Record<string, string>,
+  ): Promise<RouteResponseOutput<N>> {
+    const route: RouteOf<JsonRouteName> = ROUTES[name];
+    // The table ties each name to its codecs; the compiler sees the union of every route's.
+    const response = route.response.codec as Decoder<unknown> as Decoder<RouteResponseOutput<N>>;
     return withScope(opts, async (scope) => {
-      const body = await this.http.call(req, scope);
-      if (!ignoreBody) decodeSuccessBody(body, anyValue);
+      const req: PlainRequest = { method: route.method, path: routeTarget(name, params, query) };
+      if (route.request.type === 'json') {
+        req.body = encodeBody(route.request.codec as WireCodec<RouteRequestInput<N>, unknown, unknown>, body);
+      }
+      return decodeSuccessBody(await this.http.call(req, scope), response);
     });
   }
 
-  /** A plain call whose 2xx body is handed to the caller as a stream. */
-  async stream(req: PlainRequest, opts: CallOptions | undefined): Promise<Readable> {
+  /**
+   * StreamIn: uploads `tar` (chunked). The 2xx body is not read, as by the Go client.
+   */
+  upload(
+    params: RouteParams<'StreamIn'>,
+    query: Record<string, string>,
+    tar: Readable,
+    opts: CallOptions | undefined,
+  ): Promise<void> {
+    return withScope(opts, async (scope) => {
+      await this.http.call(
+        {
+          method: ROUTES.StreamIn.method,
+          path: routeTarget('StreamIn', params, query),
+          body: tar,
+          contentType: 'application/x-tar',
+        },
+        scope,
+      );
+    });
+  }
+
+  /** StreamOut: the 2xx body handed to the caller as a stream. */
+  async download(
+    params: RouteParams<'StreamOut'>,
+    query: Record<string, string>,
+    opts: CallOptions | undefined,
+  ): Promise<Readable> {
+    const req: PlainRequest = {
+      method: ROUTES.StreamOut.method,
+      path: routeTarget('StreamOut', params, query),
+    };
     const scope = callScope(opts);
     try {
       scope.throwIfAborted();
@@ -48,7 +100,10 @@ export class GardenConnection {
       const status = res.statusCode ?? 0;
       if (status < 200 || status > 299) {
         try {
-          throw plainErrorFromBody(status, await readAll(res));
+          const body = await readAll(res).catch((err: unknown) => {
+            throw connectionError(this.address, err);
+          });
+          throw plainErrorFromBody(status, body);
         } finally {
           release();
           scope.dispose();
@@ -67,7 +122,8 @@ export class GardenConnection {
       };
       // An early server close must surface as a stream error, not as a silent short stream.
       const onAborted = () => {
-        if (!res.destroyed) res.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+        const lost = Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
+        if (!res.destroyed) res.destroy(connectionError(this.address, lost, 'during the download'));
       };
       res.once('end', finish);
       res.once('close', finish);
@@ -96,5 +152,3 @@ export class GardenConnection {
     );
   }
 }
-
-const anyValue: Decoder<unknown> = { decode: (value) => value };

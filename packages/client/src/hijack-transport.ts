@@ -7,14 +7,15 @@
  * every byte that followed the head (including bytes that arrived in the same packet).
  */
 import type { Socket } from 'node:net';
-import { GardenError } from '@garden-ts/api-types';
+import { GardenError, type HttpMethod } from '@garden-ts/api-types';
 import type { CallScope } from './call-options.js';
+import { connectionError, earlyEof } from './connection-errors.js';
 import { dial, type GardenAddress } from './dial.js';
 import { decodeErrorValue, EnvelopeDecodeError } from './response-decoding.js';
 
 /** One request on a hijacked route. */
 export interface HijackRequest {
-  method: 'GET' | 'POST';
+  method: HttpMethod;
   /** Already-encoded path (and query). */
   path: string;
   /** Extra headers after Host and User-Agent, in order. */
@@ -128,7 +129,7 @@ export function hijackedErrorFromBody(statusCode: number, body: Buffer): Error {
 /**
  * Performs one hijacked exchange. Resolves once a 2xx head arrived, with the socket paused;
  * rejects with the typed Garden error for a non-2xx answer (after reading its framed body and
- * closing the socket), with the transport error, or with the scope's abort error (the socket is
+ * closing the socket), a GardenConnectionError, or the scope's abort error (the socket is
  * destroyed in every failure case).
  */
 export function hijack(
@@ -197,14 +198,15 @@ export function hijack(
       }
       finishError(false);
     };
+    const closedEarly = () => earlyEof(address, `before the response head of ${req.method} ${req.path}`);
     const onEnd = () => {
       if (head) return finishError(true);
-      fail(new GardenError(`${req.method} ${req.path}: connection closed before the response head: EOF`));
+      fail(closedEarly());
     };
-    const onError = (err: Error) => fail(err);
+    const onError = (err: Error) => fail(connectionError(address, err));
     const onClose = () => {
       if (head) finishError(true);
-      fail(new GardenError(`${req.method} ${req.path}: connection closed before the response head: EOF`));
+      fail(closedEarly());
     };
     const removeAbort = scope.onAbort((err) => fail(err));
 

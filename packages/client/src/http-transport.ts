@@ -4,12 +4,12 @@
  */
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
+import type { HttpMethod } from '@garden-ts/api-types';
 import type { CallScope } from './call-options.js';
+import { connectionError } from './connection-errors.js';
 import { dial, type GardenAddress } from './dial.js';
 import { USER_AGENT } from './hijack-transport.js';
 import { plainErrorFromBody } from './response-decoding.js';
-
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /** One plain request. */
 export interface PlainRequest {
@@ -32,6 +32,8 @@ export class HttpTransport {
   /**
    * Sends `req` and resolves with the response once its head arrived. Until the returned
    * `release()` is called, an abort of `scope` destroys the response (with the abort error).
+   * @throws GardenConnectionError when the server cannot be reached or the connection breaks
+   *   before the head; a stream body's own error; the scope's abort error.
    */
   open(req: PlainRequest, scope: CallScope): Promise<{ res: IncomingMessage; release: () => void }> {
     return new Promise((resolve, reject) => {
@@ -49,6 +51,7 @@ export class HttpTransport {
 
       let settled = false;
       let response: IncomingMessage | undefined;
+      let bodyError: Error | undefined;
       const clientRequest = httpRequest({
         method: req.method,
         path: req.path,
@@ -74,13 +77,16 @@ export class HttpTransport {
         if (settled) return;
         settled = true;
         removeAbort();
-        reject(err);
+        reject(err === bodyError ? err : connectionError(this.address, err));
       });
       if (json) clientRequest.end(json);
       else if (req.body && typeof req.body !== 'string') {
         const body = req.body;
         // A failing tar stream aborts the upload with its own error (reported by 'error' above).
-        const onBodyError = (err: Error) => clientRequest.destroy(err);
+        const onBodyError = (err: Error) => {
+          bodyError = err;
+          clientRequest.destroy(err);
+        };
         body.once('error', onBodyError);
         body.once('end', () => body.off('error', onBodyError));
         clientRequest.once('close', () => {
@@ -96,12 +102,15 @@ export class HttpTransport {
 
   /**
    * Sends `req` and reads the whole response body.
-   * @throws the typed Garden error for a non-2xx status; the transport or abort error otherwise.
+   * @throws the typed Garden error for a non-2xx status; a GardenConnectionError or the abort
+   *   error otherwise.
    */
   async call(req: PlainRequest, scope: CallScope): Promise<Buffer> {
     const { res, release } = await this.open(req, scope);
     try {
-      const body = await readAll(res);
+      const body = await readAll(res).catch((err: unknown) => {
+        throw connectionError(this.address, err);
+      });
       const status = res.statusCode ?? 0;
       if (status < 200 || status > 299) throw plainErrorFromBody(status, body);
       return body;

@@ -2,6 +2,7 @@
  * @garden-ts/client — a typed Garden client, wire-compatible with the canonical Go server.
  * @packageDocumentation
  */
+export { GardenConnectionError } from '@garden-ts/api-types';
 export { GardenAbortError } from './call-options.js';
 export { type ClientOptions, createClient, GardenClient } from './client.js';
 export { ClientContainer } from './container.js';

@@ -7,14 +7,18 @@ import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import {
   type CallOptions,
+  GardenConnectionError,
   GardenError,
   GoJsonStreamDecoder,
+  isSignal,
   type Process,
   type ProcessIO,
+  ROUTES,
   type Signal,
   type TTYSpec,
 } from '@garden-ts/api-types';
 import { type CallScope, GardenAbortError, withScope } from './call-options.js';
+import { connectionError, earlyEof } from './connection-errors.js';
 import {
   decodeServerMessage,
   type ServerMessage,
@@ -23,10 +27,10 @@ import {
   stdinEofMessage,
   ttyMessage,
 } from './control-messages.js';
-import type { GardenAddress } from './dial.js';
+import { describeAddress, type GardenAddress } from './dial.js';
 import { type HijackedConnection, type HijackRequest, hijack } from './hijack-transport.js';
 import { type OutputPump, pumpOutput } from './output-pump.js';
-import { encodePathParam } from './url-encoding.js';
+import { routeTarget } from './route-target.js';
 
 /** Where and how to open the connections of one process. */
 export interface ProcessTarget {
@@ -50,6 +54,7 @@ class ControlReader {
 
   constructor(
     private readonly socket: Socket,
+    private readonly address: GardenAddress,
     leftover: Buffer,
     onFirst: (msg: ServerMessage | Error) => void,
   ) {
@@ -115,24 +120,34 @@ class ControlReader {
     } catch (err) {
       return this.fail(err as Error);
     }
-    this.fail(new Error('EOF'));
+    this.lost(earlyEof(this.address, this.first ? 'before the first message' : 'before the process exited'));
   };
 
-  private readonly onError = (err: Error) => this.fail(err);
+  private readonly onError = (err: Error) =>
+    this.lost(
+      connectionError(
+        this.address,
+        err,
+        this.first ? 'before the first message' : 'before the process exited',
+      ),
+    );
 
+  /** The control stream held something that is not a ProcessPayload (a protocol error). */
   private fail(err: Error) {
+    // Like Go's Run/Attach: a broken first message fails the call with the decoder's error.
+    this.lost(
+      this.first
+        ? new GardenError(err.message, { cause: err })
+        : new GardenError(`connection: decode failed: ${err.message}`, { cause: err }),
+    );
+  }
+
+  /** Ends reading with `error` (handed to a pending first-message waiter too). */
+  private lost(error: Error) {
     const first = this.first;
-    if (first) {
-      // Like Go's Run/Attach: a broken first message fails the call with the decoder's error.
-      const error = new GardenError(err.message, { cause: err });
-      this.first = undefined;
-      this.finish({ ok: false, error });
-      return first(error);
-    }
-    this.finish({
-      ok: false,
-      error: new GardenError(`connection: decode failed: ${err.message}`, { cause: err }),
-    });
+    this.first = undefined;
+    this.finish({ ok: false, error });
+    first?.(error);
   }
 
   private finish(outcome: Outcome) {
@@ -224,6 +239,7 @@ export class ClientProcess implements Process {
   constructor(
     readonly id: string,
     private readonly control: Socket,
+    private readonly address: GardenAddress,
     controlOutcome: Promise<Outcome>,
     private readonly outputs: OutputPump[],
     stdin: Readable | undefined,
@@ -249,9 +265,11 @@ export class ClientProcess implements Process {
 
   /**
    * Resolves with the exit status once the process exited and all its output was written to the
-   * ProcessIO writables. Rejects with `connection: process error: …` (the backend failed to wait),
-   * `connection: decode failed: …` (the control connection broke, e.g. the server went away), or
-   * a {@link GardenAbortError} when *this call's* signal/timeout fired (the process is unaffected
+   * ProcessIO writables. Rejects with a GardenError `connection: process error: …` (the backend
+   * failed to wait) or `connection: decode failed: …` (the server sent something that is not a
+   * control message), a {@link GardenConnectionError} when the control connection broke or
+   * closed first (e.g. the server went away; `transportCode` `EOF`, `ECONNRESET`, …), or a
+   * {@link GardenAbortError} when *this call's* signal/timeout fired (the process is unaffected
    * and `wait()` can be called again).
    */
   wait(opts?: CallOptions): Promise<number> {
@@ -260,7 +278,7 @@ export class ClientProcess implements Process {
 
   /** Sends terminate (0) or kill (1). Resolves once the message was written. */
   signal(signal: Signal, opts?: CallOptions): Promise<void> {
-    if (!Number.isInteger(signal) || signal < 0) {
+    if (!isSignal(signal)) {
       return Promise.reject(
         new TypeError(`signal: expected Signal.Terminate (0) or Signal.Kill (1), got ${signal}`),
       );
@@ -290,10 +308,19 @@ export class ClientProcess implements Process {
   private writeControl(message: string): Promise<void> {
     return new Promise((resolve, reject) => {
       if (this.control.destroyed || !this.control.writable) {
-        reject(new GardenError('connection: the control connection is closed'));
+        const where = describeAddress(this.address);
+        reject(
+          new GardenConnectionError(
+            `connection to the Garden server at ${where}: the control connection is closed`,
+            {
+              address: where,
+              transportCode: 'CLOSED',
+            },
+          ),
+        );
         return;
       }
-      this.control.write(message, (err) => (err ? reject(err) : resolve()));
+      this.control.write(message, (err) => (err ? reject(connectionError(this.address, err)) : resolve()));
     });
   }
 
@@ -339,16 +366,16 @@ export async function startProcess(
   scope: CallScope,
 ): Promise<ClientProcess> {
   checkIO(io);
-  const handle = encodePathParam(target.handle);
+  const { handle } = target;
   const hijackRequest: HijackRequest =
     request.kind === 'run'
       ? {
-          method: 'POST',
-          path: `/containers/${handle}/processes`,
+          method: ROUTES.Run.method,
+          path: routeTarget('Run', { handle }),
           headers: [['Content-Type', 'application/json']],
           body: request.body,
         }
-      : { method: 'GET', path: `/containers/${handle}/processes/${encodePathParam(request.processId)}` };
+      : { method: ROUTES.Attach.method, path: routeTarget('Attach', { handle, pid: request.processId }) };
   const control = await hijack(target.address, target.connectTimeoutMs, hijackRequest, scope);
   const opened: OutputPump[] = [];
   const abandon = () => {
@@ -360,7 +387,7 @@ export async function startProcess(
     let reader!: ControlReader;
     const first = await new Promise<ServerMessage>((resolve, reject) => {
       removeAbort = scope.onAbort(reject);
-      reader = new ControlReader(control.socket, control.leftover, (msg) =>
+      reader = new ControlReader(control.socket, target.address, control.leftover, (msg) =>
         msg instanceof Error ? reject(msg) : resolve(msg),
       );
     });
@@ -369,36 +396,46 @@ export async function startProcess(
     const streamId = first.streamId ?? '';
 
     let hijackFailure: Error | undefined;
-    for (const [name, dest] of [
-      ['stdout', io.stdout],
-      ['stderr', io.stderr],
+    for (const [stream, dest] of [
+      ['Stdout', io.stdout],
+      ['Stderr', io.stderr],
     ] as const) {
       if (!dest || hijackFailure) continue;
-      const path = `/containers/${handle}/processes/${encodePathParam(processId)}/attaches/${encodePathParam(streamId)}/${name}`;
+      const path = routeTarget(stream, { handle, pid: processId, streamid: streamId });
       let conn: HijackedConnection;
       try {
         conn = await hijack(
           target.address,
           target.connectTimeoutMs,
-          { method: 'GET', path, headers: [['Content-Type', 'application/json']] },
+          { method: ROUTES[stream].method, path, headers: [['Content-Type', 'application/json']] },
           scope,
         );
       } catch (err) {
         if (err instanceof GardenAbortError) throw err;
         // Like the Go client: Run/Attach still succeed, and wait() reports the failure.
-        const stream = name === 'stdout' ? 'Stdout' : 'Stderr';
-        hijackFailure = new GardenError(
-          `connection: failed to hijack stream ${stream}: ${(err as Error).message}`,
-          {
-            cause: err,
-          },
-        );
+        const message = `connection: failed to hijack stream ${stream}: ${(err as Error).message}`;
+        hijackFailure =
+          err instanceof GardenConnectionError
+            ? new GardenConnectionError(message, {
+                address: err.address,
+                transportCode: err.transportCode,
+                cause: err,
+              })
+            : new GardenError(message, { cause: err });
         continue;
       }
       opened.push(pumpOutput(conn, dest));
     }
     scope.throwIfAborted();
-    return new ClientProcess(processId, control.socket, reader.outcome, opened, io.stdin, hijackFailure);
+    return new ClientProcess(
+      processId,
+      control.socket,
+      target.address,
+      reader.outcome,
+      opened,
+      io.stdin,
+      hijackFailure,
+    );
   } catch (err) {
     removeAbort();
     abandon();

@@ -2,6 +2,8 @@
  * Path and query encoding matching what the Go client puts on the wire (protocol §2.2, §2.3).
  */
 
+import { illFormedReason } from '@garden-ts/api-types';
+
 const UNRESERVED = /[A-Za-z0-9\-_.~]/;
 
 /** Replaces lone UTF-16 surrogates with U+FFFD so the value has a UTF-8 encoding. */
@@ -10,12 +12,23 @@ function wellFormed(value: string): string {
 }
 
 /**
- * Encodes one path parameter. `encodeURIComponent` also escapes `/`, `?`, `#`, `%` and `+`
- * (as `%2B`), all of which the Go server's form-decoding of captures turns back into the
- * original value; Go's own client would send `+` raw, which the server reads as a space.
+ * Encodes one path parameter (a handle, property key, process or stream id). `encodeURIComponent`
+ * also escapes `/`, `?`, `#`, `%` and `+` (as `%2B`), all of which the Go server's form-decoding
+ * of captures turns back into the original value; Go's own client would send `+` raw, which the
+ * server reads as a space.
+ * @throws TypeError naming `name` when the value is not a string or holds a lone surrogate (it
+ *   would reach the server as U+FFFD and name another object).
  */
-export function encodePathParam(value: string): string {
-  return encodeURIComponent(wellFormed(value));
+export function encodePathParam(value: string, name = 'value'): string {
+  checkWellFormed(value, name);
+  return encodeURIComponent(value);
+}
+
+/** @throws TypeError naming `name` unless `value` is a well-formed string. */
+export function checkWellFormed(value: unknown, name: string): asserts value is string {
+  if (typeof value !== 'string') throw new TypeError(`${name}: expected a string`);
+  const reason = illFormedReason(value);
+  if (reason !== undefined) throw new TypeError(`${name}: ${reason}`);
 }
 
 /** Go `url.QueryEscape`: unreserved bytes kept, space as `+`, everything else `%XX` (uppercase). */

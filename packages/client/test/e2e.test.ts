@@ -49,7 +49,14 @@ describe('end to end (TS server only)', { timeout: 20_000 }, () => {
       const proc = await c.run({ path: 'sleep', args: ['100'] }, { stdout: collector().stream });
       const waiting = proc.wait();
       await own.close();
-      await expect(waiting).rejects.toThrow(/^connection: decode failed: /);
+      await expect(waiting).rejects.toMatchObject({
+        name: 'GardenConnectionError',
+        code: 'GARDEN_CONNECTION',
+        address: `unix:${own.socketPath}`,
+        message: expect.stringMatching(
+          /^connection to the Garden server at unix:.* (closed|lost) before the process exited/,
+        ),
+      });
     } finally {
       await own.close();
     }

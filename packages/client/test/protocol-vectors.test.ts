@@ -16,7 +16,7 @@ import {
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientContainer } from '../src/container.js';
 import { GardenConnection } from '../src/garden-connection.js';
-import { createClient, type GardenClient } from '../src/index.js';
+import { createClient, type GardenClient, GardenConnectionError } from '../src/index.js';
 import {
   chunkedResponse,
   hijackHead,
@@ -815,9 +815,16 @@ describe('control stream outcomes (§7.5)', () => {
     await expect(proc.wait()).rejects.toThrow(/^connection: process error: boom$/);
   });
 
-  it('EOF without a final message rejects with "connection: decode failed: EOF"', async () => {
+  it('EOF without a final message rejects with a connection error (transportCode EOF)', async () => {
     const proc = await runWith('');
-    await expect(proc.wait()).rejects.toThrow(/^connection: decode failed: EOF$/);
+    const err = await proc.wait().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GardenConnectionError);
+    expect(err).toMatchObject({
+      transportCode: 'EOF',
+      message: expect.stringMatching(
+        /^connection to the Garden server at unix:\S+ closed before the process exited: EOF$/,
+      ),
+    });
   });
 
   it('garbage rejects with "connection: decode failed: …"', async () => {

@@ -1,14 +1,15 @@
 /**
  * Aborts, timeouts, disconnects and backpressure, against raw servers that misbehave on purpose.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
+import { GardenError } from '@garden-ts/api-types';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientContainer } from '../src/container.js';
 import { GardenConnection } from '../src/garden-connection.js';
-import { createClient, GardenAbortError } from '../src/index.js';
+import { createClient, GardenAbortError, GardenConnectionError } from '../src/index.js';
 import { hijackHead, plainResponse, type RawServer, startRawServer } from './raw-server.js';
 
 let server: RawServer | undefined;
@@ -82,14 +83,113 @@ describe('plain calls', () => {
     await expect(client.ping({ timeout: -1 })).rejects.toThrow(/timeout/);
   });
 
-  it('a missing socket is a connection error', async () => {
+  it('refuses ill-formed handles and property keys before sending anything', async () => {
+    server = await startRawServer(async (conn) => {
+      await conn.readRequest();
+      conn.end(plainResponse('200 OK', '{}\n'));
+    });
+    const client = createClient({ socketPath: server.socketPath });
+    const c = containerOn(server.socketPath);
+    for (const [call, message] of [
+      [() => client.create({ handle: 'a\ud800' }), /^spec\.handle: ill-formed UTF-16/],
+      [() => client.create({ properties: { '\udc00': 'v' } }), /^spec\.properties key .* ill-formed UTF-16/],
+      [() => client.destroy('\ud800'), /^handle: ill-formed UTF-16/],
+      [() => client.containers({ '\ud800': 'x' }), /^properties key .* ill-formed UTF-16/],
+      [() => c.setProperty('\ud800', 'v'), /^name: ill-formed UTF-16/],
+      [() => c.attach('\ud800', {}), /^pid: ill-formed UTF-16/],
+    ] as const) {
+      await expect(call()).rejects.toThrow(message);
+    }
+    expect(server.connections).toHaveLength(0);
+  });
+
+  it('a missing socket is a typed connection error naming the server, the socket error its cause', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'garden-client-'));
     try {
-      const client = createClient({ socketPath: join(dir, 'missing.sock') });
-      await expect(client.ping()).rejects.toMatchObject({ code: 'ENOENT' });
+      const socketPath = join(dir, 'missing.sock');
+      const client = createClient({ socketPath });
+      for (const call of [
+        () => client.ping(),
+        () => containerOn(socketPath).streamOut({ path: '/x' }),
+        () => containerOn(socketPath).run({ path: 'x' }, {}),
+      ]) {
+        const err = await call().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(GardenConnectionError);
+        expect(err).toBeInstanceOf(GardenError);
+        expect(err).toMatchObject({
+          code: 'GARDEN_CONNECTION',
+          transportCode: 'ENOENT',
+          address: `unix:${socketPath}`,
+          statusCode: 0,
+          message: `cannot connect to the Garden server at unix:${socketPath}: connect ENOENT ${socketPath}`,
+          cause: { code: 'ENOENT', syscall: 'connect' },
+        });
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('a refused connection is a connection error ECONNREFUSED', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'garden-client-'));
+    try {
+      // Not a listening socket (as a stale socket file left by a dead server): refused.
+      const socketPath = join(dir, 'stale.sock');
+      writeFileSync(socketPath, '');
+      const err = await createClient({ socketPath })
+        .ping()
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(GardenConnectionError);
+      expect(err).toMatchObject({
+        transportCode: 'ECONNREFUSED',
+        message: `cannot connect to the Garden server at unix:${socketPath}: connect ECONNREFUSED ${socketPath}`,
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a server closing before its answer is a connection error, not a raw socket error', async () => {
+    server = await startRawServer(async (conn) => {
+      await conn.readRequest();
+      conn.socket.destroy();
+    });
+    const err = await createClient({ socketPath: server.socketPath })
+      .capacity()
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GardenConnectionError);
+    expect(err).toMatchObject({
+      transportCode: 'ECONNRESET',
+      message: expect.stringMatching(/^connection to the Garden server at unix:\S+ lost: socket hang up$/),
+      cause: { code: 'ECONNRESET' },
+    });
+  });
+
+  it('a response cut short is a connection error', async () => {
+    server = await startRawServer(async (conn) => {
+      await conn.readRequest();
+      await conn.write(
+        'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"Memory',
+      );
+      conn.socket.destroy();
+    });
+    const err = await createClient({ socketPath: server.socketPath })
+      .capacity()
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GardenConnectionError);
+    expect((err as GardenConnectionError).transportCode).toBe('ECONNRESET');
+  });
+
+  it('malformed HTTP from the server is a connection error carrying the parser code', async () => {
+    server = await startRawServer(async (conn) => {
+      await conn.readRequest();
+      conn.end('garbage, not HTTP\r\n\r\n');
+    });
+    const err = await createClient({ socketPath: server.socketPath })
+      .ping()
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GardenConnectionError);
+    expect((err as GardenConnectionError).transportCode).toMatch(/^HPE_/);
   });
 
   it('streamOut: an abort mid-download errors the stream', async () => {
@@ -160,7 +260,11 @@ describe('run and attach', () => {
     );
     await new Promise((r) => setTimeout(r, 20));
     for (const conn of server.connections) conn.socket.destroy();
-    await expect(proc.wait()).rejects.toThrow(/^connection: decode failed: /);
+    const err = await proc.wait().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GardenConnectionError);
+    expect((err as Error).message).toMatch(
+      /^connection to the Garden server at unix:\S+ (closed|lost) before the process exited/,
+    );
     expect(Buffer.concat(out).toString()).toBe('partial');
   });
 
@@ -174,7 +278,11 @@ describe('run and attach', () => {
       { path: 'x' },
       { stdout: new Writable({ write: (_c, _e, cb) => cb() }) },
     );
-    await expect(proc.wait()).rejects.toThrow(/^connection: failed to hijack stream Stdout: /);
+    const err = await proc.wait().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GardenConnectionError);
+    expect((err as Error).message).toMatch(
+      /^connection: failed to hijack stream Stdout: connection to the Garden server at unix:\S+ closed before the response head of GET \S+\/stdout: EOF$/,
+    );
     await server.connections[0]!.closed;
   });
 
@@ -197,7 +305,12 @@ describe('run and attach', () => {
     });
     const proc = await containerOn(server.socketPath).run({ path: 'x' }, {});
     expect(await proc.wait()).toBe(0);
-    await expect(proc.signal(1)).rejects.toThrow(/control connection is closed/);
+    const err = await proc.signal(1).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GardenConnectionError);
+    expect(err).toMatchObject({
+      transportCode: 'CLOSED',
+      message: expect.stringMatching(/control connection is closed$/),
+    });
   });
 
   it('applies backpressure to a slow stdout and leaves no listeners behind', async () => {

@@ -57,7 +57,11 @@ describe('encodePathParam', () => {
     );
   });
 
-  it('replaces lone surrogates instead of throwing', () => {
-    expect(encodePathParam('a\ud800b')).toBe('a%EF%BF%BDb');
+  it('refuses lone surrogates, naming the parameter (they would name another object)', () => {
+    expect(() => encodePathParam('a\ud800b', 'handle')).toThrow(
+      new TypeError('handle: ill-formed UTF-16: lone surrogate \\ud800 at index 1'),
+    );
+    expect(() => encodePathParam('\udc00', 'key')).toThrow('key: ill-formed UTF-16');
+    expect(encodePathParam('\ud83d\ude00', 'handle')).toBe('%F0%9F%98%80');
   });
 });

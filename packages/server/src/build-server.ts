@@ -6,6 +6,7 @@
  * `serverFactory`), where one `onRequest` hook routes with Go `pat` semantics and answers with
  * Go-shaped bytes. fastify supplies pino logging with request ids, `inject()` and close handling.
  */
+import { readFileSync } from 'node:fs';
 import { chmod, rm } from 'node:fs/promises';
 import {
   createServer as createHttpServer,
@@ -14,7 +15,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { type Backend, type Duration, toMillis } from '@garden-ts/api-types';
+import { type Backend, type Duration, SECOND, toMillis } from '@garden-ts/api-types';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { Bomberman } from './grace/bomberman.js';
@@ -22,8 +23,10 @@ import { DestroyGuard } from './grace/destroy-guard.js';
 import { serveHijacked } from './handlers/hijacked-routes.js';
 import { answerMatch } from './handlers/plain-routes.js';
 import { createFrontDoor, type FastRequest, handToHttp, type RawRequest } from './http/front-door.js';
+import { DEFAULT_MAX_IDLE_CONNECTIONS, IdleConnections } from './http/idle-connections.js';
 import { readBody } from './http/read-body.js';
 import { goBadRequest, writeAnswer } from './http/responses.js';
+import { serializeError } from './log-errors.js';
 import { StreamRegistry } from './process/stream-registry.js';
 import { hasValidEscapes, splitTarget } from './routing/form-decoding.js';
 import { matchRoute } from './routing/router.js';
@@ -31,12 +34,20 @@ import type { ServerContext } from './server-context.js';
 
 export interface BuildServerOptions {
   backend: Backend;
-  /** A pino logger; omitted or `false` = no logging. */
+  /** A pino logger; omitted or `false` = no logging. Errors are logged through {@link serializeError}. */
   logger?: Logger | false;
   /** Grace time substituted at Create when the spec has none (0 = never reap such containers). */
   defaultGraceTime?: Duration;
-  /** Close a connection whose first request head takes longer than this (0/omitted = no limit). */
+  /**
+   * Close a connection whose request head takes longer than this, without answering (Go's
+   * ReadHeaderTimeout). Default {@link DEFAULT_READ_HEADER_TIMEOUT}; 0 = no limit.
+   */
   readHeaderTimeout?: Duration;
+  /**
+   * At most this many connections may wait idle for a request head; beyond it the longest-idle
+   * ones (idle for at least 1 s) are closed. Default {@link DEFAULT_MAX_IDLE_CONNECTIONS}.
+   */
+  maxIdleConnections?: number;
   /** Call `backend.start()` in `listen()` (default true). `close()` always calls `backend.stop()`. */
   startBackend?: boolean;
   /** How long a finished process stream stays resolvable for late Stdout/Stderr readers (ms; Go: 60 s). */
@@ -44,6 +55,24 @@ export interface BuildServerOptions {
 }
 
 export type ListenOptions = { socketPath: string } | { host: string; port: number };
+
+/** Go sends its request head at once; a minute is generous and still ends half-open connections. */
+export const DEFAULT_READ_HEADER_TIMEOUT: Duration = 60n * SECOND;
+
+/**
+ * The listen backlog: the system maximum (`net.core.somaxconn`; the kernel caps any larger value
+ * anyway), not Node's 511, so a burst of connects from many clients is queued instead of refused
+ * with EAGAIN.
+ */
+function listenBacklog(): number {
+  try {
+    const max = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim());
+    if (Number.isInteger(max) && max > 0) return max;
+  } catch {
+    // not Linux, or no procfs
+  }
+  return 4096;
+}
 
 export interface GardenServer {
   readonly fastify: FastifyInstance<HttpServer, IncomingMessage, ServerResponse, Logger>;
@@ -63,7 +92,12 @@ export interface GardenServer {
 
 export function buildServer(options: BuildServerOptions): GardenServer {
   const { backend } = options;
-  const log: Logger = options.logger || pino({ enabled: false });
+  const headerTimeoutMs = toMillis(options.readHeaderTimeout ?? DEFAULT_READ_HEADER_TIMEOUT);
+  // Every error is logged with its cause chain and codes (log-errors.ts), whatever the caller's
+  // logger does with `err` otherwise.
+  const log: Logger = options.logger
+    ? options.logger.child({}, { serializers: { err: serializeError } })
+    : pino({ enabled: false });
   let httpServer: HttpServer | undefined;
   // One request-id sequence for both plain paths and the hijacked path.
   let reqCounter = 0;
@@ -82,6 +116,8 @@ export function buildServer(options: BuildServerOptions): GardenServer {
           // Go answers a missing Host with its own text; we check it ourselves.
           requireHostHeader: false,
           requestTimeout: 0,
+          // The read-header timeout also bounds heads that reach Node's parser (0 = none).
+          headersTimeout: headerTimeoutMs,
           keepAliveTimeout: 0,
           maxHeaderSize: 1024 * 1024,
         },
@@ -133,14 +169,21 @@ export function buildServer(options: BuildServerOptions): GardenServer {
         socket.destroy();
       }
     };
-    if (busy.has(socket)) afterResponse.set(socket, answer);
+    // A request whose own body is broken (e.g. an invalid chunk) is answered now: its handler
+    // would otherwise wait forever for the rest of the body.
+    const current = reading.get(socket);
+    if (busy.has(socket) && (current === undefined || current.complete)) afterResponse.set(socket, answer);
     else answer();
   };
+  // The request each HTTP-path socket is serving (to tell a broken body from later garbage).
+  const reading = new WeakMap<Socket, IncomingMessage>();
   const afterResponse = new Map<Socket, () => void>();
   const sockets = new Set<Socket>();
+  const idle = new IdleConnections(options.maxIdleConnections ?? DEFAULT_MAX_IDLE_CONNECTIONS);
   // One shared listener instead of a closure per connection (`this` is the socket).
   function forgetSocket(this: Socket) {
     sockets.delete(this);
+    idle.active(this);
   }
   const busy = new Map<Socket, number>();
   let inFlight = 0;
@@ -152,6 +195,7 @@ export function buildServer(options: BuildServerOptions): GardenServer {
   const plainBegin = (socket: Socket) => {
     inFlight++;
     busy.set(socket, (busy.get(socket) ?? 0) + 1);
+    idle.active(socket);
   };
   // Its response is complete: run a deferred parser-error answer, or end the connection when
   // the server is stopping.
@@ -165,11 +209,13 @@ export function buildServer(options: BuildServerOptions): GardenServer {
       afterResponse.delete(socket);
       if (pendingAnswer) pendingAnswer();
       else if (closing) socket.end();
+      else if (!socket.destroyed && socket.writable) idle.waiting(socket);
     }
     if (inFlight === 0) inFlightDrained?.();
   };
   const plainStarted = (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket;
+    reading.set(socket, req);
     plainBegin(socket);
     res.once('close', () => plainEnded(socket));
   };
@@ -289,6 +335,7 @@ export function buildServer(options: BuildServerOptions): GardenServer {
   const isHijacked = (socket: Socket) => hijackedSockets.has(socket);
   const onHijack = (raw: RawRequest) => {
     hijackedSockets.add(raw.socket);
+    idle.active(raw.socket);
     const reqLog = log.child({ reqId: nextReqId() });
     const vcap = raw.head.headers.find(([k]) => k.toLowerCase() === 'x-vcap-request-id')?.[1];
     const hijackLog = vcap ? reqLog.child({ session: vcap }) : reqLog;
@@ -297,8 +344,9 @@ export function buildServer(options: BuildServerOptions): GardenServer {
       'hijacked request',
     );
     serveHijacked(ctx, {
-      route: raw.route.name as 'Run' | 'Attach' | 'Stdout' | 'Stderr',
+      route: raw.route.name,
       params: raw.params,
+      illFormed: raw.illFormed,
       socket: raw.socket,
       body: raw.body,
       rest: raw.rest,
@@ -306,7 +354,10 @@ export function buildServer(options: BuildServerOptions): GardenServer {
       continuePlain: (rest) => {
         hijackedSockets.delete(raw.socket);
         if (closing) raw.socket.end();
-        else handToHttp(httpServer!, raw.socket, rest);
+        else {
+          idle.waiting(raw.socket);
+          handToHttp(httpServer!, raw.socket, rest);
+        }
       },
     });
   };
@@ -321,8 +372,9 @@ export function buildServer(options: BuildServerOptions): GardenServer {
       sockets.add(socket);
       socket.on('close', forgetSocket);
       if (closing) socket.destroy();
+      else idle.waiting(socket);
     },
-    readHeaderTimeoutMs: options.readHeaderTimeout ? toMillis(options.readHeaderTimeout) : 0,
+    readHeaderTimeoutMs: headerTimeoutMs,
   });
 
   let closePromise: Promise<void> | undefined;
@@ -379,7 +431,7 @@ export function buildServer(options: BuildServerOptions): GardenServer {
         await rm(opts.socketPath, { force: true });
         await new Promise<void>((resolve, reject) => {
           front.once('error', reject);
-          front.listen(opts.socketPath, () => {
+          front.listen({ path: opts.socketPath, backlog: listenBacklog() }, () => {
             front.off('error', reject);
             resolve();
           });
@@ -388,7 +440,7 @@ export function buildServer(options: BuildServerOptions): GardenServer {
       } else {
         await new Promise<void>((resolve, reject) => {
           front.once('error', reject);
-          front.listen(opts.port, opts.host, () => {
+          front.listen({ port: opts.port, host: opts.host, backlog: listenBacklog() }, () => {
             front.off('error', reject);
             resolve();
           });

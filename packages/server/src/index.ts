@@ -1,23 +1,15 @@
 /**
  * @garden-ts/server: the Garden HTTP server over any Backend, wire-compatible with the canonical
- * Go server (see the protocol doc), and the building blocks it is made of.
+ * Go server (see the protocol doc). The daemon that wires backends to it is @garden-ts/gardend.
  */
 export {
   type BuildServerOptions,
   buildServer,
+  DEFAULT_READ_HEADER_TIMEOUT,
   type GardenServer,
   type ListenOptions,
 } from './build-server.js';
-export { Bomberman } from './grace/bomberman.js';
-export { DestroyGuard } from './grace/destroy-guard.js';
-export { TimeBomb } from './grace/timebomb.js';
-export { HandBackStore } from './process/hand-back-store.js';
-export { type OutputKind, OutputReader, type OutputReaderOptions } from './process/output-reader.js';
-export { StartupBuffer } from './process/startup-buffer.js';
-export {
-  type StartupBuffers,
-  StreamRegistry,
-  type StreamRegistryOptions,
-} from './process/stream-registry.js';
-export { matchRoute, type RouteMatch, tryPattern } from './routing/router.js';
-export { ROUTES, type RouteDef, type RouteName } from './routing/routes.js';
+export type { Bomberman } from './grace/bomberman.js';
+export { DEFAULT_MAX_IDLE_CONNECTIONS } from './http/idle-connections.js';
+export { type SerializedError, serializeError } from './log-errors.js';
+export type { StreamRegistry } from './process/stream-registry.js';

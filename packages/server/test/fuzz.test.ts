@@ -5,9 +5,9 @@
  * connection, stay up, and leak no sockets, timers or grace-timer pauses.
  */
 import { connect } from 'node:net';
+import { ROUTE_TABLE } from '@garden-ts/api-types';
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ROUTES } from '../src/index.js';
 import { exchange, goRequest } from './helpers/raw-http.js';
 import { type Fixture, startServer } from './helpers/server-fixture.js';
 
@@ -63,7 +63,7 @@ const fill = (pattern: string) =>
       .replace(':key', d),
   );
 const path = fc.oneof(
-  { weight: 8, arbitrary: fc.constantFrom(...ROUTES.map((r) => r.pattern)).chain(fill) },
+  { weight: 8, arbitrary: fc.constantFrom(...ROUTE_TABLE.map((r) => r.path)).chain(fill) },
   { weight: 1, arbitrary: fc.webPath() },
   {
     weight: 1,

@@ -6,16 +6,24 @@
  */
 import type { Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
-import { type Container, decodeBody, type ProcessSpec, Wire } from '@garden-ts/api-types';
+import {
+  type Container,
+  decodeBody,
+  type HijackedRouteName,
+  type ProcessSpec,
+  ROUTES,
+} from '@garden-ts/api-types';
 import type { Logger } from 'pino';
 import { errorLine, errorStatus, hijackedHead, rawJsonResponse } from '../http/responses.js';
 import { firstMessage, runControlSession } from '../process/control-session.js';
-import type { RouteName } from '../routing/routes.js';
 import type { ServerContext } from '../server-context.js';
+import { illFormedCapture } from './plain-routes.js';
 
 export interface HijackedRequest {
-  route: Extract<RouteName, 'Run' | 'Attach' | 'Stdout' | 'Stderr'>;
+  route: HijackedRouteName;
   params: Record<string, string>;
+  /** A capture whose bytes are not valid UTF-8: refused with a 400. */
+  illFormed?: string | undefined;
   socket: Socket;
   /** The request body (Run only; empty otherwise). */
   body: Buffer;
@@ -57,10 +65,11 @@ async function serveProcess(ctx: ServerContext, r: HijackedRequest): Promise<voi
     r.continuePlain(r.rest);
   };
 
+  if (r.illFormed !== undefined) return fail(illFormedCapture(r.illFormed), true);
   let spec: ProcessSpec | undefined;
   if (r.route === 'Run') {
     try {
-      spec = decodeBody(Wire.processSpec, r.body.toString('utf8'));
+      spec = decodeBody(ROUTES.Run.request.codec, r.body.toString('utf8'));
     } catch (err) {
       return fail(err, true);
     }

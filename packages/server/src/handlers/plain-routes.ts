@@ -1,5 +1,6 @@
 /**
- * Handlers of the 24 plain routes (protocol §6), independent of the transport: each call gets the
+ * Handlers of the 24 plain and stream routes (protocol §6), driven by the route table of
+ * @garden-ts/api-types and independent of the transport: each call gets the
  * route's captures, query and a way to read the body, and resolves to a {@link PlainAnswer} that
  * the front door's fast path or the HTTP-server path serialises. Each handler runs the Go
  * handler's steps in Go's order: decode the body (before the look-up, so a bad body wins over a
@@ -7,28 +8,34 @@
  * Only StreamIn and StreamOut need Node's request/response streams (`PlainCall.http`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough, type Readable } from 'node:stream';
 import {
   type Container,
-  type ContainerSpec,
   decodeBody,
   encodeBody,
   errorToEnvelope,
   GardenError,
   goJsonLine,
-  Wire,
+  InvalidRequestError,
+  type PlainRouteName,
+  type RouteOf,
+  type RouteRequest,
+  type RouteResponse,
 } from '@garden-ts/api-types';
 import type { Logger } from 'pino';
 import { errorLine, errorStatus, jsonAnswer, type PlainAnswer } from '../http/responses.js';
 import { parseQuery } from '../routing/form-decoding.js';
 import type { RouteMatch } from '../routing/router.js';
-import type { RouteName } from '../routing/routes.js';
 import type { ServerContext } from '../server-context.js';
 import { streamOut } from './stream-out.js';
 import { touching } from './touch.js';
 
+/** A plain or stream route's table entry. */
+export type PlainRoute = RouteOf<PlainRouteName>;
+
 /** One plain request, already routed, as any transport presents it. */
 export interface PlainCall {
-  route: RouteName;
+  route: PlainRoute;
   params: Record<string, string>;
   query: Map<string, string>;
   /** The request's logger (with `reqId`; may be created lazily on first use). */
@@ -41,7 +48,7 @@ export interface PlainCall {
 
 /** A request served on Node's response stream (StreamOut). */
 export interface PlainRequest {
-  route: RouteName;
+  route: PlainRoute;
   params: Record<string, string>;
   query: Map<string, string>;
   req: IncomingMessage;
@@ -52,7 +59,6 @@ export interface PlainRequest {
 /** What a routed request needs besides its route: everything the transport supplies. */
 export type PlainTransport = Omit<PlainCall, 'route' | 'params' | 'query'>;
 
-const EMPTY = '{}\n';
 const NOT_FOUND: PlainAnswer = { status: 404, kind: 'text', body: '404 page not found\n' };
 const HIJACK_MISUSE = goJsonLine({
   ...errorToEnvelope(
@@ -62,6 +68,14 @@ const HIJACK_MISUSE = goJsonLine({
   ),
 });
 
+/**
+ * The error for a path capture that is not valid UTF-8 (deviation from Go, which would look the
+ * bytes up): read as text it becomes U+FFFD and could name another container or property.
+ */
+export function illFormedCapture(name: string): InvalidRequestError {
+  return new InvalidRequestError(name, `${name}: ill-formed UTF-8 in the request path`);
+}
+
 /** A request body that failed to decode: answered 400 (deviation from Go's 500). */
 class BodyDecodeFailure extends Error {
   constructor(override readonly cause: unknown) {
@@ -69,10 +83,10 @@ class BodyDecodeFailure extends Error {
   }
 }
 
-async function decode<T>(r: PlainCall, codec: Parameters<typeof decodeBody>[0]): Promise<T> {
+async function decode(r: PlainCall, codec: Parameters<typeof decodeBody>[0]): Promise<unknown> {
   const bytes = await r.readBody();
   try {
-    return decodeBody(codec, bytes.toString('utf8')) as T;
+    return decodeBody(codec, bytes.toString('utf8'));
   } catch (err) {
     throw new BodyDecodeFailure(err);
   }
@@ -99,11 +113,26 @@ export function answerMatch(
       allow: match.allow.join(', '),
     });
   }
-  if (match.route.hijacked) return Promise.resolve(jsonAnswer(400, HIJACK_MISUSE));
+  if (match.route.kind === 'hijacked') return Promise.resolve(jsonAnswer(400, HIJACK_MISUSE));
+  const illFormedKeys: string[] = [];
+  const query = parseQuery(rawQuery, match.route.name === 'List' ? illFormedKeys : undefined);
+  const refused =
+    match.illFormed !== undefined
+      ? illFormedCapture(match.illFormed)
+      : illFormedKeys.length > 0
+        ? new InvalidRequestError(
+            'properties',
+            `properties: key ${JSON.stringify(illFormedKeys[0])} is ill-formed UTF-8`,
+          )
+        : undefined;
+  if (refused) {
+    transport.log.debug({ route: match.route.name, err: refused }, 'request failed');
+    return Promise.resolve(jsonAnswer(400, errorLine(refused)));
+  }
   return answerPlain(ctx, {
-    route: match.route.name,
+    route: match.route,
     params: match.params,
-    query: parseQuery(rawQuery),
+    query,
     readBody: transport.readBody,
     http: transport.http,
     // Read through, so a transport's lazily created logger stays lazy.
@@ -126,8 +155,8 @@ export async function answerPlain(ctx: ServerContext, r: PlainCall): Promise<Pla
     const err = validation ? caught.cause : caught;
     let status = errorStatus(err, validation);
     if (err instanceof GardenError && err.statusCode === 413) status = 413;
-    if (status >= 500) r.log.error({ route: r.route, err }, 'request failed');
-    else r.log.debug({ route: r.route, err }, 'request failed');
+    if (status >= 500) r.log.error({ route: r.route.name, err }, 'request failed');
+    else r.log.debug({ route: r.route.name, err }, 'request failed');
     const res = r.http?.res;
     if (res?.headersSent) {
       // A streamed answer failed midway: end it early (truncated, well-formed) as Go does.
@@ -139,7 +168,7 @@ export async function answerPlain(ctx: ServerContext, r: PlainCall): Promise<Pla
 }
 
 function streams(r: PlainCall): { req: IncomingMessage; res: ServerResponse } {
-  if (!r.http) throw new GardenError(`route ${r.route} needs a streaming transport`);
+  if (!r.http) throw new GardenError(`route ${r.route.name} needs a streaming transport`);
   return r.http;
 }
 
@@ -147,147 +176,134 @@ async function lookup(ctx: ServerContext, r: PlainCall): Promise<Container> {
   return ctx.backend.lookup(r.params.handle ?? '');
 }
 
-/** Runs the route; returns the JSON body to send, or undefined when the handler answered itself. */
-async function dispatch(ctx: ServerContext, r: PlainCall): Promise<string | undefined> {
-  const { backend } = ctx;
-  const handle = r.params.handle ?? '';
-  const key = r.params.key ?? '';
-  const withContainer = async (fn: (c: Container) => Promise<string>): Promise<string> => {
-    const container = await lookup(ctx, r);
-    return touching(ctx, container, () => fn(container));
-  };
+/**
+ * A route's handler: gets the decoded request body (the route table's request codec; `undefined`
+ * for routes without one) and resolves to the value the route table's response codec encodes, or
+ * `undefined` for StreamOut, which answers on the response stream itself.
+ */
+type Handler<N extends PlainRouteName> = (
+  ctx: ServerContext,
+  r: PlainCall,
+  body: RouteRequest<N>,
+) => Promise<RouteResponse<N>>;
 
-  switch (r.route) {
-    case 'Ping':
-      await backend.ping();
-      return EMPTY;
-    case 'Capacity':
-      return encodeBody(Wire.capacity, await backend.capacity());
-    case 'List': {
-      const filter: Record<string, string> = {};
-      for (const [k, v] of r.query) filter[k] = v;
-      const containers = await backend.containers(filter);
-      return encodeBody(
-        Wire.listResponse,
-        containers.map((c) => c.handle),
-      );
+const withContainer = async <T>(
+  ctx: ServerContext,
+  r: PlainCall,
+  fn: (c: Container) => Promise<T>,
+): Promise<T> => {
+  const container = await lookup(ctx, r);
+  return touching(ctx, container, () => fn(container));
+};
+
+/** Every plain and stream route's handler (protocol §6.3), keyed by route name. */
+const HANDLERS: { readonly [N in PlainRouteName]: Handler<N> } = {
+  Ping: async ({ backend }) => backend.ping(),
+  Capacity: async ({ backend }) => backend.capacity(),
+  List: async ({ backend }, r) => {
+    const filter: Record<string, string> = {};
+    for (const [k, v] of r.query) filter[k] = v;
+    return (await backend.containers(filter)).map((c) => c.handle);
+  },
+  Create: async (ctx, r, spec) => {
+    if (!spec.graceTime) spec.graceTime = ctx.defaultGraceTime;
+    const container = await ctx.backend.create(spec);
+    let countdown = spec.graceTime;
+    try {
+      countdown = await ctx.backend.graceTime(container);
+    } catch (err) {
+      r.log.warn({ err, handle: container.handle }, 'reading grace time failed; using the requested one');
     }
-    case 'Create': {
-      const spec = await decode<ContainerSpec>(r, Wire.containerSpec);
-      if (!spec.graceTime) spec.graceTime = ctx.defaultGraceTime;
-      const container = await backend.create(spec);
-      let countdown = spec.graceTime;
-      try {
-        countdown = await backend.graceTime(container);
-      } catch (err) {
-        r.log.warn({ err, handle: container.handle }, 'reading grace time failed; using the requested one');
-      }
-      ctx.bomberman.strap(container.handle, countdown);
-      return encodeBody(Wire.createResponse, container.handle);
+    ctx.bomberman.strap(container.handle, countdown);
+    return container.handle;
+  },
+  Info: (ctx, r) => withContainer(ctx, r, (c) => c.info()),
+  BulkInfo: async ({ backend }, r) => backend.bulkInfo(bulkHandles(r.query)),
+  BulkMetrics: async ({ backend }, r) => backend.bulkMetrics(bulkHandles(r.query)),
+  Destroy: async (ctx, r) => {
+    const handle = r.params.handle ?? '';
+    await ctx.destroyGuard.run(handle, () => ctx.backend.destroy(handle));
+    ctx.bomberman.defuse(handle);
+    ctx.streams.forgetContainer(handle);
+  },
+  Stop: (ctx, r, kill) => withContainer(ctx, r, (c) => c.stop(Boolean(kill))),
+  StreamIn: (ctx, r) =>
+    withContainer(ctx, r, (c) =>
+      c.streamIn({
+        path: r.query.get('destination') ?? '',
+        user: r.query.get('user') ?? '',
+        tarStream: uploadOf(streams(r).req),
+      }),
+    ),
+  StreamOut: async (ctx, r) => {
+    const { req, res } = streams(r);
+    const container = await lookup(ctx, r);
+    await touching(ctx, container, () =>
+      streamOut({ ...r, req, res }, container, {
+        path: r.query.get('source') ?? '',
+        user: r.query.get('user') ?? '',
+      }),
+    );
+  },
+  CurrentBandwidthLimits: (ctx, r) => withContainer(ctx, r, (c) => c.currentBandwidthLimits()),
+  CurrentCPULimits: (ctx, r) => withContainer(ctx, r, (c) => c.currentCPULimits()),
+  CurrentDiskLimits: (ctx, r) => withContainer(ctx, r, (c) => c.currentDiskLimits()),
+  CurrentMemoryLimits: (ctx, r) => withContainer(ctx, r, (c) => c.currentMemoryLimits()),
+  NetIn: (ctx, r, req) => withContainer(ctx, r, (c) => c.netIn(req.hostPort ?? 0, req.containerPort ?? 0)),
+  NetOut: (ctx, r, rule) => withContainer(ctx, r, (c) => c.netOut(rule)),
+  BulkNetOut: (ctx, r, rules) => withContainer(ctx, r, (c) => c.bulkNetOut(rules ?? [])),
+  SetGraceTime: async (ctx, r, graceTime) => {
+    const container = await lookup(ctx, r);
+    try {
+      await container.setGraceTime(graceTime);
+    } catch (err) {
+      // Go ignores this error (only logs it) and still answers {}.
+      r.log.warn({ err, handle: container.handle }, 'backend set grace time failed');
     }
-    case 'Info':
-      return withContainer(async (c) => encodeBody(Wire.containerInfo, await c.info()));
-    case 'BulkInfo':
-      return encodeBody(Wire.bulkInfo, await backend.bulkInfo(bulkHandles(r.query)));
-    case 'BulkMetrics':
-      return encodeBody(Wire.bulkMetrics, await backend.bulkMetrics(bulkHandles(r.query)));
-    case 'Destroy':
-      await ctx.destroyGuard.run(handle, () => backend.destroy(handle));
-      ctx.bomberman.defuse(handle);
-      ctx.streams.forgetContainer(handle);
-      return EMPTY;
-    case 'Stop': {
-      const kill = await decode<boolean>(r, Wire.stopRequest);
-      return withContainer(async (c) => {
-        await c.stop(Boolean(kill));
-        return EMPTY;
-      });
+    try {
+      ctx.bomberman.reset(container.handle, await ctx.backend.graceTime(container));
+    } catch (err) {
+      r.log.warn({ err, handle: container.handle }, 'reading grace time failed');
     }
-    case 'StreamIn':
-      return withContainer(async (c) => {
-        await c.streamIn({
-          path: r.query.get('destination') ?? '',
-          user: r.query.get('user') ?? '',
-          tarStream: streams(r).req,
-        });
-        return EMPTY;
-      });
-    case 'StreamOut': {
-      const { req, res } = streams(r);
-      const container = await lookup(ctx, r);
-      await touching(ctx, container, () =>
-        streamOut({ ...r, req, res }, container, {
-          path: r.query.get('source') ?? '',
-          user: r.query.get('user') ?? '',
-        }),
-      );
-      return undefined;
-    }
-    case 'CurrentBandwidthLimits':
-      return withContainer(async (c) => encodeBody(Wire.bandwidthLimits, await c.currentBandwidthLimits()));
-    case 'CurrentCPULimits':
-      return withContainer(async (c) => encodeBody(Wire.cpuLimits, await c.currentCPULimits()));
-    case 'CurrentDiskLimits':
-      return withContainer(async (c) => encodeBody(Wire.diskLimits, await c.currentDiskLimits()));
-    case 'CurrentMemoryLimits':
-      return withContainer(async (c) => encodeBody(Wire.memoryLimits, await c.currentMemoryLimits()));
-    case 'NetIn': {
-      const req = await decode<{ hostPort?: number; containerPort?: number }>(r, Wire.netInRequest);
-      return withContainer(async (c) =>
-        encodeBody(Wire.netInResponse, await c.netIn(req.hostPort ?? 0, req.containerPort ?? 0)),
-      );
-    }
-    case 'NetOut': {
-      const rule = await decode<Parameters<Container['netOut']>[0]>(r, Wire.netOutRule);
-      return withContainer(async (c) => {
-        await c.netOut(rule);
-        return EMPTY;
-      });
-    }
-    case 'BulkNetOut': {
-      const rules = await decode<Parameters<Container['bulkNetOut']>[0] | null>(r, Wire.netOutRules);
-      return withContainer(async (c) => {
-        await c.bulkNetOut(rules ?? []);
-        return EMPTY;
-      });
-    }
-    case 'SetGraceTime': {
-      const graceTime = await decode<bigint>(r, Wire.graceTime);
-      const container = await lookup(ctx, r);
-      try {
-        await container.setGraceTime(graceTime);
-      } catch (err) {
-        // Go ignores this error (only logs it) and still answers {}.
-        r.log.warn({ err, handle: container.handle }, 'backend set grace time failed');
-      }
-      try {
-        ctx.bomberman.reset(container.handle, await backend.graceTime(container));
-      } catch (err) {
-        r.log.warn({ err, handle: container.handle }, 'reading grace time failed');
-      }
-      return EMPTY;
-    }
-    case 'Properties':
-      return withContainer(async (c) => encodeBody(Wire.properties, await c.properties()));
-    case 'Property':
-      return withContainer(async (c) => encodeBody(Wire.propertyValue, await c.property(key)));
-    case 'SetProperty': {
-      const value = await decode<string>(r, Wire.propertyValue);
-      return withContainer(async (c) => {
-        await c.setProperty(key, value);
-        return EMPTY;
-      });
-    }
-    case 'RemoveProperty':
-      return withContainer(async (c) => {
-        await c.removeProperty(key);
-        return EMPTY;
-      });
-    case 'Metrics':
-      return withContainer(async (c) => encodeBody(Wire.metrics, await c.metrics()));
-    default:
-      throw new GardenError(`route ${r.route} is not served on the plain path`);
-  }
+  },
+  Properties: (ctx, r) => withContainer(ctx, r, (c) => c.properties()),
+  Property: (ctx, r) => withContainer(ctx, r, (c) => c.property(r.params.key ?? '')),
+  SetProperty: (ctx, r, value) => withContainer(ctx, r, (c) => c.setProperty(r.params.key ?? '', value)),
+  RemoveProperty: (ctx, r) => withContainer(ctx, r, (c) => c.removeProperty(r.params.key ?? '')),
+  Metrics: (ctx, r) => withContainer(ctx, r, (c) => c.metrics()),
+};
+
+/**
+ * Runs the route as its table entry says: decode the JSON request body (before any look-up, so a
+ * bad body wins over a missing container, as in Go), call the handler, encode its result. Returns
+ * the JSON body to send, or undefined when the handler answered itself (a non-JSON response).
+ */
+async function dispatch(ctx: ServerContext, r: PlainCall): Promise<string | undefined> {
+  const route = r.route;
+  const body = route.request.type === 'json' ? await decode(r, route.request.codec) : undefined;
+  const handler = HANDLERS[route.name] as Handler<PlainRouteName>;
+  const result = await handler(ctx, r, body as never);
+  return route.response.type === 'json' ? encodeBody(route.response.codec, result) : undefined;
+}
+
+/**
+ * The request body as the backend's tar stream. Not `req` itself: a backend that refuses an
+ * archive may destroy its stream (killing tar), and destroying an unfinished request destroys the
+ * socket, so the client would get a reset instead of the error answer. A destroyed or abandoned
+ * copy only stops the copying; a broken upload (client gone, bad chunk) errors the copy.
+ */
+function uploadOf(req: IncomingMessage): Readable {
+  const body = new PassThrough();
+  const broken = (err?: Error) => {
+    if (!body.destroyed) body.destroy(err ?? new GardenError('the request body was cut off'));
+  };
+  req.once('error', broken);
+  req.once('close', () => {
+    if (!req.complete) broken();
+  });
+  body.on('error', () => {}); // a backend that stopped listening must not crash the server
+  req.pipe(body);
+  return body;
 }
 
 /**

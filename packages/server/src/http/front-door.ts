@@ -16,9 +16,9 @@
  */
 import type { Server as HttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
+import type { HijackedRouteName, RouteOf } from '@garden-ts/api-types';
 import { hasValidEscapes, splitTarget } from '../routing/form-decoding.js';
-import { matchRoute, type RouteMatch } from '../routing/router.js';
-import type { RouteDef } from '../routing/routes.js';
+import { matchRoute, type Route, type RouteMatch } from '../routing/router.js';
 import { MAX_JSON_BODY_BYTES } from './read-body.js';
 import {
   findHeadEnd,
@@ -32,12 +32,17 @@ import {
 } from './request-head.js';
 import { answerText, type PlainAnswer } from './responses.js';
 
+/** The table entry of Run, Attach, Stdout or Stderr. */
+export type HijackedRoute = RouteOf<HijackedRouteName>;
+
 /** A hijacked request whose head (and, for Run, body) has been read. */
 export interface RawRequest {
   socket: Socket;
   head: RequestHead;
-  route: RouteDef;
+  route: HijackedRoute;
   params: Record<string, string>;
+  /** A capture whose bytes are not valid UTF-8 (the handler refuses the request). */
+  illFormed: string | undefined;
   body: Buffer;
   rest: Buffer;
 }
@@ -95,8 +100,9 @@ export function createFrontDoor(o: FrontDoorOptions): Server {
 /** A hijacked request waiting for its body (Run). */
 interface PendingHijack {
   head: RequestHead;
-  route: RouteDef;
+  route: HijackedRoute;
   params: Record<string, string>;
+  illFormed: string | undefined;
   /** Total bytes (head + body) to wait for. */
   need: number;
 }
@@ -190,16 +196,16 @@ class FrontConnection {
       return;
     }
     const match = matchRoute(simple.head.method, simple.path);
-    if (match.kind === 'route' && match.route.hijacked) {
+    if (match.kind === 'route' && isHijacked(match.route)) {
       // Not as a later request: the HTTP path answers that with a 400.
       if (this.first)
-        this.startHijack(simple.head, match.route, match.params, simple.contentLength, undefined);
+        this.startHijack(simple.head, { ...match, route: match.route }, simple.contentLength, undefined);
       else this.handOff();
       return;
     }
     const need = end + simple.contentLength;
     if (
-      (match.kind === 'route' && match.route.streams) ||
+      (match.kind === 'route' && match.route.kind === 'stream') ||
       !this.o.onFastRequest ||
       simple.contentLength > FAST_BODY_MAX ||
       buf.length < need
@@ -262,13 +268,12 @@ class FrontConnection {
       this.handOff();
       return;
     }
-    this.startHijack(decision.head, decision.route, decision.params, decision.bodyLength, decision.head);
+    this.startHijack(decision.head, decision.match, decision.bodyLength, decision.head);
   }
 
   private startHijack(
     head: RequestHead,
-    route: RouteDef,
-    params: Record<string, string>,
+    { route, params, illFormed }: HijackedMatch,
     bodyLength: number,
     expectFrom: RequestHead | undefined,
   ): void {
@@ -277,7 +282,7 @@ class FrontConnection {
       this.handOff();
       return;
     }
-    this.pending = { head, route, params, need };
+    this.pending = { head, route, params, illFormed, need };
     // A client that waits for "100 Continue" before sending the Run body gets it, as from Go.
     // (Simple requests carry no `Expect` header.)
     if (
@@ -302,6 +307,7 @@ class FrontConnection {
       head: p.head,
       route: p.route,
       params: p.params,
+      illFormed: p.illFormed,
       body: p.route.name === 'Run' ? buf.subarray(p.head.length, p.need) : Buffer.alloc(0),
       rest: buf.subarray(p.need),
     });
@@ -316,7 +322,7 @@ class FrontConnection {
 function classify(
   buf: Buffer,
   end: number,
-): { head: RequestHead; route: RouteDef; params: Record<string, string>; bodyLength: number } | undefined {
+): { head: RequestHead; match: HijackedMatch; bodyLength: number } | undefined {
   const head = parseRequestHead(buf, end);
   if (head?.version !== 'HTTP/1.1') return undefined;
   const { path } = splitTarget(head.target);
@@ -324,8 +330,15 @@ function classify(
   if (headerCount(head, 'host') !== 1 || headerValue(head, 'transfer-encoding') !== undefined)
     return undefined;
   const match = matchRoute(head.method, path);
-  if (match.kind !== 'route' || !match.route.hijacked) return undefined;
+  if (match.kind !== 'route' || !isHijacked(match.route)) return undefined;
   const lengths = head.headers.filter(([k]) => k.toLowerCase() === 'content-length').map(([, v]) => v);
   if (lengths.length > 1 || (lengths[0] !== undefined && !/^\d{1,15}$/.test(lengths[0]))) return undefined;
-  return { head, route: match.route, params: match.params, bodyLength: Number(lengths[0] ?? 0) };
+  return { head, match: { ...match, route: match.route }, bodyLength: Number(lengths[0] ?? 0) };
+}
+
+/** A routing outcome on one of the hijacked routes. */
+type HijackedMatch = Extract<RouteMatch, { kind: 'route' }> & { route: HijackedRoute };
+
+function isHijacked(route: Route): route is HijackedRoute {
+  return route.kind === 'hijacked';
 }

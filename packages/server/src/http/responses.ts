@@ -12,6 +12,7 @@ import {
   InvalidRequestError,
   ProcessNotFoundError,
 } from '@garden-ts/api-types';
+import { closeAfterFlush } from '../process/close-after-flush.js';
 import { asksClose } from './request-head.js';
 
 let cachedSecond = -1;
@@ -71,9 +72,14 @@ export function wantsClose(req: IncomingMessage): boolean {
 }
 
 /** Prepares a Node response for a Go-shaped head: no automatic Date or Connection header. */
-function prepare(req: IncomingMessage, res: ServerResponse, headers: string[]): void {
+function prepare(
+  req: IncomingMessage,
+  res: ServerResponse,
+  headers: string[],
+  close = wantsClose(req),
+): void {
   res.sendDate = false;
-  if (wantsClose(req)) headers.push('Connection', 'close');
+  if (close) headers.push('Connection', 'close');
   // Go sends no `Connection: keep-alive`; removing the header makes Node omit it but still keep
   // the connection alive when the client allows it.
   else res.removeHeader('Connection');
@@ -90,6 +96,9 @@ function send(
   headers: string[],
   body: Buffer,
 ): void {
+  // Answered before the request's body was all received (StreamIn refused mid-upload, a 404 for
+  // an upload, a body over the size limit): the connection cannot carry another request.
+  const early = !req.complete;
   if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) {
     let head = `HTTP/1.0 ${status} ${STATUS_CODES[status] ?? `status code ${status}`}\r\n`;
     for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
@@ -97,7 +106,24 @@ function send(
     req.socket.end(req.method === 'HEAD' ? bytes : Buffer.concat([bytes, body]));
     return;
   }
-  prepare(req, res, headers);
+  prepare(req, res, headers, early || wantsClose(req));
+  if (early) {
+    // Node ends such a connection with destroySoon(): FIN, then close at once, with the rest of
+    // the upload still arriving; over TCP the close then resets the connection, which can
+    // discard the response before the client read it (unix sockets report ECONNRESET too).
+    // Half-close and drain the rest instead, as Go does (closeWriteAndWait).
+    const socket = req.socket;
+    socket.destroySoon = () => {
+      closeAfterFlush(socket);
+      // Discard the rest of the body, also when a handler had piped it somewhere (StreamIn).
+      req.unpipe();
+      req.resume();
+      // Once the rest of the body has arrived (and been discarded) there is nothing to wait for.
+      const done = () => socket.once('finish', () => socket.destroy());
+      if (req.complete) done();
+      else req.once('end', done);
+    };
+  }
   res.writeHead(status, headers);
   res.end(body);
 }

@@ -5,7 +5,14 @@
  */
 import type { Socket } from 'node:net';
 import type { PassThrough } from 'node:stream';
-import { decodeBody, encodeBody, type Process, type ProcessPayload, Wire } from '@garden-ts/api-types';
+import {
+  decodeBody,
+  encodeBody,
+  isSignal,
+  type Process,
+  type ProcessPayload,
+  Wire,
+} from '@garden-ts/api-types';
 import type { Logger } from 'pino';
 import { closeAfterFlush } from './close-after-flush.js';
 
@@ -21,7 +28,7 @@ const STDIN_KEYS = new Set(['process_id', 'source', 'data']);
 const SOURCE_LITERAL = /"source":(\d{1,15})[,}]/;
 
 /** Decodes one control line as Go's decoder would. @throws InvalidRequestError */
-export function decodeControlMessage(line: string): ProcessPayload {
+function decodeControlMessage(line: string): ProcessPayload {
   if (line.startsWith('{"') && line.includes('"data":"')) {
     let parsed: unknown;
     try {
@@ -150,7 +157,7 @@ export function runControlSession(o: ControlSessionOptions): Promise<SessionEnd>
         return true;
       }
       if (msg.signal !== undefined) {
-        if (msg.signal === 0 || msg.signal === 1) {
+        if (isSignal(msg.signal)) {
           const signal = msg.signal;
           Promise.resolve()
             .then(() => process.signal(signal))

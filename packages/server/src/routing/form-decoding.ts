@@ -14,12 +14,14 @@ export function hasValidEscapes(path: string): boolean {
   return true;
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 /**
  * `url.QueryUnescape`: `+` becomes a space and `%XX` a byte; the bytes are read as UTF-8 (invalid
  * sequences become U+FFFD, as when Go's string later reaches JSON). Returns undefined for an
- * invalid escape.
+ * invalid escape. `onIllFormed` is called when the bytes are not valid UTF-8.
  */
-export function formDecode(s: string): string | undefined {
+export function formDecode(s: string, onIllFormed?: () => void): string | undefined {
   if (s.indexOf('%') === -1) return s.indexOf('+') === -1 ? s : s.replaceAll('+', ' ');
   const bytes: number[] = [];
   for (let i = 0; i < s.length; i++) {
@@ -38,26 +40,35 @@ export function formDecode(s: string): string | undefined {
       bytes.push(c & 0xff);
     }
   }
-  return Buffer.from(bytes).toString('utf8');
-}
-
-/** Decodes a raw request-target path that was read as latin1 bytes into a JS string (UTF-8). */
-export function latin1ToUtf8(s: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: checking for non-ASCII bytes
-  return /[^\x00-\x7f]/.test(s) ? Buffer.from(s, 'latin1').toString('utf8') : s;
+  const buf = Buffer.from(bytes);
+  const text = buf.toString('utf8');
+  // U+FFFD in the result: either replaced garbage or a real U+FFFD (EF BF BD); tell them apart.
+  if (onIllFormed !== undefined && text.includes('\ufffd')) {
+    try {
+      strictUtf8.decode(buf);
+    } catch {
+      onIllFormed();
+    }
+  }
+  return text;
 }
 
 /**
  * `url.ParseQuery` followed by `Get`: pairs split on `&`, each split on the first `=`, both sides
  * form-decoded; pairs containing `;` or an invalid escape are dropped; the first value wins.
+ * Keys whose bytes are not valid UTF-8 are also pushed to `illFormedKeys`.
  */
-export function parseQuery(raw: string): Map<string, string> {
+export function parseQuery(raw: string, illFormedKeys?: string[]): Map<string, string> {
   const out = new Map<string, string>();
   if (raw === '') return out;
   for (const pair of raw.split('&')) {
     if (pair === '' || pair.includes(';')) continue;
     const eq = pair.indexOf('=');
-    const key = formDecode(eq === -1 ? pair : pair.slice(0, eq));
+    let illFormed = false;
+    const key = formDecode(eq === -1 ? pair : pair.slice(0, eq), () => {
+      illFormed = true;
+    });
+    if (illFormed && key !== undefined) illFormedKeys?.push(key);
     const value = formDecode(eq === -1 ? '' : pair.slice(eq + 1));
     if (key === undefined || value === undefined) continue;
     if (!out.has(key)) out.set(key, value);

@@ -4,19 +4,26 @@
  * characters up to the pattern's next character or `/` and may be empty; the whole path must be
  * consumed; captures are then form-decoded (so `%2F` stays inside one capture).
  */
+import { ROUTE_TABLE, type RouteName, type RouteOf } from '@garden-ts/api-types';
 import { formDecode } from './form-decoding.js';
-import { ROUTES, type RouteDef } from './routes.js';
+
+/** An entry of the route table. */
+export type Route = RouteOf<RouteName>;
 
 export type RouteParams = Record<string, string>;
 
 export type RouteMatch =
-  | { kind: 'route'; route: RouteDef; params: RouteParams }
+  /** `illFormed`: the first capture whose bytes are not valid UTF-8 (refused: it would name another object). */
+  | { kind: 'route'; route: Route; params: RouteParams; illFormed?: string }
   /** The path matches routes of other methods only: answer 405 with `Allow`. */
   | { kind: 'method-not-allowed'; allow: string[] }
   | { kind: 'not-found' };
 
-/** pat's `try`: the decoded captures when `pattern` matches `path`, else undefined. */
-export function tryPattern(pattern: string, path: string): RouteParams | undefined {
+/**
+ * pat's `try`: the decoded captures when `pattern` matches `path`, else undefined. Names of
+ * captures that are not valid UTF-8 are pushed to `illFormed`.
+ */
+export function tryPattern(pattern: string, path: string, illFormed?: string[]): RouteParams | undefined {
   const params: RouteParams = {};
   let i = 0;
   let j = 0;
@@ -30,7 +37,7 @@ export function tryPattern(pattern: string, path: string): RouteParams | undefin
       j = k;
       let end = i;
       while (end < path.length && path[end] !== '/' && path[end] !== next) end++;
-      const value = formDecode(path.slice(i, end));
+      const value = formDecode(path.slice(i, end), illFormed && (() => illFormed.push(name)));
       if (value === undefined) return undefined;
       if (!(name in params)) params[name] = value;
       i = end;
@@ -63,18 +70,26 @@ function literalPrefix(pattern: string): string {
   return prefix;
 }
 
+// Reused by every matchRoute call (no allocation per request).
+const illFormedScratch: string[] = [];
+
 /** Finds the route for `method` and raw `path`, or the 404/405 outcome pat would produce. */
-export function matchRoute(method: string, path: string, routes: readonly RouteDef[] = ROUTES): RouteMatch {
+export function matchRoute(method: string, path: string, routes: readonly Route[] = ROUTE_TABLE): RouteMatch {
   for (const route of routes) {
-    if (route.method !== method || !path.startsWith(literalPrefix(route.pattern))) continue;
-    const params = tryPattern(route.pattern, path);
-    if (params) return { kind: 'route', route, params };
+    if (route.method !== method || !path.startsWith(literalPrefix(route.path))) continue;
+    illFormedScratch.length = 0;
+    const params = tryPattern(route.path, path, illFormedScratch);
+    if (params) {
+      return illFormedScratch.length === 0
+        ? { kind: 'route', route, params }
+        : { kind: 'route', route, params, illFormed: illFormedScratch[0] };
+    }
   }
   const allow: string[] = [];
   for (const m of METHOD_ORDER) {
     if (m === method) continue;
     // pat appends the method once per matching handler.
-    for (const route of routes) if (route.method === m && tryPattern(route.pattern, path)) allow.push(m);
+    for (const route of routes) if (route.method === m && tryPattern(route.path, path)) allow.push(m);
   }
   return allow.length > 0 ? { kind: 'method-not-allowed', allow } : { kind: 'not-found' };
 }

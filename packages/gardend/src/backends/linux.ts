@@ -1,36 +1,27 @@
 /**
  * `gardend --backend linux`: loads @garden-ts/backend-linux lazily (it is an optional, Linux-only
- * dependency, so the server stays installable elsewhere), checks the environment and the flags'
+ * dependency, so gardend stays installable elsewhere), checks the environment and the options'
  * values, and starts the backend. Every failure is a {@link StartupError} whose message says what
  * to do.
  */
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Backend } from '@garden-ts/api-types';
-import type { LinuxBackendFlags } from '../cli-options.js';
-
-/** gardend cannot start the backend; the message names the flag or the missing piece. */
-export class StartupError extends Error {}
+import { type Backend, InvalidRequestError, SECOND } from '@garden-ts/api-types';
+import { flagName, type GardendConfig } from '../options/schema.js';
+import { type BackendContext, StartupError } from './types.js';
 
 /** The package `--backend linux` loads. */
 export const LINUX_BACKEND_PACKAGE = '@garden-ts/backend-linux';
 
-/** The subset of pino's logger the backend logs through. */
-export interface LoggerLike {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
 /**
- * The garden-ts checkout `fromDir` lies in (gardend runs from `packages/server/dist/bin/` or, in
+ * The garden-ts checkout `fromDir` lies in (gardend runs from `packages/gardend/dist/bin/` or, in
  * tests, from a bundle inside the package), or undefined when gardend was installed elsewhere.
  */
 export function findRepoRoot(fromDir: string): string | undefined {
   for (let dir = fromDir; ; dir = dirname(dir)) {
     if (
       existsSync(join(dir, 'scripts', 'build-rootfs.sh')) &&
-      existsSync(join(dir, 'packages', 'server', 'package.json'))
+      existsSync(join(dir, 'packages', 'gardend', 'package.json'))
     ) {
       return dir;
     }
@@ -109,7 +100,7 @@ export async function importLinuxBackend(
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'ERR_MODULE_NOT_FOUND' && e.message.includes(`Cannot find package '${specifier}'`)) {
       throw new StartupError(
-        `--backend linux needs the package ${specifier}, which is not installed (it is an optional dependency of @garden-ts/server and installs on Linux only)`,
+        `--backend linux needs the package ${specifier}, which is not installed (it is an optional dependency of @garden-ts/gardend and installs on Linux only)`,
       );
     }
     if (e.code === 'ERR_MODULE_NOT_FOUND') {
@@ -123,57 +114,62 @@ export async function importLinuxBackend(
 
 /**
  * Opens the Linux backend for `gardend`: root, package, depot and default rootfs checks, then
- * `createLinuxBackend(...)` and `start()` (recovery and reconciliation of the depot).
- * @param moduleDir the directory of the running gardend, to find the repo's default rootfs.
+ * `createLinuxBackend(...)` from the configuration and `start()` (recovery and reconciliation of
+ * the depot).
  * @throws StartupError with a message for the operator.
  */
 export async function openLinuxBackend(
-  flags: LinuxBackendFlags,
-  logger: LoggerLike,
-  moduleDir: string,
+  config: GardendConfig,
+  { logger, moduleDir }: BackendContext,
 ): Promise<Backend> {
   if (process.getuid?.() !== 0) {
     throw new StartupError('--backend linux must run as root (it creates namespaces, cgroups and mounts)');
   }
   const { createLinuxBackend } = await importLinuxBackend();
+  const { depot } = config;
   try {
-    mkdirSync(flags.depot, { recursive: true, mode: 0o711 });
+    mkdirSync(depot, { recursive: true, mode: 0o711 });
   } catch (err) {
-    throw new StartupError(`--depot ${flags.depot}: cannot create it: ${(err as Error).message}`);
+    throw new StartupError(`--depot ${depot}: cannot create it: ${(err as Error).message}`);
   }
-  if (!isDirectory(flags.depot)) throw new StartupError(`--depot ${flags.depot}: not a directory`);
-  const closed = unsearchableAncestor(flags.depot);
+  if (!isDirectory(depot)) throw new StartupError(`--depot ${depot}: not a directory`);
+  const closed = unsearchableAncestor(depot);
   if (closed !== undefined) {
     throw new StartupError(
-      `--depot ${flags.depot}: ${closed} is not searchable by others (mode ${modeOf(closed)}); unprivileged containers' root reaches its files through it: chmod o+x ${closed} or choose another depot`,
+      `--depot ${depot}: ${closed} is not searchable by others (mode ${modeOf(closed)}); unprivileged containers' root reaches its files through it: chmod o+x ${closed} or choose another depot`,
     );
   }
-  const defaultRootfs = resolveDefaultRootfs(flags.defaultRootfs, findRepoRoot(moduleDir));
-  const backend = createLinuxBackend({
-    depot: flags.depot,
+  const defaultRootfs = resolveDefaultRootfs(config.defaultRootfs, findRepoRoot(moduleDir));
+  const options = {
+    depot,
     defaultRootfs,
-    maxContainers: flags.maxContainers,
-    destroyContainersOnStartup: flags.destroyContainersOnStartup,
-    ...(flags.cgroupParent === undefined ? {} : { cgroupParent: flags.cgroupParent }),
-    ...(flags.runDir === undefined ? {} : { runDir: flags.runDir }),
+    maxContainers: config.maxContainers,
+    destroyContainersOnStartup: config.destroyContainersOnStartup,
+    cgroupParent: config.cgroupParent,
+    stopTimeoutSeconds: Number(config.stopTimeout) / Number(SECOND),
+    ...(config.runDir === undefined ? {} : { runDir: config.runDir }),
+    ...(config.helperExecutable === undefined ? {} : { helperExecutable: config.helperExecutable }),
     logger,
-  });
+  };
+  let backend: ReturnType<typeof createLinuxBackend>;
+  try {
+    backend = createLinuxBackend(options);
+  } catch (err) {
+    // The backend names its own option; say which gardend option that is.
+    if (err instanceof InvalidRequestError)
+      throw new StartupError(`--${flagName(err.field)}: ${err.message}`);
+    throw err;
+  }
+  const { logger: _, ...shown } = options;
   logger.info(
-    {
-      depot: flags.depot,
-      defaultRootfs,
-      maxContainers: flags.maxContainers,
-      destroyContainersOnStartup: flags.destroyContainersOnStartup,
-      cgroupParent: backend.cgroupParent,
-      runDir: backend.runDir,
-    },
+    { ...shown, cgroupParent: backend.cgroupParent, runDir: backend.runDir },
     'starting the linux backend',
   );
   try {
     await backend.start();
   } catch (err) {
     // Missing native build, cgroups not mounted, an unreadable depot...: nothing can be served.
-    throw new StartupError(`the linux backend cannot start: ${(err as Error).message}`);
+    throw new StartupError(`the linux backend cannot start: ${(err as Error).message}`, { cause: err });
   }
   return backend;
 }

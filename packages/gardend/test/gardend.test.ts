@@ -1,8 +1,9 @@
 /**
  * The gardend executable, built with tsup the way `pnpm build` builds it and run as a child
- * process: --help, bad flags, serving on a unix socket, clean SIGTERM shutdown, the checks of
- * `--backend linux` that need no container (real containers: test-e2e/linux/gardend-linux.test.ts,
- * root only); and the option parser and startup helpers directly.
+ * process: --help, --version, bad flags, serving on a unix socket, clean SIGTERM shutdown, the
+ * checks of `--backend linux` that need no container (real containers:
+ * test-e2e/linux/gardend-linux.test.ts, root only); and the startup helpers directly. The option
+ * loader itself: options.test.ts.
  */
 import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import {
@@ -14,19 +15,18 @@ import {
   readdirSync,
   rmSync,
   symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { build } from 'tsup';
+import { join } from 'node:path';
+import { build, type Options } from 'tsup';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  findRepoRoot,
-  resolveDefaultRootfs,
-  StartupError,
-  unsearchableAncestor,
-} from '../src/bin/linux-backend.js';
-import { DEFAULT_DEPOT, parseGardendArgs, UsageError } from '../src/cli-options.js';
-import { exchange, goRequest } from './helpers/raw-http.js';
+import pkgJson from '../package.json' with { type: 'json' };
+import { findRepoRoot, resolveDefaultRootfs, unsearchableAncestor } from '../src/backends/linux.js';
+import { StartupError } from '../src/backends/types.js';
+import { DEFAULT_DEPOT } from '../src/options/schema.js';
+import { gardendBin } from '../tsup.config.js';
+import { call, ping } from './helpers/http.js';
 
 const pkg = join(import.meta.dirname, '..');
 const outDir = join(pkg, 'node_modules', '.cache', 'gardend-test');
@@ -34,23 +34,15 @@ const bin = join(outDir, 'gardend.js');
 let dir: string;
 
 beforeAll(async () => {
-  // Same options as the gardend entry of tsup.config.ts; the output stays inside the package so
-  // npm dependencies resolve from its node_modules.
+  // The gardend entry of tsup.config.ts, built into the package (so npm dependencies resolve from
+  // its node_modules) as gardend.js.
   await build({
+    ...(gardendBin as Options),
     config: false,
     silent: true,
+    sourcemap: false,
     entry: { gardend: join(pkg, 'src/bin/gardend.ts') },
     outDir,
-    format: ['esm'],
-    target: 'node20',
-    noExternal: [/^@garden-ts\//],
-    // Bundled CommonJS dependencies (tar-stream) call require(); give the ESM bundle one.
-    banner: {
-      js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
-    },
-    esbuildOptions(options) {
-      options.conditions = ['@garden-ts/source'];
-    },
   });
   dir = mkdtempSync(join(tmpdir(), 'gardend-'));
 }, 60_000);
@@ -91,6 +83,68 @@ describe('gardend', () => {
     expect(stdout).toContain('--backend fake|linux');
     expect(stdout).toContain('--default-grace-time');
   });
+
+  it('prints its version', async () => {
+    const { code, stdout } = await run(['--version']).done;
+    expect(code).toBe(0);
+    expect(stdout).toBe(`gardend ${pkgJson.version}\n`);
+  });
+
+  it('takes its options from flags over GARDEND_* variables over the config file', async () => {
+    const file = join(dir, 'gardend.json');
+    const [fromFile, fromEnv, fromFlag] = ['file.sock', 'env.sock', 'flag.sock'].map((n) => join(dir, n)) as [
+      string,
+      string,
+      string,
+    ];
+    writeFileSync(file, JSON.stringify({ backend: 'fake', 'bind-socket': fromFile, 'log-level': 'silent' }));
+    const serves = async (args: string[], env: Record<string, string>, socketPath: string) => {
+      const { child, done } = run(args, { env: { ...process.env, ...env } });
+      await expect
+        .poll(() => ping(socketPath).catch(() => ''), { timeout: 10_000, interval: 50 })
+        .toBe('{}\n');
+      child.kill('SIGTERM');
+      expect((await done).code).toBe(0);
+    };
+    await serves(['--config', file], {}, fromFile);
+    await serves([], { GARDEND_CONFIG: file, GARDEND_BIND_SOCKET: fromEnv }, fromEnv);
+    await serves(['--config', file, '--bind-socket', fromFlag], { GARDEND_BIND_SOCKET: fromEnv }, fromFlag);
+    // A bad value names its source.
+    const bad = await run(['--config', file], { env: { ...process.env, GARDEND_MAX_CONTAINERS: 'many' } })
+      .done;
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('gardend: GARDEND_MAX_CONTAINERS must be a whole number of containers');
+  }, 40_000);
+
+  it('hands its fake-backend options to backend-fake', async () => {
+    const socketPath = join(dir, 'fake-options.sock');
+    const env = { ...process.env, GARDEND_PORT_POOL_START: '62000' };
+    const { child, done } = run(
+      ['--backend', 'fake', '--bind-socket', socketPath, '--port-pool-size', '10', '--max-containers', '1'],
+      { env },
+    );
+    await expect.poll(() => ping(socketPath).catch(() => ''), { timeout: 10_000, interval: 50 }).toBe('{}\n');
+    expect((await call(socketPath, 'POST', '/containers', '{"handle":"a"}')).status).toBe(200);
+    expect(JSON.parse((await call(socketPath, 'POST', '/containers/a/net/in', '{}')).body)).toMatchObject({
+      host_port: 62000,
+    });
+    const second = await call(socketPath, 'POST', '/containers', '{"handle":"b"}');
+    expect(second.status).toBe(500);
+    expect(JSON.parse(second.body).Message).toMatch(/max containers/);
+    child.kill('SIGTERM');
+    expect((await done).code).toBe(0);
+    // A pool beyond the last port: refused at startup, naming the options.
+    const bad = await run([
+      '--backend',
+      'fake',
+      '--bind-socket',
+      join(dir, 'bad-pool.sock'),
+      '--port-pool-start',
+      '65530',
+    ]).done;
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('gardend: --port-pool-start/--port-pool-size: invalid port pool 65530+4534');
+  }, 30_000);
 
   it('rejects bad flags with a message naming them and exit code 2', async () => {
     const unknown = await run(['--backend', 'fake', '--frobnicate']).done;
@@ -175,17 +229,13 @@ describe('gardend', () => {
     const socketPath = join(dir, 'taken.sock');
     const first = run(['--backend', 'fake', '--bind-socket', socketPath]);
     await expect
-      .poll(
-        async () =>
-          (await exchange(socketPath, goRequest('GET', '/ping')).catch(() => undefined))?.body.toString(),
-        { timeout: 10_000, interval: 50 },
-      )
+      .poll(async () => await ping(socketPath).catch(() => undefined), { timeout: 10_000, interval: 50 })
       .toBe('{}\n');
     const second = await run(['--backend', 'fake', '--bind-socket', socketPath]).done;
     expect(second.code).toBe(1);
     expect(second.stderr).toContain(`--bind-socket ${socketPath}: another server is already listening there`);
     // The first one still owns the socket.
-    expect((await exchange(socketPath, goRequest('GET', '/ping'))).body.toString()).toBe('{}\n');
+    expect(await ping(socketPath)).toBe('{}\n');
     first.child.kill('SIGTERM');
     expect((await first.done).code).toBe(0);
   }, 20_000);
@@ -210,7 +260,7 @@ describe('gardend', () => {
       .poll(
         async () => {
           try {
-            body = (await exchange(socketPath, goRequest('GET', '/ping'))).body.toString();
+            body = await ping(socketPath);
           } catch {
             body = '';
           }
@@ -231,71 +281,6 @@ describe('gardend', () => {
     expect(lines.at(-1)?.msg).toBe('stopped');
     expect(existsSync(socketPath)).toBe(false);
   }, 20_000);
-});
-
-describe('parseGardendArgs (linux flags)', () => {
-  it('applies the defaults', () => {
-    const options = parseGardendArgs(['--backend', 'linux']);
-    expect(options).not.toBe('help');
-    if (options === 'help') return;
-    expect(options.linux).toEqual({
-      depot: DEFAULT_DEPOT,
-      maxContainers: 0,
-      destroyContainersOnStartup: false,
-    });
-    expect(options.listen).toEqual({ socketPath: '/tmp/garden.sock' });
-    const fake = parseGardendArgs(['--backend', 'fake']);
-    expect(fake !== 'help' && fake.linux).toBeUndefined();
-  });
-
-  it('takes every flag, resolving relative paths', () => {
-    const options = parseGardendArgs([
-      '--backend',
-      'linux',
-      '--depot',
-      'rel/depot',
-      '--default-rootfs',
-      'raw://rel/rootfs',
-      '--max-containers',
-      '250',
-      '--destroy-containers-on-startup',
-      '--cgroup-parent',
-      'ci/garden-1',
-      '--run-dir',
-      'rel/run',
-    ]);
-    expect(options !== 'help' && options.linux).toEqual({
-      depot: resolve('rel/depot'),
-      runDir: resolve('rel/run'),
-      defaultRootfs: `raw://${resolve('rel/rootfs')}`,
-      maxContainers: 250,
-      destroyContainersOnStartup: true,
-      cgroupParent: 'ci/garden-1',
-    });
-  });
-
-  it('names the flag of every bad value', () => {
-    const bad: [string[], RegExp][] = [
-      [['--max-containers', '1.5'], /^--max-containers must be a whole number/],
-      [['--max-containers', ''], /^--max-containers/],
-      [['--max-containers', '9999999999'], /^--max-containers/],
-      [['--default-rootfs', ''], /^--default-rootfs must be a directory or raw:\/\/DIR/],
-      [['--default-rootfs', 'raw://'], /^--default-rootfs/],
-      [['--default-rootfs', 'preloaded:busybox'], /^--default-rootfs/],
-      [['--depot', ''], /^--depot must not be empty/],
-      [['--cgroup-parent', '/abs'], /^--cgroup-parent must be a relative cgroup path/],
-      [['--cgroup-parent', 'a//b'], /^--cgroup-parent/],
-      [['--cgroup-parent', ''], /^--cgroup-parent/],
-      [['--run-dir', ''], /^--run-dir must not be empty/],
-    ];
-    for (const [args, message] of bad) {
-      expect(() => parseGardendArgs(['--backend', 'linux', ...args])).toThrow(UsageError);
-      expect(() => parseGardendArgs(['--backend', 'linux', ...args])).toThrow(message);
-    }
-    expect(() => parseGardendArgs(['--backend', 'fake', '--destroy-containers-on-startup'])).toThrow(
-      '--destroy-containers-on-startup only applies to --backend linux',
-    );
-  });
 });
 
 describe('linux backend startup helpers', () => {

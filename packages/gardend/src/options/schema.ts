@@ -1,0 +1,206 @@
+/**
+ * The option schema: every gardend option once, with its type, default, help and the backends it
+ * applies to. The command-line parser, the `GARDEND_*` environment variables, the config file,
+ * `--help` and the options tables of the READMEs all come from here.
+ *
+ * Naming is derived, never written twice: the key `maxIdleConnections` is the flag
+ * `--max-idle-connections`, the config-file key `max-idle-connections` and the environment
+ * variable `GARDEND_MAX_IDLE_CONNECTIONS`.
+ *
+ * Adding an option: add an entry below (`backends` names the backends it applies to; none = the
+ * server's own options), use `config.<key>` where the backend is opened (`src/backends/*.ts`),
+ * then run `pnpm --filter @garden-ts/gardend run options-tables` to regenerate the options tables (a test fails
+ * while they differ).
+ */
+import { SECOND } from '@garden-ts/api-types';
+import { DEFAULT_MAX_IDLE_CONNECTIONS, DEFAULT_READ_HEADER_TIMEOUT } from '@garden-ts/server';
+import {
+  boolean,
+  choice,
+  duration,
+  integer,
+  path,
+  pathOrNone,
+  text,
+  textual,
+  ValueError,
+  type ValueType,
+} from './value-types.js';
+
+/** The backends gardend can serve. */
+export const BACKEND_NAMES = ['fake', 'linux'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Where `--backend linux` keeps its containers when `--depot` is not given. */
+export const DEFAULT_DEPOT = '/var/lib/garden-ts/depot';
+export const DEFAULT_SOCKET = '/tmp/garden.sock';
+
+export interface OptionSpec<T> {
+  readonly type: ValueType<T>;
+  /** The value when no source sets it; absent = unset (the backend decides, see `defaultText`). */
+  readonly default?: T;
+  /** The default as documented when it is not a fixed value (computed by the backend). */
+  readonly defaultText?: string;
+  /** gardend refuses to start without it. */
+  readonly required?: true;
+  /** The backends this option applies to; absent = every backend (the server's own options). */
+  readonly backends?: readonly BackendName[];
+  /** One sentence; help and the README tables show it. */
+  readonly help: string;
+}
+
+// Keeps each entry's literal shape (whether it has a default), which GardendConfig reads.
+// biome-ignore lint/suspicious/noExplicitAny: any value type.
+function option<const S extends OptionSpec<any>>(spec: S): S {
+  return spec;
+}
+
+/** `--default-rootfs`: a directory or `raw://DIR` (other schemes need image plugins gardend has not yet). */
+function rootfs(): ValueType<string> {
+  const dir = path('PATH');
+  return textual('PATH', (value, ctx) => {
+    const raw = value.startsWith('raw://');
+    const rest = raw ? value.slice('raw://'.length) : value;
+    if (rest === '' || (!raw && /^[a-z][a-z0-9+.-]*:/i.test(value))) {
+      throw new ValueError(`must be a directory or raw://DIR, got ${JSON.stringify(value)}`);
+    }
+    const absolute = dir.parse(rest, ctx);
+    return raw ? `raw://${absolute}` : absolute;
+  });
+}
+
+const cgroupPath = (value: string) =>
+  value.startsWith('/') || value.split('/').some((part) => part === '' || part === '.' || part === '..')
+    ? 'must be a relative cgroup path such as garden or ci/garden-1'
+    : undefined;
+
+/** Every gardend option. */
+export const OPTIONS = {
+  backend: option({
+    type: choice(BACKEND_NAMES),
+    required: true,
+    help: 'the backend to serve: fake (in memory, for tests and development) or linux (real containers; root only)',
+  }),
+  bindSocket: option({
+    type: path('PATH'),
+    default: DEFAULT_SOCKET,
+    help: 'unix socket to listen on (not with --bind-ip/--bind-port)',
+  }),
+  bindIp: option({ type: text('IP'), help: 'TCP address to listen on (with --bind-port)' }),
+  bindPort: option({
+    type: integer(0, 65535, 'a port number (0-65535)', 'PORT'),
+    help: 'TCP port to listen on (with --bind-ip)',
+  }),
+  defaultGraceTime: option({
+    type: duration(),
+    default: 0n,
+    help: 'grace time of containers created without one, e.g. 5m (0 = never reaped)',
+  }),
+  readHeaderTimeout: option({
+    type: duration(),
+    default: DEFAULT_READ_HEADER_TIMEOUT,
+    help: 'close a connection whose request head takes longer than this, without answering (0 = no limit)',
+  }),
+  maxIdleConnections: option({
+    type: integer(1, 1_000_000, 'a whole number of connections (at least 1)'),
+    default: DEFAULT_MAX_IDLE_CONNECTIONS,
+    help: 'connections that may wait idle for a request; beyond it the longest-idle ones (idle at least 1 s) are closed',
+  }),
+  logLevel: option({ type: choice(LOG_LEVELS), default: 'info', help: 'log level (JSON lines on stderr)' }),
+
+  maxContainers: option({
+    type: integer(0, 999_999_999, 'a whole number of containers (0 = unlimited)'),
+    default: 0,
+    backends: ['fake', 'linux'],
+    help: 'refuse creates beyond this many containers (0 = unlimited)',
+  }),
+
+  portPoolStart: option({
+    type: integer(1, 65535, 'a port number (1-65535)', 'PORT'),
+    default: 61001,
+    backends: ['fake'],
+    help: 'first host port NetIn hands out',
+  }),
+  portPoolSize: option({
+    type: integer(1, 65535, 'a number of ports (1-65535)'),
+    default: 4534,
+    backends: ['fake'],
+    help: 'number of host ports NetIn may hand out',
+  }),
+
+  depot: option({
+    type: path('DIR'),
+    default: DEFAULT_DEPOT,
+    backends: ['linux'],
+    help: 'container records and overlay layers; created if missing; every directory above it must be searchable by others (o+x)',
+  }),
+  runDir: option({
+    type: path('DIR'),
+    defaultText:
+      '/run/garden-ts/<hash of the depot>, on a tmpfs gardend mounts at /run/garden-ts when /run is not one',
+    backends: ['linux'],
+    help: 'volatile per-process state (output rings, sockets, exit files); should be a tmpfs',
+  }),
+  defaultRootfs: option({
+    type: rootfs(),
+    defaultText:
+      '<repo>/.rootfs/busybox when gardend runs from a garden-ts checkout (scripts/build-rootfs.sh); required otherwise',
+    backends: ['linux'],
+    help: 'rootfs of containers created without one: a directory or raw://DIR',
+  }),
+  destroyContainersOnStartup: option({
+    type: boolean(),
+    default: false,
+    backends: ['linux'],
+    help: 'destroy every container left in the depot at startup (Diego-style) instead of recovering them',
+  }),
+  cgroupParent: option({
+    type: text('NAME', cgroupPath),
+    default: 'garden',
+    backends: ['linux'],
+    help: 'cgroup directory holding the containers; at startup gardend removes cgroups there that its depot does not know, so give every gardend on a host its own',
+  }),
+  stopTimeout: option({
+    type: duration(3600n * SECOND),
+    default: 10n * SECOND,
+    backends: ['linux'],
+    help: "how long Stop (kill=false) sends SIGTERM before SIGKILL to a container's processes (Guardian: 10s)",
+  }),
+  helperExecutable: option({
+    type: pathOrNone('PATH'),
+    defaultText: '/bin/busybox when it exists and is statically linked, else none',
+    backends: ['linux'],
+    help: "statically linked tar and sh for StreamIn/StreamOut inside containers (none = the image's own tools)",
+  }),
+} as const satisfies Record<string, OptionSpec<unknown>>;
+
+export type OptionKey = keyof typeof OPTIONS;
+
+type ValueOf<S> = S extends { type: ValueType<infer T> } ? T : never;
+
+/** The resolved configuration: every option's value (unset options without a default are undefined). */
+export type GardendConfig = {
+  -readonly [K in OptionKey]: (typeof OPTIONS)[K] extends { required: true } | { default: unknown }
+    ? ValueOf<(typeof OPTIONS)[K]>
+    : ValueOf<(typeof OPTIONS)[K]> | undefined;
+};
+
+/** `maxIdleConnections` → `max-idle-connections` (the flag without `--`, and the config-file key). */
+export function flagName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** `maxIdleConnections` → `GARDEND_MAX_IDLE_CONNECTIONS`. */
+export function envName(key: string): string {
+  return `GARDEND_${flagName(key).toUpperCase().replaceAll('-', '_')}`;
+}
+
+/** The options as a list, in schema order. */
+export function optionList(): Array<{ key: OptionKey; spec: OptionSpec<unknown> }> {
+  return (Object.keys(OPTIONS) as OptionKey[]).map((key) => ({
+    key,
+    spec: OPTIONS[key] as OptionSpec<unknown>,
+  }));
+}

@@ -1,0 +1,173 @@
+/**
+ * The kinds of values gardend options take. Each kind parses the text of a flag or environment
+ * variable and the JSON value of a config file, and says what it expects when a value is wrong
+ * (the caller names where the value came from: `--depot`, `GARDEND_DEPOT`, `gardend.json: depot`).
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { type Duration, HOUR, MILLISECOND, MINUTE, parseDuration, SECOND } from '@garden-ts/api-types';
+
+/** Where a value is read: relative paths resolve against `baseDir` (the cwd, or the config file's directory). */
+export interface ParseContext {
+  baseDir: string;
+}
+
+/** A value that does not fit its option; `message` completes "<source> …" (e.g. `must be a duration …`). */
+export class ValueError extends Error {}
+
+export interface ValueType<T> {
+  /** Placeholder in help and docs (`DIR`, `DUR`, `N`); empty for booleans (a bare flag). */
+  readonly metavar: string;
+  /** True for booleans: `--flag`, `--flag=false`, `--no-flag`. */
+  readonly boolean?: true;
+  /** Parses flag or environment text. @throws ValueError */
+  parse(text: string, ctx: ParseContext): T;
+  /** Converts a config-file value (JSON). @throws ValueError */
+  fromJson(value: unknown, ctx: ParseContext): T;
+  /** Shows a value (defaults in help and docs). */
+  show(value: T): string;
+}
+
+const got = (text: string) => `, got ${JSON.stringify(text)}`;
+
+/** A type whose config-file form is a JSON string holding the same text as the flag. */
+export function textual<T>(
+  metavar: string,
+  parse: (text: string, ctx: ParseContext) => T,
+  show: (value: T) => string = String,
+): ValueType<T> {
+  return {
+    metavar,
+    parse,
+    fromJson(value, ctx) {
+      if (typeof value !== 'string') throw new ValueError(`must be a JSON string${gotJson(value)}`);
+      return parse(value, ctx);
+    },
+    show,
+  };
+}
+
+function gotJson(value: unknown): string {
+  return `, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`;
+}
+
+/** Any non-empty text. */
+export function text(metavar: string, check?: (value: string) => string | undefined): ValueType<string> {
+  return textual(metavar, (value) => {
+    if (value === '') throw new ValueError('must not be empty');
+    const problem = check?.(value);
+    if (problem !== undefined) throw new ValueError(`${problem}${got(value)}`);
+    return value;
+  });
+}
+
+/** A filesystem path, made absolute (relative to the cwd, or to the config file). */
+export function path(metavar = 'PATH'): ValueType<string> {
+  return textual(metavar, (value, ctx) => {
+    if (value === '') throw new ValueError('must not be empty');
+    return isAbsolute(value) ? resolve(value) : resolve(ctx.baseDir, value);
+  });
+}
+
+/** One of a fixed set of words. */
+export function choice<const C extends string>(choices: readonly C[]): ValueType<C> {
+  return textual(choices.join('|'), (value) => {
+    if (!(choices as readonly string[]).includes(value)) {
+      throw new ValueError(`must be one of ${choices.join(', ')}${got(value)}`);
+    }
+    return value as C;
+  });
+}
+
+/** A whole number in `[min, max]`; `expects` describes it in errors (`a whole number of containers`). */
+export function integer(min: number, max: number, expects: string, metavar = 'N'): ValueType<number> {
+  const parse = (value: string): number => {
+    const n = Number(value);
+    if (!/^\d{1,15}$/.test(value) || n < min || n > max)
+      throw new ValueError(`must be ${expects}${got(value)}`);
+    return n;
+  };
+  return {
+    metavar,
+    parse,
+    fromJson(value) {
+      if (typeof value === 'number' && Number.isInteger(value)) return parse(String(value));
+      if (typeof value === 'string') return parse(value);
+      throw new ValueError(`must be ${expects}${gotJson(value)}`);
+    },
+    show: String,
+  };
+}
+
+/** A Go duration (`30s`, `5m`, `1h30m`); plain numbers are refused (no guessing of units). */
+export function duration(max?: Duration): ValueType<Duration> {
+  return textual(
+    'DUR',
+    (value) => {
+      let d: Duration;
+      try {
+        d = parseDuration(value);
+      } catch {
+        throw new ValueError(`must be a duration such as 30s, 5m or 1h30m${got(value)}`);
+      }
+      if (d < 0n) throw new ValueError(`must not be negative${got(value)}`);
+      if (max !== undefined && d > max)
+        throw new ValueError(`must be at most ${formatDuration(max)}${got(value)}`);
+      return d;
+    },
+    formatDuration,
+  );
+}
+
+const TRUE = new Set(['true', '1', 'yes', 'on']);
+const FALSE = new Set(['false', '0', 'no', 'off']);
+
+/** On or off. */
+export function boolean(): ValueType<boolean> {
+  const parse = (value: string): boolean => {
+    const lower = value.toLowerCase();
+    if (TRUE.has(lower)) return true;
+    if (FALSE.has(lower)) return false;
+    throw new ValueError(`must be true or false${got(value)}`);
+  };
+  return {
+    metavar: '',
+    boolean: true,
+    parse,
+    fromJson(value) {
+      if (typeof value === 'boolean') return value;
+      throw new ValueError(`must be true or false${gotJson(value)}`);
+    },
+    show: String,
+  };
+}
+
+/** A path, or the word `none` (= `false`): for choices such as "this helper, or none at all". */
+export function pathOrNone(metavar = 'PATH'): ValueType<string | false> {
+  const inner = path(metavar);
+  return textual(
+    `${metavar}|none`,
+    (value, ctx) => (value === 'none' ? false : inner.parse(value, ctx)),
+    (value) => (value === false ? 'none' : value),
+  );
+}
+
+/** A duration as gardend accepts it back: `0`, `250ms`, `10s`, `1m`, `1h30m`. */
+export function formatDuration(d: Duration): string {
+  if (d === 0n) return '0';
+  let rest = d < 0n ? -d : d;
+  let out = d < 0n ? '-' : '';
+  for (const [unit, size] of [
+    ['h', HOUR],
+    ['m', MINUTE],
+    ['s', SECOND],
+    ['ms', MILLISECOND],
+    ['us', 1000n],
+    ['ns', 1n],
+  ] as const) {
+    if (rest >= size) {
+      out += `${rest / size}${unit}`;
+      rest %= size;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,378 @@
+/**
+ * The option schema and what comes from it: the flag parser, GARDEND_* variables, the config file,
+ * their precedence, cross-option checks, --help and the README tables.
+ */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { SECOND } from '@garden-ts/api-types';
+import { DEFAULT_MAX_IDLE_CONNECTIONS, DEFAULT_READ_HEADER_TIMEOUT } from '@garden-ts/server';
+import { describe, expect, it } from 'vitest';
+import {
+  renderHelp,
+  renderOptionsTable,
+  TABLE_BEGIN,
+  TABLE_END,
+  withOptionsTable,
+} from '../src/options/docs.js';
+import { type LoadInput, loadOptions, UsageError } from '../src/options/load.js';
+import {
+  DEFAULT_DEPOT,
+  envName,
+  flagName,
+  type GardendConfig,
+  OPTIONS,
+  optionList,
+} from '../src/options/schema.js';
+
+const CWD = '/work/here';
+
+function load(argv: string[], env: Record<string, string> = {}, files: Record<string, string> = {}) {
+  const input: LoadInput = {
+    argv,
+    env,
+    cwd: CWD,
+    readFile: (path) => {
+      const text = files[path];
+      if (text === undefined)
+        throw Object.assign(new Error(`ENOENT: no such file, open '${path}'`), { code: 'ENOENT' });
+      return text;
+    },
+  };
+  return loadOptions(input);
+}
+
+function config(
+  argv: string[],
+  env: Record<string, string> = {},
+  files: Record<string, string> = {},
+): GardendConfig {
+  const loaded = load(argv, env, files);
+  if (loaded.kind !== 'run') throw new Error(`not a run: ${loaded.kind}`);
+  return loaded.config;
+}
+
+const usageError = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(UsageError);
+    return (err as Error).message;
+  }
+  throw new Error('no UsageError');
+};
+
+describe('names come from the schema key', () => {
+  it('flag, config key and environment variable', () => {
+    expect(flagName('maxIdleConnections')).toBe('max-idle-connections');
+    expect(envName('maxIdleConnections')).toBe('GARDEND_MAX_IDLE_CONNECTIONS');
+    expect(envName('backend')).toBe('GARDEND_BACKEND');
+    const flags = optionList().map((o) => flagName(o.key));
+    expect(new Set(flags).size).toBe(flags.length);
+    for (const flag of flags) expect(flag).toMatch(/^[a-z]+(-[a-z]+)*$/);
+  });
+
+  it('every default is a value of its type (it reads back from its own text)', () => {
+    for (const { key, spec } of optionList()) {
+      if (spec.default === undefined) continue;
+      expect(spec.type.parse(spec.type.show(spec.default), { baseDir: '/' }), key).toEqual(spec.default);
+    }
+  });
+});
+
+describe('defaults', () => {
+  it('fill in what no source sets', () => {
+    const c = config(['--backend', 'linux']);
+    expect(c).toEqual({
+      backend: 'linux',
+      bindSocket: '/tmp/garden.sock',
+      bindIp: undefined,
+      bindPort: undefined,
+      defaultGraceTime: 0n,
+      readHeaderTimeout: DEFAULT_READ_HEADER_TIMEOUT,
+      maxIdleConnections: DEFAULT_MAX_IDLE_CONNECTIONS,
+      logLevel: 'info',
+      maxContainers: 0,
+      portPoolStart: 61001,
+      portPoolSize: 4534,
+      depot: DEFAULT_DEPOT,
+      runDir: undefined,
+      defaultRootfs: undefined,
+      destroyContainersOnStartup: false,
+      cgroupParent: 'garden',
+      stopTimeout: 10n * SECOND,
+      helperExecutable: undefined,
+    } satisfies GardendConfig);
+    expect(load(['--backend', 'fake'])).toMatchObject({
+      kind: 'run',
+      listen: { socketPath: '/tmp/garden.sock' },
+    });
+  });
+
+  it('--backend has none', () => {
+    expect(usageError(() => load([]))).toBe('--backend is required (fake or linux)');
+  });
+});
+
+describe('flags', () => {
+  it('take every option, resolving relative paths against the cwd', () => {
+    const c = config([
+      '--backend=linux',
+      '--depot',
+      'rel/depot',
+      '--default-rootfs',
+      'raw://rel/rootfs',
+      '--max-containers',
+      '250',
+      '--destroy-containers-on-startup',
+      '--cgroup-parent',
+      'ci/garden-1',
+      '--run-dir',
+      'rel/run',
+      '--stop-timeout',
+      '2500ms',
+      '--helper-executable',
+      'none',
+      '--read-header-timeout',
+      '5s',
+      '--max-idle-connections',
+      '64',
+      '--default-grace-time=5m',
+      '--log-level',
+      'debug',
+    ]);
+    expect(c).toMatchObject({
+      depot: resolve(CWD, 'rel/depot'),
+      runDir: resolve(CWD, 'rel/run'),
+      defaultRootfs: `raw://${resolve(CWD, 'rel/rootfs')}`,
+      maxContainers: 250,
+      destroyContainersOnStartup: true,
+      cgroupParent: 'ci/garden-1',
+      stopTimeout: 2500n * 1_000_000n,
+      helperExecutable: false,
+      readHeaderTimeout: 5n * SECOND,
+      maxIdleConnections: 64,
+      defaultGraceTime: 300n * SECOND,
+      logLevel: 'debug',
+    });
+    expect(config(['--backend', 'linux', '--helper-executable', '/opt/busybox']).helperExecutable).toBe(
+      '/opt/busybox',
+    );
+  });
+
+  it('booleans: bare, =true/=false, --no-…; the last one wins', () => {
+    const d = (argv: string[]) => config(['--backend', 'linux', ...argv]).destroyContainersOnStartup;
+    expect(d(['--destroy-containers-on-startup'])).toBe(true);
+    expect(d(['--destroy-containers-on-startup=false'])).toBe(false);
+    expect(d(['--destroy-containers-on-startup', '--no-destroy-containers-on-startup'])).toBe(false);
+    expect(d(['--no-destroy-containers-on-startup', '--destroy-containers-on-startup=yes'])).toBe(true);
+  });
+
+  it('listen on TCP with --bind-ip and --bind-port together, never with --bind-socket', () => {
+    expect(load(['--backend', 'fake', '--bind-ip', '127.0.0.1', '--bind-port', '7777'])).toMatchObject({
+      listen: { host: '127.0.0.1', port: 7777 },
+    });
+    expect(usageError(() => load(['--backend', 'fake', '--bind-ip', '127.0.0.1']))).toBe(
+      '--bind-ip and --bind-port go together',
+    );
+    expect(
+      usageError(() =>
+        load(['--backend', 'fake', '--bind-port', '1', '--bind-ip', 'h', '--bind-socket', 's']),
+      ),
+    ).toBe('--bind-socket cannot be combined with --bind-ip/--bind-port');
+  });
+
+  it('help and version', () => {
+    expect(load(['--help'])).toEqual({ kind: 'help' });
+    expect(load(['--backend', 'fake', '-h'])).toEqual({ kind: 'help' });
+    expect(load(['--version'])).toEqual({ kind: 'version' });
+  });
+
+  it('name the flag of every bad value', () => {
+    const bad: [string[], string | RegExp][] = [
+      [
+        ['--max-containers', '1.5'],
+        '--max-containers must be a whole number of containers (0 = unlimited), got "1.5"',
+      ],
+      [['--max-containers', ''], /^--max-containers must be a whole number/],
+      [['--max-containers', '9999999999'], /^--max-containers/],
+      [['--max-containers=-1'], /^--max-containers must be a whole number/],
+      [['--default-rootfs', ''], /^--default-rootfs must be a directory or raw:\/\/DIR/],
+      [['--default-rootfs', 'raw://'], /^--default-rootfs/],
+      [['--default-rootfs', 'docker:///busybox'], /^--default-rootfs must be a directory or raw:\/\/DIR/],
+      [['--depot', ''], '--depot must not be empty'],
+      [['--cgroup-parent', '/abs'], /^--cgroup-parent must be a relative cgroup path/],
+      [['--cgroup-parent', 'a//b'], /^--cgroup-parent/],
+      [['--cgroup-parent', '../escape'], /^--cgroup-parent/],
+      [['--cgroup-parent', ''], /^--cgroup-parent/],
+      [['--run-dir', ''], '--run-dir must not be empty'],
+      [['--stop-timeout', '10'], '--stop-timeout must be a duration such as 30s, 5m or 1h30m, got "10"'],
+      [['--stop-timeout', '-1s'], /^--stop-timeout must not be negative/],
+      [['--stop-timeout', '2h'], /^--stop-timeout must be at most 1h/],
+      [['--read-header-timeout', 'soon'], /^--read-header-timeout must be a duration/],
+      [['--max-idle-connections', '0'], /^--max-idle-connections must be a whole number of connections/],
+      [
+        ['--log-level', 'loud'],
+        '--log-level must be one of fatal, error, warn, info, debug, trace, silent, got "loud"',
+      ],
+      [['--bind-port', '65536'], /^--bind-port must be a port number \(0-65535\)/],
+      [
+        ['--destroy-containers-on-startup=maybe'],
+        '--destroy-containers-on-startup must be true or false, got "maybe"',
+      ],
+      [['--frobnicate'], 'unknown option --frobnicate (see --help)'],
+      [['--depot'], '--depot needs a value'],
+      [['--depot', '--max-containers', '1'], '--depot needs a value'],
+      [['stray'], 'unexpected argument "stray" (options start with --)'],
+    ];
+    for (const [args, message] of bad) {
+      const got = usageError(() => load(['--backend', 'linux', ...args]));
+      if (typeof message === 'string') expect(got).toBe(message);
+      else expect(got).toMatch(message);
+    }
+  });
+
+  it('options of another backend are refused, not ignored', () => {
+    expect(usageError(() => load(['--backend', 'fake', '--depot', '/tmp/x']))).toBe(
+      '--depot only applies to --backend linux (serving fake)',
+    );
+    expect(usageError(() => load(['--backend', 'fake', '--destroy-containers-on-startup']))).toMatch(
+      /^--destroy-containers-on-startup only applies to --backend linux/,
+    );
+    expect(usageError(() => load(['--backend', 'linux', '--port-pool-size', '10']))).toMatch(
+      /^--port-pool-size only applies to --backend fake/,
+    );
+    // Shared backend options are fine on each.
+    expect(config(['--backend', 'fake', '--max-containers', '3']).maxContainers).toBe(3);
+  });
+});
+
+describe('environment variables', () => {
+  it('set any option; flags win', () => {
+    const env = {
+      GARDEND_BACKEND: 'linux',
+      GARDEND_DEPOT: 'rel',
+      GARDEND_MAX_CONTAINERS: '9',
+      GARDEND_STOP_TIMEOUT: '1m',
+    };
+    expect(config([], env)).toMatchObject({
+      backend: 'linux',
+      depot: resolve(CWD, 'rel'),
+      maxContainers: 9,
+      stopTimeout: 60n * SECOND,
+    });
+    expect(config(['--max-containers', '1'], env).maxContainers).toBe(1);
+    expect(
+      config([], { ...env, GARDEND_DESTROY_CONTAINERS_ON_STARTUP: 'true' }).destroyContainersOnStartup,
+    ).toBe(true);
+  });
+
+  it('an empty one is unset; an unknown or bad one is refused by name', () => {
+    expect(config(['--backend', 'linux'], { GARDEND_DEPOT: '' }).depot).toBe(DEFAULT_DEPOT);
+    expect(usageError(() => load(['--backend', 'linux'], { GARDEND_DEPO: '/x' }))).toBe(
+      'GARDEND_DEPO is not a gardend option (see gardend --help)',
+    );
+    expect(usageError(() => load(['--backend', 'linux'], { GARDEND_MAX_CONTAINERS: 'lots' }))).toMatch(
+      /^GARDEND_MAX_CONTAINERS must be a whole number of containers/,
+    );
+    expect(usageError(() => load([], { GARDEND_BACKEND: 'fake', GARDEND_DEPOT: '/x' }))).toMatch(
+      /^GARDEND_DEPOT only applies to --backend linux/,
+    );
+    // Unrelated variables (the test harness's GARDEND command line) are not options.
+    expect(config(['--backend', 'fake'], { GARDEND: 'node gardend.js', PATH: '/bin' }).backend).toBe('fake');
+  });
+});
+
+describe('the config file', () => {
+  const file = '/etc/garden/gardend.json';
+  const files = {
+    [file]: JSON.stringify({
+      backend: 'linux',
+      depot: 'depot',
+      'max-containers': 250,
+      'destroy-containers-on-startup': true,
+      'stop-timeout': '30s',
+      'helper-executable': 'none',
+    }),
+  };
+
+  it('takes the flag names as keys, JSON types, and paths relative to itself', () => {
+    expect(config(['--config', file], {}, files)).toMatchObject({
+      backend: 'linux',
+      depot: '/etc/garden/depot',
+      maxContainers: 250,
+      destroyContainersOnStartup: true,
+      stopTimeout: 30n * SECOND,
+      helperExecutable: false,
+    });
+    expect(config([], { GARDEND_CONFIG: file }, files).maxContainers).toBe(250);
+  });
+
+  it('precedence: flags > environment > file > defaults', () => {
+    const c = config(
+      ['--config', file, '--max-containers', '1'],
+      { GARDEND_MAX_CONTAINERS: '2', GARDEND_STOP_TIMEOUT: '5s' },
+      files,
+    );
+    expect(c.maxContainers).toBe(1);
+    expect(c.stopTimeout).toBe(5n * SECOND);
+    expect(c.depot).toBe('/etc/garden/depot');
+    expect(c.cgroupParent).toBe('garden');
+  });
+
+  it('refuses unknown keys, wrong JSON types, bad JSON and missing files, naming them', () => {
+    const bad = (content: string) => usageError(() => load(['--config', file], {}, { [file]: content }));
+    expect(bad('{"backend":"fake","bind_socket":"/x"}')).toBe(
+      `${file}: unknown option "bind_socket" (keys are the flag names without --, e.g. "bind-socket")`,
+    );
+    expect(bad('{"backend":"linux","max-containers":"ten"}')).toMatch(
+      new RegExp(`^${file}: max-containers must be a whole number of containers`),
+    );
+    expect(bad('{"backend":"linux","max-containers":2.5}')).toMatch(/max-containers must be a whole number/);
+    expect(bad('{"backend":"linux","stop-timeout":10}')).toBe(
+      `${file}: stop-timeout must be a JSON string, got number`,
+    );
+    expect(bad('{"backend":"linux","destroy-containers-on-startup":"yes"}')).toBe(
+      `${file}: destroy-containers-on-startup must be true or false, got string`,
+    );
+    expect(bad('{"backend":')).toMatch(new RegExp(`^--config ${file}: not valid JSON`));
+    expect(bad('["backend"]')).toMatch(/must hold a JSON object of options/);
+    expect(usageError(() => load(['--config', '/nope.json']))).toMatch(
+      /^--config \/nope\.json: cannot read it: ENOENT/,
+    );
+    expect(usageError(() => load(['--config', file], {}, { [file]: '{"config":"other.json"}' }))).toMatch(
+      /unknown option "config"/,
+    );
+  });
+});
+
+describe('--help and the README tables come from the schema', () => {
+  it('help lists every option with its placeholder, default and backend group', () => {
+    const help = renderHelp();
+    for (const { key, spec } of optionList()) {
+      expect(help).toContain(`--${flagName(key)}${spec.type.metavar ? ` ${spec.type.metavar}` : ''}`);
+    }
+    expect(help).toContain('--backend fake|linux');
+    expect(help).toContain('--config FILE');
+    expect(help).toContain('--version');
+    const flat = help.replace(/\s+/g, ' ');
+    expect(flat).toContain(`(default ${DEFAULT_DEPOT})`);
+    expect(flat).toContain('(default 10s)');
+    expect(help).toContain('Linux backend (--backend linux; root only):');
+    expect(help).toContain('GARDEND_BIND_SOCKET');
+    for (const line of help.split('\n')) expect(line.length, line).toBeLessThanOrEqual(100);
+  });
+
+  it('the options table has a row per option with its variable', () => {
+    const table = renderOptionsTable();
+    for (const key of Object.keys(OPTIONS)) expect(table).toContain(`\`${envName(key)}\``);
+    expect(table).toContain('`--helper-executable PATH\\|none`');
+    expect(table.startsWith(TABLE_BEGIN) && table.endsWith(TABLE_END)).toBe(true);
+  });
+
+  for (const readme of ['../../../README.md', '../README.md']) {
+    it(`${readme.slice(3)} carries the current table (regenerate: pnpm --filter @garden-ts/gardend run options-tables)`, () => {
+      const text = readFileSync(join(import.meta.dirname, readme), 'utf8');
+      expect(withOptionsTable(text)).toBe(text);
+    });
+  }
+});

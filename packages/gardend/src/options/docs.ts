@@ -26,8 +26,14 @@ function usage(key: OptionKey, spec: OptionSpec<unknown>): string {
 
 function defaultOf(spec: OptionSpec<unknown>): string | undefined {
   if (spec.required) return undefined;
-  if (spec.default !== undefined) return spec.type.show(spec.default);
+  if (spec.default !== undefined) return shownDefault(spec);
   return spec.defaultText;
+}
+
+/** A default as its type shows it; an empty list shows as `none`. */
+function shownDefault(spec: OptionSpec<unknown>): string {
+  const shown = spec.type.show(spec.default);
+  return shown === '' ? 'none' : shown;
 }
 
 /** Options grouped by the backends they apply to, in schema order. */
@@ -111,7 +117,9 @@ export function renderOptionsTable(): string {
     const dflt = spec.required
       ? 'required'
       : spec.default !== undefined
-        ? `\`${spec.type.show(spec.default)}\``
+        ? spec.type.show(spec.default) === ''
+          ? 'none'
+          : `\`${shownDefault(spec)}\``
         : cell(spec.defaultText ?? 'none');
     rows.push(
       `| \`${usage(key, spec).replaceAll('|', '\\|')}\` | \`${envName(key)}\` | ${dflt} | ${spec.backends?.join(', ') ?? 'all'} | ${cell(spec.help)} |`,

@@ -15,7 +15,7 @@ import {
   type OptionSpec,
   optionList,
 } from './schema.js';
-import { type ParseContext, ValueError } from './value-types.js';
+import { type ParseContext, ValueError, type ValueType } from './value-types.js';
 
 /** A configuration gardend cannot run with; `message` names the flag, variable or file key. */
 export class UsageError extends Error {}
@@ -45,6 +45,7 @@ export const CONFIG_FLAG = 'config';
 export const CONFIG_ENV = 'GARDEND_CONFIG';
 
 const byFlag = new Map(optionList().map((o) => [flagName(o.key), o]));
+const OPTION_SPECS = new Map(optionList().map((o) => [o.key, o.spec]));
 const byEnv = new Map(optionList().map((o) => [envName(o.key), o]));
 
 interface Raw {
@@ -71,7 +72,19 @@ export function loadOptions(input: LoadInput): Loaded {
     }
   }
   for (const raw of fromEnv(input.env, { baseDir: input.cwd })) values.set(raw.key, raw);
-  for (const raw of flags.values) values.set(raw.key, raw);
+  // Flags override the environment and the file; a repeated list flag adds to its earlier ones.
+  const fromFlags = new Map<OptionKey, Raw>();
+  for (const raw of flags.values) {
+    const earlier = fromFlags.get(raw.key);
+    const repeatable = (OPTION_SPECS.get(raw.key)?.type as ValueType<unknown> | undefined)?.repeatable;
+    fromFlags.set(
+      raw.key,
+      earlier && repeatable
+        ? { ...raw, parse: () => [...(earlier.parse() as unknown[]), ...(raw.parse() as unknown[])] }
+        : raw,
+    );
+  }
+  for (const raw of fromFlags.values()) values.set(raw.key, raw);
 
   const config = {} as Record<OptionKey, unknown>;
   const sources = {} as Record<OptionKey, ValueSource>;
@@ -180,7 +193,9 @@ function parseArgv(argv: readonly string[], ctx: ParseContext): ParsedArgv {
     const { key, spec } = option;
     const text = spec.type.boolean && inline === undefined ? 'true' : takeValue();
     const source: ValueSource = { kind: 'flag', name: `--${name}` };
-    out.values.push({ key, source, parse: () => spec.type.parse(text, ctx) });
+    const type = spec.type as ValueType<unknown>;
+    const parseOne = type.parseItem ?? type.parse;
+    out.values.push({ key, source, parse: () => parseOne(text, ctx) });
   }
   return out;
 }

@@ -3,6 +3,7 @@
  * variable and the JSON value of a config file, and says what it expects when a value is wrong
  * (the caller names where the value came from: `--depot`, `GARDEND_DEPOT`, `gardend.json: depot`).
  */
+import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { type Duration, HOUR, MILLISECOND, MINUTE, parseDuration, SECOND } from '@garden-ts/api-types';
 
@@ -19,6 +20,12 @@ export interface ValueType<T> {
   readonly metavar: string;
   /** True for booleans: `--flag`, `--flag=false`, `--no-flag`. */
   readonly boolean?: true;
+  /**
+   * Lists: each `--flag VALUE` adds one item (`parseItem`), repeated flags accumulate; an
+   * environment variable holds the items separated by commas (`parse`), a config file a JSON array.
+   */
+  readonly repeatable?: true;
+  parseItem?(text: string, ctx: ParseContext): T;
   /** Parses flag or environment text. @throws ValueError */
   parse(text: string, ctx: ParseContext): T;
   /** Converts a config-file value (JSON). @throws ValueError */
@@ -149,6 +156,69 @@ export function pathOrNone(metavar = 'PATH'): ValueType<string | false> {
     (value, ctx) => (value === 'none' ? false : inner.parse(value, ctx)),
     (value) => (value === false ? 'none' : value),
   );
+}
+
+/**
+ * A repeatable option: `--flag A --flag B` (each flag one item), `GARDEND_FLAG=A,B`, or a JSON
+ * array (or a single string) in the config file. Unset = the empty list.
+ */
+export function list<T>(item: ValueType<T>): ValueType<T[]> {
+  const one = (text: string, ctx: ParseContext): T => item.parse(text, ctx);
+  return {
+    metavar: item.metavar,
+    repeatable: true,
+    parseItem: (text, ctx) => [one(text, ctx)],
+    parse: (text, ctx) =>
+      text
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t !== '')
+        .map((t) => one(t, ctx)),
+    fromJson(value, ctx) {
+      const items = typeof value === 'string' ? [value] : value;
+      if (!Array.isArray(items)) throw new ValueError(`must be a JSON array of strings${gotJson(value)}`);
+      return items.map((v) => item.fromJson(v, ctx));
+    },
+    // The environment form (`''` for none), so a default reads back from its own text.
+    show: (values) => values.map((v) => item.show(v)).join(','),
+  };
+}
+
+/** An IPv4 address in dotted-quad form (Go's rules: no leading zeros). */
+export function ipv4(metavar = 'IP'): ValueType<string> {
+  return textual(metavar, (value) => {
+    if (!isIPv4Text(value)) throw new ValueError(`must be an IPv4 address such as 10.0.0.1${got(value)}`);
+    return value;
+  });
+}
+
+/** An IPv4 or IPv6 address (DNS servers may be either). */
+export function ip(metavar = 'IP'): ValueType<string> {
+  return textual(metavar, (value) => {
+    if (!isIPv4Text(value) && !(value.includes(':') && isIP(value) === 6))
+      throw new ValueError(`must be an IP address such as 10.0.0.1${got(value)}`);
+    return value;
+  });
+}
+
+/** An IPv4 network in CIDR form (`10.254.0.0/22`). */
+export function cidr(metavar = 'CIDR'): ValueType<string> {
+  return textual(metavar, (value) => {
+    const [addr, prefix, more] = value.split('/');
+    if (
+      more !== undefined ||
+      addr === undefined ||
+      !isIPv4Text(addr) ||
+      !/^\d{1,2}$/.test(prefix ?? '') ||
+      Number(prefix) > 32
+    )
+      throw new ValueError(`must be an IPv4 network such as 10.254.0.0/22${got(value)}`);
+    return value;
+  });
+}
+
+function isIPv4Text(value: string): boolean {
+  return isIP(value) === 4 && value.split('.').every((p) => p === '0' || !p.startsWith('0'));
 }
 
 /** A duration as gardend accepts it back: `0`, `250ms`, `10s`, `1m`, `1h30m`. */

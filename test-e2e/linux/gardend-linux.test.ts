@@ -163,9 +163,9 @@ describe('gardend --backend linux', () => {
     });
     // Stopped with no container left: no nft table and no link of ours in its host namespace.
     expect(await nft('list tables', { netns: net.hostPath })).toBe('');
-    expect((await listLinks({ netns: net.hostPath })).map((l) => l.name).filter((n) => n.startsWith('gt'))).toEqual(
-      [],
-    );
+    expect(
+      (await listLinks({ netns: net.hostPath })).map((l) => l.name).filter((n) => n.startsWith('gt')),
+    ).toEqual([]);
   });
 
   it('refuses bad linux flags with a message naming them', async () => {

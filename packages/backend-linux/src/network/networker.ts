@@ -13,6 +13,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { isIP, isIPv4 } from 'node:net';
 import {
   type BandwidthLimits,
+  encodeBody,
   GardenError,
   InvalidRequestError,
   type NetInRule,
@@ -153,6 +154,11 @@ function checkPort(field: string, port: number): void {
     throw new InvalidRequestError(field, `${field} must be an integer in 0-65535, got ${port}`);
 }
 
+/** NetOut rules in Garden's wire JSON (what a plugin gets on stdin). */
+function wireRules(rules: readonly NetOutRule[]): unknown[] {
+  return JSON.parse(encodeBody(Wire.netOutRules, [...rules])) as unknown[];
+}
+
 /** `garden.network.mapped-ports`, as Guardian writes it. */
 export function mappedPortsProperty(rules: readonly NetInRule[]): string {
   return JSON.stringify(rules.map((r) => ({ HostPort: r.hostPort, ContainerPort: r.containerPort })));
@@ -263,16 +269,17 @@ export class Networker {
   async start(): Promise<void> {
     // After the restores reserved the records' ports.
     this.resumeRotation();
-    if (this.plugin) {
-      this.externalIp = this.options.externalIp ?? '';
-      return;
-    }
     const [routes, addrs, links] = await Promise.all([
       listRoutes(this.netnsOpt),
       listAddresses(this.netnsOpt),
       listLinks(this.netnsOpt),
     ]);
     const external = this.options.externalIp || defaultRouteSource(routes, addrs);
+    if (this.plugin) {
+      // The plugin networks the containers; the external IP is still reported (§8.7).
+      this.externalIp = external ?? '';
+      return;
+    }
     if (!external)
       throw new GardenError(
         'cannot determine the external IP: the host has no default route; pass --external-ip',
@@ -493,7 +500,7 @@ export class Networker {
       Pid: pid,
       Properties: p.properties,
       netin: p.netIn.map((r) => ({ host_port: r.hostPort, container_port: r.containerPort })),
-      netout_rules: Wire.netOutRules.encode(p.netOut) ?? [],
+      netout_rules: wireRules(p.netOut),
     };
     const up = parseUpResult(await runPlugin(plugin, 'up', p.handle, input));
     const r = p.record;
@@ -609,7 +616,7 @@ export class Networker {
     for (const rule of rules) validateNetOutRule(rule);
     if (rules.length === 0) return;
     if (r.mode === 'plugin') {
-      const encoded = Wire.netOutRules.encode([...rules]) ?? [];
+      const encoded = wireRules(rules);
       await runPlugin(
         this.plugin as PluginConfig,
         bulk ? 'bulk-net-out' : 'net-out',

@@ -266,14 +266,17 @@ afterAll(async () => {
     await ready(sweep, join(dir, 'sweep.sock')).catch(() => undefined);
     await stop(sweep).catch(() => undefined);
   }
-  const layout = detectCgroupLayout();
-  for (const mnt of new Set([...Object.values(layout.v1), ...(layout.v2 ? [layout.v2] : [])])) {
-    const d = join(mnt, cgroupParent);
-    if (existsSync(d)) rmdirSync(d);
+  try {
+    const layout = detectCgroupLayout();
+    for (const mnt of new Set([...Object.values(layout.v1), ...(layout.v2 ? [layout.v2] : [])])) {
+      const d = join(mnt, cgroupParent);
+      if (existsSync(d)) rmdirSync(d);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(defaultRunDir(depot), { recursive: true, force: true });
+    net?.cleanup();
   }
-  rmSync(dir, { recursive: true, force: true });
-  rmSync(defaultRunDir(depot), { recursive: true, force: true });
-  net?.cleanup();
 });
 
 describe('gardend --backend linux networking', { timeout: 180_000 }, () => {

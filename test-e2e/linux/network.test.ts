@@ -76,11 +76,14 @@ interface Gardend {
 }
 
 /** gardend in the test host namespace (only its network namespace differs from ours). */
-function startGardend(extra: string[], opts: { depot?: string; socket?: string } = {}): Gardend {
+function startGardend(
+  extra: string[],
+  opts: { depot?: string; socket?: string; netns?: string } = {},
+): Gardend {
   const child = spawn(
     'nsenter',
     [
-      `--net=${net.hostPath}`,
+      `--net=${opts.netns ?? net.hostPath}`,
       process.execPath,
       gardend,
       '--backend',
@@ -591,6 +594,7 @@ describe('network plugin mode', { timeout: 120_000 }, () => {
 # Records "<args> <stdin>" per call; up answers with properties and DNS.
 input=$(cat)
 echo "$* $input" >> ${calls}
+if [ -e ${pluginDir}/fail-up ]; then echo "no network for you" >&2; exit 3; fi
 case "$*" in
   *"--action up"*) printf '%s' '{"properties":{"garden.network.container-ip":"10.9.0.2","garden.network.host-ip":"10.9.0.1","plugin.custom":"yes"},"dns_servers":["10.9.0.53"],"search_domains":["plugin.example"]}' ;;
   *"--action net-in"*) printf '%s' '{"host_port":61500,"container_port":8080}' ;;
@@ -601,15 +605,20 @@ esac
     chmodSync(pluginDir, 0o755);
     const pDepot = join(dir, 'plugin-depot');
     const pSocket = join(dir, 'plugin.sock');
+    // A host namespace of its own: nothing of ours may appear in it.
+    const pNet = testNetwork('e2eplug');
     const g = startGardend(
       ['--network-plugin', plugin, '--network-plugin-extra-arg=--config=/etc/cni.json'],
       {
         depot: pDepot,
         socket: pSocket,
+        netns: pNet.hostPath,
       },
     );
+    let pluginClient: Client | undefined;
     try {
       const c = await ready(g, pSocket);
+      pluginClient = c;
       const box = await c.create({ handle: 'plugged', properties: { owner: 'me' } });
       const info = await box.info();
       expect(info).toMatchObject({ containerIP: '10.9.0.2', hostIP: '10.9.0.1', externalIP: HOST_IP });
@@ -622,11 +631,27 @@ esac
       await box.netOut({ protocol: Protocol.TCP, ports: [{ start: 443 }] });
       await box.bulkNetOut([{ protocol: Protocol.UDP }, {}]);
       // The built-in networking is unused: no bridge, no veth, no nft table of ours.
-      expect((await listLinks({ netns: net.hostPath })).filter((l) => /^gt[bvi]-/.test(l.name))).toEqual([]);
-      expect(await nft('list tables', { netns: net.hostPath })).toBe('');
+      expect((await listLinks({ netns: pNet.hostPath })).filter((l) => /^gt[bvi]-/.test(l.name))).toEqual([]);
+      expect(await nft('list tables', { netns: pNet.hostPath })).toBe('');
       expect((await c.capacity()).maxContainers).toBe(4294967295n);
       await c.destroy('plugged');
-      const lines = readFileSync(calls, 'utf8').trim().split('\n');
+      // A plugin failing `up` fails the create, typed, with its stderr; nothing is left of it.
+      writeFileSync(join(pluginDir, 'fail-up'), '');
+      const failed = await c.create({ handle: 'unplugged' }).catch((e: unknown) => e);
+      expect(failed).toBeInstanceOf(GardenError);
+      expect((failed as Error).message).toBe('network plugin up failed: exit status 3: no network for you');
+      expect(await c.containers()).toEqual([]);
+      rmSync(join(pluginDir, 'fail-up'));
+      await new Promise((r) => setTimeout(r, 500));
+      const layout = detectCgroupLayout();
+      expect(existsSync(join(layout.v1.memory ?? (layout.v2 as string), cgroupParent, 'unplugged'))).toBe(
+        false,
+      );
+      expect(readdirSync(join(pDepot, 'containers'))).toEqual([]);
+      const lines = readFileSync(calls, 'utf8')
+        .trim()
+        .split('\n')
+        .filter((l) => !l.includes('--handle unplugged'));
       expect(lines.map((l) => l.split(' ').slice(0, 5).join(' '))).toEqual([
         '--config=/etc/cni.json --action up --handle plugged',
         '--config=/etc/cni.json --action net-in --handle plugged',
@@ -654,8 +679,12 @@ esac
       expect(json(3)).toEqual({ container_ip: '10.9.0.2', netout_rules: [{ protocol: 2 }, {}] });
       expect(json(4).Properties).toMatchObject({ 'plugin.custom': 'yes' });
     } finally {
+      // Containers outlive gardend: a failed assertion must not leave one behind.
+      for (const box of (await pluginClient?.containers().catch(() => [])) ?? [])
+        await pluginClient?.destroy(box.handle).catch(() => undefined);
       await stop(g);
       rmSync(pluginDir, { recursive: true, force: true });
+      pNet.cleanup();
     }
   });
 });

@@ -73,15 +73,21 @@ describe('Networker', () => {
   let record: NetworkRecord;
   let c: Container;
 
-  it('learns the external IP and MTU from the host namespace and installs its tables', async () => {
+  it('learns the external IP and MTU; its tables exist only while containers do', async () => {
     n = networker();
     await n.start();
     expect(n.external).toBe(HOST_IP);
     await n.reconcile();
+    expect(await nft('list tables', { netns: net.hostPath })).toBe('');
+    const p = n.prepare('h-tables', {});
+    await p.firewall;
     const tables = await nft('list tables', { netns: net.hostPath });
     expect(tables).toContain('table ip garden_ts');
     expect(tables).toContain('table bridge garden_ts');
     expect(execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' })).not.toContain('garden_ts');
+    await n.abort(p);
+    await n.settled(); // the linger is cut short
+    expect(await nft('list tables', { netns: net.hostPath })).toBe('');
   });
 
   it('gives a container its address, devices, firewall, NetIn and bandwidth', async () => {

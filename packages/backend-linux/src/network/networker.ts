@@ -179,6 +179,14 @@ export class Networker {
   private readonly firewalls = new Map<string, { fw: ContainerFirewall; subnet: string; bridge: string }>();
   private externalIp = '';
   private mtu = 1500;
+  /**
+   * Our nft tables exist only while containers do (a gardend with none, e.g. the quick start's
+   * after its example, leaves nothing on the host): installed with the first container, deleted a
+   * linger after the last one. Every table operation is chained on `tableOps`.
+   */
+  private tablesInstalled = false;
+  private tableOps: Promise<void> = Promise.resolve();
+  private tablesLinger: NodeJS.Timeout | undefined;
   private statsCache: { at: number; links: Promise<LinkInfo[]> } | undefined;
 
   constructor(
@@ -243,6 +251,7 @@ export class Networker {
   }
   /** Forgets every container (a stop: the next start restores them from the records again). */
   private reset(): void {
+    this.tablesInstalled = false;
     this.pool = new SubnetPool(this.options.pool ?? '10.254.0.0/22');
     this.ports = new PortPool(this.options.portPoolStart ?? 61001, this.options.portPoolSize ?? 4534);
     this.firewalls.clear();
@@ -262,8 +271,8 @@ export class Networker {
   }
 
   /**
-   * Learns the host facts (external IP, MTU), turns on forwarding and resumes the NetIn port
-   * rotation; runs after the restores.
+   * Learns the host facts (external IP, MTU) and resumes the NetIn port rotation; runs after the
+   * restores.
    * @throws GardenError when there is no external IP to publish NetIn ports on.
    */
   async start(): Promise<void> {
@@ -286,7 +295,51 @@ export class Networker {
       );
     this.externalIp = external;
     this.mtu = this.options.mtu || mtuFor(external, addrs, links);
-    await writeNetSysctl('net/ipv4/ip_forward', '1', this.netnsOpt);
+  }
+
+  /**
+   * The static ruleset, installed with the first container (with IPv4 forwarding switched on, as
+   * Docker does: the host must route the containers' traffic). Resolves once it is in place.
+   */
+  private ensureTables(): Promise<void> {
+    if (this.tablesLinger) clearTimeout(this.tablesLinger);
+    this.tablesLinger = undefined;
+    if (!this.tablesInstalled) {
+      this.tablesInstalled = true;
+      const install = this.tableOps.then(async () => {
+        await writeNetSysctl('net/ipv4/ip_forward', '1', this.netnsOpt);
+        await nft(rulesetScript(this.firewallConfig, [], []), this.netnsOpt);
+      });
+      // A failed install is retried by the next container.
+      this.tableOps = install.catch(() => {
+        this.tablesInstalled = false;
+      });
+      return install;
+    }
+    return this.tableOps;
+  }
+
+  /** After the last container: the tables go too, a linger later (creates often follow). */
+  private dropTablesWhenIdle(now = false): void {
+    if (!this.tablesInstalled || this.firewalls.size > 0) return;
+    if (this.tablesLinger) clearTimeout(this.tablesLinger);
+    const drop = () => {
+      this.tablesLinger = undefined;
+      if (!this.tablesInstalled || this.firewalls.size > 0) return;
+      this.tablesInstalled = false;
+      this.tableOps = this.tableOps
+        .then(() => nft(deleteTablesScript(this.table), this.netnsOpt))
+        .then(
+          () => undefined,
+          (e: Error) => this.deps.log.warn({ err: e.message }, 'removing the nft tables'),
+        );
+    };
+    const linger = this.options.bridgeLingerMs ?? 5000;
+    if (now || linger <= 0) drop();
+    else {
+      this.tablesLinger = setTimeout(drop, linger);
+      this.tablesLinger.unref();
+    }
   }
 
   /** The external IP (after start). */
@@ -387,7 +440,9 @@ export class Networker {
       mtu: record.mtu,
     });
     const subnetFw = newSubnet ? { bridge: record.bridge, subnet: record.subnet } : undefined;
-    const firewall = nft(addContainerScript(this.table, fw, subnetFw), this.netnsOpt).then(() => undefined);
+    const firewall = this.ensureTables()
+      .then(() => nft(addContainerScript(this.table, fw, subnetFw), this.netnsOpt))
+      .then(() => undefined);
     // Both are awaited by attach or abort; until then a rejection is not unhandled.
     bridge.catch(() => undefined);
     firewall.catch(() => undefined);
@@ -566,6 +621,7 @@ export class Networker {
     for (const m of r.netIn) this.ports.release(m.hostPort);
     if (r.bandwidth) this.reaper.delete([ifbName(r.id)]);
     if (bridgeHeld) this.bridges.release(r.bridge);
+    this.dropTablesWhenIdle();
   }
 
   // ---- operations on a live container ---------------------------------------------------------
@@ -706,15 +762,28 @@ export class Networker {
 
   /**
    * After every restore: replaces the nft tables with the static ruleset and the restored
-   * containers' elements in one transaction (dropping stale ones, re-reading deny networks) and
-   * deletes our links that no container accounts for.
+   * containers' elements in one transaction (dropping stale ones, re-reading deny networks), or
+   * removes them when no container is left, and deletes our links that no container accounts for.
    */
   async reconcile(): Promise<void> {
     if (this.plugin) return;
     const subnets = new Map<string, SubnetFirewall>();
     for (const f of this.firewalls.values()) subnets.set(f.subnet, { bridge: f.bridge, subnet: f.subnet });
     const fws = [...this.firewalls.values()].map((f) => f.fw);
-    await nft(rulesetScript(this.firewallConfig, fws, [...subnets.values()]), this.netnsOpt);
+    if (fws.length > 0) {
+      this.tablesInstalled = true;
+      this.tableOps = this.tableOps.then(async () => {
+        await writeNetSysctl('net/ipv4/ip_forward', '1', this.netnsOpt);
+        await nft(rulesetScript(this.firewallConfig, fws, [...subnets.values()]), this.netnsOpt);
+      });
+    } else {
+      // Nothing to serve: stale tables of a crashed server go (they come back with a container).
+      this.tablesInstalled = false;
+      this.tableOps = this.tableOps.then(() =>
+        nft(deleteTablesScript(this.table), this.netnsOpt).then(() => undefined),
+      );
+    }
+    await this.tableOps;
     const links = await listLinks(this.netnsOpt);
     const stale = staleLinks(links, {
       bridges: new Set([...subnets.values()].map((s) => s.bridge)),
@@ -727,10 +796,11 @@ export class Networker {
     }
   }
 
-  /** Deletes lingering bridges now and waits for queued link deletions. */
+  /** Deletes lingering bridges (and the tables, with no container) now; waits for all of it. */
   async settled(): Promise<void> {
     this.bridges.flush();
-    await this.reaper.settled();
+    this.dropTablesWhenIdle(true);
+    await Promise.all([this.reaper.settled(), this.tableOps]);
   }
 
   /**
@@ -743,6 +813,9 @@ export class Networker {
       return;
     }
     this.bridges.flush();
+    if (this.tablesLinger) clearTimeout(this.tablesLinger);
+    this.tablesLinger = undefined;
+    await this.tableOps;
     if (!containersLeft) {
       await nft(deleteTablesScript(this.table), this.netnsOpt).catch((e: Error) =>
         this.deps.log.warn({ err: e.message }, 'removing the nft tables'),

@@ -11,7 +11,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Protocol } from '@garden-ts/api-types';
-import { type Container, createContainer, listLinks, nft } from '@garden-ts/native-ns';
+import {
+  type Container,
+  createContainer,
+  listLinks,
+  nft,
+  readNetSysctl,
+  writeNetSysctl,
+} from '@garden-ts/native-ns';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Networker, type NetworkRecord } from '../src/network/networker.js';
 import { DENIED_A, HOST_IP, OUTSIDE_IP, type TestNetwork, testNetwork } from './netns.js';
@@ -79,8 +86,11 @@ describe('Networker', () => {
     expect(n.external).toBe(HOST_IP);
     await n.reconcile();
     expect(await nft('list tables', { netns: net.hostPath })).toBe('');
+    // Forwarding was off: switched on with the first container, off again with the last.
+    await writeNetSysctl('net/ipv4/ip_forward', '0', { netns: net.hostPath });
     const p = n.prepare('h-tables', {});
     await p.firewall;
+    expect(await readNetSysctl('net/ipv4/ip_forward', { netns: net.hostPath })).toBe('1');
     const tables = await nft('list tables', { netns: net.hostPath });
     expect(tables).toContain('table ip garden_ts');
     expect(tables).toContain('table bridge garden_ts');
@@ -88,6 +98,14 @@ describe('Networker', () => {
     await n.abort(p);
     await n.settled(); // the linger is cut short
     expect(await nft('list tables', { netns: net.hostPath })).toBe('');
+    expect(await readNetSysctl('net/ipv4/ip_forward', { netns: net.hostPath })).toBe('0');
+    // Already on (as the other tests' host has it): left alone.
+    await writeNetSysctl('net/ipv4/ip_forward', '1', { netns: net.hostPath });
+    const q = n.prepare('h-tables', {});
+    await q.firewall;
+    await n.abort(q);
+    await n.settled();
+    expect(await readNetSysctl('net/ipv4/ip_forward', { netns: net.hostPath })).toBe('1');
   });
 
   it('gives a container its address, devices, firewall, NetIn and bandwidth', async () => {

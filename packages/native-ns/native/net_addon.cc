@@ -280,6 +280,16 @@ Napi::Value WriteSysctl(const Napi::CallbackInfo& info) {
   return Queue(info.Env(), "sysctl", [ns, key, value](Error& e) { return ns->Open(e) && net::WriteSysctl(ns->fd(), key, value, e); });
 }
 
+// netReadSysctl(netns, key) → the file's text
+Napi::Value ReadSysctl(const Napi::CallbackInfo& info) {
+  auto ns = std::make_shared<NsFd>(info[0].As<Napi::String>().Utf8Value());
+  std::string key = info[1].As<Napi::String>().Utf8Value();
+  auto value = std::make_shared<std::string>();
+  return Queue(
+      info.Env(), "sysctl", [ns, key, value](Error& e) { return ns->Open(e) && net::ReadSysctl(ns->fd(), key, *value, e); },
+      [value](Napi::Env env) { return Napi::String::New(env, *value); });
+}
+
 // nftRun(netns, script, json) → output text; rejects with `nftMessage` (nft's own error text).
 class NftWorker : public Napi::AsyncWorker {
  public:
@@ -336,6 +346,7 @@ void RegisterNet(Napi::Env env, Napi::Object exports) {
   exports.Set("netListRoutes", Napi::Function::New(env, ListRoutes));
   exports.Set("netSetBandwidth", Napi::Function::New(env, SetBandwidth));
   exports.Set("netWriteSysctl", Napi::Function::New(env, WriteSysctl));
+  exports.Set("netReadSysctl", Napi::Function::New(env, ReadSysctl));
   exports.Set("nftRun", Napi::Function::New(env, NftRun));
 }
 

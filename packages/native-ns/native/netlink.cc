@@ -657,4 +657,19 @@ bool WriteSysctl(int nsfd, const std::string& key, const std::string& value, Err
   return true;
 }
 
+bool ReadSysctl(int nsfd, const std::string& key, std::string& value, Error& e) {
+  NetnsSwitch sw;
+  if (!sw.Enter(nsfd, e)) return false;
+  std::string path = "/proc/sys/" + key;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return e.Set(errno, "open " + path);
+  char buf[4096];
+  ssize_t n = read(fd, buf, sizeof buf);
+  int err = errno;
+  close(fd);
+  if (n < 0) return e.Set(err, "read " + path);
+  value.assign(buf, static_cast<size_t>(n));
+  return true;
+}
+
 }  // namespace garden::net

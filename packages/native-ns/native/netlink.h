@@ -197,6 +197,8 @@ bool SetBandwidth(const BandwidthSpec& spec, Error& e);
 
 /** Writes `value` to /proc/sys/<key> (e.g. "net/ipv4/ip_forward") as seen from namespace `nsfd`. */
 bool WriteSysctl(int nsfd, const std::string& key, const std::string& value, Error& e);
+/** Reads /proc/sys/<key> as seen from namespace `nsfd` (at most 4 KiB). */
+bool ReadSysctl(int nsfd, const std::string& key, std::string& value, Error& e);
 
 /** Formats an IPv4 address (host byte order) as dotted quad. */
 std::string FormatIpv4(uint32_t a);

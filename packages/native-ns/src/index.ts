@@ -71,6 +71,7 @@ export {
   nft,
   type RouteInfo,
   randomMac,
+  readNetSysctl,
   setBandwidth,
   writeNetSysctl,
 } from './network.js';

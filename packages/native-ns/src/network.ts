@@ -52,6 +52,7 @@ interface RawNetBinding {
     mtu: number;
   }): Promise<void>;
   netWriteSysctl(netns: string, key: string, value: string): Promise<void>;
+  netReadSysctl(netns: string, key: string): Promise<string>;
   nftRun(netns: string, script: string, json: boolean): Promise<string>;
 }
 
@@ -326,10 +327,22 @@ export async function setBandwidth(o: BandwidthOptions): Promise<void> {
   await call(() => raw().netSetBandwidth(args));
 }
 
-/** Writes a network sysctl (`net/ipv4/ip_forward`, …) as seen from the namespace. */
-export async function writeNetSysctl(key: string, value: string, o: NetnsOption = {}): Promise<void> {
+function sysctlKey(key: unknown): string {
   if (typeof key !== 'string' || !/^net\/[A-Za-z0-9_./-]+$/.test(key) || key.includes('..'))
     throw new NativeArgumentError('key', `must be a path below /proc/sys/net, got ${JSON.stringify(key)}`);
+  return key;
+}
+
+/** Reads a network sysctl as seen from the namespace (its text, trimmed). */
+export async function readNetSysctl(key: string, o: NetnsOption = {}): Promise<string> {
+  const k = sysctlKey(key);
+  const ns = netnsPath('netns', o.netns);
+  return (await call(() => raw().netReadSysctl(ns, k))).trim();
+}
+
+/** Writes a network sysctl (`net/ipv4/ip_forward`, …) as seen from the namespace. */
+export async function writeNetSysctl(key: string, value: string, o: NetnsOption = {}): Promise<void> {
+  sysctlKey(key);
   if (typeof value !== 'string' || value.includes('\0'))
     throw new NativeArgumentError('value', 'must be a string');
   const ns = netnsPath('netns', o.netns);

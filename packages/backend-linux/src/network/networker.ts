@@ -29,6 +29,7 @@ import {
   listRoutes,
   nft,
   randomMac,
+  readNetSysctl,
   setBandwidth,
   writeNetSysctl,
 } from '@garden-ts/native-ns';
@@ -187,6 +188,8 @@ export class Networker {
   private tablesInstalled = false;
   private tableOps: Promise<void> = Promise.resolve();
   private tablesLinger: NodeJS.Timeout | undefined;
+  /** We switched IPv4 forwarding on (it was off): it goes off again with the tables. */
+  private forwardingSwitchedOn = false;
   private statsCache: { at: number; links: Promise<LinkInfo[]> } | undefined;
 
   constructor(
@@ -271,13 +274,13 @@ export class Networker {
   }
 
   /**
-   * Learns the host facts (external IP, MTU) and resumes the NetIn port rotation; runs after the
-   * restores.
+   * Learns the host facts (external IP, MTU) and reads the saved state (NetIn port rotation,
+   * forwarding); runs after the restores.
    * @throws GardenError when there is no external IP to publish NetIn ports on.
    */
   async start(): Promise<void> {
     // After the restores reserved the records' ports.
-    this.resumeRotation();
+    this.loadState();
     const [routes, addrs, links] = await Promise.all([
       listRoutes(this.netnsOpt),
       listAddresses(this.netnsOpt),
@@ -307,7 +310,7 @@ export class Networker {
     if (!this.tablesInstalled) {
       this.tablesInstalled = true;
       const install = this.tableOps.then(async () => {
-        await writeNetSysctl('net/ipv4/ip_forward', '1', this.netnsOpt);
+        await this.forwardingOn();
         await nft(rulesetScript(this.firewallConfig, [], []), this.netnsOpt);
       });
       // A failed install is retried by the next container.
@@ -319,6 +322,25 @@ export class Networker {
     return this.tableOps;
   }
 
+  /**
+   * IPv4 forwarding on in the host namespace: the host must route the containers' traffic (Docker
+   * does the same). When it was off, it goes off again with our tables, so a gardend without
+   * containers leaves the host as it found it.
+   */
+  private async forwardingOn(): Promise<void> {
+    if ((await readNetSysctl('net/ipv4/ip_forward', this.netnsOpt)) === '1') return;
+    await writeNetSysctl('net/ipv4/ip_forward', '1', this.netnsOpt);
+    this.forwardingSwitchedOn = true;
+    this.saveState();
+  }
+
+  private async forwardingBack(): Promise<void> {
+    if (!this.forwardingSwitchedOn) return;
+    this.forwardingSwitchedOn = false;
+    this.saveState();
+    await writeNetSysctl('net/ipv4/ip_forward', '0', this.netnsOpt);
+  }
+
   /** After the last container: the tables go too, a linger later (creates often follow). */
   private dropTablesWhenIdle(now = false): void {
     if (!this.tablesInstalled || this.firewalls.size > 0) return;
@@ -328,7 +350,10 @@ export class Networker {
       if (!this.tablesInstalled || this.firewalls.size > 0) return;
       this.tablesInstalled = false;
       this.tableOps = this.tableOps
-        .then(() => nft(deleteTablesScript(this.table), this.netnsOpt))
+        .then(async () => {
+          await nft(deleteTablesScript(this.table), this.netnsOpt);
+          await this.forwardingBack();
+        })
         .then(
           () => undefined,
           (e: Error) => this.deps.log.warn({ err: e.message }, 'removing the nft tables'),
@@ -469,30 +494,37 @@ export class Networker {
       return requested;
     }
     const port = this.ports.acquire();
-    this.saveRotation();
+    this.saveState();
     return port;
   }
 
-  /** Keeps where the port rotation stands (write-through, atomic), for the next start. */
-  private saveRotation(): void {
-    const file = this.options.stateFile;
-    const next = this.ports.next;
-    if (!file || next === undefined) return;
-    try {
-      writeFileSync(`${file}.tmp`, JSON.stringify({ portPoolNext: next }), { mode: 0o600 });
-      renameSync(`${file}.tmp`, file);
-    } catch (e) {
-      this.deps.log.warn({ file, err: (e as Error).message }, 'saving the port rotation');
-    }
-  }
-
-  /** Resumes the port rotation where the last server left it. */
-  private resumeRotation(): void {
+  /**
+   * Keeps what a restarted server must know (write-through, atomic): where the port rotation
+   * stands, and whether IPv4 forwarding was switched on by us.
+   */
+  private saveState(): void {
     const file = this.options.stateFile;
     if (!file) return;
     try {
-      const { portPoolNext } = JSON.parse(readFileSync(file, 'utf8')) as { portPoolNext?: unknown };
-      if (Number.isInteger(portPoolNext)) this.ports.resumeAt(portPoolNext as number);
+      const state = { portPoolNext: this.ports.next, forwardingSwitchedOn: this.forwardingSwitchedOn };
+      writeFileSync(`${file}.tmp`, JSON.stringify(state), { mode: 0o600 });
+      renameSync(`${file}.tmp`, file);
+    } catch (e) {
+      this.deps.log.warn({ file, err: (e as Error).message }, 'saving the network state');
+    }
+  }
+
+  /** Resumes the port rotation where the last server left it; learns who switched forwarding on. */
+  private loadState(): void {
+    const file = this.options.stateFile;
+    if (!file) return;
+    try {
+      const state = JSON.parse(readFileSync(file, 'utf8')) as {
+        portPoolNext?: unknown;
+        forwardingSwitchedOn?: unknown;
+      };
+      if (Number.isInteger(state.portPoolNext)) this.ports.resumeAt(state.portPoolNext as number);
+      this.forwardingSwitchedOn = state.forwardingSwitchedOn === true;
     } catch {
       // no state yet, or unreadable: start afresh
     }
@@ -773,7 +805,7 @@ export class Networker {
     if (fws.length > 0) {
       this.tablesInstalled = true;
       this.tableOps = this.tableOps.then(async () => {
-        await writeNetSysctl('net/ipv4/ip_forward', '1', this.netnsOpt);
+        await this.forwardingOn();
         await nft(rulesetScript(this.firewallConfig, fws, [...subnets.values()]), this.netnsOpt);
       });
     } else {
@@ -819,6 +851,9 @@ export class Networker {
     if (!containersLeft) {
       await nft(deleteTablesScript(this.table), this.netnsOpt).catch((e: Error) =>
         this.deps.log.warn({ err: e.message }, 'removing the nft tables'),
+      );
+      await this.forwardingBack().catch((e: Error) =>
+        this.deps.log.warn({ err: e.message }, 'switching IPv4 forwarding back off'),
       );
       const links = await listLinks(this.netnsOpt).catch(() => []);
       this.reaper.delete(staleLinks(links, { bridges: new Set(), veths: new Set(), ifbs: new Set() }));

@@ -18,6 +18,7 @@ import {
   NativeError,
   NftError,
   nft,
+  readNetSysctl,
   setBandwidth,
   writeNetSysctl,
 } from '../src/index.js';
@@ -244,6 +245,10 @@ describe('writeNetSysctl', () => {
       own.trim() === '1' ? '0' : '1',
     );
     expect(execFileSync('cat', ['/proc/sys/net/ipv4/conf/lo/accept_local'], { encoding: 'utf8' })).toBe(own);
+    expect(await readNetSysctl('net/ipv4/conf/lo/accept_local', { netns })).toBe(
+      own.trim() === '1' ? '0' : '1',
+    );
+    expect(await readNetSysctl('net/ipv4/conf/lo/accept_local')).toBe(own.trim());
     await expect(writeNetSysctl('net/ipv4/no_such_key', '1', { netns })).rejects.toMatchObject({
       code: 'ENOENT',
     });

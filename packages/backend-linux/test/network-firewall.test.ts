@@ -18,6 +18,7 @@ import {
   netInScript,
   netOutScript,
   removeContainerScript,
+  removeSubnetScript,
   rulesetScript,
 } from '../src/network/nft-ruleset.js';
 import { SubnetPool } from '../src/network/subnet-pool.js';
@@ -216,12 +217,11 @@ describe('firewall and NAT (nft scripts on real namespaces)', () => {
   it('leaves no element, chain or link after the containers are gone', async () => {
     for (const c of containers.splice(0)) {
       const last = pool.release({ subnet: c.subnet, ip: c.ip });
-      await nft(
-        removeContainerScript(cfg.table, c, last ? { bridge: c.bridge, subnet: c.subnet } : undefined),
-        {
+      await nft(removeContainerScript(cfg.table, c), { netns: net.hostPath });
+      if (last)
+        await nft(removeSubnetScript(cfg.table, { bridge: c.bridge, subnet: c.subnet }), {
           netns: net.hostPath,
-        },
-      );
+        });
       // The namespace's deletion takes the veth; the bridge goes with the subnet.
       net.drop(c.ns);
       if (last) await deleteLinks([c.bridge], { netns: net.hostPath });

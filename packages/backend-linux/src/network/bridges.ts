@@ -26,10 +26,17 @@ export class LinkReaper {
   /** Queues links for deletion (missing ones are skipped when their turn comes). */
   delete(names: readonly string[]): void {
     for (const n of names) this.pending.add(n);
+    this.kick();
+  }
+
+  /** Starts draining unless a drain runs; one that ends with names queued meanwhile starts anew. */
+  private kick(): void {
     if (this.running || this.pending.size === 0) return;
     // Cleared in a later tick (never before the assignment, even when drain ends at once).
     this.running = this.drain().finally(() => {
       this.running = undefined;
+      // Queued after the drain's last look, before it ended.
+      this.kick();
     });
   }
 
@@ -73,6 +80,8 @@ export class SubnetBridges {
   constructor(
     private readonly reaper: LinkReaper,
     private readonly lingerMs: number,
+    /** Called when a bridge is given up (before its deletion is queued). */
+    private readonly onDrop: (name: string) => void = () => undefined,
   ) {}
 
   /**
@@ -110,17 +119,21 @@ export class SubnetBridges {
     else this.bridges.set(name, { ready: Promise.resolve(index), users: 1 });
   }
 
-  /** One user fewer; the last one starts the linger, after which the bridge is deleted. */
-  release(name: string): void {
+  /**
+   * One user fewer; the last one starts the linger, after which the bridge is deleted (`now`: no
+   * linger, e.g. for a failed create that made it).
+   */
+  release(name: string, now = false): void {
     const b = this.bridges.get(name);
     if (!b) return;
     if (--b.users > 0) return;
     const drop = () => {
       if (this.bridges.get(name) !== b || b.users > 0) return;
       this.bridges.delete(name);
+      this.onDrop(name);
       this.reaper.delete([name]);
     };
-    if (this.lingerMs <= 0) drop();
+    if (now || this.lingerMs <= 0) drop();
     else {
       b.linger = setTimeout(drop, this.lingerMs);
       b.linger.unref();
@@ -144,6 +157,7 @@ export class SubnetBridges {
       if (b.users > 0) continue;
       if (b.linger) clearTimeout(b.linger);
       this.bridges.delete(name);
+      this.onDrop(name);
       this.reaper.delete([name]);
     }
   }

@@ -118,7 +118,9 @@ export class NetworkPart implements Part {
     const p = this.prepared.get(ctx.record.id);
     if (!this.networker || !p) return;
     if (!ctx.init) throw new GardenError('the network part needs the container init (runtime part first)');
-    const out = await this.networker.attach(p, ctx.init);
+    const out = await wrapped("setting up the container's network", () =>
+      (this.networker as Networker).attach(p, ctx.init as NativeInit),
+    );
     Object.assign(ctx.record.properties, out.properties);
     if (out.resolvConf !== undefined) rewriteInPlace(`${ctx.runDir}/resolv.conf`, out.resolvConf);
     this.prepared.delete(ctx.record.id);
@@ -180,7 +182,7 @@ export class NetworkPart implements Part {
   netIn(c: LinuxContainer, hostPort: number, containerPort: number): Promise<NetInRule> {
     const { networker, r } = this.networkOf(c, 'NetIn');
     return this.serial(c, async () => {
-      const rule = await networker.netIn(c.handle, r, hostPort, containerPort);
+      const rule = await wrapped('NetIn', () => networker.netIn(c.handle, r, hostPort, containerPort));
       c.record.properties['garden.network.mapped-ports'] = mappedPortsProperty(r.netIn);
       c.save();
       return rule;
@@ -191,7 +193,7 @@ export class NetworkPart implements Part {
   netOut(c: LinuxContainer, rules: NetOutRule[], bulk: boolean): Promise<void> {
     const { networker, r } = this.networkOf(c, bulk ? 'BulkNetOut' : 'NetOut');
     return this.serial(c, async () => {
-      await networker.netOut(c.handle, r, rules, bulk);
+      await wrapped(bulk ? 'BulkNetOut' : 'NetOut', () => networker.netOut(c.handle, r, rules, bulk));
       c.save();
     });
   }
@@ -204,5 +206,20 @@ export class NetworkPart implements Part {
   /** Server stop: nothing of ours stays on the host when no container is left. */
   async stop(containersLeft: boolean): Promise<void> {
     await this.networker?.stop(containersLeft);
+  }
+}
+
+type NativeInit = { pid: number; pidfd: number };
+
+/**
+ * Garden errors (the §8 texts, a plugin's refusal) pass as they are; a lower layer's (a netlink or
+ * nft NativeError) becomes `<what> failed: …` with it as the cause (its code, errno and stage).
+ */
+async function wrapped<T>(what: string, op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (e) {
+    if (e instanceof GardenError) throw e;
+    throw new GardenError(`${what} failed: ${(e as Error).message}`, { cause: e });
   }
 }

@@ -22,6 +22,7 @@ import {
   netInScript,
   netOutScript,
   removeContainerScript,
+  removeSubnetScript,
   rulesetScript,
 } from './nft-ruleset.js';
 import { parseNetworkSpec, SubnetPool } from './subnet-pool.js';
@@ -308,15 +309,17 @@ describe('nft scripts', () => {
       'delete element bridge t ports { "gtv-0000abcd" . 10.254.0.2 }\n',
     );
     const sub = { bridge: 'gtb-0afe0000', subnet: '10.254.0.0/30' };
-    expect(removeContainerScript('t', c, sub).trim().split('\n')).toEqual([
+    expect(removeContainerScript('t', c).trim().split('\n')).toEqual([
       'delete element bridge t ports { "gtv-0000abcd" . 10.254.0.2 }',
       'delete element ip t netout { 10.254.0.2 }',
       'flush chain ip t netout-0000abcd',
       'delete chain ip t netout-0000abcd',
       'delete element ip t netin { 61001 }',
-      'delete element ip t subnets { "gtb-0afe0000" . 10.254.0.0/30 }',
     ]);
     expect(addContainerScript('t', c, sub)).toContain('add element ip t subnets');
+    expect(removeSubnetScript('t', sub)).toBe(
+      'delete element ip t subnets { "gtb-0afe0000" . 10.254.0.0/30 }\n',
+    );
   });
 
   it('rewrites a NetOut chain whole and adds NetIn elements', () => {

@@ -43,6 +43,7 @@ import {
   newNetworkId,
 } from './device-names.js';
 import { hostsFile, readHostDns, resolvConf } from './dns.js';
+import { FirewallRemovals } from './firewall-removals.js';
 import { defaultRouteSource, mtuFor } from './host-addresses.js';
 import { formatNet, parseCidr } from './ipv4.js';
 import {
@@ -54,6 +55,7 @@ import {
   netInScript,
   netOutScript,
   removeContainerScript,
+  removeSubnetScript,
   rulesetScript,
   type SubnetFirewall,
 } from './nft-ruleset.js';
@@ -174,6 +176,10 @@ export class Networker {
   private readonly netnsOpt: { netns?: string };
   private readonly reaper: LinkReaper;
   private readonly bridges: SubnetBridges;
+  /** Element removals, applied off the request path (see firewall-removals.ts). */
+  private readonly removals: FirewallRemovals;
+  /** Subnets whose firewall element exists: from their first container until the bridge goes. */
+  private readonly subnetElements = new Map<string, string>();
   private readonly plugin: PluginConfig | undefined;
   private readonly denyNetworks: string[];
   /** Containers known to the firewall (live or restored), by network id. */
@@ -237,7 +243,18 @@ export class Networker {
     this.reaper = new LinkReaper(options.hostNetns, (names, err) =>
       deps.log.warn({ links: names, err: err.message }, 'deleting network links'),
     );
-    this.bridges = new SubnetBridges(this.reaper, options.bridgeLingerMs ?? 5000);
+    this.removals = new FirewallRemovals(
+      (script) => nft(script, this.netnsOpt),
+      (err) => deps.log.warn({ err: err.message }, 'removing firewall elements'),
+    );
+    this.bridges = new SubnetBridges(this.reaper, options.bridgeLingerMs ?? 5000, (bridge) => {
+      // The subnet's element lives as long as its bridge: a bridge reused before it lingers out
+      // keeps it, and its deletion queues the element's.
+      const subnet = this.subnetElements.get(bridge);
+      if (subnet === undefined) return;
+      this.subnetElements.delete(bridge);
+      void this.removals.remove(removeSubnetScript(this.table, { bridge, subnet }), [`subnet:${subnet}`]);
+    });
     this.plugin = options.plugin
       ? { path: options.plugin.path, extraArgs: options.plugin.extraArgs ?? [] }
       : undefined;
@@ -255,6 +272,7 @@ export class Networker {
   /** Forgets every container (a stop: the next start restores them from the records again). */
   private reset(): void {
     this.tablesInstalled = false;
+    this.subnetElements.clear();
     this.pool = new SubnetPool(this.options.pool ?? '10.254.0.0/22');
     this.ports = new PortPool(this.options.portPoolStart ?? 61001, this.options.portPoolSize ?? 4534);
     this.firewalls.clear();
@@ -349,8 +367,11 @@ export class Networker {
       this.tablesLinger = undefined;
       if (!this.tablesInstalled || this.firewalls.size > 0) return;
       this.tablesInstalled = false;
+      // The tables take every element with them.
+      this.subnetElements.clear();
       this.tableOps = this.tableOps
         .then(async () => {
+          await this.removals.settled();
           await nft(deleteTablesScript(this.table), this.netnsOpt);
           await this.forwardingBack();
         })
@@ -452,8 +473,9 @@ export class Networker {
       netIn,
       netOut: [...netOut],
     };
-    // The subnet's firewall element exists while a container known to the firewall uses it.
-    const newSubnet = !this.subnetInUse(record.subnet);
+    // The subnet's firewall element exists from its first container until its bridge goes.
+    const newSubnet = !this.subnetElements.has(record.bridge);
+    if (newSubnet) this.subnetElements.set(record.bridge, record.subnet);
     const fw = this.firewallOf(handle, record);
     this.firewalls.set(id, { fw, subnet: record.subnet, bridge: record.bridge });
     const bridge = this.bridges.acquire({
@@ -465,9 +487,24 @@ export class Networker {
       mtu: record.mtu,
     });
     const subnetFw = newSubnet ? { bridge: record.bridge, subnet: record.subnet } : undefined;
+    // Elements of a predecessor with the same address, port or subnet must be gone first.
+    const keys = [
+      `ip:${record.ip}`,
+      ...record.netIn.map((m) => `port:${m.hostPort}`),
+      ...(newSubnet ? [`subnet:${record.subnet}`] : []),
+    ];
     const firewall = this.ensureTables()
+      .then(() => this.removals.clear(keys))
       .then(() => nft(addContainerScript(this.table, fw, subnetFw), this.netnsOpt))
-      .then(() => undefined);
+      .then(
+        () => undefined,
+        (e: unknown) => {
+          // Not added: a later container of the subnet adds its element again.
+          if (newSubnet && this.subnetElements.get(record.bridge) === record.subnet)
+            this.subnetElements.delete(record.bridge);
+          throw e;
+        },
+      );
     // Both are awaited by attach or abort; until then a rejection is not unhandled.
     bridge.catch(() => undefined);
     firewall.catch(() => undefined);
@@ -476,12 +513,6 @@ export class Networker {
 
   private netnsHost(): { hostNetns?: string } {
     return this.options.hostNetns === undefined ? {} : { hostNetns: this.options.hostNetns };
-  }
-
-  /** Whether another container (known to the firewall) uses the subnet. */
-  private subnetInUse(subnet: string, except?: string): boolean {
-    for (const [id, f] of this.firewalls) if (id !== except && f.subnet === subnet) return true;
-    return false;
   }
 
   private firewallOf(handle: string, r: NetworkRecord): ContainerFirewall {
@@ -617,7 +648,8 @@ export class Networker {
       return;
     }
     const [bridge, firewall] = await Promise.allSettled([p.bridge, p.firewall]);
-    await this.release(p.handle, r, firewall.status === 'fulfilled', bridge.status === 'fulfilled');
+    // A failed create gives everything back before it answers: nothing half-applied is visible.
+    await this.release(p.handle, r, firewall.status === 'fulfilled', bridge.status === 'fulfilled', true);
   }
 
   private async pluginDown(handle: string, r: NetworkRecord): Promise<void> {
@@ -632,27 +664,35 @@ export class Networker {
   /** Releases a container's network (destroy). Never throws for what is already gone. */
   async destroy(handle: string, r: NetworkRecord): Promise<void> {
     if (r.mode === 'plugin') return this.pluginDown(handle, r);
-    await this.release(handle, r, this.firewalls.has(r.id), true);
+    await this.release(handle, r, this.firewalls.has(r.id), true, false);
   }
 
+  /**
+   * Gives a container's network back. Its firewall elements are removed in the background
+   * (`wait`: before returning) — see firewall-removals.ts for why that is safe.
+   */
   private async release(
     handle: string,
     r: NetworkRecord,
     firewallAdded: boolean,
     bridgeHeld: boolean,
+    wait: boolean,
   ): Promise<void> {
     this.firewalls.delete(r.id);
-    const freed = this.pool.release({ subnet: r.subnet, ip: r.ip }) && !this.subnetInUse(r.subnet);
+    this.pool.release({ subnet: r.subnet, ip: r.ip });
     if (firewallAdded) {
-      const fw = this.firewallOf(handle, r);
-      const subnet = freed ? { bridge: r.bridge, subnet: r.subnet } : undefined;
-      await nft(removeContainerScript(this.table, fw, subnet), this.netnsOpt).catch((e: Error) =>
-        this.deps.log.warn({ handle, err: e.message }, 'removing firewall elements'),
+      const keys = [`ip:${r.ip}`, ...r.netIn.map((m) => `port:${m.hostPort}`)];
+      const removed = this.removals.remove(
+        removeContainerScript(this.table, this.firewallOf(handle, r)),
+        keys,
       );
+      if (wait) await removed;
     }
     for (const m of r.netIn) this.ports.release(m.hostPort);
     if (r.bandwidth) this.reaper.delete([ifbName(r.id)]);
-    if (bridgeHeld) this.bridges.release(r.bridge);
+    // A failed create (wait) leaves no lingering bridge: its subnet's element goes at once too.
+    if (bridgeHeld) this.bridges.release(r.bridge, wait);
+    if (wait) await this.removals.clear([`subnet:${r.subnet}`]);
     this.dropTablesWhenIdle();
   }
 
@@ -685,6 +725,7 @@ export class Networker {
         container = out.containerPort ?? container;
       } else {
         const mapping = [{ hostPort: host, containerPort: container }];
+        await this.removals.clear([`port:${host}`]);
         await nft(netInScript(this.table, this.firewallOf(handle, r), mapping), this.netnsOpt);
       }
     } catch (e) {
@@ -718,6 +759,7 @@ export class Networker {
     }
     const next = [...r.netOut, ...rules];
     const fw = { ...this.firewallOf(handle, r), netOut: next };
+    await this.removals.clear([`ip:${r.ip}`]);
     await nft(netOutScript(this.table, fw, r.netOut.length > 0), this.netnsOpt);
     r.netOut = next;
     const known = this.firewalls.get(r.id);
@@ -788,6 +830,7 @@ export class Networker {
     if (r.mode === 'plugin') return;
     this.pool.restore(r.subnet, r.ip);
     this.firewalls.set(r.id, { fw: this.firewallOf(handle, r), subnet: r.subnet, bridge: r.bridge });
+    this.subnetElements.set(r.bridge, r.subnet);
     // Index 0: unknown; the next container on the subnet has native-ns check the bridge again.
     this.bridges.adopt(r.bridge, 0);
   }
@@ -832,7 +875,7 @@ export class Networker {
   async settled(): Promise<void> {
     this.bridges.flush();
     this.dropTablesWhenIdle(true);
-    await Promise.all([this.reaper.settled(), this.tableOps]);
+    await Promise.all([this.reaper.settled(), this.removals.settled(), this.tableOps]);
   }
 
   /**
@@ -847,6 +890,7 @@ export class Networker {
     this.bridges.flush();
     if (this.tablesLinger) clearTimeout(this.tablesLinger);
     this.tablesLinger = undefined;
+    await this.removals.settled();
     await this.tableOps;
     if (!containersLeft) {
       await nft(deleteTablesScript(this.table), this.netnsOpt).catch((e: Error) =>

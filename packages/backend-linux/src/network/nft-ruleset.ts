@@ -171,8 +171,18 @@ export function addContainerScript(t: string, c: ContainerFirewall, newSubnet?: 
   return script(lines);
 }
 
-/** Everything of a container (and of its subnet when it was the last one there). */
-export function removeContainerScript(t: string, c: ContainerFirewall, freedSubnet?: SubnetFirewall): string {
+/** The subnet's element (same-subnet traffic), added with its first container. */
+export function addSubnetScript(t: string, s: SubnetFirewall): string {
+  return script([`add element ip ${t} subnets { ${subnetElement(s)} }`]);
+}
+
+/** The subnet's element, removed once its bridge is given up. */
+export function removeSubnetScript(t: string, s: SubnetFirewall): string {
+  return script([`delete element ip ${t} subnets { ${subnetElement(s)} }`]);
+}
+
+/** Everything of a container (its subnet's element goes with the bridge: removeSubnetScript). */
+export function removeContainerScript(t: string, c: ContainerFirewall): string {
   const lines = [`delete element bridge ${t} ports { ${portElement(c)} }`];
   if (c.netOut.length > 0) {
     const chain = netOutChain(c.id);
@@ -184,7 +194,6 @@ export function removeContainerScript(t: string, c: ContainerFirewall, freedSubn
   }
   if (c.netIn.length > 0)
     lines.push(`delete element ip ${t} netin { ${c.netIn.map((r) => String(r.hostPort)).join(', ')} }`);
-  if (freedSubnet) lines.push(`delete element ip ${t} subnets { ${subnetElement(freedSubnet)} }`);
   return script(lines);
 }
 

@@ -210,17 +210,29 @@ async function expectNothingLeft(): Promise<void> {
   expect(left).toEqual(NOTHING);
 }
 
-/** Network namespaces still held by any process or mount. */
-function liveNetns(): Set<string> {
-  const out = new Set<string>();
+/** Network namespaces still held by a process: namespace → the holders' command lines. */
+function liveNetns(): Map<string, string[]> {
+  const out = new Map<string, string[]>();
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
-      out.add(readlinkSync(`/proc/${pid}/ns/net`));
+      const ns = readlinkSync(`/proc/${pid}/ns/net`);
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+      out.set(ns, [...(out.get(ns) ?? []), `${pid} ${cmd}`]);
     } catch {
       // gone
     }
   }
   return out;
+}
+
+/** Waits until none of `spaces` is held by a process any more (processes take a moment to exit). */
+async function expectNamespacesGone(spaces: string[]): Promise<void> {
+  const held = () => {
+    const live = liveNetns();
+    return spaces.filter((s) => live.has(s)).map((s) => `${s}: ${live.get(s)?.join('; ')}`);
+  };
+  for (let i = 0; i < 50 && held().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  expect(held()).toEqual([]);
 }
 
 async function netnsOf(c: Container): Promise<string> {
@@ -540,8 +552,7 @@ describe('gardend --backend linux networking', { timeout: 180_000 }, () => {
     const spaces = await Promise.all((await client.containers()).map(netnsOf));
     for (const c of await client.containers()) await client.destroy(c.handle);
     await expectNothingLeft();
-    const live = liveNetns();
-    expect(spaces.filter((s) => live.has(s))).toEqual([]);
+    await expectNamespacesGone(spaces);
     // A running gardend with no container keeps nothing on the host either: the tables go a
     // linger (5 s) after the last container.
     for (let i = 0; i < 100 && (await nft('list tables', { netns: net.hostPath })) !== ''; i++)

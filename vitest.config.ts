@@ -53,7 +53,10 @@ export default defineConfig({
       'packages/native-ns/vitest.config.ts',
       // Real containers (root-only); runs after native-ns (sequence.groupOrder) because both are heavy.
       'packages/backend-linux/vitest.config.ts',
+      // Images: a real registry on loopback, layer unpacking, idmapped mounts (root-only).
+      'packages/images/vitest.config.ts',
       { extends: true as const, test: { name: 'bench', root: 'bench', include: ['test/**/*.test.ts'] } },
+      { extends: true as const, test: { name: 'examples', root: 'examples', include: ['**/*.test.ts'] } },
     ],
   },
 });

@@ -22,6 +22,14 @@ command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || need_apt+=(golang-go)
 command -v nft >/dev/null || need_apt+=(nftables)
 { command -v ip >/dev/null && command -v tc >/dev/null; } || need_apt+=(iproute2)
 command -v iperf3 >/dev/null || need_apt+=(iperf3)
+# Image tests and benches: a real registry on loopback, skopeo/umoci (test tooling and bench
+# peer only; the product never runs them), zstd layers, htpasswd and TLS/JWT keys for auth tests.
+command -v docker-registry >/dev/null || need_apt+=(docker-registry)
+command -v skopeo >/dev/null || need_apt+=(skopeo)
+command -v umoci >/dev/null || need_apt+=(umoci)
+command -v zstd >/dev/null || need_apt+=(zstd)
+command -v htpasswd >/dev/null || need_apt+=(apache2-utils)
+command -v openssl >/dev/null || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "missing system packages: ${need_apt[*]} (run as root or install them)" >&2
@@ -29,7 +37,16 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
   log "apt-get install ${need_apt[*]}"
   apt-get update -qq
+  # No package may start a daemon (docker-registry would listen on :5000): the tests start
+  # their own on loopback.
+  policy_rc=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    policy_rc=/usr/sbin/policy-rc.d
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  if [ -n "$policy_rc" ]; then rm -f "$policy_rc"; fi
 fi
 
 if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then

@@ -18,7 +18,9 @@ echo "==> typecheck" >&2
 pnpm -s run typecheck >&2 || { checks_failed=$((checks_failed + 1)); status=1; }
 echo "==> lint (biome)" >&2
 pnpm -s run lint >&2 || { checks_failed=$((checks_failed + 1)); status=1; }
-checks=2
+echo "==> TypeDoc reference (pnpm docs; warnings are errors)" >&2
+pnpm -s run docs >"$results/docs.log" 2>&1 || { cat "$results/docs.log" >&2; checks_failed=$((checks_failed + 1)); status=1; }
+checks=3
 for pkg in packages/*/; do
   grep -q '"check:pack"' "$pkg/package.json" 2>/dev/null || continue
   checks=$((checks + 1))

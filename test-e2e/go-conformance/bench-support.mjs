@@ -154,7 +154,8 @@ async function waitForPing(socketPath, exited, timeoutMs) {
  * @returns {Promise<{ socketPath: string, pid: number, stop(): Promise<void> }>}
  * @throws {Error} when it is not built or does not come up (the message says how to build it)
  */
-export async function startGardend() {
+/** @param {string[]} [extraArgs] more gardend flags (e.g. the debug server's) */
+export async function startGardend(extraArgs = []) {
   const [command, ...args] = gardendCommand();
   const script = args[0];
   if (!process.env.GARDEND && script !== undefined && !existsSync(script)) {
@@ -164,7 +165,7 @@ export async function startGardend() {
   const socketPath = join(dir, 'garden.sock');
   const child = spawn(
     /** @type {string} */ (command),
-    [...args, '--backend', 'fake', '--bind-socket', socketPath, '--log-level', 'error'],
+    [...args, '--backend', 'fake', '--bind-socket', socketPath, '--log-level', 'error', ...extraArgs],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';

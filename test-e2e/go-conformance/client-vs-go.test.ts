@@ -112,7 +112,8 @@ describe('garden-ts client → canonical Go server', () => {
     expect(info.mappedPorts[0]?.containerPort).toBe(8080);
     expect(info.mappedPorts[0]?.hostPort).toBeGreaterThanOrEqual(61001);
     expect(await c.currentMemoryLimits()).toEqual({ limitInBytes: 64n << 20n });
-    expect((await c.currentCPULimits()).weight).toBe(512n);
+    // Guardian on cgroup v1 (and the Go fakebackend): the shares as limit_in_shares, weight 0.
+    expect(await c.currentCPULimits()).toEqual({ limitInShares: 512n });
     expect(await c.currentDiskLimits()).toMatchObject({ byteHard: 1n << 30n, scope: 1 });
     expect(await c.currentBandwidthLimits()).toEqual({
       rateInBytesPerSecond: 100n,

@@ -6,7 +6,7 @@
 import { runBackendContract } from '@garden-ts/backend-contract';
 import { createClient } from '@garden-ts/client';
 import { beforeEach } from 'vitest';
-import { startGoGardenServer } from './go-server.js';
+import { GO_FAKE_BACKEND_CAPABILITIES, startGoGardenServer } from './go-server.js';
 
 /**
  * Contract tests that no backend can pass behind the canonical Go server, with the reason.
@@ -39,12 +39,5 @@ runBackendContract({
     const server = await startGoGardenServer();
     return { client: createClient({ socketPath: server.socketPath }), teardown: () => server.stop() };
   },
-  capabilities: {
-    limits: true,
-    networking: true,
-    tty: true,
-    privileged: true,
-    diskLimits: true,
-    metrics: true,
-  },
+  capabilities: GO_FAKE_BACKEND_CAPABILITIES,
 });

@@ -5,6 +5,11 @@ export declare const GO_CONFORMANCE_DIR: string;
 /** Where `cmd/gogarden` is built (gitignored). */
 export declare const GOGARDEN_BINARY: string;
 
+/** The capability manifest of cmd/gogarden's backend (the Go fakebackend). */
+export declare const GO_FAKE_BACKEND_CAPABILITIES: Readonly<
+  import('@garden-ts/api-types').BackendCapabilities
+>;
+
 /** Options of {@link startGoGardenServer}. */
 export interface GoGardenServerOptions {
   /** Default container grace time as a Go duration (`"5m"`, `"300ms"`); default `"0"` = never reap. */

@@ -34,6 +34,21 @@ export function goExecutable() {
   return '/usr/local/go/bin/go';
 }
 
+/**
+ * The capability manifest of cmd/gogarden's backend (the Go fakebackend), for the backend
+ * contract suite: it simulates what backend-fake does, CPU limits read back as cgroup v1 shares.
+ * @type {import('@garden-ts/api-types').BackendCapabilities}
+ */
+export const GO_FAKE_BACKEND_CAPABILITIES = Object.freeze({
+  limits: true,
+  networking: true,
+  tty: true,
+  privileged: true,
+  diskLimits: true,
+  metrics: true,
+  cpuLimitsReadBack: 'shares',
+});
+
 /** @type {Promise<string> | undefined} */
 let buildOnce;
 

@@ -5,6 +5,7 @@
 export {
   buildGoGarden,
   GO_CONFORMANCE_DIR,
+  GO_FAKE_BACKEND_CAPABILITIES,
   GOGARDEN_BINARY,
   type GoGardenServer,
   type GoGardenServerOptions,

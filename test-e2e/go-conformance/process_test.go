@@ -7,7 +7,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -185,21 +188,76 @@ func TestFractionalSleep(t *testing.T) {
 	}
 }
 
+// lockedBuffer is a bytes.Buffer safe to read while the client's stream goroutine writes it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+var sttySize = regexp.MustCompile(`(\d+) (\d+)`)
+
 func TestTTYAndResize(t *testing.T) {
 	c := newContainer(t, garden.ContainerSpec{})
+	// Under a TTY stderr is merged into stdout (one terminal).
 	out := runCollect(t, c, garden.ProcessSpec{
-		Path: "echo", Args: []string{"tty"},
+		Path: "sh", Args: []string{"-c", "echo on-the-tty >&2"},
 		TTY: &garden.TTYSpec{WindowSize: &garden.WindowSize{Columns: 80, Rows: 24}},
 	}, nil)
-	if out.code != 0 || !strings.Contains(out.stdout+out.stderr, "tty") {
-		t.Errorf("echo under a TTY = %+v", out)
+	if out.code != 0 || !strings.Contains(out.stdout, "on-the-tty") || out.stderr != "" {
+		t.Errorf("stderr under a TTY = %+v, want it on stdout", out)
 	}
 
-	var stdout bytes.Buffer
+	// The process sees the size given at Run, then the one SetTTY sets (stty size: rows columns).
+	stdinR, stdinW := io.Pipe()
+	var stdout lockedBuffer
 	proc, err := c.Run(garden.ProcessSpec{
+		Path: "sh", Args: []string{"-c", "stty size; cat; stty size"},
+		TTY: &garden.TTYSpec{WindowSize: &garden.WindowSize{Columns: 80, Rows: 24}},
+	}, garden.ProcessIO{Stdin: stdinR, Stdout: &stdout})
+	if err != nil {
+		t.Fatalf("Run with a TTY: %v", err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !sttySize.MatchString(stdout.String()); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no first stty size within 10s: %q", stdout.String())
+		}
+	}
+	if err := proc.SetTTY(garden.TTYSpec{WindowSize: &garden.WindowSize{Columns: 132, Rows: 43}}); err != nil {
+		t.Fatalf("SetTTY: %v", err)
+	}
+	// A SetTTY without a size changes nothing.
+	if err := proc.SetTTY(garden.TTYSpec{}); err != nil {
+		t.Fatalf("SetTTY without a size: %v", err)
+	}
+	_ = stdinW.Close() // cat ends; the second stty size runs after the resize
+	if code := waitWithin(t, proc, 10*time.Second); code != 0 {
+		t.Fatalf("stty size; cat; stty size exited %d: %q", code, stdout.String())
+	}
+	var sizes []string
+	for _, m := range sttySize.FindAllStringSubmatch(stdout.String(), -1) {
+		sizes = append(sizes, m[1]+"x"+m[2])
+	}
+	if !slices.Equal(sizes, []string{"24x80", "43x132"}) {
+		t.Errorf("sizes seen by the process = %v (output %q), want [24x80 43x132]", sizes, stdout.String())
+	}
+
+	// A resize does not end the control stream: the process can still be signalled.
+	proc, err = c.Run(garden.ProcessSpec{
 		Path: "sleep", Args: []string{"30"},
 		TTY: &garden.TTYSpec{WindowSize: &garden.WindowSize{Columns: 80, Rows: 24}},
-	}, garden.ProcessIO{Stdout: &stdout})
+	}, garden.ProcessIO{})
 	if err != nil {
 		t.Fatalf("Run sleep with TTY: %v", err)
 	}

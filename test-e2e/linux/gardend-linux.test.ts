@@ -227,4 +227,49 @@ describe('gardend --backend linux', () => {
     const start = (await stopped(started)).find((l) => l.msg === 'starting the linux backend');
     expect(start).toMatchObject({ stopTimeoutSeconds: 1, helperExecutable: false });
   }, 60_000);
+
+  it('a process outlives kill -9 of gardend: Attach through the client after the restart gets the rest and the exit status', async () => {
+    const sock = join(dir, 'restart.sock');
+    let started = run(['--bind-socket', sock]);
+    child = started.child;
+    await waitForPing(sock);
+    const container = await createClient({ socketPath: sock }).create({});
+    const first = new Collector();
+    const proc = await container.run(
+      {
+        id: 'counter',
+        path: 'sh',
+        args: ['-c', 'i=1; while [ $i -le 60 ]; do echo $i; i=$((i+1)); sleep 0.05; done'],
+      },
+      { stdout: first },
+    );
+    // The client's wait fails when its server dies; the process does not.
+    const lost = proc.wait().then(
+      () => 'exited',
+      () => 'connection lost',
+    );
+    for (const deadline = Date.now() + 20_000; !first.text().includes('\n10\n'); ) {
+      if (Date.now() > deadline) throw new Error(`no output: ${JSON.stringify(first.text())}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    started.child.kill('SIGKILL');
+    await started.done;
+    expect(await lost).toBe('connection lost');
+    await new Promise((r) => setTimeout(r, 500)); // output goes on into the shim's ring meanwhile
+
+    started = run(['--bind-socket', sock]);
+    child = started.child;
+    await waitForPing(sock);
+    const client = createClient({ socketPath: sock });
+    const again = await client.lookup(container.handle);
+    const second = new Collector();
+    const attached = await again.attach('counter', { stdout: second });
+    expect(await attached.wait()).toBe(0);
+    // Every line reached one of the two attachers, and none twice.
+    const seen = [...first.text().split('\n'), ...second.text().split('\n')].filter(Boolean).map(Number);
+    expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect(second.text().startsWith('1\n')).toBe(false);
+    await client.destroy(container.handle);
+    await stopped(started);
+  }, 60_000);
 });

@@ -180,6 +180,37 @@ async function probeIn(handle: string, ...args: string[]): Promise<string> {
   });
 }
 
+/**
+ * iperf3 (4 s of TCP) between the test host namespace and a container: the bytes per second
+ * received; `reverse`: container → host.
+ */
+async function measureRate(handle: string, reverse: boolean): Promise<number> {
+  const ip = (await (await client.lookup(handle)).info()).containerIP;
+  const srv = spawn('nsenter', [`--net=/proc/${initPid(handle)}/ns/net`, 'iperf3', '-s', '-1'], {
+    stdio: 'ignore',
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  try {
+    const result = JSON.parse(
+      execFileSync(
+        'ip',
+        ['netns', 'exec', net.host, 'iperf3', '-c', ip, '-t', '4', '-J', ...(reverse ? ['-R'] : [])],
+        { encoding: 'utf8' },
+      ),
+    );
+    return result.end.sum_received.bits_per_second / 8;
+  } finally {
+    srv.kill('SIGKILL');
+  }
+}
+
+/** Kernel log lines of `log` NetOut rules of the container `net-out`. */
+function loggedLines(): string[] {
+  return execFileSync('dmesg', { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.includes('net-out IN=gtb-'));
+}
+
 /** Everything of ours in the host namespace, beyond the static nft ruleset. */
 async function leftovers(): Promise<Record<string, unknown[]>> {
   const ns = { netns: net.hostPath };
@@ -408,14 +439,10 @@ describe('gardend --backend linux networking', { timeout: 180_000 }, () => {
       ports: [{ start: 9000 }],
       log: true,
     });
-    const logged = () =>
-      execFileSync('dmesg', { encoding: 'utf8' })
-        .split('\n')
-        .filter((l) => l.includes('net-out IN=gtb-'));
-    const earlier = logged().length;
+    const earlier = loggedLines().length;
     const lines = await withNetnsLogging(async () => {
       expect(await tcp(out, OUTSIDE_IP, 9000)).toBe(OK_HOST);
-      return logged();
+      return loggedLines();
     });
     expect(lines.length).toBe(earlier + 1); // the connection's first packet only
     expect(lines.at(-1)).toMatch(
@@ -434,29 +461,12 @@ describe('gardend --backend linux networking', { timeout: 180_000 }, () => {
       burstRateInBytesPerSecond: 65536n,
     });
     expect(await a.currentBandwidthLimits()).toEqual({});
-    const ip = (await bw.info()).containerIP;
-    const pid = initPid('net-bw');
     for (const reverse of [false, true]) {
-      const srv = spawn('nsenter', [`--net=/proc/${pid}/ns/net`, 'iperf3', '-s', '-1'], { stdio: 'ignore' });
-      await new Promise((r) => setTimeout(r, 300));
-      try {
-        const result = JSON.parse(
-          execFileSync(
-            'ip',
-            ['netns', 'exec', net.host, 'iperf3', '-c', ip, '-t', '4', '-J', ...(reverse ? ['-R'] : [])],
-            {
-              encoding: 'utf8',
-            },
-          ),
-        );
-        const bytesPerSecond = result.end.sum_received.bits_per_second / 8;
-        expect(bytesPerSecond, reverse ? 'container → host' : 'host → container').toBeGreaterThan(
-          0.85 * Number(rate),
-        );
-        expect(bytesPerSecond).toBeLessThan(1.15 * Number(rate));
-      } finally {
-        srv.kill('SIGKILL');
-      }
+      const bytesPerSecond = await measureRate('net-bw', reverse);
+      expect(bytesPerSecond, reverse ? 'container → host' : 'host → container').toBeGreaterThan(
+        0.85 * Number(rate),
+      );
+      expect(bytesPerSecond).toBeLessThan(1.15 * Number(rate));
     }
     const m = await bw.metrics();
     // Four seconds each way at ~1 MB/s, seen from the container.
@@ -539,6 +549,20 @@ describe('gardend --backend linux networking', { timeout: 180_000 }, () => {
     expect(await (await client.lookup('net-bw')).currentBandwidthLimits()).toMatchObject({
       rateInBytesPerSecond: 1_000_000n,
     });
+    // DNS: the handle still resolves, resolv.conf is as written at create.
+    expect((await sh(a, 'ping -c 1 -W 1 net-a')).out).toMatch(/^PING net-a \(10\.254\.0\.2\)/);
+    expect((await sh(a, 'cat /etc/resolv.conf')).out).toBe('nameserver 10.0.0.53\nnameserver 10.0.0.54\n');
+    // `log` rules still log, once per connection.
+    const earlier = loggedLines().length;
+    const logged = await withNetnsLogging(async () => {
+      expect(await tcp(out, OUTSIDE_IP, 9000)).toBe(OK_HOST);
+      return loggedLines();
+    });
+    expect(logged.length).toBe(earlier + 1);
+    // The bandwidth limit is still enforced (the shaping lives in the kernel; restore keeps it).
+    const rate = await measureRate('net-bw', false);
+    expect(rate).toBeGreaterThan(0.85 * 1_000_000);
+    expect(rate).toBeLessThan(1.15 * 1_000_000);
     // Nothing is handed out twice: the next dynamic container gets a fresh /30 and port.
     const used = new Set(
       await Promise.all((await client.containers()).map(async (c) => (await c.info()).containerIP)),
@@ -623,19 +647,14 @@ esac
     const pSocket = join(dir, 'plugin.sock');
     // A host namespace of its own: nothing of ours may appear in it.
     const pNet = testNetwork('e2eplug');
-    const g = startGardend(
-      ['--network-plugin', plugin, '--network-plugin-extra-arg=--config=/etc/cni.json'],
-      {
-        depot: pDepot,
-        socket: pSocket,
-        netns: pNet.hostPath,
-      },
-    );
+    const pluginFlags = ['--network-plugin', plugin, '--network-plugin-extra-arg=--config=/etc/cni.json'];
+    const pluginOpts = { depot: pDepot, socket: pSocket, netns: pNet.hostPath };
+    let g = startGardend(pluginFlags, pluginOpts);
     let pluginClient: Client | undefined;
     try {
-      const c = await ready(g, pSocket);
+      let c = await ready(g, pSocket);
       pluginClient = c;
-      const box = await c.create({ handle: 'plugged', properties: { owner: 'me' } });
+      let box = await c.create({ handle: 'plugged', properties: { owner: 'me' } });
       const info = await box.info();
       expect(info).toMatchObject({ containerIP: '10.9.0.2', hostIP: '10.9.0.1', externalIP: HOST_IP });
       expect(info.properties['plugin.custom']).toBe('yes');
@@ -646,6 +665,22 @@ esac
       expect((await box.info()).mappedPorts).toEqual([{ hostPort: 61500, containerPort: 8080 }]);
       await box.netOut({ protocol: Protocol.TCP, ports: [{ start: 443 }] });
       await box.bulkNetOut([{ protocol: Protocol.UDP }, {}]);
+      // kill -9 and a restart: the container keeps its plugin network (no second `up`).
+      g.child.kill('SIGKILL');
+      await g.done;
+      g = startGardend(pluginFlags, pluginOpts);
+      c = await ready(g, pSocket);
+      pluginClient = c;
+      box = await c.lookup('plugged');
+      expect(await box.info()).toMatchObject({
+        containerIP: '10.9.0.2',
+        hostIP: '10.9.0.1',
+        mappedPorts: [{ hostPort: 61500, containerPort: 8080 }],
+        properties: expect.objectContaining({ 'plugin.custom': 'yes' }),
+      });
+      expect((await sh(box, 'cat /etc/resolv.conf')).out).toBe(
+        'nameserver 10.9.0.53\nsearch plugin.example\n',
+      );
       // The built-in networking is unused: no bridge, no veth, no nft table of ours.
       expect((await listLinks({ netns: pNet.hostPath })).filter((l) => /^gt[bvi]-/.test(l.name))).toEqual([]);
       expect(await nft('list tables', { netns: pNet.hostPath })).toBe('');

@@ -1,8 +1,11 @@
+export type * from './capabilities.js';
 export * from './duration.js';
 export * from './errors.js';
+export * from './events.js';
 export * from './go-json.js';
 export type * from './interfaces.js';
 export { canonicalIP, parseIP } from './ip-address.js';
+export * from './openapi.js';
 export * from './process-output.js';
 export * from './routes.js';
 export * from './schemas.js';

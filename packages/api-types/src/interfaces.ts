@@ -1,4 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
+import type { EventsOptions, GardenEventStream } from './events.js';
 import type {
   BandwidthLimits,
   Capacity,
@@ -129,4 +130,13 @@ export interface Backend extends Client {
   stop(): Promise<void>;
   /** The grace time stored for this container (set at create or by setGraceTime). */
   graceTime(container: Container): Promise<Duration>;
+  /**
+   * Optional (a garden-ts extension): the lifecycle events only the backend knows —
+   * `process.exited` (every process that exits, with its status, once its output is delivered)
+   * and `container.oom` (the kernel's OOM killer fired in a container). The server forwards them
+   * on `GET /events` beside its own `container.created` / `container.destroyed` /
+   * `container.reaped`; a backend must not publish those three. `EventHub` implements the
+   * subscription side. Without it the server's event stream has no process or OOM events.
+   */
+  events?(opts?: EventsOptions): GardenEventStream;
 }

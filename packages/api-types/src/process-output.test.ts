@@ -104,6 +104,17 @@ describe('ProcessOutput backlog', () => {
     expect(out.undelivered('stdout')).toBe(0);
   });
 
+  it('discard() detaches everyone and drops both backlogs (the container is gone)', () => {
+    const out = new ProcessOutput();
+    out.write('stdout', b('unread'));
+    out.write('stderr', b('unread too'));
+    const s = sink();
+    out.attach(undefined, undefined);
+    out.attach(undefined, s);
+    out.discard();
+    expect([out.undelivered('stdout'), out.undelivered('stderr'), out.attachedCount]).toEqual([0, 0, 0]);
+  });
+
   it('drops the oldest bytes beyond the bound, splitting a chunk if needed', () => {
     const out = new ProcessOutput(5);
     out.write('stdout', b('abc'));

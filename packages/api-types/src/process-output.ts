@@ -213,6 +213,16 @@ export class ProcessOutput {
     for (const attachment of [...this.attachments]) attachment.detach();
   }
 
+  /**
+   * Detaches everyone and drops the undelivered output: nobody can attach any more (the
+   * container was destroyed), so the backlogs would only hold memory.
+   */
+  discard(): void {
+    this.detachAll();
+    this.backlogs.stdout.take();
+    this.backlogs.stderr.take();
+  }
+
   /** How many attachers are currently kept. */
   get attachedCount(): number {
     return this.attachments.size;

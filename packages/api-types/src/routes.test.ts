@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ROUTE_TABLE, ROUTES } from './routes.js';
+import { GARDEN_ROUTES, ROUTE_TABLE, ROUTES } from './routes.js';
 import { decodeBody, encodeBody, Wire } from './wire.js';
 
 describe('route table', () => {
@@ -36,7 +36,30 @@ describe('route table', () => {
       ['SetProperty', 'PUT', '/containers/:handle/properties/:key', P, 200],
       ['RemoveProperty', 'DELETE', '/containers/:handle/properties/:key', P, 200],
       ['Metrics', 'GET', '/containers/:handle/metrics', P, 200],
+      // garden-ts extensions, after every Garden route
+      ['Events', 'GET', '/events', 'watch', 200],
+      ['OpenAPI', 'GET', '/openapi.json', P, 200],
     ]);
+    expect(ROUTE_TABLE.filter((r) => !r.garden).map((r) => r.name)).toEqual(['Events', 'OpenAPI']);
+    expect(GARDEN_ROUTES).toHaveLength(28);
+  });
+
+  it('extension routes cannot shadow a Garden path, nor a Garden path reach them', () => {
+    // A Garden pattern's literal prefix (before the first capture) is where pat starts matching;
+    // an extension path must share no prefix with any Garden pattern beyond "/", so no Garden
+    // request can ever reach it whatever its captures hold, and vice versa.
+    const literal = (p: string) => (p.includes(':') ? p.slice(0, p.indexOf(':')) : p);
+    for (const ext of ROUTE_TABLE.filter((r) => !r.garden)) {
+      expect(ext.path.includes(':'), ext.name).toBe(false);
+      for (const g of GARDEN_ROUTES) {
+        const prefix = literal(g.path);
+        expect(ext.path.startsWith(prefix) || prefix.startsWith(ext.path), `${ext.name} vs ${g.name}`).toBe(
+          false,
+        );
+        // The first path segment differs: Garden's are ping, capacity and containers.
+        expect(ext.path.split('/')[1]).not.toBe(g.path.split('/')[1]);
+      }
+    }
   });
 
   it('has one entry per name and per method + path, reachable by name', () => {
@@ -56,7 +79,8 @@ describe('route table', () => {
           expect(r.kind, r.name).toBe('hijacked');
       }
       // Plain routes answer one JSON value (protocol §6.2); GET and DELETE carry no request body.
-      if (r.kind === 'plain') expect(r.response.type, r.name).toBe('json');
+      if (r.kind === 'plain' && r.garden) expect(r.response.type, r.name).toBe('json');
+      if (isNdjson(r)) expect(r.kind, r.name).toBe('watch');
       if (r.method === 'GET' || r.method === 'DELETE') expect(r.request.type, r.name).toBe('none');
     }
     expect(ROUTES.Create.request).toEqual({ type: 'json', codec: Wire.containerSpec });
@@ -79,3 +103,7 @@ describe('Wire.empty (the `{}` answer)', () => {
     expect(() => decodeBody(Wire.empty, '')).toThrow('EOF');
   });
 });
+
+function isNdjson(r: (typeof ROUTE_TABLE)[number]): boolean {
+  return r.response.type === 'ndjson';
+}

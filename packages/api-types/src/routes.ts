@@ -20,9 +20,12 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
  * - `stream`: a plain exchange whose request or response body is a byte stream (StreamIn's tar
  *   upload, StreamOut's tar download), served through Node's HTTP server;
  * - `hijacked`: after the response head the connection is a private byte stream (Run, Attach:
- *   NDJSON control messages; Stdout, Stderr: raw output bytes).
+ *   NDJSON control messages; Stdout, Stderr: raw output bytes);
+ * - `watch`: a long-lived response (chunked NDJSON) that stays open until the client goes away or
+ *   the server stops (Events), served through Node's HTTP server; not counted as in flight for
+ *   latency, and ended first at shutdown.
  */
-export type RouteKind = 'plain' | 'stream' | 'hijacked';
+export type RouteKind = 'plain' | 'stream' | 'hijacked' | 'watch';
 
 // biome-ignore lint/suspicious/noExplicitAny: a codec of any value type.
 type AnyCodec = WireCodec<any, any, any>;
@@ -38,7 +41,11 @@ export type RouteBody =
   /** NDJSON `ProcessPayload` messages in both directions after the head (`Wire.processPayload`). */
   | { readonly type: 'process-stream' }
   /** The process's raw output bytes, until the process is done. */
-  | { readonly type: 'output-stream' };
+  | { readonly type: 'output-stream' }
+  /** One JSON value per line (`application/x-ndjson`), each encoded with `codec`, until closed. */
+  | { readonly type: 'ndjson'; readonly codec: AnyCodec }
+  /** A JSON document the handler produces whole (not a Garden wire shape): OpenAPI. */
+  | { readonly type: 'document' };
 
 /** A query parameter a route reads; `*` stands for any key (List's property filter). */
 export interface RouteQueryParam {
@@ -59,6 +66,11 @@ export interface RouteDef<N extends string = string> {
   readonly query: readonly RouteQueryParam[];
   /** One line for documentation and OpenAPI. */
   readonly summary: string;
+  /**
+   * True for Garden's own routes (Go's `routes.go`); false for garden-ts extensions (Events,
+   * OpenAPI), which sit on paths no Garden pattern matches and after every Garden route.
+   */
+  readonly garden: boolean;
 }
 
 const NONE = { type: 'none' } as const;
@@ -80,7 +92,7 @@ function route<
   request: Req,
   response: Res,
   summary: string,
-  extra: { status?: 200 | 201; query?: readonly RouteQueryParam[] } = {},
+  extra: { status?: 200 | 201; query?: readonly RouteQueryParam[]; extension?: true } = {},
 ) {
   return {
     name,
@@ -92,6 +104,7 @@ function route<
     status: extra.status ?? 200,
     query: extra.query ?? [],
     summary,
+    garden: extra.extension !== true,
   } as const;
 }
 
@@ -339,6 +352,27 @@ export const ROUTE_TABLE = [
     json(Wire.metrics),
     'container metrics',
   ),
+  // ---- garden-ts extensions: after every Garden route, on paths no Garden pattern matches ----
+  route(
+    'Events',
+    'GET',
+    '/events',
+    'watch',
+    NONE,
+    { type: 'ndjson', codec: Wire.event },
+    'lifecycle events (created, destroyed, reaped, OOM, process exited) as NDJSON until the client closes',
+    { extension: true },
+  ),
+  route(
+    'OpenAPI',
+    'GET',
+    '/openapi.json',
+    'plain',
+    NONE,
+    { type: 'document' },
+    'this API as an OpenAPI 3.1 document',
+    { extension: true },
+  ),
 ] as const satisfies readonly RouteDef[];
 
 type TableEntry = (typeof ROUTE_TABLE)[number];
@@ -368,15 +402,24 @@ export type RouteParams<N extends RouteName> = { readonly [K in PathParamNames<R
 
 type CodecOf<B> = B extends { type: 'json'; codec: infer C } ? C : never;
 
+/** Garden's own routes (those of Go's `routes.go`). */
+export const GARDEN_ROUTES: readonly RouteDef[] = ROUTE_TABLE.filter((r) => r.garden);
+
 /** The TS value route `N`'s request body decodes to (`undefined` for routes without a JSON body). */
 export type RouteRequest<N extends RouteName> =
   CodecOf<RouteOf<N>['request']> extends WireCodec<infer _I, infer _W, infer O> ? O : undefined;
 /** The TS value route `N`'s request body is encoded from. */
 export type RouteRequestInput<N extends RouteName> =
   CodecOf<RouteOf<N>['request']> extends WireCodec<infer I, infer _W, infer _O> ? I : undefined;
-/** The TS value route `N`'s JSON response is encoded from (`undefined` without a JSON response). */
-export type RouteResponse<N extends RouteName> =
-  CodecOf<RouteOf<N>['response']> extends WireCodec<infer I, infer _W, infer _O> ? I : undefined;
+/**
+ * The TS value route `N`'s JSON response is encoded from (`undefined` without a JSON response; the
+ * document's text for a `document` response).
+ */
+export type RouteResponse<N extends RouteName> = RouteOf<N>['response'] extends { type: 'document' }
+  ? string
+  : CodecOf<RouteOf<N>['response']> extends WireCodec<infer I, infer _W, infer _O>
+    ? I
+    : undefined;
 /** The TS value route `N`'s JSON response decodes to. */
 export type RouteResponseOutput<N extends RouteName> =
   CodecOf<RouteOf<N>['response']> extends WireCodec<infer _I, infer _W, infer O> ? O : undefined;

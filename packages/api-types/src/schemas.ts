@@ -480,3 +480,35 @@ export const ProcessPayloadSchema = struct('transport.ProcessPayload', [
   ['tty', 'tty', 'nil', TTYSpecSchema],
   ['signal', 'signal', 'nil', int('int', 'garden.Signal', '0 = terminate, 1 = kill')],
 ]);
+
+// ---- garden-ts extensions (not part of Garden's API) ---------------------------------------------
+
+/** The kinds of lifecycle event (see `events.ts`). */
+export const GARDEN_EVENT_TYPES = [
+  'container.created',
+  'container.destroyed',
+  'container.reaped',
+  'container.oom',
+  'process.exited',
+  'events.dropped',
+] as const;
+
+/** One line of the `GET /events` NDJSON stream (a garden-ts extension; see `events.ts`). */
+export const GardenEventSchema = struct('events.Event', [
+  [
+    'type',
+    'type',
+    'always',
+    str(`one of ${GARDEN_EVENT_TYPES.join(', ')}; consumers ignore types they do not know`),
+  ],
+  ['time', 'time', 'always', str('RFC 3339 UTC timestamp with milliseconds')],
+  ['handle', 'handle', 'zero', str('the container (every type but events.dropped)')],
+  ['process_id', 'processId', 'zero', str('process.exited: the process')],
+  [
+    'exit_status',
+    'exitStatus',
+    'nil',
+    int('int', 'int', 'process.exited: the exit status (128+N when killed by signal N)'),
+  ],
+  ['count', 'count', 'nil', int('int', 'int', 'events.dropped: how many events this subscriber lost')],
+]);

@@ -21,6 +21,7 @@ import {
   InvalidRequestError,
   type WireErrorEnvelope,
 } from './errors.js';
+import type { GardenEvent } from './events.js';
 import { encodeGoJson, type GoJsonValue, goMap, parseGoJson } from './go-json.js';
 import * as S from './schemas.js';
 import type {
@@ -113,6 +114,7 @@ export type WirePropertyValue = Static<typeof S.PropertyValueSchema>;
 export type WireNetInRequest = Static<typeof S.NetInRequestSchema>;
 export type WireNetInResponse = Static<typeof S.NetInResponseSchema>;
 export type WireProcessPayload = Static<typeof S.ProcessPayloadSchema>;
+export type WireGardenEvent = Static<typeof S.GardenEventSchema>;
 
 /** The TS value of a NetIn request body. */
 export interface NetInRequest extends NetInRule {
@@ -279,6 +281,8 @@ export const Wire = {
   diskLimits: schemaCodec<DiskLimits, WireDiskLimits>(S.DiskLimitsSchema),
   memoryLimits: schemaCodec<MemoryLimits, WireMemoryLimits>(S.MemoryLimitsSchema),
   processPayload: schemaCodec<ProcessPayload, WireProcessPayload>(S.ProcessPayloadSchema),
+  /** One line of `GET /events` (a garden-ts extension). */
+  event: schemaCodec<GardenEvent, WireGardenEvent>(S.GardenEventSchema),
   /**
    * `{}`: the body of every route that answers nothing else. Encodes from nothing; decoding accepts
    * any JSON value (the Go client only needs one to be there: an empty body is `EOF`).

@@ -2,6 +2,7 @@ import { describe } from 'vitest';
 import { attach } from './features/attach.js';
 import { capacity } from './features/capacity.js';
 import { errors } from './features/errors.js';
+import { events } from './features/events.js';
 import { files } from './features/files.js';
 import { graceTime } from './features/grace-time.js';
 import { info } from './features/info.js';
@@ -34,6 +35,7 @@ const FEATURES: Array<[string, Feature]> = [
   ['capacity', capacity],
   ['tty', tty],
   ['errors', errors],
+  ['events', events],
 ];
 
 function validate(options: ContractOptions): void {
@@ -51,12 +53,30 @@ function validate(options: ContractOptions): void {
       throw new TypeError(`runBackendContract: options.capabilities.${key} must be a boolean`);
     }
   }
+  const known = new Set(FEATURES.map(([name]) => name));
+  for (const name of options.features ?? []) {
+    if (!known.has(name)) {
+      throw new TypeError(`runBackendContract: options.features: no feature named ${JSON.stringify(name)}`);
+    }
+  }
+  for (const key of ['events', 'containerEvents', 'oomEvents'] as const) {
+    const value = options.capabilities?.[key];
+    if (value !== undefined && typeof value !== 'boolean') {
+      throw new TypeError(`runBackendContract: options.capabilities.${key} must be a boolean when given`);
+    }
+  }
+  const readBack = options.capabilities.cpuLimitsReadBack;
+  if (readBack !== 'shares' && readBack !== 'v2-weight') {
+    throw new TypeError(
+      `runBackendContract: options.capabilities.cpuLimitsReadBack must be 'shares' or 'v2-weight', got ${String(readBack)}`,
+    );
+  }
 }
 
 /**
  * Registers the Garden backend contract suite as vitest `describe`/`it` blocks: one block per
  * feature (lifecycle, properties, processes, attach, signals, stop, files, limits, metrics, info,
- * net, grace time, capacity, tty, errors). Call it at the top level of a test file.
+ * net, grace time, capacity, tty, errors, events). Call it at the top level of a test file.
  *
  * Each feature block calls `options.setup()` once, destroys the containers its tests created
  * and then calls the target's `teardown()`. Tests needing a capability the backend does not
@@ -68,6 +88,10 @@ export function runBackendContract(options: ContractOptions): void {
   validate(options);
   const runId = newRunId();
   describe(`Garden backend contract: ${options.name}`, () => {
-    for (const [name, feature] of FEATURES) defineFeature(options, runId, name, feature);
+    for (const [name, feature] of FEATURES) {
+      if (options.features === undefined || options.features.includes(name)) {
+        defineFeature(options, runId, name, feature);
+      }
+    }
   });
 }

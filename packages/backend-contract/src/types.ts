@@ -1,26 +1,7 @@
-import type { Client } from '@garden-ts/api-types';
+import type { BackendCapabilities, Client } from '@garden-ts/api-types';
 
-/**
- * What a backend declares it supports. Each flag gates the contract tests that need it; every
- * other test runs unconditionally and must pass on every backend.
- */
-export interface BackendCapabilities {
-  /** Memory, CPU and bandwidth limits set at create are reported back by `current*Limits`. */
-  limits: boolean;
-  /**
-   * The backend gives containers a network: container IPs in `info`, `netIn` port mappings from a
-   * port pool, and `netOut`/`bulkNetOut` rules.
-   */
-  networking: boolean;
-  /** Processes can run with a TTY (`ProcessSpec.tty`, `Process.setTTY`). */
-  tty: boolean;
-  /** Containers can be created with `privileged: true`. */
-  privileged: boolean;
-  /** Disk limits set at create are reported back by `currentDiskLimits`. */
-  diskLimits: boolean;
-  /** `metrics`/`bulkMetrics` report real usage (non-zero memory, a growing age). */
-  metrics: boolean;
-}
+/** The manifest type lives with the Backend interface; re-exported for existing imports. */
+export type { BackendCapabilities };
 
 /** A freshly started backend (or client connected to one) and how to dispose of it. */
 export interface ContractTarget {
@@ -39,8 +20,19 @@ export interface ContractOptions {
    * torn down after the block, once the containers the block created are destroyed.
    */
   setup(): Promise<ContractTarget>;
-  /** The backend's capability manifest. */
+  /**
+   * The backend's capability manifest, as the backend exports it (e.g. backend-fake's
+   * `FAKE_BACKEND_CAPABILITIES`): it gates tests and sets expected values, so it must come from
+   * the backend, not be written in the test file.
+   */
   capabilities: BackendCapabilities;
+  /**
+   * Only these feature blocks (by name: `lifecycle`, `properties`, `processes`, `attach`,
+   * `signals`, `stop`, `files`, `limits`, `metrics`, `info`, `net`, `grace time`, `capacity`,
+   * `tty`, `errors`, `events`), for a backend that is still growing. Default: every feature.
+   * A backend is only Garden-compatible once it passes them all.
+   */
+  features?: readonly string[];
   /**
    * Multiplies every test and hook timeout, for slow backends (a real Linux backend creating
    * containers from an image). Default 1: 5 s per test, 30 s per hook.

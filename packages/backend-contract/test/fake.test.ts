@@ -1,4 +1,4 @@
-import { createFakeBackend } from '@garden-ts/backend-fake';
+import { createFakeBackend, FAKE_BACKEND_CAPABILITIES } from '@garden-ts/backend-fake';
 import { runBackendContract } from '../src/index.js';
 
 runBackendContract({
@@ -8,12 +8,5 @@ runBackendContract({
     await backend.start();
     return { client: backend, teardown: () => backend.stop() };
   },
-  capabilities: {
-    limits: true,
-    networking: true,
-    tty: true,
-    privileged: true,
-    diskLimits: true,
-    metrics: true,
-  },
+  capabilities: FAKE_BACKEND_CAPABILITIES,
 });

@@ -13,12 +13,22 @@ const valid: ContractOptions = {
     privileged: false,
     diskLimits: false,
     metrics: false,
+    cpuLimitsReadBack: 'shares',
   },
 };
 
 describe('runBackendContract option validation', () => {
   it('rejects an empty name', () => {
     expect(() => runBackendContract({ ...valid, name: '' })).toThrow(/options\.name/);
+  });
+
+  it('rejects an unknown feature name and a non-boolean optional capability', () => {
+    expect(() => runBackendContract({ ...valid, features: ['properties', 'nope'] })).toThrow(
+      /options\.features: no feature named "nope"/,
+    );
+    expect(() =>
+      runBackendContract({ ...valid, capabilities: { ...valid.capabilities, events: 'yes' as never } }),
+    ).toThrow(/capabilities\.events must be a boolean/);
   });
 
   it('rejects a missing setup function', () => {
@@ -33,6 +43,13 @@ describe('runBackendContract option validation', () => {
     const { metrics: _dropped, ...partial } = valid.capabilities;
     expect(() => runBackendContract({ ...valid, capabilities: partial as never })).toThrow(
       /options\.capabilities\.metrics must be a boolean/,
+    );
+  });
+
+  it('rejects an unknown CPU read-back kind', () => {
+    const capabilities = { ...valid.capabilities, cpuLimitsReadBack: 'weight' as never };
+    expect(() => runBackendContract({ ...valid, capabilities })).toThrow(
+      /options\.capabilities\.cpuLimitsReadBack must be 'shares' or 'v2-weight', got weight/,
     );
   });
 

@@ -20,6 +20,8 @@ export interface CommandContext {
   stderr: OutputSink;
   /** Aborted when the process is signalled or killed; long-running commands must stop. */
   signal: AbortSignal;
+  /** The terminal's current size, or undefined without a TTY. */
+  window: () => { columns: number; rows: number } | undefined;
 }
 
 /** A simulated executable: returns its exit status. */
@@ -97,6 +99,21 @@ const sleep: Command = async (ctx) => {
     return 1;
   }
   await sleepFor(seconds * 1000, ctx.signal);
+  return 0;
+};
+
+/** Only `stty size`: the rows and columns of the process's terminal. */
+const stty: Command = async (ctx) => {
+  if (ctx.args.length !== 1 || ctx.args[0] !== 'size') {
+    await ctx.stderr(text(`stty: unsupported arguments: ${ctx.args.join(' ')}\n`));
+    return 1;
+  }
+  const size = ctx.window();
+  if (!size) {
+    await ctx.stderr(text('stty: standard input: Not a tty\n'));
+    return 1;
+  }
+  await ctx.stdout(text(`${size.rows} ${size.columns}\n`));
   return 0;
 };
 
@@ -239,6 +256,7 @@ export const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
   ['sleep', sleep],
   ['pwd', pwd],
   ['env', env],
+  ['stty', stty],
 ]);
 
 const SEARCH_DIRS = ['/bin', '/usr/bin'];

@@ -3,6 +3,7 @@ import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
   type Backend,
+  type BackendCapabilities,
   type BandwidthLimits,
   type CallOptions,
   type Capacity,
@@ -15,7 +16,10 @@ import {
   type CPULimits,
   type DiskLimits,
   type Duration,
+  EventHub,
+  type EventsOptions,
   GardenError,
+  type GardenEventStream,
   InvalidRequestError,
   type MemoryLimits,
   type Metrics,
@@ -30,7 +34,13 @@ import {
   type StreamOutSpec,
   type WindowSize,
 } from '@garden-ts/api-types';
-import { checkName, PortPool, validateNetOutRule } from '@garden-ts/backend-kit';
+import {
+  checkContainerLimits,
+  checkName,
+  checkProcessLimits,
+  PortPool,
+  validateNetOutRule,
+} from '@garden-ts/backend-kit';
 import { ContainerRecord } from './container-record.js';
 import { simulateMetrics } from './metrics.js';
 import { seedRootfs } from './seed-rootfs.js';
@@ -103,6 +113,7 @@ export class FakeBackend implements Backend {
   private readonly generateHandle: () => string;
   private readonly generateProcessId: () => string;
   private readonly options: FakeBackendOptions;
+  private readonly hub = new EventHub();
 
   constructor(options: FakeBackendOptions = {}) {
     const max = options.maxContainers ?? 0;
@@ -156,6 +167,7 @@ export class FakeBackend implements Backend {
     if (max > 0 && this.records.size >= max) throw new GardenError('max containers reached');
     if ((spec.graceTime ?? 0n) < 0n)
       throw new InvalidRequestError('/grace_time', 'grace_time must not be negative');
+    checkContainerLimits(spec.limits);
     for (const rule of spec.netOut ?? []) validateNetOutRule(rule);
     spec.netIn?.forEach((rule, i) => {
       checkPort(`/net_in/${i}/host_port`, rule.hostPort);
@@ -263,6 +275,24 @@ export class FakeBackend implements Backend {
     return this.record(container.handle).graceTime;
   }
 
+  /**
+   * Lifecycle events only a backend knows: `process.exited` for every process that exits (its
+   * output already delivered), with its status (143/137 when signalled or killed by a
+   * stop/destroy). The fake never reports `container.oom` (it enforces no memory limit).
+   */
+  events(opts?: EventsOptions): GardenEventStream {
+    return this.hub.events(opts);
+  }
+
+  /** @internal Publishes the exit of a process started with `run`. */
+  watchExit(handle: string, process: Process): void {
+    void process
+      .wait()
+      .then((exitStatus) =>
+        this.hub.publish({ type: 'process.exited', handle, processId: process.id, exitStatus }),
+      );
+  }
+
   // ---- inspection helpers for tests (not part of the Garden API) ----
 
   /** The NetOut rules recorded for a container, in the order they were applied (deep copies). */
@@ -365,8 +395,14 @@ export class FakeContainer implements Container {
     return { ...this.record.limits.bandwidth };
   }
 
+  /**
+   * Guardian on cgroup v1 (reference §6.2): the effective shares S (`weight`, else
+   * `limitInShares`) as `limitInShares`; `weight` is always 0.
+   */
   async currentCPULimits(_opts?: CallOptions): Promise<CPULimits> {
-    return { ...this.record.limits.cpu };
+    const cpu = this.record.limits.cpu;
+    const shares = cpu?.weight || cpu?.limitInShares;
+    return shares ? { limitInShares: shares } : {};
   }
 
   async currentDiskLimits(_opts?: CallOptions): Promise<DiskLimits> {
@@ -390,7 +426,10 @@ export class FakeContainer implements Container {
   }
 
   async run(spec: ProcessSpec, io: ProcessIO, _opts?: CallOptions): Promise<Process> {
-    return this.record.run(spec, io);
+    checkProcessLimits(spec.overrideContainerLimits);
+    const process = this.record.run(spec, io);
+    this.backend.watchExit(this.handle, process);
+    return process;
   }
 
   async attach(processId: string, io: ProcessIO, _opts?: CallOptions): Promise<Process> {
@@ -427,7 +466,23 @@ export class FakeContainer implements Container {
   }
 }
 
+/**
+ * What this backend supports, for the backend contract suite: everything, with CPU limits read
+ * back as cgroup v1 shares (Guardian on v1), and process exits through `events()`.
+ */
+export const FAKE_BACKEND_CAPABILITIES: BackendCapabilities = {
+  limits: true,
+  networking: true,
+  tty: true,
+  privileged: true,
+  diskLimits: true,
+  metrics: true,
+  cpuLimitsReadBack: 'shares',
+  events: true,
+};
+
 /** Creates an in-memory backend. See {@link FakeBackendOptions}. */
+
 export function createFakeBackend(options?: FakeBackendOptions): FakeBackend {
   return new FakeBackend(options);
 }

@@ -1,5 +1,6 @@
 export {
   createFakeBackend,
+  FAKE_BACKEND_CAPABILITIES,
   FakeBackend,
   type FakeBackendOptions,
   FakeContainer,

@@ -18,7 +18,7 @@ const DEFAULT_WINDOW: Required<WindowSize> = { columns: 80, rows: 24 };
 export interface SimulatedProcessOptions {
   id: string;
   command: Command;
-  context: Omit<CommandContext, 'stdin' | 'stdout' | 'stderr' | 'signal'>;
+  context: Omit<CommandContext, 'stdin' | 'stdout' | 'stderr' | 'signal' | 'window'>;
   tty?: TTYSpec;
   backlogLimit?: number;
 }
@@ -97,6 +97,7 @@ export class SimulatedProcess {
       // A pty merges stderr into stdout.
       stderr: sink(this.tty ? 'stdout' : 'stderr'),
       signal: this.abort.signal,
+      window: () => (this.tty ? { ...this.window } : undefined),
     };
     // Run on a later tick so the caller has its Process before anything happens.
     queueMicrotask(() => {

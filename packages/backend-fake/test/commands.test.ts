@@ -39,6 +39,26 @@ describe('simulated commands', () => {
     expect((await exec('/usr/bin/echo', [])).stdout).toBe('\n');
   });
 
+  it('stty size prints the TTY window (rows columns) as set at run and by setTTY; no TTY is an error', async () => {
+    const { container, exec } = await setup();
+    expect(await exec('stty', ['size'])).toEqual({
+      status: 1,
+      stdout: '',
+      stderr: 'stty: standard input: Not a tty\n',
+    });
+    const stdin = new PassThrough();
+    const stdout = new Collector();
+    const p = await container.run(
+      { path: 'sh', args: ['-c', 'stty size; cat; stty size'], tty: { windowSize: { columns: 100 } } },
+      { stdin, stdout },
+    );
+    await expect.poll(() => stdout.text()).toBe('24 100\n');
+    await p.setTTY({ windowSize: { columns: 132, rows: 43 } });
+    stdin.end();
+    expect(await p.wait()).toBe(0);
+    expect(stdout.text()).toBe('24 100\n43 132\n');
+  });
+
   it('true and false', async () => {
     const { exec } = await setup();
     expect((await exec('true')).status).toBe(0);

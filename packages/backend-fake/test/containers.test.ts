@@ -90,7 +90,7 @@ describe('containers', () => {
     expect(await handles({ 'garden.state': 'all' })).toEqual(['a', 'b']);
   });
 
-  it('returns limits as given and {} when unset', async () => {
+  it('returns limits as given (CPU as Guardian reads shares back) and {} when unset', async () => {
     const backend = createFakeBackend();
     const limited = await backend.create({
       limits: {
@@ -104,7 +104,7 @@ describe('containers', () => {
       rateInBytesPerSecond: 100n,
       burstRateInBytesPerSecond: 200n,
     });
-    expect(await limited.currentCPULimits()).toEqual({ weight: 512n });
+    expect(await limited.currentCPULimits()).toEqual({ limitInShares: 512n });
     expect(await limited.currentDiskLimits()).toEqual({ byteHard: 1n << 30n, scope: 1 });
     expect(await limited.currentMemoryLimits()).toEqual({ limitInBytes: 64n << 20n });
     const plain = await backend.create({});

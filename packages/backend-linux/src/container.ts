@@ -22,7 +22,7 @@ import type {
   StreamInSpec,
   StreamOutSpec,
 } from '@garden-ts/api-types';
-import { GardenError } from '@garden-ts/api-types';
+import { GardenError, type GardenEventInit } from '@garden-ts/api-types';
 import type { ResolvedUser } from '@garden-ts/backend-kit';
 import { cgroupOomKills, type Container as NativeContainer } from '@garden-ts/native-ns';
 import type { ContainerRecord, StateStore } from './depot/state-store.js';
@@ -51,6 +51,8 @@ export interface ContainerHost {
   network: NetworkPart;
   /** Looks the container up again (throws ContainerNotFoundError when destroyed). */
   live(handle: string): LinuxContainer;
+  /** Publishes a lifecycle event (`Backend.events()`). */
+  publish(event: GardenEventInit): void;
 }
 
 const OOM_EVENT = 'Out of memory';
@@ -153,6 +155,15 @@ export class LinuxContainer {
       this.record.oomKills = count;
       if (!this.record.events.includes(OOM_EVENT)) this.record.events.push(OOM_EVENT);
       this.save();
+      this.host.publish({ type: 'container.oom', handle: this.handle });
+    }
+  }
+
+  /** A process ended (its output delivered): OOM check, then `process.exited` when its status is known. */
+  processExited(processId: string, status: number | undefined): void {
+    this.refreshEvents();
+    if (status !== undefined) {
+      this.host.publish({ type: 'process.exited', handle: this.handle, processId, exitStatus: status });
     }
   }
 
@@ -212,15 +223,15 @@ export class LinuxContainer {
     const m = this.record.limits.memoryBytes;
     return m === undefined ? {} : { limitInBytes: BigInt(m) };
   }
+  /**
+   * Reference §6.2: `{ limitInShares: S }` (cgroup v1) or `{ limitInShares: W(S) }` (v2, the
+   * weight the kernel holds); `weight` is always 0 (absent) in the reply.
+   */
   cpuLimits(): CPULimits {
     const l = this.record.limits;
-    const out: CPULimits = {};
-    if (l.cpuWeight !== undefined) out.weight = BigInt(l.cpuWeight);
-    if (l.cpuShares !== undefined) out.limitInShares = BigInt(l.cpuShares);
-    // Guardian reports the shares in both fields when only one was given.
-    if (out.weight === undefined && out.limitInShares !== undefined) out.weight = out.limitInShares;
-    if (out.limitInShares === undefined && out.weight !== undefined) out.limitInShares = out.weight;
-    return out;
+    const shares = l.cpuWeight ?? l.cpuShares;
+    if (shares === undefined) return {};
+    return { limitInShares: BigInt(l.cpuWeightV2 ?? shares) };
   }
   bandwidthLimits(): BandwidthLimits {
     const l = this.record.limits;

@@ -14,7 +14,10 @@ import {
   ContainerNotFoundError,
   type ContainerSpec,
   type Duration,
+  EventHub,
+  type EventsOptions,
   GardenError,
+  type GardenEventStream,
   InvalidRequestError,
   type Properties,
 } from '@garden-ts/api-types';
@@ -24,11 +27,12 @@ import { DepotPart } from './depot/depot-part.js';
 import { storageId } from './depot/names.js';
 import { defaultRunDir, ensureRunDir, releaseRunDir } from './depot/run-dir.js';
 import type { ContainerRecord } from './depot/state-store.js';
+import { OomWatchPart } from './events/oom-watch-part.js';
 import { chooseHostHelper } from './files/host-helper.js';
 import { NetworkPart } from './network/network-part.js';
 import { type BackendLogger, type LinuxBackend, type LinuxBackendOptions, silentLogger } from './options.js';
 import type { CreateContext, DestroyContext, Part } from './part.js';
-import { RootfsPart } from './rootfs/rootfs-part.js';
+import { type ImageProgress, RootfsPart } from './rootfs/rootfs-part.js';
 import { RuntimePart } from './runtime/runtime-part.js';
 
 /** Guardian's MaxContainers without a pool or a flag: its default pool holds 256 /30 subnets. */
@@ -42,6 +46,8 @@ class LinuxBackendImpl implements LinuxBackend {
   readonly cgroupParent: string;
   private readonly depotPart: DepotPart;
   private readonly networkPart: NetworkPart;
+  private readonly rootfsPart: RootfsPart;
+  private readonly progressListeners = new Set<(p: ImageProgress) => void>();
   /** In create order; destroy runs them in reverse. */
   private readonly parts: readonly Part[];
   private readonly hostHelper: string | undefined;
@@ -52,6 +58,9 @@ class LinuxBackendImpl implements LinuxBackend {
   private readonly log: BackendLogger;
   private readonly cpuPerShare: number;
   private started: Promise<void> | undefined;
+  /** Lifecycle events only the backend knows (process exits, OOM kills): events/. */
+  private readonly hub = new EventHub();
+  private readonly oomWatch = new OomWatchPart((h) => this.byHandle.get(h));
 
   constructor(private readonly options: LinuxBackendOptions) {
     if (typeof options.depot !== 'string' || !options.depot.startsWith('/'))
@@ -75,13 +84,24 @@ class LinuxBackendImpl implements LinuxBackend {
       throw new InvalidRequestError('helperExecutable', (e as Error).message);
     }
     this.networkPart = new NetworkPart(options.network, this.log, join(this.depot, 'network.json'));
+    this.rootfsPart = new RootfsPart(
+      this.depot,
+      options.defaultRootfs,
+      options.imageSources ?? [],
+      options.images ?? {},
+      this.log,
+      (p) => {
+        for (const fn of this.progressListeners) fn(p);
+      },
+    );
     this.parts = [
       this.depotPart,
-      new RootfsPart(this.depot, options.defaultRootfs, options.imageSources ?? []),
+      this.rootfsPart,
       this.networkPart,
       new RuntimePart(this.cgroupParent, this.log),
       // The container's devices need its init (its network namespace).
       this.networkPart.attachPart,
+      this.oomWatch,
     ];
     // Guardian's auto default: cores × 100 / total RAM in MiB (percent per share).
     this.cpuPerShare = (availableParallelism() * 100) / (totalmem() / (1024 * 1024));
@@ -89,6 +109,11 @@ class LinuxBackendImpl implements LinuxBackend {
 
   handles(): string[] {
     return [...this.byHandle.keys()];
+  }
+
+  onImageProgress(listener: (p: ImageProgress) => void): () => void {
+    this.progressListeners.add(listener);
+    return () => this.progressListeners.delete(listener);
   }
 
   private host() {
@@ -101,6 +126,7 @@ class LinuxBackendImpl implements LinuxBackend {
       parts: this.parts,
       network: this.networkPart,
       live: (h: string) => this.live(h),
+      publish: this.hub.publish.bind(this.hub),
     };
   }
 
@@ -118,8 +144,14 @@ class LinuxBackendImpl implements LinuxBackend {
     return this.started;
   }
 
+  /** `process.exited` and `container.oom` (see events/oom-watch-part.ts). */
+  events(opts?: EventsOptions): GardenEventStream {
+    return this.hub.events(opts);
+  }
+
   async stop(): Promise<void> {
     const none = this.admitted.size === 0;
+    this.oomWatch.close();
     // Containers and processes keep running; only our connections to the shims go.
     for (const c of this.byHandle.values()) {
       for (const p of c.processes.values()) p.detach();
@@ -133,7 +165,8 @@ class LinuxBackendImpl implements LinuxBackend {
     await this.settled();
     // With no container left (in the depot, which a second stop() still sees), no nft table or
     // bridge of ours stays on the host either.
-    await this.networkPart.stop(!none || this.depotPart.store.entries().length > 0);
+    const containersLeft = !none || this.depotPart.store.entries().length > 0;
+    for (const part of this.parts) await part.stop?.({ containersLeft });
     // Nothing left to survive a restart: leave no empty run dir (nor, when it was the last one,
     // our /run/garden-ts tmpfs) behind; start() recreates them.
     if (none) releaseRunDir(this.runDir);

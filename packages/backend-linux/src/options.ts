@@ -1,13 +1,25 @@
 /** The backend's options and public shape (createLinuxBackend). */
 import type { Backend } from '@garden-ts/api-types';
+import type { ImageServiceOptions } from '@garden-ts/images';
 import type { NetworkOptions } from './network/networker.js';
 import type { ImageSource } from './rootfs/image-uri.js';
+import type { ImageProgress } from './rootfs/rootfs-part.js';
 
 /** Minimal structured logger (pino-compatible subset). */
 export interface BackendLogger {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
+}
+
+/** The image options: those of @garden-ts/images' `ImageService` with the store path optional. */
+export interface ImageOptions
+  extends Pick<
+    ImageServiceOptions,
+    'registry' | 'preloaded' | 'keepUnusedBytes' | 'view' | 'tagTtlMs' | 'layerConcurrency'
+  > {
+  /** The layer store directory. Default `<depot>/image-store`. */
+  store?: string;
 }
 
 /** Options of `createLinuxBackend`. */
@@ -23,9 +35,12 @@ export interface LinuxBackendOptions {
   /** Rootfs for creates without one: a directory, or `raw://DIR`. */
   defaultRootfs?: string;
   /**
-   * Image sources for URI schemes beyond directories and `raw://` (e.g. `docker://`); a create
-   * naming a scheme none serves fails with `no image plugin configured for <scheme>:// images`.
+   * Images (`docker://`, `oci://`, tarballs, `preloaded:`, …; @garden-ts/images): the layer store
+   * (default `<depot>/image-store`), registry mirrors and insecure registries, preloaded rootfses,
+   * the GC policy.
    */
+  images?: ImageOptions;
+  /** Sources for URI schemes of one's own (checked before the built-in ones). */
   imageSources?: readonly ImageSource[];
   /** 0 / absent = unlimited. Counts containers being created and destroyed too. */
   maxContainers?: number;
@@ -66,6 +81,11 @@ export interface LinuxBackend extends Backend {
   settled(): Promise<void>;
   /** The cgroup parent path. */
   readonly cgroupParent: string;
+  /**
+   * Image pull progress of creates (bytes per layer, layers done), for the server to stream.
+   * Returns the unsubscribe function.
+   */
+  onImageProgress(listener: (p: ImageProgress) => void): () => void;
 }
 
 export const silentLogger: BackendLogger = { info() {}, warn() {}, error() {} };

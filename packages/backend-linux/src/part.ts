@@ -74,4 +74,6 @@ export interface Part {
   reconcile?(known: ReadonlySet<string>): Promise<void> | void;
   /** Adds this part's figures to a container's metrics. */
   metrics?(container: LinuxContainer, metrics: Metrics): Promise<void> | void;
+  /** The backend stops (containers keep running): release what the part holds open. */
+  stop?(options: { containersLeft: boolean }): Promise<void> | void;
 }

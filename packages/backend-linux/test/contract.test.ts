@@ -1,6 +1,7 @@
 /** The backend-contract suite against backend-linux, in-process, on a temp depot. */
 import { runBackendContract } from '@garden-ts/backend-contract';
 import { afterAll } from 'vitest';
+import { linuxBackendCapabilities } from '../src/index.js';
 import { type TestEnv, testEnv } from './helpers.js';
 
 const envs: TestEnv[] = [];
@@ -10,14 +11,8 @@ afterAll(async () => {
 
 runBackendContract({
   name: 'backend-linux',
-  capabilities: {
-    limits: true,
-    networking: true,
-    tty: true,
-    privileged: true,
-    diskLimits: true,
-    metrics: true,
-  },
+  // testEnv's backends have networking (in a test-made host netns).
+  capabilities: linuxBackendCapabilities(),
   timeScale: 4,
   async setup() {
     const env = testEnv('contract');

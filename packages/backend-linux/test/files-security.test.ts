@@ -1,6 +1,6 @@
 /** StreamIn/StreamOut safety (reference §4) and security defaults seen from inside (§5). */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -8,36 +8,15 @@ import type { Container } from '@garden-ts/api-types';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { LinuxBackend } from '../src/index.js';
-import { exec, testEnv } from './helpers.js';
+import { exec, packTar, type TarEntry, testEnv } from './helpers.js';
 
 const env = testEnv('sec');
 let backend: LinuxBackend;
 let c: Container;
 
-type Entry = {
-  name: string;
-  type?: 'file' | 'symlink' | 'link' | 'directory' | 'character-device';
-  linkname?: string;
-  content?: string;
-  devmajor?: number;
-  devminor?: number;
-};
+type Entry = TarEntry;
 
-async function archive(entries: Entry[]): Promise<Readable> {
-  const pack = tar.pack();
-  for (const e of entries) {
-    const { content, ...header } = e;
-    await new Promise<void>((resolve, reject) =>
-      pack.entry({ mode: e.type === 'directory' ? 0o755 : 0o644, ...header }, content ?? '', (err) =>
-        err ? reject(err) : resolve(),
-      ),
-    );
-  }
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of pack) chunks.push(chunk as Buffer);
-  return Readable.from([Buffer.concat(chunks)]);
-}
+const archive = async (entries: Entry[]): Promise<Readable> => Readable.from([await packTar(entries)]);
 
 const sh = async (cmd: string, user?: string) =>
   exec(c, { path: 'sh', args: ['-c', cmd], ...(user ? { user } : {}) });
@@ -127,6 +106,64 @@ describe('streamIn safety', () => {
   });
 });
 
+/** The entries of a StreamOut: name → type, link target, content. */
+async function entriesOf(
+  stream: Readable,
+): Promise<Record<string, { type: string; linkname?: string; content: string }>> {
+  const out: Record<string, { type: string; linkname?: string; content: string }> = {};
+  const extract = tar.extract();
+  stream.on('error', (e) => extract.destroy(e));
+  stream.pipe(extract);
+  for await (const entry of extract) {
+    const parts: Buffer[] = [];
+    for await (const chunk of entry) parts.push(chunk as Buffer);
+    const h = entry.header;
+    out[h.name] = {
+      type: h.type,
+      ...(h.type === 'symlink' ? { linkname: h.linkname } : {}),
+      content: Buffer.concat(parts).toString(),
+    };
+  }
+  return out;
+}
+
+describe('streamOut and symlinks', () => {
+  beforeAll(async () => {
+    await sh(
+      'rm -rf /tmp/so && mkdir -p /tmp/so && echo data > /tmp/so/file && ln -s file /tmp/so/rel && ' +
+        'ln -s /etc/passwd /tmp/so/abs && ln -s ../../../../../../../.. /tmp/so/up',
+    );
+  });
+
+  it('archives symlinks as symlinks, their targets exactly as they are, never followed', async () => {
+    const entries = await entriesOf(await c.streamOut({ path: '/tmp/so' }));
+    expect(entries).toMatchObject({
+      'so/': { type: 'directory' },
+      'so/file': { type: 'file', content: 'data\n' },
+      'so/rel': { type: 'symlink', linkname: 'file', content: '' },
+      'so/abs': { type: 'symlink', linkname: '/etc/passwd', content: '' },
+      'so/up': { type: 'symlink', linkname: '../../../../../../../..', content: '' },
+    });
+    // A symlink named as the source is archived itself.
+    expect(await entriesOf(await c.streamOut({ path: '/tmp/so/abs' }))).toEqual({
+      abs: { type: 'symlink', linkname: '/etc/passwd', content: '' },
+    });
+  });
+
+  it("a source through a symlink resolves inside the container: the container's files, never the host's", async () => {
+    const inContainer = (await sh('cat /etc/passwd')).stdout;
+    expect(inContainer).toContain('alice:x:1001');
+    expect(inContainer).not.toBe(readFileSync('/etc/passwd', 'utf8'));
+    // Up past the root through a symlink, then down: the container's /etc/passwd.
+    const up = await entriesOf(await c.streamOut({ path: '/tmp/so/up/etc/passwd' }));
+    expect(up).toEqual({ passwd: { type: 'file', content: inContainer } });
+    // The contents of a directory reached through the symlink (trailing slash): the container's.
+    const etc = await entriesOf(await c.streamOut({ path: '/tmp/so/up/etc/' }));
+    expect(etc['./passwd']?.content).toBe(inContainer);
+    expect(etc['./group']?.content).toBe((await sh('cat /etc/group')).stdout);
+  });
+});
+
 describe('file operations use the host helper, not the image', () => {
   it('streams in and out of an image without tar and sh, creating missing directories', async () => {
     // The busybox rootfs minus its tar and sh: Guardian brings its own tar, so do we.
@@ -172,12 +209,12 @@ describe('file operations use the host helper, not the image', () => {
 });
 
 describe('security defaults (unprivileged)', () => {
-  it("has Guardian's capability sets, no_new_privs and a seccomp filter", async () => {
+  it("has Guardian's capability sets and a seccomp filter, without no_new_privs (setuid works)", async () => {
     const root = (await sh('grep -E "^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):" /proc/self/status'))
       .stdout;
     expect(root).toContain('CapEff:\t00000000a80425fb');
     expect(root).toContain('CapBnd:\t00000000a80425fb');
-    expect(root).toContain('NoNewPrivs:\t1');
+    expect(root).toContain('NoNewPrivs:\t0');
     expect(root).toContain('Seccomp:\t2');
     const alice = (await sh('grep -E "^Cap(Prm|Eff|Bnd):" /proc/self/status', 'alice')).stdout;
     expect(alice).toContain('CapEff:\t0000000000000000');

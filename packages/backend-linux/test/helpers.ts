@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Container, ProcessSpec } from '@garden-ts/api-types';
 import { detectCgroupLayout, listLinks, nft } from '@garden-ts/native-ns';
+import tar from 'tar-stream';
 import { inject } from 'vitest';
 import {
   createLinuxBackend,
@@ -101,6 +102,14 @@ export async function networkLeaks(env: TestEnv): Promise<{ links: string[]; tab
   return { links, tables: (await nft('list tables', { netns: env.net.hostPath })).trim() };
 }
 
+/** Mount points below the depot (the rootfs overlays, the image store's views). */
+export function depotMounts(depot: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((mp) => mp.startsWith(depot));
+}
+
 /** Counts of what containers leave behind on the host. */
 export function leakCounts(env: { depot: string; cgroupParent: string }): {
   cgroups: number;
@@ -115,9 +124,10 @@ export function leakCounts(env: { depot: string; cgroupParent: string }): {
     if (existsSync(d))
       cgroups += readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).length;
   }
-  const mountCount = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .filter((l) => l.split(' ')[4]?.startsWith(env.depot)).length;
+  // Per-container mounts; the image store's idmapped views are shared and stay until stop().
+  const mountCount = depotMounts(env.depot).filter(
+    (mp) => !mp.startsWith(join(env.depot, 'image-store')),
+  ).length;
   const containersDir = join(env.depot, 'containers');
   let depot = existsSync(containersDir) ? readdirSync(containersDir).length : 0;
   const trash = join(env.depot, 'trash');
@@ -161,4 +171,34 @@ export async function exec(
   const p = await container.run(spec, { stdout, stderr, ...(input ? { stdin: input } : {}) });
   const status = await p.wait();
   return { status, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+/** One entry of {@link packTar}. */
+export interface TarEntry {
+  name: string;
+  type?: 'file' | 'symlink' | 'link' | 'directory' | 'character-device';
+  linkname?: string;
+  content?: string | Buffer;
+  devmajor?: number;
+  devminor?: number;
+}
+
+/** A tar archive of `entries` (files 0644, directories 0755), read while written: any size. */
+export async function packTar(entries: TarEntry[]): Promise<Buffer> {
+  const p = tar.pack();
+  const chunks: Buffer[] = [];
+  p.on('data', (chunk) => {
+    chunks.push(chunk as Buffer);
+  });
+  const ended = new Promise<void>((resolve) => p.on('end', () => resolve()));
+  for (const { content, ...header } of entries) {
+    await new Promise<void>((resolve, reject) =>
+      p.entry({ mode: header.type === 'directory' ? 0o755 : 0o644, ...header }, content ?? '', (err) =>
+        err ? reject(err) : resolve(),
+      ),
+    );
+  }
+  p.finalize();
+  await ended;
+  return Buffer.concat(chunks);
 }

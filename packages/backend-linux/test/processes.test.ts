@@ -1,11 +1,11 @@
 /** Real-container behaviour of create and run (reference §2–§3) beyond the contract suite. */
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ExecutableNotFoundError, GardenError } from '@garden-ts/api-types';
 import { errorFields } from '@garden-ts/backend-kit';
-import { NativeError } from '@garden-ts/native-ns';
+import { detectCgroupLayout, NativeError } from '@garden-ts/native-ns';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ImageSource, LinuxBackend } from '../src/index.js';
 import { Collector, exec, testEnv } from './helpers.js';
@@ -72,10 +72,14 @@ describe('create', () => {
       /^netout_rules is not available/,
     );
     await expect(offline.lookup('net-in')).rejects.toThrow(/unknown handle/);
+    // On a container too: NetIn, NetOut and BulkNetOut fail with a clear error, nothing is recorded.
     const c = await offline.create({ handle: 'offline' });
     await expect(c.netIn(0, 80)).rejects.toThrow(/^NetIn is not available/);
-    await expect(c.bulkNetOut([{}])).rejects.toThrow(/^BulkNetOut is not available/);
-    expect((await c.info()).containerIP).toBe('');
+    await expect(c.netOut({ protocol: 1 })).rejects.toThrow(/^NetOut is not available/);
+    await expect(c.bulkNetOut([{ protocol: 1 }])).rejects.toThrow(/^BulkNetOut is not available/);
+    const info = await c.info();
+    expect(info.containerIP).toBe('');
+    expect(info.mappedPorts).toEqual([]);
     expect((await c.metrics()).networkStat).toBeNull();
     await offline.destroy('offline');
     await offline.stop();
@@ -143,7 +147,7 @@ describe('create', () => {
     await backend.destroy(c.handle);
   });
 
-  it('takes images of other schemes from a configured image source, and names a scheme nobody serves', async () => {
+  it('takes images of its own schemes from a configured image source, and names a scheme nobody serves', async () => {
     const asked: string[] = [];
     const source: ImageSource = {
       schemes: ['test'],
@@ -161,8 +165,8 @@ describe('create', () => {
     expect(asked).toEqual(['test:///busybox#1 as me']);
     await withSource.destroy(c.handle);
     await withSource.stop();
-    await expect(backend.create({ image: { uri: 'docker:///busybox' } })).rejects.toThrow(
-      new GardenError('no image plugin configured for docker:// images (docker:///busybox)'),
+    await expect(backend.create({ image: { uri: 's3://bucket/busybox.tar' } })).rejects.toThrow(
+      /unsupported image URI scheme "s3" in s3:\/\/bucket\/busybox.tar/,
     );
   });
 
@@ -196,7 +200,11 @@ describe('create', () => {
     expect(m.memoryStat.hierarchicalMemoryLimit).toBe(64n << 20n);
     expect(m.pidStat.max).toBe(50n);
     expect(m.cpuEntitlement).toBeGreaterThan(0n);
-    expect(await c.currentCPULimits()).toEqual({ weight: 512n, limitInShares: 512n });
+    // Guardian's read-back (§6.2): the shares (v1) or the weight the kernel holds (v2), weight 0.
+    const v1Cpu = detectCgroupLayout().v1.cpu;
+    expect(await c.currentCPULimits()).toEqual({ limitInShares: v1Cpu ? 512n : 59n });
+    if (v1Cpu)
+      expect(readFileSync(join(v1Cpu, env.cgroupParent, c.handle, 'cpu.shares'), 'utf8')).toBe('512\n');
     await backend.destroy(c.handle);
   });
 

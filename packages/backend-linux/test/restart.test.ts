@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { detectCgroupLayout, ensureBridge, nft } from '@garden-ts/native-ns';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { RUN_ROOT } from '../src/index.js';
-import { Collector, leakCounts, networkLeaks, testEnv } from './helpers.js';
+import { Collector, depotMounts, leakCounts, networkLeaks, testEnv } from './helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const env = testEnv('restart');
@@ -186,7 +186,9 @@ describe('restart survival', () => {
     expect(await nft('list ruleset', { netns: env.net.hostPath })).not.toMatch(/10\.254\.|6100\d :|netout-/);
     await backend.stop();
     expect(await networkLeaks(env)).toEqual({ links: [], tables: '' });
-    // No container left: the run dir goes, and /run/garden-ts too when nothing else uses it.
+    // No container left: the run dir goes, and /run/garden-ts too when nothing else uses it;
+    // the image store's views are unmounted.
+    expect(depotMounts(env.depot)).toEqual([]);
     expect(existsSync(backend.runDir)).toBe(false);
     expect(!existsSync(RUN_ROOT) || readdirSync(RUN_ROOT).length > 0).toBe(true);
   });

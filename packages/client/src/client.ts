@@ -10,6 +10,9 @@ import {
   type ContainerMetricsEntry,
   ContainerNotFoundError,
   type ContainerSpec,
+  type EventSource,
+  type EventsOptions,
+  type GardenEventStream,
   type Properties,
 } from '@garden-ts/api-types';
 import { ClientContainer } from './container.js';
@@ -24,7 +27,7 @@ export interface ClientOptions {
 }
 
 /** The {@link Client} implementation returned by {@link createClient}. */
-export class GardenClient implements Client {
+export class GardenClient implements Client, EventSource {
   private readonly conn: GardenConnection;
 
   /** @internal Use {@link createClient}. */
@@ -85,6 +88,21 @@ export class GardenClient implements Client {
   /** Metrics of several containers; per-container failures are typed errors in `error`. */
   async bulkMetrics(handles: string[], opts?: CallOptions): Promise<Record<string, ContainerMetricsEntry>> {
     return this.conn.call('BulkMetrics', {}, undefined, opts, { handles: joinHandles(handles) });
+  }
+
+  /**
+   * Lifecycle events (a garden-ts extension: `GET /events`; the canonical Go server answers 404):
+   * containers created, destroyed and reaped, OOM kills, process exits. The request is sent at
+   * once; `ready` resolves when the subscription is active. Iterate until you `close()` it or
+   * abort `signal` (the loop then ends without an error); a broken connection throws a
+   * `GardenConnectionError`.
+   *
+   * ```ts
+   * for await (const event of client.events({ signal })) console.log(event.type, event.handle);
+   * ```
+   */
+  events(opts?: EventsOptions): GardenEventStream {
+    return this.conn.events(opts);
   }
 
   /**

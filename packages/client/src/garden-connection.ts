@@ -5,7 +5,9 @@
 import type { Readable } from 'node:stream';
 import {
   type CallOptions,
+  type EventsOptions,
   encodeBody,
+  type GardenEventStream,
   type ProcessIO,
   ROUTES,
   type RouteName,
@@ -18,13 +20,17 @@ import {
 import { callScope, withScope } from './call-options.js';
 import { connectionError } from './connection-errors.js';
 import type { GardenAddress } from './dial.js';
+import { ClientEventStream } from './events.js';
 import { HttpTransport, type PlainRequest, readAll } from './http-transport.js';
 import { type ClientProcess, type ControlRequest, startProcess } from './process.js';
 import { type Decoder, decodeSuccessBody, plainErrorFromBody } from './response-decoding.js';
 import { routeTarget } from './route-target.js';
 
 /** The routes answered with one JSON value for an optional JSON body (protocol §6). */
-export type JsonRouteName = Extract<RouteOf<RouteName>, { kind: 'plain' }>['name'];
+export type JsonRouteName = Extract<
+  RouteOf<RouteName>,
+  { kind: 'plain'; response: { type: 'json' } }
+>['name'];
 
 /** @internal Shared by ClientContainer and GardenClient. */
 export class GardenConnection {
@@ -133,6 +139,11 @@ export class GardenConnection {
       scope.dispose();
       throw err;
     }
+  }
+
+  /** The Events route as an async iterator (see events.ts). */
+  events(opts: EventsOptions | undefined): GardenEventStream {
+    return new ClientEventStream(this.http, this.address, opts);
   }
 
   /** Run or Attach. The scope covers the start only (see `Container.run`). */

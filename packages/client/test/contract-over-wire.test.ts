@@ -4,6 +4,7 @@
  * output writables of its own, only each Stdout/Stderr connection's socket.
  */
 import { runBackendContract } from '@garden-ts/backend-contract';
+import { FAKE_BACKEND_CAPABILITIES } from '@garden-ts/backend-fake';
 import { createClient } from '../src/index.js';
 import { startTsGarden } from './ts-garden.js';
 
@@ -13,12 +14,6 @@ runBackendContract({
     const garden = await startTsGarden();
     return { client: createClient({ socketPath: garden.socketPath }), teardown: () => garden.close() };
   },
-  capabilities: {
-    limits: true,
-    networking: true,
-    tty: true,
-    privileged: true,
-    diskLimits: true,
-    metrics: true,
-  },
+  // Through a garden-ts server, which adds the container lifecycle events.
+  capabilities: { ...FAKE_BACKEND_CAPABILITIES, containerEvents: true },
 });

@@ -373,7 +373,8 @@ export function describeClientBehaviour(
           },
         });
         expect((await c.currentMemoryLimits()).limitInBytes).toBe(64n * 1024n * 1024n);
-        expect((await c.currentCPULimits()).weight).toBe(512n);
+        // Guardian on cgroup v1: the shares come back as limit_in_shares, weight 0 (§6.2).
+        expect(await c.currentCPULimits()).toEqual({ limitInShares: 512n });
         expect(await c.currentBandwidthLimits()).toMatchObject({
           rateInBytesPerSecond: 1000n,
           burstRateInBytesPerSecond: 2000n,

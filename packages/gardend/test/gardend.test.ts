@@ -176,7 +176,7 @@ describe('gardend', () => {
   it('rejects bad linux flag values with exit code 2, naming the flag', async () => {
     for (const [args, flag] of [
       [['--max-containers=-1'], '--max-containers'],
-      [['--default-rootfs', 'docker:///busybox'], '--default-rootfs'],
+      [['--default-rootfs', 's3://bucket/rootfs.tar'], '--default-rootfs'],
       [['--depot', ''], '--depot'],
       [['--cgroup-parent', '../escape'], '--cgroup-parent'],
     ] as const) {

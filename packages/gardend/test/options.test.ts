@@ -79,6 +79,44 @@ describe('names come from the schema key', () => {
   });
 });
 
+describe('daemon and module options', () => {
+  it('the debug options need --debug-bind-ip', () => {
+    expect(config(['--backend', 'fake', '--debug-bind-ip', '127.0.0.1']).debugBindPort).toBe(17013);
+    for (const extra of [['--debug-bind-port', '1'], ['--debug-container-metrics']]) {
+      expect(usageError(() => load(['--backend', 'fake', ...extra]))).toMatch(/needs --debug-bind-ip/);
+    }
+  });
+
+  it('--backend module needs --backend-module, a path or a package name', () => {
+    expect(usageError(() => load(['--backend', 'module']))).toBe(
+      '--backend module needs --backend-module PATH|PKG',
+    );
+    expect(config(['--backend', 'module', '--backend-module', './b.js']).backendModule).toBe(
+      resolve(CWD, 'b.js'),
+    );
+    expect(config(['--backend', 'module', '--backend-module', '@acme/garden-backend']).backendModule).toBe(
+      '@acme/garden-backend',
+    );
+    expect(usageError(() => load(['--backend', 'module', '--backend-module', 'a b']))).toMatch(
+      /^--backend-module must be a file path/,
+    );
+    expect(usageError(() => load(['--backend', 'fake', '--backend-module', 'x']))).toMatch(
+      /only applies to --backend module/,
+    );
+  });
+
+  it('--backend-options is a JSON object (text on the command line, the object in the file)', () => {
+    const m = ['--backend', 'module', '--backend-module', 'x'];
+    expect(config([...m, '--backend-options', '{"a":1}']).backendOptions).toEqual({ a: 1 });
+    expect(usageError(() => load([...m, '--backend-options', '[1]']))).toMatch(/must be a JSON object/);
+    expect(usageError(() => load([...m, '--backend-options', '{']))).toMatch(/must be a JSON object/);
+    const file = {
+      '/work/here/g.json': '{"backend":"module","backend-module":"x","backend-options":{"b":true}}',
+    };
+    expect(config(['--config', 'g.json'], {}, file).backendOptions).toEqual({ b: true });
+  });
+});
+
 describe('defaults', () => {
   it('fill in what no source sets', () => {
     const c = config(['--backend', 'linux']);
@@ -91,6 +129,11 @@ describe('defaults', () => {
       readHeaderTimeout: DEFAULT_READ_HEADER_TIMEOUT,
       maxIdleConnections: DEFAULT_MAX_IDLE_CONNECTIONS,
       logLevel: 'info',
+      shutdownTimeout: 10n * SECOND,
+      debugBindIp: undefined,
+      debugBindPort: 17013,
+      debugContainerMetrics: false,
+      debugContainerMetricsLimit: 100,
       maxContainers: 0,
       portPoolStart: 61001,
       portPoolSize: 4534,
@@ -107,8 +150,17 @@ describe('defaults', () => {
       dnsServer: [],
       additionalDnsServer: [],
       externalIp: undefined,
+      networkNamespace: undefined,
       networkPlugin: undefined,
       networkPluginExtraArg: [],
+      registryMirror: [],
+      insecureDockerRegistry: [],
+      preloadedRootfs: [],
+      imageStore: undefined,
+      imageGcKeepBytes: 0,
+      imageTagTtl: 0n,
+      backendModule: undefined,
+      backendOptions: {},
       helperExecutable: undefined,
     } satisfies GardendConfig);
     expect(load(['--backend', 'fake'])).toMatchObject({
@@ -118,7 +170,7 @@ describe('defaults', () => {
   });
 
   it('--backend has none', () => {
-    expect(usageError(() => load([]))).toBe('--backend is required (fake or linux)');
+    expect(usageError(() => load([]))).toBe('--backend is required (fake, linux or module)');
   });
 });
 
@@ -168,6 +220,73 @@ describe('flags', () => {
     );
   });
 
+  it('lists: repeated flags add up; the variable holds them comma-separated, the file an array', () => {
+    const c = config([
+      '--backend',
+      'linux',
+      '--registry-mirror',
+      'https://mirror-a.example',
+      '--registry-mirror=http://127.0.0.1:5000',
+      '--insecure-docker-registry',
+      '127.0.0.1:5000',
+      '--insecure-docker-registry',
+      'registry.internal',
+      '--preloaded-rootfs',
+      'cflinuxfs4:rel/cflinuxfs4.tar',
+      '--preloaded-rootfs',
+      'busybox:/var/busybox',
+      '--default-rootfs',
+      'docker:///busybox#1.36',
+      '--image-store',
+      'rel/images',
+      '--image-gc-keep-bytes',
+      '1073741824',
+      '--image-tag-ttl',
+      '5m',
+    ]);
+    expect(c).toMatchObject({
+      registryMirror: ['https://mirror-a.example', 'http://127.0.0.1:5000'],
+      insecureDockerRegistry: ['127.0.0.1:5000', 'registry.internal'],
+      preloadedRootfs: [
+        { name: 'cflinuxfs4', path: resolve(CWD, 'rel/cflinuxfs4.tar') },
+        { name: 'busybox', path: '/var/busybox' },
+      ],
+      defaultRootfs: 'docker:///busybox#1.36',
+      imageStore: resolve(CWD, 'rel/images'),
+      imageGcKeepBytes: 1073741824,
+      imageTagTtl: 300n * SECOND,
+    });
+    const fromEnv = config(['--backend', 'linux'], {
+      GARDEND_REGISTRY_MIRROR: 'https://a.example, https://b.example',
+      GARDEND_PRELOADED_ROOTFS: 'x:/x.tar',
+    });
+    expect(fromEnv.registryMirror).toEqual(['https://a.example', 'https://b.example']);
+    expect(fromEnv.preloadedRootfs).toEqual([{ name: 'x', path: '/x.tar' }]);
+    // Flags replace the variable's list (a source wins as a whole), as for any option.
+    expect(
+      config(['--backend', 'linux', '--registry-mirror', 'https://c.example'], {
+        GARDEND_REGISTRY_MIRROR: 'https://a.example',
+      }).registryMirror,
+    ).toEqual(['https://c.example']);
+    const fromFile = config(
+      ['--backend', 'linux', '--config', '/etc/gardend.json'],
+      {},
+      {
+        '/etc/gardend.json': JSON.stringify({
+          'insecure-docker-registry': ['10.0.0.5:5000', 'localhost:5000'],
+          'preloaded-rootfs': ['cflinuxfs4:rootfs.tar'],
+        }),
+      },
+    );
+    expect(fromFile.insecureDockerRegistry).toEqual(['10.0.0.5:5000', 'localhost:5000']);
+    expect(fromFile.preloadedRootfs).toEqual([{ name: 'cflinuxfs4', path: '/etc/rootfs.tar' }]);
+    expect(
+      usageError(() =>
+        load(['--backend', 'linux', '--config', '/f.json'], {}, { '/f.json': '{"registry-mirror": [42]}' }),
+      ),
+    ).toMatch(/^\/f.json: registry-mirror \[0\] must be a JSON string/);
+  });
+
   it('booleans: bare, =true/=false, --no-…; the last one wins', () => {
     const d = (argv: string[]) => config(['--backend', 'linux', ...argv]).destroyContainersOnStartup;
     expect(d(['--destroy-containers-on-startup'])).toBe(true);
@@ -205,9 +324,19 @@ describe('flags', () => {
       [['--max-containers', ''], /^--max-containers must be a whole number/],
       [['--max-containers', '9999999999'], /^--max-containers/],
       [['--max-containers=-1'], /^--max-containers must be a whole number/],
-      [['--default-rootfs', ''], /^--default-rootfs must be a directory or raw:\/\/DIR/],
+      [['--default-rootfs', ''], /^--default-rootfs must name a directory/],
       [['--default-rootfs', 'raw://'], /^--default-rootfs/],
-      [['--default-rootfs', 'docker:///busybox'], /^--default-rootfs must be a directory or raw:\/\/DIR/],
+      [
+        ['--default-rootfs', 's3://bucket/rootfs.tar'],
+        /^--default-rootfs must be a directory, a rootfs tarball, raw:\/\/DIR or an image URI/,
+      ],
+      [['--registry-mirror', 'ftp://mirror'], /^--registry-mirror must be an http\(s\) URL/],
+      [['--registry-mirror', 'not a url'], /^--registry-mirror must be an http\(s\) URL/],
+      [['--insecure-docker-registry', 'bad host/x'], /^--insecure-docker-registry must be HOST or HOST:PORT/],
+      [['--preloaded-rootfs', '/no/name'], /^--preloaded-rootfs must be NAME:PATH/],
+      [['--preloaded-rootfs', 'name:'], /^--preloaded-rootfs must be NAME:PATH/],
+      [['--image-gc-keep-bytes', '-1'], /^--image-gc-keep-bytes must be a whole number of bytes/],
+      [['--image-tag-ttl', 'forever'], /^--image-tag-ttl must be a duration/],
       [['--depot', ''], '--depot must not be empty'],
       [['--cgroup-parent', '/abs'], /^--cgroup-parent must be a relative cgroup path/],
       [['--cgroup-parent', 'a//b'], /^--cgroup-parent/],
@@ -260,6 +389,8 @@ describe('flags', () => {
       '1.1.1.1',
       '--external-ip',
       '192.0.2.1',
+      '--network-namespace',
+      '/run/netns/test',
       '--network-plugin',
       'rel/plugin',
       // A value starting with -- goes inline, as with Guardian's flag.
@@ -275,6 +406,7 @@ describe('flags', () => {
       dnsServer: ['10.0.0.53', 'fd00::53'],
       additionalDnsServer: ['1.1.1.1'],
       externalIp: '192.0.2.1',
+      networkNamespace: '/run/netns/test',
       networkPlugin: resolve(CWD, 'rel/plugin'),
       // One flag, one item: a comma inside a flag's value is kept.
       networkPluginExtraArg: ['--config=/x,y.json', 'two'],
@@ -319,7 +451,7 @@ describe('flags', () => {
       usageError(() =>
         config(['--config', '/f.json'], {}, { '/f.json': '{"backend":"linux","dns-server":{"a":1}}' }),
       ),
-    ).toBe('/f.json: dns-server must be a JSON array of strings, got object');
+    ).toBe('/f.json: dns-server must be a JSON array, got object');
   });
 
   it('options of another backend are refused, not ignored', () => {

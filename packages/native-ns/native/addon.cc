@@ -25,6 +25,7 @@
 #include "create.h"
 #include "fdpass.h"
 #include "net_addon.h"
+#include "fsops.h"
 #include "protocol.h"
 #include "stages.h"
 #include "tree.h"
@@ -495,6 +496,12 @@ Napi::Value CreateContainerJs(const Napi::CallbackInfo& info) {
     Napi::Object c = cgroupMounts.Get(i).As<Napi::Object>();
     opts.cgroupMounts.push_back({Str(c, "target"), Str(c, "fstype"), Str(c, "data"), StringArray(c.Get("links"))});
   }
+  Napi::Array nodes = o.Get("deviceNodes").As<Napi::Array>();
+  for (uint32_t i = 0; i < nodes.Length(); i++) {
+    Napi::Object n = nodes.Get(i).As<Napi::Object>();
+    auto u32 = [&](const char* k) { return n.Get(k).As<Napi::Number>().Uint32Value(); };
+    opts.nodes.push_back({Str(n, "name"), u32("major"), u32("minor"), u32("mode")});
+  }
   Napi::Value shim = o.Get("shimFd");
   int shimFd = shim.IsNumber() ? shim.As<Napi::Number>().Int32Value() : -1;
   auto* w = new CreateWorker(info.Env(), std::move(opts), shimFd);
@@ -693,6 +700,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unmountAsync", Napi::Function::New(env, UnmountAsync));
   exports.Set("removeTree", Napi::Function::New(env, RemoveTree));
   garden::RegisterNet(env, exports);
+  garden::RegisterFsOps(env, exports);
   return exports;
 }
 

@@ -17,6 +17,7 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -58,6 +59,12 @@ struct Plan {
     std::vector<char> relTarget;
   };
   std::vector<CgroupPlan> cgroups;
+  struct NodePlan {
+    std::vector<char> path;  // /dev/<name>
+    unsigned mode;
+    dev_t dev;
+  };
+  std::vector<NodePlan> nodes;
   bool cgroupTmpfs = false;  // the mounts go into a tmpfs at /sys/fs/cgroup (not pure v2)
   std::vector<int> cgroupTasks;  // <v1 dir>/tasks, opened for writing before clone
   bool loopbackUp = false;  // a new network namespace: its `lo` starts down
@@ -230,6 +237,12 @@ void WaitFor(const Plan& p, char want) {
     if (fd < 0) Die(p, Stage::kMountDevices);
     close(fd);
     if (mount(p.devSrc[i].data(), devPath, nullptr, MS_BIND, nullptr) != 0) Die(p, Stage::kMountDevices);
+  }
+  for (auto& n : p.nodes) {
+    // chmod after mknod: the node's mode must be exact, whatever our umask.
+    if (mknod(n.path.data(), S_IFCHR | n.mode, n.dev) != 0 || chmod(n.path.data(), n.mode) != 0) {
+      Die(p, Stage::kMountDevices);
+    }
   }
   if (mkdir("/dev/pts", 0755) != 0) Die(p, Stage::kMountPts);
   if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5") != 0 &&
@@ -421,6 +434,12 @@ std::string EncodeCreateOptions(const CreateOptions& o) {
     PutStr(out, c.data);
     PutList(out, c.links);
   }
+  uint32_t d = static_cast<uint32_t>(o.nodes.size());
+  out.append(reinterpret_cast<const char*>(&d), 4);
+  for (const auto& n : o.nodes) {
+    PutStr(out, n.name);
+    for (uint32_t v : {n.major, n.minor, n.mode}) out.append(reinterpret_cast<const char*>(&v), 4);
+  }
   return out;
 }
 
@@ -459,16 +478,29 @@ bool DecodeCreateOptions(const char* data, size_t len, CreateOptions& o) {
     c.links = r.List();
     o.cgroupMounts.push_back(std::move(c));
   }
+  uint32_t d = r.U32();
+  if (d > r.left) return false;
+  for (uint32_t i = 0; r.ok && i < d; i++) {
+    DeviceNode n;
+    n.name = r.Str();
+    n.major = r.U32();
+    n.minor = r.U32();
+    n.mode = r.U32();
+    o.nodes.push_back(std::move(n));
+  }
   // Absolute paths only, as the TypeScript side checks: the shim trusts nothing it is sent.
   auto abs = [](const std::string& s) { return !s.empty() && s[0] == '/' && s.find('\0') == std::string::npos; };
   if (!r.ok || r.left != 0 || !abs(o.rootfs)) return false;
   for (const auto& b : o.binds) {
     if (!abs(b.src) || !abs(b.dst)) return false;
   }
-  // Names directly below /sys/fs/cgroup, nothing else: the child builds paths from them.
+  // Names directly below /sys/fs/cgroup or /dev, nothing else: the child builds paths from them.
   auto name = [](const std::string& s) {
     return s.find('/') == std::string::npos && s.find('\0') == std::string::npos && s != "." && s != "..";
   };
+  for (const auto& n : o.nodes) {
+    if (n.name.empty() || !name(n.name) || n.mode > 07777 || !o.privileged) return false;
+  }
   for (const auto& c : o.cgroupMounts) {
     if (c.target.empty() && o.cgroupMounts.size() > 1) return false;  // /sys/fs/cgroup itself: alone
     if (!name(c.target) || (c.fstype != "cgroup" && c.fstype != "cgroup2")) return false;
@@ -548,6 +580,7 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
     p.devDst.push_back(Buf(std::string("/dev/") + d));
   }
   p.sysSrc = Buf(old + "/sys");
+  for (const auto& n : o.nodes) p.nodes.push_back({Buf("/dev/" + n.name), n.mode & 07777, makedev(n.major, n.minor)});
   for (const auto& c : o.cgroupMounts) {
     Plan::CgroupPlan cp;
     std::string path = c.target.empty() ? "/sys/fs/cgroup" : "/sys/fs/cgroup/" + c.target;

@@ -2,6 +2,7 @@
 // exec of garden-init. Everything is prepared in CreatePlan before clone; the child makes only
 // raw syscalls on that memory (its own copy-on-write copy).
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,14 @@ struct CgroupMount {
   std::vector<std::string> links;  // symlinks to `target` (each co-mounted controller's name)
 };
 
+// A character device node made with mknod in the container's /dev (privileged only: a user
+// namespace may not make nodes).
+struct DeviceNode {
+  std::string name;  // below /dev, no '/'
+  uint32_t major = 0, minor = 0;
+  uint32_t mode = 0;  // permission bits, set exactly (umask does not apply)
+};
+
 struct CreateOptions {
   std::string rootfs;
   std::string hostname;
@@ -42,6 +51,7 @@ struct CreateOptions {
   uint64_t initCaps = 0;
   // Read-only views of the container's own cgroups; empty: /sys/fs/cgroup stays empty.
   std::vector<CgroupMount> cgroupMounts;
+  std::vector<DeviceNode> nodes;
   // Not encoded: set by whoever runs CreateContainer.
   int initFd = -1;           // sealed garden-init to exec (else a cached sealed copy of initPath)
   bool cloneParent = false;  // CLONE_PARENT: init becomes our parent's child (garden-shim's case)

@@ -281,6 +281,7 @@ static void TestCreateCodec() {
   o.mqueue = false;
   o.initCaps = 0xa80425fbull;
   o.cgroupMounts = {{"cpu,cpuacct", "cgroup", "cpu,cpuacct", {"cpu", "cpuacct"}}, {"unified", "cgroup2", "", {}}};
+  o.nodes = {{"fuse", 10, 229, 0666}};
   std::string enc = EncodeCreateOptions(o);
   CreateOptions d;
   CHECK(DecodeCreateOptions(enc.data(), enc.size(), d));
@@ -291,6 +292,8 @@ static void TestCreateCodec() {
   CHECK(!d.mqueue && d.initCaps == 0xa80425fbull);
   CHECK(d.cgroupMounts.size() == 2 && d.cgroupMounts[0].target == "cpu,cpuacct" && d.cgroupMounts[0].data == "cpu,cpuacct");
   CHECK(d.cgroupMounts[0].links == o.cgroupMounts[0].links && d.cgroupMounts[1].fstype == "cgroup2");
+  CHECK(d.nodes.size() == 1 && d.nodes[0].name == "fuse" && d.nodes[0].major == 10 && d.nodes[0].minor == 229 &&
+        d.nodes[0].mode == 0666);
   for (size_t n = 0; n < enc.size(); n++) {
     CreateOptions t;
     CHECK(!DecodeCreateOptions(enc.data(), n, t));
@@ -306,6 +309,23 @@ static void TestCreateCodec() {
     CHECK(!DecodeCreateOptions(e2.data(), e2.size(), t));
     b = o;
     b.cgroupMounts[0].links = {bad};
+    e2 = EncodeCreateOptions(b);
+    CHECK(!DecodeCreateOptions(e2.data(), e2.size(), t));
+  }
+  // Device nodes: a name below /dev, permission bits only, privileged containers only.
+  for (auto bad : {std::string("../sda"), std::string("a/b"), std::string("")}) {
+    CreateOptions b = o;
+    b.nodes[0].name = bad;
+    std::string e2 = EncodeCreateOptions(b);
+    CHECK(!DecodeCreateOptions(e2.data(), e2.size(), t));
+  }
+  {
+    CreateOptions b = o;
+    b.nodes[0].mode = 010666;
+    std::string e2 = EncodeCreateOptions(b);
+    CHECK(!DecodeCreateOptions(e2.data(), e2.size(), t));
+    b = o;
+    b.privileged = false;
     e2 = EncodeCreateOptions(b);
     CHECK(!DecodeCreateOptions(e2.data(), e2.size(), t));
   }

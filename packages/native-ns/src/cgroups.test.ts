@@ -68,7 +68,7 @@ describe('cgroup limits', () => {
     applyCgroupLimits(v2, { memoryBytes: 1000n, cpuShares: 1024n, pidsMax: 7n });
     expect(read(v2, 'v2', 'memory.max')).toBe('1000');
     expect(read(v2, 'v2', 'memory.swap.max')).toBe('0');
-    expect(read(v2, 'v2', 'cpu.weight')).toBe('39');
+    expect(read(v2, 'v2', 'cpu.weight')).toBe('100');
     expect(read(v2, 'v2', 'pids.max')).toBe('7');
   });
 
@@ -86,10 +86,23 @@ describe('cgroup limits', () => {
     expect((err as Error).cause).toMatchObject({ code: 'ENOENT' });
   });
 
-  it('converts shares to weight as the kernel does', () => {
-    expect(sharesToWeight(2n)).toBe(1n);
-    expect(sharesToWeight(1024n)).toBe(39n);
-    expect(sharesToWeight(262144n)).toBe(10000n);
+  it("converts shares to weight with opencontainers/cgroups' current formula (reference §6.2 samples)", () => {
+    const samples: [bigint, bigint][] = [
+      [1n, 1n],
+      [2n, 1n],
+      [10n, 4n],
+      [100n, 17n],
+      [280n, 37n],
+      [512n, 59n],
+      [1024n, 100n],
+      [1028n, 101n],
+      [2048n, 174n],
+      [4096n, 303n],
+      [262143n, 10000n],
+      [262144n, 10000n],
+      [2n ** 64n - 1n, 10000n],
+    ];
+    for (const [shares, weight] of samples) expect(sharesToWeight(shares), `${shares}`).toBe(weight);
   });
 });
 
@@ -140,5 +153,121 @@ describe('cgroup stats', () => {
     writeFileSync(join(set.v2 as string, 'cgroup.procs'), '');
     expect(cgroupChildren(set).sort()).toEqual(['p-1', 'p-2']);
     expect(cgroupChildren({ path: 'x', v1: { memory: '/nonexistent-cgroup-dir' } })).toEqual([]);
+  });
+});
+
+/**
+ * A cgroup2 directory of a container in the kernel's formats (Documentation/admin-guide/
+ * cgroup-v2.rst, kernel 6.x; cpu.stat as this host's cgroup2 core writes it, plus the cpu
+ * controller's keys): this host mounts its memory, cpu and pids controllers on v1, so the v2
+ * readers and writers are checked against these files.
+ */
+const CGROUP2_FILES = {
+  'memory.stat': [
+    'anon 1781760',
+    'file 4325376',
+    'kernel 933888',
+    'kernel_stack 65536',
+    'pagetables 131072',
+    'sec_pagetables 0',
+    'percpu 0',
+    'sock 0',
+    'vmalloc 0',
+    'shmem 8192',
+    'zswap 0',
+    'zswapped 0',
+    'file_mapped 2703360',
+    'file_dirty 4096',
+    'file_writeback 0',
+    'swapcached 12288',
+    'anon_thp 0',
+    'file_thp 0',
+    'shmem_thp 0',
+    'inactive_anon 1744896',
+    'active_anon 36864',
+    'inactive_file 3244032',
+    'active_file 1081344',
+    'unevictable 0',
+    'slab_reclaimable 406872',
+    'slab_unreclaimable 281480',
+    'slab 688352',
+    'workingset_refault_anon 0',
+    'workingset_refault_file 0',
+    'workingset_activate_anon 0',
+    'workingset_activate_file 0',
+    'workingset_restore_anon 0',
+    'workingset_restore_file 0',
+    'workingset_nodereclaim 0',
+    'pgscan 0',
+    'pgsteal 0',
+    'pgfault 5115',
+    'pgmajfault 33',
+    'pgrefill 0',
+    'pgactivate 264',
+    'pgdeactivate 0',
+    'thp_fault_alloc 0',
+    '',
+  ].join('\n'),
+  'memory.current': '7106560\n',
+  'memory.max': '67108864\n',
+  'memory.swap.max': 'max\n',
+  'memory.events': 'low 0\nhigh 0\nmax 12\noom 2\noom_kill 2\noom_group_kill 0\n',
+  'cpu.stat': [
+    'usage_usec 123456',
+    'user_usec 100000',
+    'system_usec 23456',
+    'nice_usec 0',
+    'core_sched.force_idle_usec 0',
+    'nr_periods 0',
+    'nr_throttled 0',
+    'throttled_usec 0',
+    'nr_bursts 0',
+    'burst_usec 0',
+    '',
+  ].join('\n'),
+  'cpu.weight': '100\n',
+  'pids.current': '3\n',
+  'pids.max': 'max\n',
+};
+
+describe('cgroup v2 files (pure v2 hosts)', () => {
+  it('reads memory.stat key by key, memory.current, memory.max, cpu.stat in µs, pids', () => {
+    const set = fakeSet({ v2: CGROUP2_FILES });
+    const stats = readCgroupStats(set);
+    expect(stats.memory.version).toBe(2);
+    expect(stats.memory.usage).toBe(7106560n);
+    expect(stats.memory.limit).toBe(67108864n);
+    expect(stats.memory.stat).toMatchObject({
+      anon: 1781760n,
+      file: 4325376n,
+      file_mapped: 2703360n,
+      swapcached: 12288n,
+      inactive_file: 3244032n,
+      active_anon: 36864n,
+      pgfault: 5115n,
+      pgmajfault: 33n,
+    });
+    expect(stats.cpu).toEqual({ usage: 123_456_000n, user: 100_000_000n, system: 23_456_000n });
+    expect(stats.pids).toEqual({ current: 3n, max: 0n });
+  });
+
+  it('memory.max and pids.max of "max" read as unlimited; numbers as themselves', () => {
+    const unlimited = readCgroupStats(fakeSet({ v2: { ...CGROUP2_FILES, 'memory.max': 'max\n' } }));
+    expect(unlimited.memory.limit).toBeUndefined();
+    expect(readCgroupStats(fakeSet({ v2: { ...CGROUP2_FILES, 'pids.max': '64\n' } })).pids.max).toBe(64n);
+  });
+
+  it('counts OOM kills from memory.events (oom_kill, not oom or max)', () => {
+    expect(cgroupOomKills(fakeSet({ v2: CGROUP2_FILES }))).toBe(2);
+    expect(cgroupOomKills(fakeSet({ v2: { ...CGROUP2_FILES, 'memory.events': 'low 0\noom 0\n' } }))).toBe(0);
+  });
+
+  it('writes memory.max, memory.swap.max 0, cpu.weight W(S) and pids.max in their formats', () => {
+    const set = fakeSet({ v2: CGROUP2_FILES });
+    applyCgroupLimits(set, { memoryBytes: 32n << 20n, cpuShares: 280n, pidsMax: 10n });
+    expect(read(set, 'v2', 'memory.max')).toBe(String(32 << 20));
+    expect(read(set, 'v2', 'memory.swap.max')).toBe('0');
+    expect(read(set, 'v2', 'cpu.weight')).toBe('37');
+    expect(read(set, 'v2', 'pids.max')).toBe('10');
   });
 });

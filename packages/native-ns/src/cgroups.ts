@@ -195,11 +195,18 @@ export interface CgroupLimits {
   devicesAllow?: readonly string[];
 }
 
-/** Converts cgroup v1 CPU shares to v2 weight (the kernel's / runc's formula). */
+/**
+ * Converts cgroup v1 CPU shares to v2 `cpu.weight` with the current opencontainers/cgroups
+ * formula (reference §6.2), which maps the default 1024 shares to the default weight 100:
+ * S ≤ 2 → 1, S ≥ 262144 → 10000, else ⌈10^((l² + 125·l)/612 − 7/34)⌉ with l = log2(S). (The old
+ * linear formula gave 39 for 1024.) Doubles, as runc's Go code: 1024 is the one share count whose
+ * exponent lands on an integer, and both compute exactly 100 there.
+ */
 export function sharesToWeight(shares: bigint): bigint {
   if (shares <= 2n) return 1n;
-  const w = 1n + ((shares - 2n) * 9999n) / 262142n;
-  return w > 10000n ? 10000n : w;
+  if (shares >= 262144n) return 10000n;
+  const l = Math.log2(Number(shares));
+  return BigInt(Math.ceil(10 ** ((l * l + 125 * l) / 612 - 7 / 34)));
 }
 
 function writeControl(dir: string, file: string, value: string): void {

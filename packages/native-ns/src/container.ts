@@ -91,6 +91,50 @@ export interface CreateContainerOptions {
    * visible, and the container's own sub-cgroups are. Default false: `/sys/fs/cgroup` is empty.
    */
   cgroupfs?: boolean;
+  /**
+   * Character device nodes made with `mknod` in the container's `/dev`, with exactly `mode`
+   * (e.g. Guardian's `/dev/fuse`, 10:229, 0666 in privileged containers, reference §5.5; a bind
+   * of the host's node would carry the host's mode, often 0600). Privileged containers only: a
+   * user namespace may not make device nodes. Whether the node can be opened is the devices
+   * cgroup's decision.
+   */
+  deviceNodes?: DeviceNode[];
+}
+
+/** A character device node of {@link CreateContainerOptions.deviceNodes}. */
+export interface DeviceNode {
+  /** Its name in `/dev` (`fuse`): letters, digits, `.`, `_`, `-`. */
+  name: string;
+  major: number;
+  minor: number;
+  /** Permission bits, 0..0o7777. */
+  mode: number;
+}
+
+/** The nodes every container's /dev has already (bound from the host). */
+const STANDARD_NODES = new Set(['null', 'zero', 'full', 'random', 'urandom', 'tty', 'ptmx', 'console']);
+
+function deviceNodes(nodes: DeviceNode[] | undefined, privileged: boolean): DeviceNode[] {
+  const out = (nodes ?? []).map((n, i) => {
+    const field = `deviceNodes[${i}]`;
+    if (typeof n?.name !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(n.name) || /^\.\.?$/.test(n.name))
+      throw new NativeArgumentError(`${field}.name`, 'must be a file name below /dev');
+    if (STANDARD_NODES.has(n.name))
+      throw new NativeArgumentError(`${field}.name`, `/dev/${n.name} is already made for every container`);
+    for (const [k, max] of [
+      ['major', 0xfff],
+      ['minor', 0xfffff],
+      ['mode', 0o7777],
+    ] as const) {
+      const v = n[k];
+      if (!Number.isInteger(v) || v < 0 || v > max)
+        throw new NativeArgumentError(`${field}.${k}`, `must be an integer in 0..${max}`);
+    }
+    return { name: n.name, major: n.major, minor: n.minor, mode: n.mode };
+  });
+  if (out.length > 0 && !privileged)
+    throw new NativeArgumentError('deviceNodes', 'only a privileged container can have device nodes made');
+  return out;
 }
 
 /** One read-only cgroup filesystem below `/sys/fs/cgroup` ({@link CreateContainerOptions.cgroupfs}). */
@@ -203,7 +247,8 @@ function hostCgroupfs(v1: string[], v2: string): CgroupfsMount[] {
   }
 }
 
-function mapText(field: string, entries: IdMapEntry[]): string {
+/** The `/proc/<pid>/uid_map` text of `entries`. @throws NativeArgumentError naming `field`. */
+export function mapText(field: string, entries: IdMapEntry[]): string {
   if (!Array.isArray(entries) || entries.length === 0 || entries.length > 340) {
     throw new NativeArgumentError(field, 'must list 1..340 entries');
   }
@@ -219,7 +264,8 @@ function mapText(field: string, entries: IdMapEntry[]): string {
     .join('');
 }
 
-function absPath(field: string, p: unknown): string {
+/** `p` when it is an absolute path without NUL. @throws NativeArgumentError naming `field`. */
+export function absPath(field: string, p: unknown): string {
   if (typeof p !== 'string' || !isAbsolute(p) || p.includes('\0'))
     throw new NativeArgumentError(field, 'must be an absolute path');
   return p;
@@ -389,6 +435,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   if (initCapabilities < 0n || initCapabilities >= 1n << 64n)
     throw new NativeArgumentError('initCapabilities', 'must be a 64-bit mask');
   const cgroupMounts = options.cgroupfs === true ? hostCgroupfs(v1, v2) : [];
+  const nodes = deviceNodes(options.deviceNodes, privileged);
   const uidMap = options.uidMap ?? defaultIdMap();
   const gidMap = options.gidMap ?? defaultIdMap();
   const env = options.env ?? [];
@@ -418,6 +465,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       mqueue: true,
       initCapabilities,
       cgroupMounts,
+      deviceNodes: nodes,
       shimFd: shim.fd,
     });
   } catch (e) {

@@ -29,6 +29,7 @@ export {
   readCgroup,
   readCgroupStats,
   removeCgroup,
+  sharesToWeight,
   signalCgroup,
   writeCgroup,
 } from './cgroups.js';
@@ -39,12 +40,23 @@ export {
   createContainer,
   DEFAULT_MASKED_PATHS,
   DEFAULT_READONLY_PATHS,
+  type DeviceNode,
+  defaultIdMap,
   type IdMapEntry,
   MAX_HOST_ID,
   PRIVILEGED_INIT_CAPABILITIES,
   planCgroupfs,
 } from './container.js';
 export { ExecutableNotFoundError, NativeArgumentError, NativeError } from './errors.js';
+export {
+  getXattr,
+  idmapMount,
+  listXattrs,
+  mknod,
+  type NodeType,
+  openUserNamespace,
+  setXattr,
+} from './fsops.js';
 export {
   createOverlay,
   mountTmpfs,

@@ -22,11 +22,21 @@ function overlayPath(field: string, p: unknown): string {
  * kernel parses the paths out of one option string); NativeError (rejected, stage `overlay`).
  */
 export async function createOverlay(o: {
-  lower: string;
+  /** The image: one directory, or layers top-most first (overlayfs's `lowerdir` order). */
+  lower: string | readonly string[];
   dir: string;
   owner?: { uid: number; gid: number };
 }): Promise<string> {
-  const lower = overlayPath('lower', o.lower);
+  const lowers = typeof o.lower === 'string' ? [o.lower] : o.lower;
+  if (!Array.isArray(lowers) || lowers.length === 0 || lowers.length > 500)
+    throw new NativeArgumentError('lower', 'must be a path or 1..500 paths');
+  const lower = lowers.map((l, i) => overlayPath(lowers.length === 1 ? 'lower' : `lower[${i}]`, l)).join(':');
+  // The kernel takes the whole option string from one page.
+  if (lower.length + o.dir.length * 2 + 64 > 4096)
+    throw new NativeArgumentError(
+      'lower',
+      'the layer paths are too long for one overlay mount (4 KiB of options)',
+    );
   const dir = overlayPath('dir', o.dir);
   const uid = o.owner?.uid ?? -1;
   const gid = o.owner?.gid ?? -1;

@@ -31,6 +31,8 @@ export interface RawCreateOptions {
   initCapabilities: bigint;
   /** Read-only cgroup mounts below /sys/fs/cgroup (names only; empty: none). */
   cgroupMounts: { target: string; fstype: string; data: string; links: string[] }[];
+  /** Character device nodes made in the container's /dev (privileged only). */
+  deviceNodes: { name: string; major: number; minor: number; mode: number }[];
   /**
    * An idle garden-shim's control socket (the caller keeps it): the shim clones init with
    * CLONE_PARENT and then waits for its next frame. Absent, or the shim gone: cloned from this

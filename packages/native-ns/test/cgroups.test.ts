@@ -1,14 +1,17 @@
 /** cgroups: layout detection, lifecycle, limits, stats, freeze and signal-all on this host. */
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import {
   allCgroupDirs,
+  applyCgroupLimits,
   cgroupPids,
   createCgroup,
   detectCgroupLayout,
   freezeCgroup,
   parseFlatKeyed,
   readCgroup,
+  readCgroupStats,
   removeCgroup,
   signalCgroup,
   spawn,
@@ -161,6 +164,26 @@ it('runs on the cgroup2 code paths alone (CLONE_INTO_CGROUP, cgroup.freeze, cgro
     await freezeCgroup(set, false);
     expect(await signalCgroup(set, 15, [container.pid])).toBe(1);
     expect((await p.wait()).exitStatus).toBe(143);
+    // Real cgroup2 statistics: cpu.stat (cgroup2's core keeps it without the cpu controller).
+    const busy = await spawn(
+      container,
+      { path: '/bin/sh', args: ['sh', '-c', 'i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done'] },
+      { dir: newDir() },
+    );
+    expect((await busy.wait()).exitStatus).toBe(0);
+    const stats = readCgroupStats(set);
+    expect(stats.cpu.usage).toBeGreaterThan(0n);
+    expect(stats.cpu.user + stats.cpu.system).toBeGreaterThan(0n);
+    expect(stats.cpu.usage % 1000n).toBe(0n); // µs × 1000
+    expect(stats.memory.version).toBe(2);
+    // A limit of a controller this cgroup2 hierarchy lacks is refused with the file named.
+    const hasMemory = readFileSync(join(layout.v2 as string, 'cgroup.controllers'), 'utf8').includes(
+      'memory',
+    );
+    if (!hasMemory)
+      expect(() => applyCgroupLimits(set, { memoryBytes: 1n << 30n })).toThrow(
+        /cgroup-limit: write memory\.max: EACCES/,
+      );
     expect(await signalCgroup(set, 9)).toBe(-1); // cgroup.kill: everything, init included
     expect((await container.waitExit()).signal).toBe(9);
   } finally {

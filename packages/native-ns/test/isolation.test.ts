@@ -237,6 +237,24 @@ describe('variants', () => {
     expect(readFileSync(`/proc/${c.pid}/status`, 'utf8')).toMatch(/Uid:\s+0\s/);
   });
 
+  it('makes device nodes in a privileged container with exactly the mode asked for; refuses them unprivileged', async () => {
+    const { container: c } = await newContainer({
+      privileged: true,
+      deviceNodes: [{ name: 'fuse', major: 10, minor: 229, mode: 0o666 }],
+    });
+    const r = await run(c, { path: '/bin/sh', args: ['sh', '-c', 'stat -c "%F %a %t:%T" /dev/fuse'] });
+    expect(r.stdout).toBe('character special file 666 a:e5\n');
+    await expect(
+      newContainer({ deviceNodes: [{ name: 'fuse', major: 10, minor: 229, mode: 0o666 }] }),
+    ).rejects.toThrow(/deviceNodes.*only a privileged container/);
+    await expect(
+      newContainer({ privileged: true, deviceNodes: [{ name: '../sda', major: 8, minor: 0, mode: 0o666 }] }),
+    ).rejects.toThrow(/deviceNodes\[0\]\.name/);
+    await expect(
+      newContainer({ privileged: true, deviceNodes: [{ name: 'null', major: 1, minor: 3, mode: 0o666 }] }),
+    ).rejects.toThrow(/already made/);
+  });
+
   it('joins a given network namespace instead of creating one', async () => {
     await withNetns(async (nsFile) => {
       const { container: c } = await newContainer({ netns: nsFile });

@@ -90,6 +90,29 @@ describe('createOverlay / unmount', () => {
     await expect(createOverlay({ lower, dir })).rejects.toMatchObject({ stage: 'overlay', code: 'EEXIST' });
   });
 
+  it('stacks several lower layers, top-most first', async () => {
+    const top = join(work, 'layer-top');
+    const bottom = join(work, 'layer-bottom');
+    for (const d of [top, bottom]) mkdirSync(d);
+    writeFileSync(join(bottom, 'shared'), 'bottom');
+    writeFileSync(join(bottom, 'only-bottom'), 'b');
+    writeFileSync(join(top, 'shared'), 'top');
+    const dir = join(work, 'ovl-layers');
+    mkdirSync(dir);
+    const rootfs = await createOverlay({ lower: [top, bottom], dir });
+    try {
+      expect(readFileSync(join(rootfs, 'shared'), 'utf8')).toBe('top');
+      expect(readFileSync(join(rootfs, 'only-bottom'), 'utf8')).toBe('b');
+    } finally {
+      unmount(rootfs, { detach: true });
+    }
+    await expect(createOverlay({ lower: [], dir })).rejects.toMatchObject({ field: 'lower' });
+    await expect(createOverlay({ lower: [top, 'rel'], dir })).rejects.toMatchObject({ field: 'lower[1]' });
+    await expect(createOverlay({ lower: Array(100).fill(`/${'x'.repeat(60)}`), dir })).rejects.toThrow(
+      /too long/,
+    );
+  });
+
   it('refuses paths the kernel would misparse, naming the field', async () => {
     await expect(createOverlay({ lower: '/a,b', dir: work })).rejects.toThrow(NativeArgumentError);
     await expect(createOverlay({ lower: '/a', dir: 'relative' })).rejects.toMatchObject({ field: 'dir' });

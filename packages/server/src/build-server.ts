@@ -15,7 +15,16 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { type Backend, type Duration, SECOND, toMillis } from '@garden-ts/api-types';
+import {
+  type Backend,
+  type Duration,
+  EventHub,
+  type EventsOptions,
+  type GardenEventStream,
+  openApiJson,
+  SECOND,
+  toMillis,
+} from '@garden-ts/api-types';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { Bomberman } from './grace/bomberman.js';
@@ -27,9 +36,10 @@ import { DEFAULT_MAX_IDLE_CONNECTIONS, IdleConnections } from './http/idle-conne
 import { readBody } from './http/read-body.js';
 import { goBadRequest, writeAnswer } from './http/responses.js';
 import { serializeError } from './log-errors.js';
+import type { ServerMetrics } from './metrics/server-metrics.js';
 import { StreamRegistry } from './process/stream-registry.js';
 import { hasValidEscapes, splitTarget } from './routing/form-decoding.js';
-import { matchRoute } from './routing/router.js';
+import { matchRoute, type RouteMatch } from './routing/router.js';
 import type { ServerContext } from './server-context.js';
 
 export interface BuildServerOptions {
@@ -52,6 +62,13 @@ export interface BuildServerOptions {
   startBackend?: boolean;
   /** How long a finished process stream stays resolvable for late Stdout/Stderr readers (ms; Go: 60 s). */
   streamRetentionMs?: number;
+  /**
+   * Prometheus metrics to record (`new ServerMetrics()`; serve them with `startDebugServer`).
+   * Absent = nothing is measured (the request paths do not even read the clock).
+   */
+  metrics?: ServerMetrics;
+  /** `info.version` of the OpenAPI document served at `GET /openapi.json` (default: api-types'). */
+  apiVersion?: string;
 }
 
 export type ListenOptions = { socketPath: string } | { host: string; port: number };
@@ -88,6 +105,15 @@ export interface GardenServer {
   readonly bomberman: Bomberman;
   /** Process output streams, exposed for inspection. */
   readonly streams: StreamRegistry;
+  /** The metrics given in the options, bound to the backend. */
+  readonly metrics: ServerMetrics | undefined;
+  /**
+   * Subscribes to the lifecycle events `GET /events` streams (the server's and the backend's),
+   * in process.
+   */
+  events(opts?: EventsOptions): GardenEventStream;
+  /** Changes the level of the server's logger (a pino child keeps the level it was created with). */
+  setLogLevel(level: string): void;
 }
 
 export function buildServer(options: BuildServerOptions): GardenServer {
@@ -130,18 +156,28 @@ export function buildServer(options: BuildServerOptions): GardenServer {
 
   const stopping = new AbortController();
   const destroyGuard = new DestroyGuard();
+  const events = new EventHub();
+  const metrics = options.metrics;
+  metrics?.bind(backend);
   const bomberman = new Bomberman((handle) => {
     // Reap: same guard as Destroy; errors are only logged and never retried.
+    events.publish({ type: 'container.reaped', handle });
     destroyGuard
       .run(handle, () => backend.destroy(handle))
       .then(
         () => {
+          metrics?.destroyed(true, 'grace-time');
+          events.publish({ type: 'container.destroyed', handle });
           streams.forgetContainer(handle);
           log.info({ handle }, 'grace time expired; container destroyed');
         },
-        (err) => log.error({ err, handle }, 'reaping container failed'),
+        (err) => {
+          metrics?.destroyed(false, 'grace-time');
+          log.error({ err, handle }, 'reaping container failed');
+        },
       );
   });
+  let openApi: string | undefined;
   const streams = new StreamRegistry(options.streamRetentionMs ?? 60_000);
   const ctx: ServerContext = {
     backend,
@@ -151,6 +187,12 @@ export function buildServer(options: BuildServerOptions): GardenServer {
     defaultGraceTime: options.defaultGraceTime ?? 0n,
     log,
     stopping: stopping.signal,
+    events,
+    metrics,
+    openApi: () => {
+      openApi ??= openApiJson(options.apiVersion === undefined ? {} : { version: options.apiVersion });
+      return openApi;
+    },
   };
 
   // ---- connection and request bookkeeping (for shutdown and leak checks) ----
@@ -237,6 +279,15 @@ export function buildServer(options: BuildServerOptions): GardenServer {
   // Node's HTTP server: everything the front door's fast path does not take (streams, HTTP/1.0,
   // odd heads, partial requests, inject()).
   const servePlainHttp = async (req: IncomingMessage, res: ServerResponse, reqLog: Logger) => {
+    let routeName = 'NotFound';
+    if (metrics) {
+      const started = performance.now();
+      res.once('close', () => {
+        if (routeName !== 'Events') {
+          metrics.request(routeName, 'http', res.statusCode, (performance.now() - started) / 1000);
+        }
+      });
+    }
     if (reqLog.isLevelEnabled('debug')) {
       const started = process.hrtime.bigint();
       res.once('close', () => {
@@ -254,6 +305,7 @@ export function buildServer(options: BuildServerOptions): GardenServer {
     let target = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
     // Go's missing-Host check (HTTP/1.1 only), answered before routing, then the connection closes.
     if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && req.headers.host === undefined) {
+      res.statusCode = 400; // for the metrics: the answer goes to the socket directly
       req.socket.end(goBadRequest('missing required Host header'));
       return;
     }
@@ -261,10 +313,13 @@ export function buildServer(options: BuildServerOptions): GardenServer {
     if (absolute) target = target.slice(absolute[0].length) || '/';
     const { path, query } = splitTarget(target);
     if (!hasValidEscapes(path)) {
+      res.statusCode = 400;
       req.socket.end(goBadRequest());
       return;
     }
-    const answer = await answerMatch(ctx, matchRoute(req.method ?? '', path), query, {
+    const match = matchRoute(req.method ?? '', path);
+    routeName = routeLabel(match);
+    const answer = await answerMatch(ctx, match, query, {
       log: reqLog,
       readBody: () => readBody(req),
       http: { req, res },
@@ -301,6 +356,7 @@ export function buildServer(options: BuildServerOptions): GardenServer {
     const reqLog = lazyRequestLog(++reqCounter, request.session);
     const debug = log.isLevelEnabled('debug');
     const started = debug ? process.hrtime.bigint() : 0n;
+    const t0 = metrics ? performance.now() : 0;
     try {
       const answer = await answerMatch(ctx, fast.match, request.query, {
         get log() {
@@ -310,6 +366,7 @@ export function buildServer(options: BuildServerOptions): GardenServer {
       });
       if (answer === undefined) throw new Error('a streaming route reached the fast path');
       fast.respond(answer);
+      metrics?.request(routeLabel(fast.match), 'fast', answer.status, (performance.now() - t0) / 1000);
       if (debug) {
         reqLog().debug(
           {
@@ -344,6 +401,7 @@ export function buildServer(options: BuildServerOptions): GardenServer {
       'hijacked request',
     );
     serveHijacked(ctx, {
+      started: metrics ? performance.now() : 0,
       route: raw.route.name,
       params: raw.params,
       illFormed: raw.illFormed,
@@ -377,14 +435,25 @@ export function buildServer(options: BuildServerOptions): GardenServer {
     readHeaderTimeoutMs: headerTimeoutMs,
   });
 
+  // What only the backend knows (process exits, OOM kills) joins the server's own events.
+  const forwardBackendEvents = () => {
+    if (typeof backend.events !== 'function') return;
+    const source = backend.events({ signal: stopping.signal });
+    (async () => {
+      for await (const event of source) events.publish(event);
+    })().catch((err: unknown) => log.error({ err }, "the backend's event stream failed"));
+  };
+
   let closePromise: Promise<void> | undefined;
   let listening = false;
 
   const close = (): Promise<void> => {
     closePromise ??= (async () => {
       closing = true;
-      // 1. Hijacked Run/Attach handlers detach (no final message); processes keep running.
+      // 1. Hijacked Run/Attach handlers detach (no final message); processes keep running. Event
+      // streams end.
       stopping.abort();
+      events.closeAll();
       // 2. No new connections; idle keep-alive connections are closed now, busy ones after their response.
       const frontClosed = listening
         ? new Promise<void>((resolve) => front.close(() => resolve()))
@@ -414,11 +483,17 @@ export function buildServer(options: BuildServerOptions): GardenServer {
     },
     bomberman,
     streams,
+    metrics,
+    events: (opts) => events.events(opts),
+    setLogLevel: (level) => {
+      log.level = level;
+    },
     close,
     async listen(opts: ListenOptions) {
       if (closing) throw new Error('server is closed');
       await fastify.ready();
       if (options.startBackend !== false) await backend.start();
+      forwardBackendEvents();
       for (const container of await backend.containers()) {
         try {
           bomberman.strap(container.handle, await backend.graceTime(container));
@@ -450,6 +525,12 @@ export function buildServer(options: BuildServerOptions): GardenServer {
       log.info({ address: front.address() }, 'garden server listening');
     },
   };
+}
+
+/** The metrics label of a routing outcome: the route-table name, or what pat answered. */
+function routeLabel(match: RouteMatch): string {
+  if (match.kind === 'route') return match.route.name;
+  return match.kind === 'not-found' ? 'NotFound' : 'MethodNotAllowed';
 }
 
 /** Ends every remaining socket (flushing what is queued) and waits until all are closed. */

@@ -12,4 +12,7 @@ export {
 export type { Bomberman } from './grace/bomberman.js';
 export { DEFAULT_MAX_IDLE_CONNECTIONS } from './http/idle-connections.js';
 export { type SerializedError, serializeError } from './log-errors.js';
+export { type DebugServer, type DebugServerOptions, startDebugServer } from './metrics/debug-server.js';
+export { expvars, GcObserver, memstats } from './metrics/expvar.js';
+export { type MetricsOptions, ServerMetrics, type Transport } from './metrics/server-metrics.js';
 export type { StreamRegistry } from './process/stream-registry.js';

@@ -1,4 +1,5 @@
 /** Edge cases of the hijacked routes beyond the protocol vectors. */
+import { type Process, Signal } from '@garden-ts/api-types';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { exchange, goRequest, RawConnection } from './helpers/raw-http.js';
 import { type Fixture, startServer } from './helpers/server-fixture.js';
@@ -108,4 +109,41 @@ it('gives a second concurrent reader of one stream an empty stream', async () =>
   expect((await second.readToEnd()).length).toBe(0);
   c.write('{"source":0,"data":"one reader"}\n{"source":0}\n');
   expect((await first.readToEnd()).toString()).toBe('one reader');
+});
+
+it('applies a resize before the messages behind it (a stdin EOF cannot overtake it)', async () => {
+  const events: string[] = [];
+  let real: Process | undefined;
+  f.inject.containers.set('h', {
+    run: async (spec, io) => {
+      io.stdin?.on('end', () => events.push('stdin end'));
+      io.stdin?.resume();
+      const started = await (await f.fake.lookup('h')).run(spec, {});
+      real = started;
+      return {
+        id: started.id,
+        wait: () => started.wait(),
+        // A backend whose resize takes a while (a round trip to its process supervisor).
+        setTTY: async () => {
+          await new Promise((r) => setTimeout(r, 50));
+          events.push('resized');
+        },
+        signal: (s) => started.signal(s),
+      };
+    },
+  });
+  try {
+    const body = '{"path":"sleep","args":["5"],"tty":{}}\n';
+    const c = await RawConnection.open(f.socketPath);
+    c.write(runHead(body) + body);
+    await c.readHead();
+    await c.readLine();
+    c.write('{"tty":{"window_size":{"columns":132,"rows":43}}}\n{"source":0}\n');
+    await expect.poll(() => events.length).toBe(2);
+    expect(events).toEqual(['resized', 'stdin end']);
+    await real?.signal(Signal.Kill);
+    expect(await c.readLine()).toContain('"exit_status":137');
+  } finally {
+    f.inject.containers.delete('h');
+  }
 });

@@ -87,6 +87,9 @@ func (b *Backend) Create(spec garden.ContainerSpec) (garden.Container, error) {
 	if _, exists := b.containers[handle]; exists {
 		return nil, fmt.Errorf("Handle '%s' already in use", handle)
 	}
+	if err := checkContainerLimits(spec.Limits); err != nil {
+		return nil, err
+	}
 	c := newContainer(b, handle, spec)
 	c.subnet = b.allocSubnetLocked()
 	for _, in := range spec.NetIn {

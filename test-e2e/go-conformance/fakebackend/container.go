@@ -141,11 +141,16 @@ func (c *Container) CurrentBandwidthLimits() (garden.BandwidthLimits, error) {
 	return c.limits.Bandwidth, nil
 }
 
-// CurrentCPULimits returns the limits given at Create.
+// CurrentCPULimits reports the effective shares S (the weight, else limit_in_shares) as
+// LimitInShares with Weight 0, as Guardian does on cgroup v1 (linux-backend-reference §6.2).
 func (c *Container) CurrentCPULimits() (garden.CPULimits, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.limits.CPU, nil
+	shares := c.limits.CPU.Weight
+	if shares == 0 {
+		shares = c.limits.CPU.LimitInShares
+	}
+	return garden.CPULimits{LimitInShares: shares}, nil
 }
 
 // CurrentDiskLimits returns the limits given at Create.
@@ -196,6 +201,11 @@ func (c *Container) NetOutRules() []garden.NetOutRule {
 
 // Run starts a simulated process.
 func (c *Container) Run(spec garden.ProcessSpec, pio garden.ProcessIO) (garden.Process, error) {
+	if l := spec.OverrideContainerLimits; l != nil {
+		if err := checkCPUAndMemory(l.Memory, l.CPU); err != nil {
+			return nil, err
+		}
+	}
 	prog, err := resolveProgram(spec)
 	if err != nil {
 		return nil, err
@@ -262,6 +272,7 @@ func (c *Container) Metrics() (garden.Metrics, error) {
 		MemoryStat: garden.ContainerMemoryStat{
 			Cache:                   4096,
 			Rss:                     (1 << 20) * (1 + running),
+			TotalRss:                (1 << 20) * (1 + running),
 			HierarchicalMemoryLimit: memLimit,
 			TotalUsageTowardLimit:   (1 << 20) * (1 + running),
 		},
@@ -269,8 +280,9 @@ func (c *Container) Metrics() (garden.Metrics, error) {
 		DiskStat: garden.ContainerDiskStat{TotalBytesUsed: bytesUsed, TotalInodesUsed: inodes, ExclusiveBytesUsed: bytesUsed, ExclusiveInodesUsed: inodes},
 		// The simulated network moves no packets, but a networked container has stats.
 		NetworkStat: &garden.ContainerNetworkStat{},
-		PidStat:     garden.ContainerPidStat{Current: running, Max: c.limits.Pid.Max},
-		Age:         age,
+		// The container's init counts as one, as in a real container.
+		PidStat: garden.ContainerPidStat{Current: running + 1, Max: c.limits.Pid.Max},
+		Age:     age,
 		// Guardian reports the CPU entitlement derived from the weight; keep it proportional.
 		CPUEntitlement: c.limits.CPU.Weight,
 	}, nil

@@ -32,6 +32,8 @@ type runContext struct {
 	stdout, stderr io.Writer
 	// signalled is closed when a terminate or kill arrives; sig then holds its exit status.
 	signalled <-chan struct{}
+	// window reports the TTY's current size (rows, columns), and false without a TTY.
+	window func() (garden.WindowSize, bool)
 }
 
 // program runs to completion and returns an exit status. A program that blocks must return
@@ -97,11 +99,28 @@ func resolveProgram(spec garden.ProcessSpec) (program, error) {
 				return -1
 			}
 		}, nil
+	case "stty":
+		// Only `stty size`: the rows and columns of the process's terminal.
+		if len(spec.Args) != 1 || spec.Args[0] != "size" {
+			return nil, notFound
+		}
+		return func(ctx runContext) int {
+			size, ok := ctx.window()
+			if !ok {
+				_, _ = io.WriteString(ctx.stderr, "stty: standard input: Not a tty\n")
+				return 1
+			}
+			_, _ = fmt.Fprintf(ctx.stdout, "%d %d\n", size.Rows, size.Columns)
+			return 0
+		}, nil
 	case "sh":
 		if len(spec.Args) != 2 || spec.Args[0] != "-c" {
 			return nil, notFound
 		}
 		script := spec.Args[1]
+		if strings.Contains(script, ";") {
+			return sequence(script)
+		}
 		if m := shExit.FindStringSubmatch(script); m != nil {
 			code, _ := strconv.Atoi(m[1])
 			return func(runContext) int { return code & 0xff }, nil
@@ -119,6 +138,42 @@ func resolveProgram(spec garden.ProcessSpec) (program, error) {
 		}, nil
 	}
 	return nil, notFound
+}
+
+// sequence runs `a; b; c` (simple commands of the other simulated programs, split on blanks)
+// one after the other; the status is the last one's.
+func sequence(script string) (program, error) {
+	var steps []program
+	var args [][]string
+	for _, part := range strings.Split(script, ";") {
+		fields := strings.Fields(part)
+		if len(fields) == 0 {
+			continue
+		}
+		prog, err := resolveProgram(garden.ProcessSpec{Path: fields[0], Args: fields[1:]})
+		if err != nil || fields[0] == "sh" {
+			return func(ctx runContext) int {
+				_, _ = fmt.Fprintf(ctx.stderr, "sh: unsupported script: %s\n", script)
+				return 127
+			}, nil
+		}
+		steps = append(steps, prog)
+		args = append(args, fields[1:])
+	}
+	return func(ctx runContext) int {
+		status := 0
+		for i, step := range steps {
+			select {
+			case <-ctx.signalled:
+				return -1
+			default:
+			}
+			own := ctx
+			own.args = args[i]
+			status = step(own)
+		}
+		return status
+	}, nil
 }
 
 // unquote strips one level of matching single or double quotes, as sh would.
@@ -189,7 +244,8 @@ type process struct {
 	id string
 
 	mu       sync.Mutex
-	tty      *garden.TTYSpec
+	tty      bool
+	win      garden.WindowSize
 	sinks    []garden.ProcessIO
 	pendOut  []byte
 	pendErr  []byte
@@ -201,7 +257,30 @@ type process struct {
 }
 
 func newProcess(id string, tty *garden.TTYSpec) *process {
-	return &process{id: id, tty: tty, sigCh: make(chan struct{}), done: make(chan struct{})}
+	p := &process{id: id, tty: tty != nil, win: garden.WindowSize{Columns: 80, Rows: 24}, sigCh: make(chan struct{}), done: make(chan struct{})}
+	if tty != nil {
+		p.resize(tty.WindowSize)
+	}
+	return p
+}
+
+// resize takes the non-zero fields of a window size (Guardian's default is 80×24).
+func (p *process) resize(size *garden.WindowSize) {
+	if size == nil {
+		return
+	}
+	if size.Columns != 0 {
+		p.win.Columns = size.Columns
+	}
+	if size.Rows != 0 {
+		p.win.Rows = size.Rows
+	}
+}
+
+func (p *process) window() (garden.WindowSize, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.win, p.tty
 }
 
 func (p *process) exited() bool {
@@ -262,11 +341,12 @@ func (f fanout) Write(b []byte) (int, error) {
 func (p *process) run(prog program, ctx runContext) {
 	ctx.stdout = fanout{p: p}
 	ctx.stderr = fanout{p: p, stderr: true}
-	if p.tty != nil {
+	if p.tty {
 		// A TTY has one output stream: stderr goes to stdout.
 		ctx.stderr = ctx.stdout
 	}
 	ctx.signalled = p.sigCh
+	ctx.window = p.window
 	code := prog(ctx)
 	select {
 	case <-p.sigCh:
@@ -315,7 +395,9 @@ func (h processHandle) Wait() (int, error) {
 func (h processHandle) SetTTY(spec garden.TTYSpec) error {
 	h.p.mu.Lock()
 	defer h.p.mu.Unlock()
-	h.p.tty = &spec
+	if h.p.tty {
+		h.p.resize(spec.WindowSize)
+	}
 	return nil
 }
 

@@ -1,6 +1,13 @@
-import { DiskLimitScope } from '@garden-ts/api-types';
+import {
+  ContainerNotFoundError,
+  type CPULimits,
+  DiskLimitScope,
+  GardenError,
+  type Limits,
+} from '@garden-ts/api-types';
 import { describe, expect, it } from 'vitest';
 import type { Harness } from '../harness.js';
+import { rejectionOf } from '../support/errors.js';
 
 const MiB = 1024n * 1024n;
 
@@ -12,9 +19,34 @@ export function limits(h: Harness): void {
       expect((await container.currentMemoryLimits()).limitInBytes).toBe(64n * MiB);
     });
 
-    it('currentCPULimits returns the CPU weight set at create', async () => {
+    // Guardian (linux-backend-reference §6.2): the effective shares S (weight, else
+    // limitInShares) come back as limitInShares, or as the cgroup v2 weight W(S) the kernel holds
+    // (reference samples: W(512) = 59, W(1024) = 100, W(280) = 37); weight is always 0.
+    const readBack = (shares: bigint, v2Weight: bigint): CPULimits => ({
+      limitInShares: h.caps.cpuLimitsReadBack === 'shares' ? shares : v2Weight,
+    });
+
+    it('currentCPULimits reports a weight as limitInShares, weight 0', async () => {
       const container = await h.create({ limits: { cpu: { weight: 512n } } });
-      expect((await container.currentCPULimits()).weight).toBe(512n);
+      const cpu = await container.currentCPULimits();
+      expect(cpu).toEqual(readBack(512n, 59n));
+      expect(cpu.weight ?? 0n).toBe(0n);
+    });
+
+    it('currentCPULimits reports limitInShares given alone; a weight given too wins', async () => {
+      const [alone, both] = await Promise.all([
+        h.create({ limits: { cpu: { limitInShares: 1024n } } }),
+        h.create({ limits: { cpu: { weight: 280n, limitInShares: 1024n } } }),
+      ]);
+      expect(await alone.currentCPULimits()).toEqual(readBack(1024n, 100n));
+      expect(await both.currentCPULimits()).toEqual(readBack(280n, 37n));
+    });
+
+    it('currentCPULimits without a CPU limit is empty', async () => {
+      const container = await h.create();
+      const cpu = await container.currentCPULimits();
+      expect(cpu.limitInShares ?? 0n).toBe(0n);
+      expect(cpu.weight ?? 0n).toBe(0n);
     });
 
     it('currentBandwidthLimits returns the rate and burst set at create', async () => {
@@ -40,7 +72,7 @@ export function limits(h: Harness): void {
       const container = await h.create({
         limits: {
           memory: { limitInBytes: 96n * MiB },
-          cpu: { weight: 256n },
+          cpu: { weight: 1024n },
           bandwidth: { rateInBytesPerSecond: 5_000n, burstRateInBytesPerSecond: 10_000n },
         },
       });
@@ -50,7 +82,7 @@ export function limits(h: Harness): void {
         container.currentBandwidthLimits(),
       ]);
       expect(memory.limitInBytes).toBe(96n * MiB);
-      expect(cpu.weight).toBe(256n);
+      expect(cpu).toEqual(readBack(1024n, 100n));
       expect(bandwidth).toMatchObject({ rateInBytesPerSecond: 5_000n, burstRateInBytesPerSecond: 10_000n });
     });
 
@@ -58,6 +90,40 @@ export function limits(h: Harness): void {
       const container = await h.create({ limits: { memory: { limitInBytes: 32n * MiB } } });
       expect(typeof (await container.currentMemoryLimits()).limitInBytes).toBe('bigint');
     });
+  });
+
+  // A Garden rule for every backend (backend-kit's checkContainerLimits): a limit no container can
+  // run with is refused before anything is made, naming the field and the range.
+  it.each([
+    [
+      'a 1-byte memory limit',
+      { memory: { limitInBytes: 1n } },
+      /limits\.memory_limits\.limit_in_bytes.*1048576/,
+    ],
+    ['pids.max 2^64-1', { pid: { max: 2n ** 64n - 1n } }, /limits\.pid_limits\.max.*1\.\.4194304/],
+    ['a CPU weight of 1', { cpu: { weight: 1n } }, /limits\.cpu_limits\.weight.*2\.\.262144/],
+  ] as [string, Limits, RegExp][])(
+    '%s is refused at create, naming the field and the range; nothing is made',
+    async (_label, limits, message) => {
+      const handle = h.handle('bad-limits');
+      const err = await rejectionOf(h.client.create({ handle, limits }));
+      expect(err).toBeInstanceOf(GardenError);
+      expect((err as Error).message).toMatch(message);
+      expect(await rejectionOf(h.client.lookup(handle))).toBeInstanceOf(ContainerNotFoundError);
+      expect((await h.client.containers()).map((c) => c.handle)).not.toContain(handle);
+    },
+  );
+
+  it("a process's own limits the kernel cannot take are refused at run, naming the field", async () => {
+    const container = await h.create();
+    const err = await rejectionOf(
+      container.run(
+        { path: 'echo', args: ['x'], overrideContainerLimits: { memory: { limitInBytes: 512n } } },
+        {},
+      ),
+    );
+    expect((err as Error).message).toMatch(/limits\.memory_limits\.limit_in_bytes.*1048576/);
+    expect((await container.info()).processIDs).toEqual([]);
   });
 
   describe.skipIf(!h.caps.diskLimits)('disk (caps.diskLimits)', () => {

@@ -1,7 +1,7 @@
-import { type Container, ContainerNotFoundError, MEMORY_STAT_KEYS } from '@garden-ts/api-types';
+import { type Container, ContainerNotFoundError, MEMORY_STAT_KEYS, Signal } from '@garden-ts/api-types';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Harness } from '../harness.js';
-import { delay } from '../support/streams.js';
+import { delay, runToExit } from '../support/streams.js';
 
 const MEMORY_KEYS = MEMORY_STAT_KEYS;
 
@@ -35,6 +35,23 @@ export function metrics(h: Harness): void {
         expect(typeof m.networkStat?.txBytes).toBe('bigint');
       },
     );
+
+    it('after work, a running process shows in memory, CPU time and pids', async () => {
+      const busy = await h.create();
+      expect((await runToExit(busy, { path: 'echo', args: ['some', 'work'] })).exitCode).toBe(0);
+      const sleeper = await busy.run({ path: 'sleep', args: ['100'] }, {});
+      try {
+        const m = await busy.metrics();
+        expect(m.cpuStat.usage, 'cpuStat.usage').toBeGreaterThan(0n);
+        expect(m.memoryStat.totalUsageTowardLimit, 'totalUsageTowardLimit').toBeGreaterThan(0n);
+        // its init and the sleeping process
+        expect(m.pidStat.current, 'pidStat.current').toBeGreaterThanOrEqual(2n);
+        expect(m.age).toBeGreaterThan(0n);
+      } finally {
+        await sleeper.signal(Signal.Kill);
+        await sleeper.wait();
+      }
+    });
 
     it('memory usage is non-zero and within the memory the host has', async () => {
       const [m, capacity] = await Promise.all([container.metrics(), h.client.capacity()]);

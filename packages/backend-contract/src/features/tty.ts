@@ -1,7 +1,17 @@
 import { type Container, Signal } from '@garden-ts/api-types';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Harness } from '../harness.js';
-import { runToExit } from '../support/streams.js';
+import { Collector, controlledStdin, delay, runToExit } from '../support/streams.js';
+
+/** What `stty size` prints: rows, then columns. */
+const SIZE = /(\d+) (\d+)/;
+
+/** Polls `check` every 10 ms until it holds; throws after `ms`. */
+async function waitFor(check: () => boolean, ms: number): Promise<void> {
+  for (const deadline = Date.now() + ms; !check(); await delay(10)) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
+  }
+}
 
 /** TTY: output arrives on stdout, window sizes and resizes are accepted. */
 export function tty(h: Harness): void {
@@ -48,6 +58,27 @@ export function tty(h: Harness): void {
       await expect(process.setTTY({ windowSize: { columns: 200, rows: 50 } })).resolves.toBeUndefined();
       await process.signal(Signal.Kill);
       expect(await process.wait()).toBe(137);
+    });
+
+    it('the process sees the window size given at run, then the one setTTY sets', async () => {
+      const stdin = controlledStdin();
+      const stdout = new Collector();
+      const process = await container.run(
+        // stty size prints "rows columns"; cat holds the process until stdin ends.
+        {
+          path: 'sh',
+          args: ['-c', 'stty size; cat; stty size'],
+          tty: { windowSize: { columns: 80, rows: 24 } },
+        },
+        { stdin, stdout },
+      );
+      await waitFor(() => SIZE.test(stdout.text()), h.ms(4000));
+      await process.setTTY({ windowSize: { columns: 132, rows: 43 } });
+      await process.setTTY({}); // no size: nothing changes
+      stdin.end(); // after the resize (same ordered stream): cat ends, the second stty size runs
+      expect(await process.wait()).toBe(0);
+      const sizes = [...stdout.text().matchAll(new RegExp(SIZE, 'g'))].map((m) => `${m[1]}x${m[2]}`);
+      expect(sizes).toEqual(['24x80', '43x132']);
     });
 
     it('setTTY without a size is accepted', async () => {

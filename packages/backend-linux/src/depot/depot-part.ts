@@ -5,12 +5,14 @@
  * complete: startup removes an entry without one, and everything made for it (cgroup, mounts, run
  * dir) is found by id.
  */
-import { chmodSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorFields } from '@garden-ts/backend-kit';
 import { removeTree } from '@garden-ts/native-ns';
+import type { LinuxContainer } from '../container.js';
 import type { BackendLogger } from '../options.js';
 import type { CreateContext, DestroyContext, Part } from '../part.js';
+import { guardDir } from './permissions.js';
 import { ensureRunDir } from './run-dir.js';
 import { type ContainerRecord, StateStore } from './state-store.js';
 import { Trash, trashName } from './trash.js';
@@ -26,11 +28,9 @@ export class DepotPart implements Part {
     readonly runDir: string,
     log: BackendLogger,
   ) {
-    mkdirSync(depot, { recursive: true, mode: 0o711 });
-    // Bind-mount sources (hosts, resolv.conf) are opened by the container's mapped root: it needs
-    // search permission on the way down (never read or write).
-    const mode = statSync(depot).mode & 0o7777;
-    if ((mode & 0o111) !== 0o111) chmodSync(depot, mode | 0o111);
+    // No host user but root may reach container files (permissions.ts); the container's root
+    // passes through to an `origin: Container` bind source inside its rootfs.
+    guardDir(depot, 'traverse');
     this.store = new StateStore(depot);
     this.trash = new Trash(join(depot, 'trash'), log);
     ensureRunDir(runDir);
@@ -47,14 +47,23 @@ export class DepotPart implements Part {
   }
 
   create(ctx: CreateContext): void {
-    mkdirSync(ctx.dir, { mode: 0o711 });
+    mkdirSync(ctx.dir, { mode: 0o710 });
+    guardDir(ctx.dir, 'traverse');
     try {
-      mkdirSync(ctx.runDir, { mode: 0o711 });
+      mkdirSync(ctx.runDir, { mode: 0o710 });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       ensureRunDir(this.runDir); // a stop() (of another instance on this depot) released it
-      mkdirSync(ctx.runDir, { mode: 0o711 });
+      mkdirSync(ctx.runDir, { mode: 0o710 });
     }
+    // The container may rewrite its hosts and resolv.conf here (they are its bind mounts).
+    guardDir(ctx.runDir, 'traverse');
+  }
+
+  /** Entries made by an older version (0711, reachable by every host user) are guarded again. */
+  restore(c: LinuxContainer): void {
+    guardDir(c.dir, 'traverse');
+    if (existsSync(c.runDir)) guardDir(c.runDir, 'traverse');
   }
 
   /**

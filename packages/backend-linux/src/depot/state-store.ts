@@ -4,16 +4,22 @@
  * the stopped flag or OOM events (Guardian keeps them in memory only, §9). Process metadata is in
  * the run directory (run-dir.ts), next to the shim files it describes.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GardenError } from '@garden-ts/api-types';
+import type { ImageRecord } from '@garden-ts/images';
 import type { NetworkRecord } from '../network/networker.js';
+import { guardDir } from './permissions.js';
 
 /** Limits as applied, bigints kept as decimal strings in JSON. */
 export interface StoredLimits {
   memoryBytes?: string;
+  /** Records of older versions: the requested `weight` (effective shares = weight || shares). */
   cpuWeight?: string;
+  /** The effective CPU shares S (reference §6.2: `weight` if > 0, else `limit_in_shares`). */
   cpuShares?: string;
+  /** cgroup v2 only: the `cpu.weight` W(S) written, which CurrentCPULimits reports (§6.2). */
+  cpuWeightV2?: string;
   pidsMax?: string;
   bandwidthRate?: string;
   bandwidthBurst?: string;
@@ -31,8 +37,12 @@ export interface ContainerRecord {
   createdAt: number;
   privileged: boolean;
   hostname: string;
-  /** The overlay's lower directory. */
+  /** The overlay's top lower directory (`lowerDirs[0]`). */
   lowerDir: string;
+  /** The overlay's lower directories, top-most first (image layers, or one directory). */
+  lowerDirs?: string[];
+  /** The image's layers and views in @garden-ts/images, taken again at startup. */
+  image?: ImageRecord;
   env: string[];
   properties: Record<string, string>;
   limits: StoredLimits;
@@ -56,7 +66,7 @@ export class StateStore {
 
   constructor(readonly depot: string) {
     this.containersDir = join(depot, 'containers');
-    mkdirSync(this.containersDir, { recursive: true, mode: 0o711 });
+    guardDir(this.containersDir, 'traverse');
   }
 
   /** The container's depot directory. */

@@ -5,6 +5,7 @@
  * and re-packed first (archive.ts).
  */
 import { rmSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { PassThrough, type Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { GardenError, type StreamInSpec, type StreamOutSpec } from '@garden-ts/api-types';
@@ -60,14 +61,12 @@ export async function streamIn(c: LinuxContainer, spec: StreamInSpec): Promise<v
   }
   const dest = containerPath(spec.path, user.home);
   const archive = checkedArchive(spec.tarStream, { allowDevices: c.record.privileged });
-  let archiveError: Error | undefined;
-  archive.on('error', (e) => {
-    archiveError = e;
-  });
+  // A broken upload errors the stream; a refused entry ends it cleanly (both set problem()).
+  archive.stream.on('error', () => undefined);
   try {
     await ensureDir(c, dest, user);
   } catch (e) {
-    archive.destroy();
+    archive.stream.destroy();
     throw streamError('in', (e as Error).message, e);
   }
   let h: Helper;
@@ -75,22 +74,23 @@ export async function streamIn(c: LinuxContainer, spec: StreamInSpec): Promise<v
     h = await startHelper(
       c,
       { ...tarSpec(c, user), args: ['tar', '-x', '-o', '-f', '-'], cwd: dest },
-      archive,
+      archive.stream,
     );
   } catch (e) {
-    archive.destroy();
+    archive.stream.destroy();
     throw startError(c, 'in', e);
   }
-  // A refused or broken archive kills tar at once: nothing after the bad entry is extracted.
+  // A broken archive kills tar at once: what it was sent may end inside an entry.
   const kill = (): void => {
     try {
-      h.proc.signal('SIGKILL');
+      void h.proc.signal('SIGKILL');
     } catch {
       // exited
     }
   };
-  if (archiveError) kill();
-  archive.on('error', kill);
+  if (archive.stream.errored) kill();
+  archive.stream.on('error', kill);
+  const oomKillsBefore = c.record.oomKills;
   let r: { status: number; stderr: string };
   try {
     const [stderr, exit] = await Promise.all([text(h.proc.stderr), h.proc.wait(), text(h.proc.stdout)]);
@@ -98,7 +98,23 @@ export async function streamIn(c: LinuxContainer, spec: StreamInSpec): Promise<v
   } finally {
     rmSync(h.dir, { recursive: true, force: true });
   }
-  if (r.status !== 0) throw streamError('in', r.stderr.trim() || `tar exited with ${r.status}`, archiveError);
+  // A refused entry or a broken archive is the answer (it names the entry), whatever tar said.
+  const problem = archive.problem();
+  if (problem) throw problem;
+  if (r.status === 0) return;
+  if (r.stderr.trim()) throw streamError('in', r.stderr.trim());
+  throw streamError('in', tarDeath(c, r.status, oomKillsBefore));
+}
+
+/** Why tar ended without saying anything: its exit status, or the signal and what sent it. */
+function tarDeath(c: LinuxContainer, status: number, oomKillsBefore: number): string {
+  if (status <= 128) return `tar exited with ${status}`;
+  const signal = status - 128;
+  const name = Object.entries(osConstants.signals).find(([, n]) => n === signal)?.[0] ?? `signal ${signal}`;
+  c.refreshEvents();
+  if (c.record.oomKills > oomKillsBefore)
+    return `tar was killed by ${name}: the container ran out of memory (its memory limit is too small for this archive)`;
+  return `tar was killed by ${name} (not by garden: something in or outside the container signalled it)`;
 }
 
 /** A tar stream of `spec.path` as `spec.user`; the stream errors (never ends short) when tar fails. */

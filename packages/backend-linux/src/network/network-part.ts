@@ -204,8 +204,8 @@ export class NetworkPart implements Part {
   }
 
   /** Server stop: nothing of ours stays on the host when no container is left. */
-  async stop(containersLeft: boolean): Promise<void> {
-    await this.networker?.stop(containersLeft);
+  async stop(options: { containersLeft: boolean }): Promise<void> {
+    await this.networker?.stop(options.containersLeft);
   }
 }
 

@@ -8,10 +8,15 @@ import { createOverlay, unmountAsync } from '@garden-ts/native-ns';
 import { MAPPED_ROOT } from '../runtime/users.js';
 
 /**
- * Makes `<dir>/upper`, `<dir>/work` and mounts the overlay (`lower` below) at `<dir>/rootfs`.
+ * Makes `<dir>/upper`, `<dir>/work` and mounts the overlay (`lower` below: one directory, or
+ * layers top-most first) at `<dir>/rootfs`.
  * @throws GardenError `mounting the rootfs overlay failed` with the native error as `cause`.
  */
-export async function mountOverlay(dir: string, lower: string, privileged: boolean): Promise<string> {
+export async function mountOverlay(
+  dir: string,
+  lower: string | readonly string[],
+  privileged: boolean,
+): Promise<string> {
   try {
     return await createOverlay({
       lower,

@@ -1,7 +1,7 @@
 /**
  * A container's cgroup (through native-ns's cgroup helpers, the one cgroup file reader and writer):
  * `<cgroupParent>/<id>` in every hierarchy with its limits (memory with memory+swap = memory, CPU
- * shares / weight, pids, a devices allow-list for unprivileged v1), per-process child cgroups for
+ * shares / weight, pids, the device allow-list on v1), per-process child cgroups for
  * `overrideContainerLimits`, signalling and removal.
  */
 import { GardenError, type Limits } from '@garden-ts/api-types';
@@ -15,6 +15,7 @@ import {
   createCgroup,
   detectCgroupLayout,
   removeCgroup,
+  sharesToWeight,
   signalCgroup,
 } from '@garden-ts/native-ns';
 import type { StoredLimits } from '../depot/state-store.js';
@@ -32,20 +33,34 @@ export function cgroupOf(path: string): CgroupSet {
   return cgroupSet(cgroupLayout(), path);
 }
 
-/** Devices an unprivileged container may use (runc's default allow-list). */
-const ALLOWED_DEVICES = [
+/**
+ * The device nodes every container may use (reference §5.5): null, zero, full, random, urandom,
+ * tty, ptmx, the pty slaves and tun (no node), read-write-mknod.
+ */
+const STANDARD_DEVICES = [
   'c 1:3 rwm',
   'c 1:5 rwm',
   'c 1:7 rwm',
   'c 1:8 rwm',
   'c 1:9 rwm',
   'c 5:0 rwm',
-  'c 5:1 rwm',
   'c 5:2 rwm',
   'c 136:* rwm',
-  'c *:* m',
-  'b *:* m',
+  'c 10:200 rwm',
 ];
+
+/**
+ * A container's device cgroup: deny everything, then allow these (v1; reference §5.5).
+ * Unprivileged: Guardian's runtime defaults exactly (the standard list, and mknod of any node,
+ * which the user namespace refuses anyway). Privileged: the same list plus FUSE, and mknod of
+ * character nodes only, so no block device node can be made either (Guardian lets one be made,
+ * useless without read/write); never `a *:* rwm`.
+ */
+export function deviceRules(privileged: boolean): string[] {
+  return privileged
+    ? [...STANDARD_DEVICES, 'c 10:229 rwm', 'c *:* m']
+    : [...STANDARD_DEVICES, 'c *:* m', 'b *:* m'];
+}
 
 function createCgroupOrFail(path: string): CgroupSet {
   try {
@@ -76,7 +91,7 @@ export function createContainerCgroup(
       memoryBytes,
       cpuShares,
       pidsMax,
-      ...(privileged ? {} : { devicesAllow: ALLOWED_DEVICES }),
+      devicesAllow: deviceRules(privileged),
     });
   } catch (e) {
     throw new GardenError(`applying limits failed: ${(e as Error).message}`, { cause: e });
@@ -84,8 +99,9 @@ export function createContainerCgroup(
   const applied: StoredLimits = {};
   if (memoryBytes !== undefined) applied.memoryBytes = String(memoryBytes);
   if (cpuShares !== undefined) {
-    if (limits?.cpu?.weight) applied.cpuWeight = String(limits.cpu.weight);
-    if (limits?.cpu?.limitInShares) applied.cpuShares = String(limits.cpu.limitInShares);
+    applied.cpuShares = String(cpuShares);
+    // cgroup v2 has no shares: the kernel holds W(S), and that is what Guardian reads back.
+    if (!set.v1.cpu && set.v2) applied.cpuWeightV2 = String(sharesToWeight(cpuShares));
   }
   if (pidsMax !== undefined) applied.pidsMax = String(pidsMax);
   return { set, applied };

@@ -155,6 +155,15 @@ export class LinuxProcess {
     };
   }
 
+  /**
+   * Its container was destroyed: nothing can attach any more, so the output nobody took goes
+   * (up to 1 MiB per stream, which a destroyed container's processes would otherwise hold until
+   * every reference to the container is gone).
+   */
+  dispose(): void {
+    this.output.discard();
+  }
+
   /** Drops the shim connection without touching the process (server shutdown). */
   detach(): void {
     this.settled = true;

@@ -5,6 +5,17 @@ import type { CgroupStats } from '@garden-ts/native-ns';
 /** cgroup v1's "unlimited", reported for a v2 `memory.max` of `max`. */
 const UNLIMITED = 9223372036854771712n;
 
+/**
+ * TotalUsageTowardLimit: what the kernel counts against the limit (v1 `memory.usage_in_bytes`, v2
+ * `memory.current`) minus the inactive file cache it reclaims first, never below 0. Guardian sums
+ * memory.stat counters instead (reference §7.1: rss + cache + swap − inactive_file), but the kernel
+ * flushes those per-cgroup counters lazily: a small container's total_rss reads 0 for a while,
+ * and clients expect a non-zero figure for a container running something.
+ */
+function towardLimit(usage: bigint, inactiveFile: bigint): bigint {
+  return usage > inactiveFile ? usage - inactiveFile : 0n;
+}
+
 /** The Garden view of v1 `memory.stat` (hierarchical `total_*` keys). */
 function v1Memory(stats: CgroupStats['memory']): ContainerMemoryStat {
   const s = stats.stat;
@@ -39,8 +50,7 @@ function v1Memory(stats: CgroupStats['memory']): ContainerMemoryStat {
     swap: g('swap'),
     hierarchicalMemswLimit: g('hierarchical_memsw_limit'),
     totalSwap: g('total_swap'),
-    // Guardian: usage minus the inactive file cache the kernel reclaims before hitting the limit.
-    totalUsageTowardLimit: stats.usage > inactive ? stats.usage - inactive : 0n,
+    totalUsageTowardLimit: towardLimit(stats.usage, inactive),
     anon: g('total_rss'),
     file: g('total_cache'),
     swapcached: g('swapcached'),
@@ -82,7 +92,7 @@ function v2Memory(stats: CgroupStats['memory']): ContainerMemoryStat {
     swap: 0n,
     hierarchicalMemswLimit: limit,
     totalSwap: 0n,
-    totalUsageTowardLimit: stats.usage > inactive ? stats.usage - inactive : 0n,
+    totalUsageTowardLimit: towardLimit(stats.usage, inactive),
     anon: g('anon'),
     file: g('file'),
     swapcached: g('swapcached'),

@@ -13,7 +13,7 @@ import {
   ProcessNotFoundError,
   type ProcessSpec,
 } from '@garden-ts/api-types';
-import { checkName, generateName, processEnv } from '@garden-ts/backend-kit';
+import { checkName, checkProcessLimits, generateName, processEnv } from '@garden-ts/backend-kit';
 import {
   allCgroupDirs,
   NativeError,
@@ -64,6 +64,7 @@ export async function runProcess(c: LinuxContainer, spec: ProcessSpec, io: Proce
     throw new GardenError('processes with their own image (peas) are not supported yet by the linux backend');
   }
   if (!spec.path) throw new GardenError('process path must not be empty');
+  checkProcessLimits(spec.overrideContainerLimits);
   const id = spec.id || generateName();
   checkName('id', id);
   if (c.processes.has(id) || c.starting.has(id)) throw new GardenError(`process ID '${id}' already in use`);
@@ -112,7 +113,7 @@ export async function runProcess(c: LinuxContainer, spec: ProcessSpec, io: Proce
         throw new GardenError(`running ${spec.path} failed: ${e.message}`, { cause: e });
       throw e;
     }
-    const proc = new LinuxProcess(id, dir, conn, () => c.refreshEvents());
+    const proc = new LinuxProcess(id, dir, conn, (p, status) => c.processExited(p.id, status));
     c.processes.set(id, proc);
     return proc.attach(io);
   } finally {

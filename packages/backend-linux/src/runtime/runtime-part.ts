@@ -7,7 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { type ContainerSpec, GardenError, InvalidRequestError, type Metrics } from '@garden-ts/api-types';
-import { errorFields } from '@garden-ts/backend-kit';
+import { checkContainerLimits, errorFields } from '@garden-ts/backend-kit';
 import {
   attach,
   cgroupChildren,
@@ -24,6 +24,9 @@ import type { CreateContext, DestroyContext, InitBindMount, Part } from '../part
 import { cgroupOf, createContainerCgroup, killCgroup, removeContainerCgroup } from './cgroups.js';
 import { LinuxProcess } from './linux-process.js';
 import { cgroupMetrics } from './metrics.js';
+
+/** Guardian's /dev/fuse of privileged containers (its devices cgroup allows 10:229, cgroups.ts). */
+const FUSE = { name: 'fuse', major: 10, minor: 229, mode: 0o666 };
 
 /** How long a destroy waits for the shims to report the exits of the killed processes. */
 const EXIT_REPORT_MS = 5000;
@@ -43,6 +46,8 @@ export class RuntimePart implements Part {
   }
 
   validate(spec: ContainerSpec): void {
+    // Limits the kernel cannot take are refused here, before any part makes anything.
+    checkContainerLimits(spec.limits);
     for (const [i, e] of (spec.env ?? []).entries()) {
       if (!e.includes('='))
         throw new InvalidRequestError(
@@ -86,15 +91,13 @@ export class RuntimePart implements Part {
         hostname: record.hostname,
         privileged: record.privileged,
         cgroups: cgroupDirs(cgroup.set),
+        // Unprivileged containers see their own cgroups read-only (reference §5.4; none when
+        // privileged, as Guardian).
+        cgroupfs: !record.privileged,
         env: record.env,
-        bindMounts: [
-          // Privileged containers get FUSE (reference §2.6).
-          ...(record.privileged && existsSync('/dev/fuse')
-            ? [{ source: '/dev/fuse', destination: '/dev/fuse', readOnly: false }]
-            : []),
-          ...binds,
-          ...ctx.bindMounts,
-        ],
+        bindMounts: [...binds, ...ctx.bindMounts],
+        // Privileged containers get FUSE, 0666 (reference §5.5; the host's node is often 0600).
+        ...(record.privileged ? { deviceNodes: [FUSE] } : {}),
       });
     } catch (e) {
       throw new GardenError(`creating the container failed: ${(e as Error).message}`, { cause: e });
@@ -117,7 +120,8 @@ export class RuntimePart implements Part {
       }
     }
     if (init) await init.destroy();
-    const cgroupPath = record?.cgroupPath ?? this.cgroupPath(ctx.id);
+    // Empty when the create failed before this part ran (e.g. in the rootfs part).
+    const cgroupPath = record?.cgroupPath || this.cgroupPath(ctx.id);
     await killCgroup(cgroupPath);
     if (container) {
       // Shims see their process die and finish: give attachers their exit status (137).
@@ -125,6 +129,10 @@ export class RuntimePart implements Part {
         Promise.allSettled([...container.processes.values()].map((p) => p.wait())),
         new Promise((r) => setTimeout(r, EXIT_REPORT_MS)),
       ]);
+      // Nothing can attach to them any more: their undelivered output goes now, not whenever the
+      // last reference to this container (a server's stream bookkeeping) goes.
+      for (const p of container.processes.values()) p.dispose();
+      container.processes.clear();
     }
     await removeContainerCgroup(cgroupPath).catch((e) =>
       this.log.warn({ id: ctx.id, ...errorFields(e) }, 'cgroup removal'),
@@ -151,7 +159,10 @@ export class RuntimePart implements Part {
     for (const { dir, meta } of listProcessDirs(c.runDir)) {
       try {
         const conn = await attach(dir, { from: 'undelivered' });
-        c.processes.set(meta.id, new LinuxProcess(meta.id, dir, conn, () => c.refreshEvents()));
+        c.processes.set(
+          meta.id,
+          new LinuxProcess(meta.id, dir, conn, (p, status) => c.processExited(p.id, status)),
+        );
       } catch (e) {
         this.log.warn({ handle: record.handle, process: meta.id, ...errorFields(e) }, 're-attach failed');
       }

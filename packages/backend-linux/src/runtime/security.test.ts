@@ -51,11 +51,13 @@ describe('capabilities and identity (§5.1)', () => {
     expect(capabilitiesFor(0, true).bounding).toBe((1n << 38n) - 1n);
     expect(capabilitiesFor(1000, true).bounding).toContain('CAP_SYS_ADMIN');
   });
-  it('filters and no_new_privs only unprivileged processes', () => {
+  it('filters only unprivileged processes, and sets no_new_privs for none (setuid works, as in Guardian)', () => {
     const user = { uid: 7, gid: 8, groups: [8, 9] };
-    expect(runAs(user, false)).toMatchObject({ user, noNewPrivileges: true, seccomp: unprivilegedSeccomp() });
+    const unprivileged = runAs(user, false);
+    expect(unprivileged).toMatchObject({ user, seccomp: unprivilegedSeccomp() });
+    expect('noNewPrivileges' in unprivileged).toBe(false);
     const privileged = runAs(user, true);
     expect(privileged.seccomp).toBeUndefined();
-    expect(privileged.noNewPrivileges).toBeUndefined();
+    expect('noNewPrivileges' in privileged).toBe(false);
   });
 });

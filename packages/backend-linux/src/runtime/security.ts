@@ -1,9 +1,12 @@
 /**
  * Security defaults of a process (reference §5): Guardian's capability sets, and for unprivileged
- * containers no_new_privs and a seccomp filter compiled by native-ns (the one BPF assembler) that
- * answers unknown syscalls with ENOSYS (so new libc calls fall back instead of failing) and
- * refuses the dangerous list and every new namespace with EPERM. Privileged containers get all
- * capabilities for root and no filter.
+ * containers a seccomp filter compiled by native-ns (the one BPF assembler) that answers unknown
+ * syscalls with ENOSYS (so new libc calls fall back instead of failing) and refuses the dangerous
+ * list and every new namespace with EPERM. Privileged containers get all capabilities for root
+ * and no filter. no_new_privs stays off, as Guardian's default (§5.6): setuid binaries of the
+ * image work inside the container (`su`, `ping`, `sudo`); the filter is installed while the
+ * process still holds CAP_SYS_ADMIN in the container's user namespace, which the kernel accepts
+ * instead of no_new_privs.
  */
 import type { ProcessSpec as NativeProcessSpec, SeccompFilter } from '@garden-ts/native-ns';
 import {
@@ -79,10 +82,10 @@ export function unprivilegedSeccomp(): Buffer {
 export function runAs(
   user: { uid: number; gid: number; groups: number[] },
   privileged: boolean,
-): Pick<NativeProcessSpec, 'user' | 'capabilities' | 'seccomp' | 'noNewPrivileges'> {
+): Pick<NativeProcessSpec, 'user' | 'capabilities' | 'seccomp'> {
   return {
     user: { uid: user.uid, gid: user.gid, groups: user.groups },
     capabilities: capabilitiesFor(user.uid, privileged),
-    ...(privileged ? {} : { seccomp: unprivilegedSeccomp(), noNewPrivileges: true }),
+    ...(privileged ? {} : { seccomp: unprivilegedSeccomp() }),
   };
 }

@@ -17,6 +17,7 @@ const NETWORK_FLAGS: Record<string, string> = {
   dnsServers: 'dns-server',
   additionalDnsServers: 'additional-dns-server',
   portPool: 'port-pool-start',
+  hostNetns: 'network-namespace',
 };
 
 /** The package `--backend linux` loads. */
@@ -40,13 +41,18 @@ export function findRepoRoot(fromDir: string): string | undefined {
 
 /**
  * The rootfs for creates that name none: `--default-rootfs`, else `<repo>/.rootfs/busybox` when
- * gardend runs from a checkout. Checked to be a directory now rather than at the first create.
+ * gardend runs from a checkout. A path is checked to exist now rather than at the first create
+ * (`raw://` must be a directory); an image URI is the backend's to check.
  * @throws StartupError naming `--default-rootfs`.
  */
 export function resolveDefaultRootfs(flag: string | undefined, repoRoot: string | undefined): string {
   if (flag !== undefined) {
-    const dir = flag.startsWith('raw://') ? flag.slice('raw://'.length) : flag;
-    if (!isDirectory(dir)) throw new StartupError(`--default-rootfs ${flag}: no such directory`);
+    if (flag.startsWith('raw://')) {
+      if (!isDirectory(flag.slice('raw://'.length)))
+        throw new StartupError(`--default-rootfs ${flag}: no such directory`);
+    } else if (flag.startsWith('/') && !existsSync(flag)) {
+      throw new StartupError(`--default-rootfs ${flag}: no such directory or tarball`);
+    }
     return flag;
   }
   if (repoRoot === undefined) {
@@ -149,6 +155,14 @@ export async function openLinuxBackend(
     );
   }
   const defaultRootfs = resolveDefaultRootfs(config.defaultRootfs, findRepoRoot(moduleDir));
+  const names = config.preloadedRootfs.map((p) => p.name);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined) throw new StartupError(`--preloaded-rootfs names ${twice} twice`);
+  for (const p of config.preloadedRootfs)
+    if (!existsSync(p.path))
+      throw new StartupError(`--preloaded-rootfs ${p.name}:${p.path}: no such directory or tarball`);
+  if (config.networkNamespace !== undefined && !existsSync(config.networkNamespace))
+    throw new StartupError(`--network-namespace ${config.networkNamespace}: no such namespace file`);
   const options = {
     depot,
     defaultRootfs,
@@ -170,9 +184,17 @@ export async function openLinuxBackend(
       ...(config.externalIp === undefined ? {} : { externalIp: config.externalIp }),
       // NetIn ports are published on the address gardend listens on too.
       ...(config.bindIp !== undefined && isIPv4(config.bindIp) ? { bindIp: config.bindIp } : {}),
+      ...(config.networkNamespace === undefined ? {} : { hostNetns: config.networkNamespace }),
       ...(config.networkPlugin === undefined
         ? {}
         : { plugin: { path: config.networkPlugin, extraArgs: config.networkPluginExtraArg } }),
+    },
+    images: {
+      ...(config.imageStore === undefined ? {} : { store: config.imageStore }),
+      registry: { mirrors: config.registryMirror, insecureRegistries: config.insecureDockerRegistry },
+      preloaded: Object.fromEntries(config.preloadedRootfs.map((p) => [p.name, p.path])),
+      keepUnusedBytes: config.imageGcKeepBytes,
+      tagTtlMs: Number(config.imageTagTtl / 1_000_000n),
     },
     logger,
   };

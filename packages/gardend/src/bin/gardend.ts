@@ -20,6 +20,8 @@ runGardend({
 }).then(
   (code) => {
     process.exitCode = code;
+    // Normally nothing is left and Node exits now; if a backend left a handle open, do not hang.
+    setTimeout(() => process.exit(code), 1000).unref();
   },
   (err) => {
     process.stderr.write(`gardend: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

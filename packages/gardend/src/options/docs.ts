@@ -21,19 +21,16 @@ export const TABLE_END = '<!-- gardend-options:end -->';
 
 function usage(key: OptionKey, spec: OptionSpec<unknown>): string {
   const metavar = spec.type.metavar;
-  return `--${flagName(key)}${metavar ? ` ${metavar}` : ''}`;
+  return `--${flagName(key)}${metavar ? ` ${metavar}` : ''}${spec.type.repeatable ? ' …' : ''}`;
 }
 
 function defaultOf(spec: OptionSpec<unknown>): string | undefined {
   if (spec.required) return undefined;
-  if (spec.default !== undefined) return shownDefault(spec);
+  if (spec.default !== undefined) {
+    const shown = spec.type.show(spec.default);
+    return shown === '' && spec.type.repeatable ? 'none' : shown;
+  }
   return spec.defaultText;
-}
-
-/** A default as its type shows it; an empty list shows as `none`. */
-function shownDefault(spec: OptionSpec<unknown>): string {
-  const shown = spec.type.show(spec.default);
-  return shown === '' ? 'none' : shown;
 }
 
 /** Options grouped by the backends they apply to, in schema order. */
@@ -78,7 +75,7 @@ function entry(left: string, text: string): string {
 /** The `--help` text. */
 export function renderHelp(): string {
   const out = [
-    'Usage: gardend --backend fake|linux [options]',
+    'Usage: gardend --backend fake|linux|module [options]',
     '',
     ...wrap(
       'Serves the Garden API over a unix socket (default) or TCP. Every option can also be set in ' +
@@ -117,9 +114,7 @@ export function renderOptionsTable(): string {
     const dflt = spec.required
       ? 'required'
       : spec.default !== undefined
-        ? spec.type.show(spec.default) === ''
-          ? 'none'
-          : `\`${shownDefault(spec)}\``
+        ? `\`${defaultOf(spec)}\``
         : cell(spec.defaultText ?? 'none');
     rows.push(
       `| \`${usage(key, spec).replaceAll('|', '\\|')}\` | \`${envName(key)}\` | ${dflt} | ${spec.backends?.join(', ') ?? 'all'} | ${cell(spec.help)} |`,

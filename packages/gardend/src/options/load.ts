@@ -15,7 +15,7 @@ import {
   type OptionSpec,
   optionList,
 } from './schema.js';
-import { type ParseContext, ValueError, type ValueType } from './value-types.js';
+import { type ParseContext, ValueError } from './value-types.js';
 
 /** A configuration gardend cannot run with; `message` names the flag, variable or file key. */
 export class UsageError extends Error {}
@@ -45,7 +45,6 @@ export const CONFIG_FLAG = 'config';
 export const CONFIG_ENV = 'GARDEND_CONFIG';
 
 const byFlag = new Map(optionList().map((o) => [flagName(o.key), o]));
-const OPTION_SPECS = new Map(optionList().map((o) => [o.key, o.spec]));
 const byEnv = new Map(optionList().map((o) => [envName(o.key), o]));
 
 interface Raw {
@@ -72,19 +71,7 @@ export function loadOptions(input: LoadInput): Loaded {
     }
   }
   for (const raw of fromEnv(input.env, { baseDir: input.cwd })) values.set(raw.key, raw);
-  // Flags override the environment and the file; a repeated list flag adds to its earlier ones.
-  const fromFlags = new Map<OptionKey, Raw>();
-  for (const raw of flags.values) {
-    const earlier = fromFlags.get(raw.key);
-    const repeatable = (OPTION_SPECS.get(raw.key)?.type as ValueType<unknown> | undefined)?.repeatable;
-    fromFlags.set(
-      raw.key,
-      earlier && repeatable
-        ? { ...raw, parse: () => [...(earlier.parse() as unknown[]), ...(raw.parse() as unknown[])] }
-        : raw,
-    );
-  }
-  for (const raw of fromFlags.values()) values.set(raw.key, raw);
+  for (const raw of flags.values) values.set(raw.key, raw);
 
   const config = {} as Record<OptionKey, unknown>;
   const sources = {} as Record<OptionKey, ValueSource>;
@@ -104,8 +91,20 @@ export function loadOptions(input: LoadInput): Loaded {
     }
   }
   const resolved = config as GardendConfig;
-  if (resolved.backend === undefined) throw new UsageError('--backend is required (fake or linux)');
+  if (resolved.backend === undefined) throw new UsageError('--backend is required (fake, linux or module)');
   checkBackendScope(resolved.backend, sources);
+  if (resolved.backend === 'module' && resolved.backendModule === undefined) {
+    throw new UsageError('--backend module needs --backend-module PATH|PKG');
+  }
+  if (resolved.debugBindIp === undefined) {
+    for (const key of ['debugBindPort', 'debugContainerMetrics', 'debugContainerMetricsLimit'] as const) {
+      if (sources[key].kind !== 'default') {
+        throw new UsageError(
+          `${sources[key].name} needs --debug-bind-ip (the debug server is off without it)`,
+        );
+      }
+    }
+  }
   return { kind: 'run', config: resolved, listen: listenOf(resolved, sources), sources };
 }
 
@@ -147,7 +146,8 @@ interface ParsedArgv {
 
 /**
  * `--name VALUE`, `--name=VALUE`; booleans as `--name`, `--name=false` or `--no-name`; `-h`,
- * `--help`, `--version`, `--config FILE`. A later flag overrides an earlier one.
+ * `--help`, `--version`, `--config FILE`. A later flag overrides an earlier one, except for lists
+ * (repeatable flags), whose repetitions add up.
  */
 function parseArgv(argv: readonly string[], ctx: ParseContext): ParsedArgv {
   const out: ParsedArgv = { values: [], help: false, version: false };
@@ -193,9 +193,17 @@ function parseArgv(argv: readonly string[], ctx: ParseContext): ParsedArgv {
     const { key, spec } = option;
     const text = spec.type.boolean && inline === undefined ? 'true' : takeValue();
     const source: ValueSource = { kind: 'flag', name: `--${name}` };
-    const type = spec.type as ValueType<unknown>;
-    const parseOne = type.parseItem ?? type.parse;
-    out.values.push({ key, source, parse: () => parseOne(text, ctx) });
+    if (spec.type.repeatable) {
+      // Each repetition adds its items to those of the earlier flags.
+      const earlier = out.values.find((v) => v.key === key);
+      const parseOne = () => (spec.type.parseFlag ?? spec.type.parse)(text, ctx) as unknown[];
+      if (earlier) {
+        const before = earlier.parse;
+        earlier.parse = () => [...(before() as unknown[]), ...parseOne()];
+      } else out.values.push({ key, source, parse: parseOne });
+      continue;
+    }
+    out.values.push({ key, source, parse: () => spec.type.parse(text, ctx) });
   }
   return out;
 }

@@ -22,7 +22,9 @@ import {
   integer,
   ip,
   ipv4,
+  jsonObject,
   list,
+  moduleSpecifier,
   path,
   pathOrNone,
   text,
@@ -32,10 +34,13 @@ import {
 } from './value-types.js';
 
 /** The backends gardend can serve. */
-export const BACKEND_NAMES = ['fake', 'linux'] as const;
+export const BACKEND_NAMES = ['fake', 'linux', 'module'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** gdn's debug server port. */
+export const DEFAULT_DEBUG_PORT = 17013;
 
 /** Where `--backend linux` keeps its containers when `--depot` is not given. */
 export const DEFAULT_DEPOT = '/var/lib/garden-ts/depot';
@@ -61,18 +66,68 @@ function option<const S extends OptionSpec<any>>(spec: S): S {
   return spec;
 }
 
-/** `--default-rootfs`: a directory or `raw://DIR` (other schemes need image plugins gardend has not yet). */
+/** The image URI schemes backend-linux serves (besides plain paths). */
+const IMAGE_SCHEMES = ['docker', 'oci', 'preloaded', 'preloaded+layer'];
+
+/**
+ * `--default-rootfs`: any image a create may name — a directory or rootfs tarball (relative paths
+ * resolved), `raw://DIR`, or an image URI (`docker://…`, `oci:///…`, `preloaded:NAME`), which the
+ * backend checks in full.
+ */
 function rootfs(): ValueType<string> {
-  const dir = path('PATH');
-  return textual('PATH', (value, ctx) => {
+  const file = path('PATH|URI');
+  return textual('PATH|URI', (value, ctx) => {
     const raw = value.startsWith('raw://');
-    const rest = raw ? value.slice('raw://'.length) : value;
-    if (rest === '' || (!raw && /^[a-z][a-z0-9+.-]*:/i.test(value))) {
-      throw new ValueError(`must be a directory or raw://DIR, got ${JSON.stringify(value)}`);
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(value)?.[1]?.toLowerCase();
+    if (!raw && scheme !== undefined) {
+      if (!IMAGE_SCHEMES.includes(scheme))
+        throw new ValueError(
+          `must be a directory, a rootfs tarball, raw://DIR or an image URI (docker://, oci://, preloaded:), got ${JSON.stringify(value)}`,
+        );
+      return value;
     }
-    const absolute = dir.parse(rest, ctx);
+    const rest = raw ? value.slice('raw://'.length) : value;
+    if (rest === '') throw new ValueError(`must name a directory, got ${JSON.stringify(value)}`);
+    const absolute = file.parse(rest, ctx);
     return raw ? `raw://${absolute}` : absolute;
   });
+}
+
+/** An http(s) URL (a registry mirror). */
+function url(): ValueType<string> {
+  return textual('URL', (value) => {
+    let u: URL;
+    try {
+      u = new URL(value);
+    } catch {
+      throw new ValueError(
+        `must be an http(s) URL such as https://mirror.example, got ${JSON.stringify(value)}`,
+      );
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:')
+      throw new ValueError(
+        `must be an http(s) URL such as https://mirror.example, got ${JSON.stringify(value)}`,
+      );
+    return value;
+  });
+}
+
+/** `NAME:PATH` (a preloaded rootfs: a directory or tarball on this host). */
+function namedPath(): ValueType<{ name: string; path: string }> {
+  const file = path('PATH');
+  return textual(
+    'NAME:PATH',
+    (value, ctx) => {
+      const colon = value.indexOf(':');
+      const name = colon < 0 ? '' : value.slice(0, colon);
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || colon === value.length - 1)
+        throw new ValueError(
+          `must be NAME:PATH such as cflinuxfs4:/var/vcap/rootfs.tar, got ${JSON.stringify(value)}`,
+        );
+      return { name, path: file.parse(value.slice(colon + 1), ctx) };
+    },
+    (v) => `${v.name}:${v.path}`,
+  );
 }
 
 const cgroupPath = (value: string) =>
@@ -85,7 +140,7 @@ export const OPTIONS = {
   backend: option({
     type: choice(BACKEND_NAMES),
     required: true,
-    help: 'the backend to serve: fake (in memory, for tests and development) or linux (real containers; root only)',
+    help: 'the backend to serve: fake (in memory, for tests and development), linux (real containers; root only) or module (a third-party backend: --backend-module)',
   }),
   bindSocket: option({
     type: path('PATH'),
@@ -112,7 +167,35 @@ export const OPTIONS = {
     default: DEFAULT_MAX_IDLE_CONNECTIONS,
     help: 'connections that may wait idle for a request; beyond it the longest-idle ones (idle at least 1 s) are closed',
   }),
-  logLevel: option({ type: choice(LOG_LEVELS), default: 'info', help: 'log level (JSON lines on stderr)' }),
+  logLevel: option({
+    type: choice(LOG_LEVELS),
+    default: 'info',
+    help: 'log level (JSON lines on stderr); SIGHUP re-reads it from the config file',
+  }),
+  shutdownTimeout: option({
+    type: duration(3600n * SECOND),
+    default: 10n * SECOND,
+    help: 'on SIGTERM/SIGINT, exit with status 1 when the graceful stop takes longer than this (a second signal exits at once)',
+  }),
+  debugBindIp: option({
+    type: text('IP'),
+    help: 'serve the debug server (GET /debug/vars, GET /metrics) on this address; off when unset',
+  }),
+  debugBindPort: option({
+    type: integer(0, 65535, 'a port number (0-65535)', 'PORT'),
+    default: DEFAULT_DEBUG_PORT,
+    help: 'port of the debug server (with --debug-bind-ip)',
+  }),
+  debugContainerMetrics: option({
+    type: boolean(),
+    default: false,
+    help: 'add per-container CPU and memory gauges (labelled by handle) to GET /metrics',
+  }),
+  debugContainerMetricsLimit: option({
+    type: integer(0, 100_000, 'a whole number of containers'),
+    default: 100,
+    help: 'at most this many containers (the first by handle) get per-container gauges, bounding the series count',
+  }),
 
   maxContainers: option({
     type: integer(0, 999_999_999, 'a whole number of containers (0 = unlimited)'),
@@ -152,7 +235,7 @@ export const OPTIONS = {
     defaultText:
       '<repo>/.rootfs/busybox when gardend runs from a garden-ts checkout (scripts/build-rootfs.sh); required otherwise',
     backends: ['linux'],
-    help: 'rootfs of containers created without one: a directory or raw://DIR',
+    help: 'rootfs of containers created without one: a directory, a rootfs tarball, raw://DIR or an image URI (docker://, oci://, preloaded:)',
   }),
   destroyContainersOnStartup: option({
     type: boolean(),
@@ -219,11 +302,66 @@ export const OPTIONS = {
     backends: ['linux'],
     help: 'network plugin executable (Cloud Foundry style): containers are networked by it instead of the built-in bridge and firewall',
   }),
+  networkNamespace: option({
+    type: path('PATH'),
+    defaultText: "gardend's own",
+    backends: ['linux'],
+    help: "network namespace (a namespace file such as /run/netns/NAME) holding the containers' bridges, host veths, nft tables and NetIn ports; gardend itself, its socket and image pulls stay in its own",
+  }),
   networkPluginExtraArg: option({
-    type: list(text('ARG')),
+    type: list(text('ARG'), { wholeFlags: true }),
     default: [],
     backends: ['linux'],
-    help: 'argument passed to the network plugin before --action (repeatable)',
+    help: 'argument passed to the network plugin before --action (repeatable, one argument per flag, commas kept; comma-separated in the environment)',
+  }),
+  registryMirror: option({
+    type: list(url()),
+    default: [],
+    backends: ['linux'],
+    help: 'Docker Hub mirror, tried before Docker Hub for docker:///REPO images; repeat for several, tried in order',
+  }),
+  insecureDockerRegistry: option({
+    type: list(
+      text('HOST[:PORT]', (v) => (/^[A-Za-z0-9.[\]:-]+$/.test(v) ? undefined : 'must be HOST or HOST:PORT')),
+    ),
+    default: [],
+    backends: ['linux'],
+    help: 'registry allowed plain HTTP or a TLS certificate this host cannot verify (that host only); repeatable',
+  }),
+  preloadedRootfs: option({
+    type: list(namedPath()),
+    default: [],
+    backends: ['linux'],
+    help: 'rootfs installed on this host for preloaded:NAME images (Diego), a directory or tarball; repeatable',
+  }),
+  imageStore: option({
+    type: path('DIR'),
+    defaultText: '<depot>/image-store',
+    backends: ['linux'],
+    help: 'the layer store shared by all containers (pulled and unpacked images)',
+  }),
+  imageGcKeepBytes: option({
+    type: integer(0, Number.MAX_SAFE_INTEGER, 'a whole number of bytes'),
+    default: 0,
+    backends: ['linux'],
+    help: 'image layers no container uses that are kept for later creates, least recently used deleted first (0 = deleted with their last container)',
+  }),
+  imageTagTtl: option({
+    type: duration(),
+    default: 0n,
+    backends: ['linux'],
+    help: "how long a tag's resolution is trusted before the registry is asked again (0 = every create asks, as Guardian does; digests never ask)",
+  }),
+  backendModule: option({
+    type: moduleSpecifier(),
+    backends: ['module'],
+    help: 'the backend module: a file (./my-backend.js, /opt/b/index.js) or an installed package name; it exports createBackend(options, context) (docs/writing-a-backend.md)',
+  }),
+  backendOptions: option({
+    type: jsonObject(),
+    default: {},
+    backends: ['module'],
+    help: 'a JSON object handed to createBackend as its options (in the config file: the object itself)',
   }),
   helperExecutable: option({
     type: pathOrNone('PATH'),

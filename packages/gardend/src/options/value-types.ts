@@ -21,13 +21,14 @@ export interface ValueType<T> {
   /** True for booleans: `--flag`, `--flag=false`, `--no-flag`. */
   readonly boolean?: true;
   /**
-   * Lists: each `--flag VALUE` adds one item (`parseItem`), repeated flags accumulate; an
-   * environment variable holds the items separated by commas (`parse`), a config file a JSON array.
+   * True for lists: each `--flag VALUE` adds one item (a later flag adds, never overrides); the
+   * environment variable holds the items comma-separated, the config file a JSON array.
    */
   readonly repeatable?: true;
-  parseItem?(text: string, ctx: ParseContext): T;
   /** Parses flag or environment text. @throws ValueError */
   parse(text: string, ctx: ParseContext): T;
+  /** Parses one flag's text when it differs from `parse` (a list whose flags are one item each). */
+  parseFlag?(text: string, ctx: ParseContext): T;
   /** Converts a config-file value (JSON). @throws ValueError */
   fromJson(value: unknown, ctx: ParseContext): T;
   /** Shows a value (defaults in help and docs). */
@@ -148,6 +149,40 @@ export function boolean(): ValueType<boolean> {
   };
 }
 
+/**
+ * A list of `item` values: those of each repeated flag (comma-separated; with `wholeFlags`, one
+ * item per flag, commas kept), comma-separated in an environment variable, a JSON array (or that
+ * comma-separated string) in the config file. The default is empty.
+ */
+export function list<T>(item: ValueType<T>, opts: { wholeFlags?: boolean } = {}): ValueType<T[]> {
+  const split = (text: string, ctx: ParseContext): T[] =>
+    text
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')
+      .map((s) => item.parse(s, ctx));
+  return {
+    metavar: item.metavar,
+    repeatable: true,
+    parse: split,
+    // `wholeFlags`: each flag is one item, commas and all (arguments passed on to a program).
+    ...(opts.wholeFlags ? { parseFlag: (text: string, ctx: ParseContext) => [item.parse(text, ctx)] } : {}),
+    fromJson(value, ctx) {
+      if (typeof value === 'string') return split(value, ctx);
+      if (!Array.isArray(value)) throw new ValueError(`must be a JSON array${gotJson(value)}`);
+      return value.map((v, i) => {
+        try {
+          return item.fromJson(v, ctx);
+        } catch (err) {
+          if (err instanceof ValueError) throw new ValueError(`[${i}] ${err.message}`);
+          throw err;
+        }
+      });
+    },
+    show: (values) => values.map((v) => item.show(v)).join(','),
+  };
+}
+
 /** A path, or the word `none` (= `false`): for choices such as "this helper, or none at all". */
 export function pathOrNone(metavar = 'PATH'): ValueType<string | false> {
   const inner = path(metavar);
@@ -158,29 +193,64 @@ export function pathOrNone(metavar = 'PATH'): ValueType<string | false> {
   );
 }
 
+/** A duration as gardend accepts it back: `0`, `250ms`, `10s`, `1m`, `1h30m`. */
+export function formatDuration(d: Duration): string {
+  if (d === 0n) return '0';
+  let rest = d < 0n ? -d : d;
+  let out = d < 0n ? '-' : '';
+  for (const [unit, size] of [
+    ['h', HOUR],
+    ['m', MINUTE],
+    ['s', SECOND],
+    ['ms', MILLISECOND],
+    ['us', 1000n],
+    ['ns', 1n],
+  ] as const) {
+    if (rest >= size) {
+      out += `${rest / size}${unit}`;
+      rest %= size;
+    }
+  }
+  return out;
+}
+
 /**
- * A repeatable option: `--flag A --flag B` (each flag one item), `GARDEND_FLAG=A,B`, or a JSON
- * array (or a single string) in the config file. Unset = the empty list.
+ * A module to import: a path (starts with `.` or `/`; made absolute like other paths) or a
+ * package name (kept as given, resolved by Node from gardend and then from the working directory).
  */
-export function list<T>(item: ValueType<T>): ValueType<T[]> {
-  const one = (text: string, ctx: ParseContext): T => item.parse(text, ctx);
+export function moduleSpecifier(): ValueType<string> {
+  const file = path('PATH|PKG');
+  return textual('PATH|PKG', (value, ctx) => {
+    if (value === '') throw new ValueError('must not be empty');
+    if (value.startsWith('.') || value.startsWith('/')) return file.parse(value, ctx);
+    if (!/^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*(\/[\w.-]+)*$/i.test(value)) {
+      throw new ValueError(`must be a file path (./x.js, /x.js) or a package name${got(value)}`);
+    }
+    return value;
+  });
+}
+
+/** A JSON object: its text on the command line and in the environment, the object itself in the config file. */
+export function jsonObject(): ValueType<Record<string, unknown>> {
+  const check = (value: unknown): Record<string, unknown> => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new ValueError(`must be a JSON object${gotJson(value)}`);
+    }
+    return value as Record<string, unknown>;
+  };
   return {
-    metavar: item.metavar,
-    repeatable: true,
-    parseItem: (text, ctx) => [one(text, ctx)],
-    parse: (text, ctx) =>
-      text
-        .split(',')
-        .map((t) => t.trim())
-        .filter((t) => t !== '')
-        .map((t) => one(t, ctx)),
-    fromJson(value, ctx) {
-      const items = typeof value === 'string' ? [value] : value;
-      if (!Array.isArray(items)) throw new ValueError(`must be a JSON array of strings${gotJson(value)}`);
-      return items.map((v) => item.fromJson(v, ctx));
+    metavar: 'JSON',
+    parse(text) {
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (err) {
+        throw new ValueError(`must be a JSON object: ${(err as Error).message}`);
+      }
+      return check(value);
     },
-    // The environment form (`''` for none), so a default reads back from its own text.
-    show: (values) => values.map((v) => item.show(v)).join(','),
+    fromJson: (value) => check(value),
+    show: (value) => JSON.stringify(value),
   };
 }
 
@@ -219,25 +289,4 @@ export function cidr(metavar = 'CIDR'): ValueType<string> {
 
 function isIPv4Text(value: string): boolean {
   return isIP(value) === 4 && value.split('.').every((p) => p === '0' || !p.startsWith('0'));
-}
-
-/** A duration as gardend accepts it back: `0`, `250ms`, `10s`, `1m`, `1h30m`. */
-export function formatDuration(d: Duration): string {
-  if (d === 0n) return '0';
-  let rest = d < 0n ? -d : d;
-  let out = d < 0n ? '-' : '';
-  for (const [unit, size] of [
-    ['h', HOUR],
-    ['m', MINUTE],
-    ['s', SECOND],
-    ['ms', MILLISECOND],
-    ['us', 1000n],
-    ['ns', 1n],
-  ] as const) {
-    if (rest >= size) {
-      out += `${rest / size}${unit}`;
-      rest %= size;
-    }
-  }
-  return out;
 }

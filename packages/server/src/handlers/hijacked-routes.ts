@@ -20,6 +20,8 @@ import type { ServerContext } from '../server-context.js';
 import { illFormedCapture } from './plain-routes.js';
 
 export interface HijackedRequest {
+  /** `performance.now()` when the request was taken (for the latency metric; 0 without metrics). */
+  started: number;
   route: HijackedRouteName;
   params: Record<string, string>;
   /** A capture whose bytes are not valid UTF-8: refused with a 400. */
@@ -48,10 +50,22 @@ export async function serveHijacked(ctx: ServerContext, r: HijackedRequest): Pro
   }
 }
 
+/** Counts the request for the metrics: status and time to the response head. */
+function measured(ctx: ServerContext, r: HijackedRequest, status: number): void {
+  ctx.metrics?.request(r.route, 'hijacked', status, (performance.now() - r.started) / 1000);
+}
+
 function serveOutput(ctx: ServerContext, r: HijackedRequest): void {
   const { socket } = r;
   socket.on('error', () => {});
-  socket.write(hijackedHead(200, false));
+  const head = hijackedHead(200, false);
+  socket.write(head);
+  measured(ctx, r, 200);
+  if (ctx.metrics) {
+    const metrics = ctx.metrics;
+    const stream = r.route === 'Stdout' ? 'stdout' : 'stderr';
+    socket.once('close', () => metrics.output(stream, socket.bytesWritten - Buffer.byteLength(head)));
+  }
   // Unknown or expired id (or a second reader): the 200 head and an empty stream. Otherwise the
   // socket is attached to the backend process, which writes its output straight to it.
   ctx.streams.openReader(r.params.streamid ?? '', r.route === 'Stdout' ? 'stdout' : 'stderr', socket, r.log);
@@ -59,19 +73,22 @@ function serveOutput(ctx: ServerContext, r: HijackedRequest): void {
 
 async function serveProcess(ctx: ServerContext, r: HijackedRequest): Promise<void> {
   const { socket, log } = r;
-  const fail = (err: unknown, validation = false) => {
+  const fail = (err: unknown) => {
     log.info({ route: r.route, err }, 'request failed');
-    socket.write(rawJsonResponse(errorStatus(err, validation), errorLine(err)));
+    const status = errorStatus(err);
+    measured(ctx, r, status);
+    if (r.route === 'Run') ctx.metrics?.ran(false);
+    socket.write(rawJsonResponse(status, errorLine(err)));
     r.continuePlain(r.rest);
   };
 
-  if (r.illFormed !== undefined) return fail(illFormedCapture(r.illFormed), true);
+  if (r.illFormed !== undefined) return fail(illFormedCapture(r.illFormed));
   let spec: ProcessSpec | undefined;
   if (r.route === 'Run') {
     try {
       spec = decodeBody(ROUTES.Run.request.codec, r.body.toString('utf8'));
     } catch (err) {
-      return fail(err, true);
+      return fail(err);
     }
   }
 
@@ -112,6 +129,8 @@ async function serveProcess(ctx: ServerContext, r: HijackedRequest): Promise<voi
       return;
     }
     socket.write(hijackedHead(r.route === 'Run' ? 201 : 200, true) + firstMessage(process.id, streamId));
+    measured(ctx, r, r.route === 'Run' ? 201 : 200);
+    if (r.route === 'Run') ctx.metrics?.ran(true);
     const reason = await runControlSession({
       socket,
       process,

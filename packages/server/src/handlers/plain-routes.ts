@@ -1,5 +1,5 @@
 /**
- * Handlers of the 24 plain and stream routes (protocol §6), driven by the route table of
+ * Handlers of the 24 plain and stream routes (protocol §6) and the extension routes (Events, OpenAPI), driven by the route table of
  * @garden-ts/api-types and independent of the transport: each call gets the
  * route's captures, query and a way to read the body, and resolves to a {@link PlainAnswer} that
  * the front door's fast path or the HTTP-server path serialises. Each handler runs the Go
@@ -27,6 +27,7 @@ import { errorLine, errorStatus, jsonAnswer, type PlainAnswer } from '../http/re
 import { parseQuery } from '../routing/form-decoding.js';
 import type { RouteMatch } from '../routing/router.js';
 import type { ServerContext } from '../server-context.js';
+import { serveEvents } from './events.js';
 import { streamOut } from './stream-out.js';
 import { touching } from './touch.js';
 
@@ -153,7 +154,7 @@ export async function answerPlain(ctx: ServerContext, r: PlainCall): Promise<Pla
   } catch (caught) {
     const validation = caught instanceof BodyDecodeFailure;
     const err = validation ? caught.cause : caught;
-    let status = errorStatus(err, validation);
+    let status = errorStatus(err);
     if (err instanceof GardenError && err.statusCode === 413) status = 413;
     if (status >= 500) r.log.error({ route: r.route.name, err }, 'request failed');
     else r.log.debug({ route: r.route.name, err }, 'request failed');
@@ -207,7 +208,15 @@ const HANDLERS: { readonly [N in PlainRouteName]: Handler<N> } = {
   },
   Create: async (ctx, r, spec) => {
     if (!spec.graceTime) spec.graceTime = ctx.defaultGraceTime;
-    const container = await ctx.backend.create(spec);
+    let container: Container;
+    try {
+      container = await ctx.backend.create(spec);
+    } catch (err) {
+      ctx.metrics?.created(false);
+      throw err;
+    }
+    ctx.metrics?.created(true);
+    ctx.events.publish({ type: 'container.created', handle: container.handle });
     let countdown = spec.graceTime;
     try {
       countdown = await ctx.backend.graceTime(container);
@@ -222,7 +231,14 @@ const HANDLERS: { readonly [N in PlainRouteName]: Handler<N> } = {
   BulkMetrics: async ({ backend }, r) => backend.bulkMetrics(bulkHandles(r.query)),
   Destroy: async (ctx, r) => {
     const handle = r.params.handle ?? '';
-    await ctx.destroyGuard.run(handle, () => ctx.backend.destroy(handle));
+    try {
+      await ctx.destroyGuard.run(handle, () => ctx.backend.destroy(handle));
+    } catch (err) {
+      ctx.metrics?.destroyed(false, 'api');
+      throw err;
+    }
+    ctx.metrics?.destroyed(true, 'api');
+    ctx.events.publish({ type: 'container.destroyed', handle });
     ctx.bomberman.defuse(handle);
     ctx.streams.forgetContainer(handle);
   },
@@ -271,6 +287,12 @@ const HANDLERS: { readonly [N in PlainRouteName]: Handler<N> } = {
   SetProperty: (ctx, r, value) => withContainer(ctx, r, (c) => c.setProperty(r.params.key ?? '', value)),
   RemoveProperty: (ctx, r) => withContainer(ctx, r, (c) => c.removeProperty(r.params.key ?? '')),
   Metrics: (ctx, r) => withContainer(ctx, r, (c) => c.metrics()),
+  // ---- garden-ts extensions ----
+  Events: async (ctx, r) => {
+    const { req, res } = streams(r);
+    await serveEvents(ctx, req, res);
+  },
+  OpenAPI: async (ctx) => ctx.openApi(),
 };
 
 /**
@@ -283,6 +305,7 @@ async function dispatch(ctx: ServerContext, r: PlainCall): Promise<string | unde
   const body = route.request.type === 'json' ? await decode(r, route.request.codec) : undefined;
   const handler = HANDLERS[route.name] as Handler<PlainRouteName>;
   const result = await handler(ctx, r, body as never);
+  if (route.response.type === 'document') return result as string;
   return route.response.type === 'json' ? encodeBody(route.response.codec, result) : undefined;
 }
 

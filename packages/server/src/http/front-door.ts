@@ -205,7 +205,8 @@ class FrontConnection {
     }
     const need = end + simple.contentLength;
     if (
-      (match.kind === 'route' && match.route.kind === 'stream') ||
+      // Stream and watch routes use Node's request/response streams.
+      (match.kind === 'route' && match.route.kind !== 'plain') ||
       !this.o.onFastRequest ||
       simple.contentLength > FAST_BODY_MAX ||
       buf.length < need

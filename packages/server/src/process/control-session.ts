@@ -123,14 +123,31 @@ export function runControlSession(o: ControlSessionOptions): Promise<SessionEnd>
       if (!stdin.writableEnded && !stdin.destroyed) stdin.end();
     };
 
+    /** Reads no further message until `settled` settles. */
+    const holdUntil = (settled: Promise<unknown>) => {
+      busy = true;
+      socket.pause();
+      void settled.finally(() => {
+        busy = false;
+        if (reading) {
+          socket.resume();
+          drainLines();
+        }
+      });
+    };
+
     /** Handles one decoded message; returns false when reading must stop. */
     const dispatch = (msg: ProcessPayload): boolean => {
       if (msg.tty !== undefined) {
         const tty = msg.tty;
-        // Errors (even synchronous ones) are only logged, as in Go.
-        Promise.resolve()
-          .then(() => process.setTTY(tty))
-          .catch((err) => log.warn({ err, processId }, 'set tty failed'));
+        // Errors (even synchronous ones) are only logged, as in Go. The messages behind it wait
+        // until the backend has applied it, as in Go (SetTTY returns before the next message is
+        // read): a stdin EOF right behind a resize must not reach the process first.
+        holdUntil(
+          Promise.resolve()
+            .then(() => process.setTTY(tty))
+            .catch((err) => log.warn({ err, processId }, 'set tty failed')),
+        );
         return true;
       }
       if (msg.source !== undefined) {
@@ -140,19 +157,17 @@ export function runControlSession(o: ControlSessionOptions): Promise<SessionEnd>
         }
         if (stdin.destroyed || stdin.writableEnded) return false;
         if (!stdin.write(Buffer.from(msg.data, 'utf8'))) {
-          busy = true;
-          socket.pause();
-          const resume = () => {
-            stdin.off('drain', resume);
-            stdin.off('close', resume);
-            busy = false;
-            if (reading) {
-              socket.resume();
-              drainLines();
-            }
-          };
-          stdin.on('drain', resume);
-          stdin.on('close', resume);
+          holdUntil(
+            new Promise<void>((resolve) => {
+              const resume = () => {
+                stdin.off('drain', resume);
+                stdin.off('close', resume);
+                resolve();
+              };
+              stdin.on('drain', resume);
+              stdin.on('close', resume);
+            }),
+          );
         }
         return true;
       }

@@ -1,7 +1,10 @@
-/** The startup buffer and the hand-back store. */
+/** The startup buffer, the hand-back store and what the stream registry keeps. */
+
+import type { Container } from '@garden-ts/api-types';
 import { describe, expect, it } from 'vitest';
 import { HandBackStore } from './hand-back-store.js';
 import { StartupBuffer } from './startup-buffer.js';
+import { StreamRegistry } from './stream-registry.js';
 
 describe('StartupBuffer', () => {
   it('queues every write, reports fullness, and gives everything to take() once', async () => {
@@ -50,5 +53,31 @@ describe('HandBackStore', () => {
     s.put('a', 'stdout', [Buffer.from('A')]);
     s.put('c', 'stdout', [Buffer.from('c')]);
     expect([s.bytes('a', 'stdout'), s.bytes('b', 'stdout'), s.bytes('c', 'stdout')]).toEqual([2, 0, 1]);
+  });
+});
+
+describe('StreamRegistry', () => {
+  it('startup buffers hold no more than the hand-back store keeps (1 MiB), then ask for backpressure', () => {
+    const r = new StreamRegistry();
+    const { stdout } = r.newStartupBuffers();
+    expect(stdout.write(Buffer.alloc(1024 * 1024 - 1))).toBe(true);
+    expect(stdout.write(Buffer.alloc(1))).toBe(false);
+    stdout.take();
+  });
+
+  it("forgetContainer drops a destroyed container's streams, which reference its processes", () => {
+    const r = new StreamRegistry();
+    const container = (handle: string) => ({ handle }) as Container;
+    const startup = r.newStartupBuffers();
+    startup.stdout.write(Buffer.from('unread'));
+    r.register(container('web'), 'p1', startup);
+    r.register(container('web2'), 'p1', r.newStartupBuffers());
+    expect(r.size).toBe(2);
+    r.forgetContainer('web');
+    expect(r.size).toBe(1);
+    expect(startup.stdout.destroyed).toBe(true);
+    // Its startup output is not handed back for a process that can never be read again.
+    expect(r.handedBack('web', 'p1', 'stdout')).toBe(0);
+    r.close();
   });
 });

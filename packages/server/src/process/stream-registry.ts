@@ -76,8 +76,12 @@ export class StreamRegistry {
       typeof retentionMsOrOptions === 'number' ? { retentionMs: retentionMsOrOptions } : retentionMsOrOptions;
     this.retentionMs = o.retentionMs ?? 60_000;
     this.startupWindowMs = o.startupWindowMs ?? 1000;
-    this.startupMaxBytes = o.startupMaxBytes ?? 16 * 1024 * 1024;
-    this.handBack = new HandBackStore(o.handBackBytes ?? 1024 * 1024);
+    const handBackBytes = o.handBackBytes ?? 1024 * 1024;
+    // No more than can be handed back: beyond that the backend waits for the reader (it comes
+    // within milliseconds), and output nobody reads is not held twice. (16 MiB per stream made
+    // 8 unread floods take 128 MiB of buffers for a second, which the heap then kept.)
+    this.startupMaxBytes = o.startupMaxBytes ?? handBackBytes;
+    this.handBack = new HandBackStore(handBackBytes);
   }
 
   /**
@@ -89,6 +93,16 @@ export class StreamRegistry {
     this.handBack.forgetContainer(handle);
     const prefix = `${handle}\0`;
     for (const key of this.readerActivity.keys()) if (key.startsWith(prefix)) this.readerActivity.delete(key);
+    // Its streams too: a stream id of a destroyed container can never be read again, and each
+    // entry references the backend's container (and through it its processes) until it expires.
+    for (const [id, entry] of [...this.entries]) {
+      if (!entry.key.startsWith(prefix)) continue;
+      if (entry.window) clearTimeout(entry.window);
+      entry.window = undefined;
+      for (const kind of KINDS) entry.startup[kind]?.take();
+      entry.startup = {};
+      this.forget(id);
+    }
   }
 
   /** Fresh output writables for a Run/Attach about to call the backend. */

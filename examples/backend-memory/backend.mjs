@@ -15,6 +15,9 @@ import {
   InvalidRequestError,
   MEMORY_STAT_KEYS,
 } from '@garden-ts/api-types';
+// Garden's backend-independent rules (handle names, the limits a kernel can take, env merging,
+// users, the port pool): use them rather than re-deriving Guardian's behaviour.
+import { checkContainerLimits, checkName, checkProcessLimits } from '@garden-ts/backend-kit';
 
 /** @typedef {import('@garden-ts/api-types').Backend} Backend */
 /** @typedef {import('@garden-ts/api-types').Container} Container */
@@ -76,7 +79,11 @@ export function createBackend(options = {}, context = {}) {
         return { ...record(handle).spec.limits?.bandwidth };
       },
       async currentCPULimits() {
-        return { ...record(handle).spec.limits?.cpu };
+        // Garden reports the shares S in effect (weight if given, else limitInShares) and never
+        // echoes weight (linux-backend-reference §6.2; the contract's cpuLimitsReadBack: 'shares').
+        const cpu = record(handle).spec.limits?.cpu;
+        const shares = cpu?.weight || cpu?.limitInShares;
+        return shares ? { limitInShares: shares } : {};
       },
       async currentDiskLimits() {
         return { ...record(handle).spec.limits?.disk };
@@ -87,8 +94,9 @@ export function createBackend(options = {}, context = {}) {
       netIn: notSupported('NetIn'),
       netOut: notSupported('NetOut'),
       bulkNetOut: notSupported('BulkNetOut'),
-      run: async () => {
+      run: async (spec) => {
         record(handle);
+        checkProcessLimits(spec.overrideContainerLimits);
         throw new GardenError('processes are not supported by the memory example backend');
       },
       attach: notSupported('Attach'),
@@ -140,10 +148,9 @@ export function createBackend(options = {}, context = {}) {
     },
     async create(spec) {
       const handle = spec.handle || `memory-${++counter}`;
-      if (/[/\0]/.test(handle) || handle === '.' || handle === '..') {
-        throw new InvalidRequestError('handle', `invalid handle ${JSON.stringify(handle)}`);
-      }
+      checkName('handle', handle);
       if (records.has(handle)) throw new GardenError(`Handle '${handle}' already in use`);
+      checkContainerLimits(spec.limits);
       if (max > 0 && records.size >= max) throw new GardenError('max containers reached');
       records.set(handle, {
         spec,

@@ -22,6 +22,7 @@ const NO_CAPS = {
   privileged: false,
   diskLimits: true,
   metrics: false,
+  cpuLimitsReadBack: 'shares' as const,
 };
 
 runBackendContract({

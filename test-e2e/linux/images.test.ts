@@ -20,7 +20,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import type { Client, Container } from '@garden-ts/api-types';
+import type { Client, Container, GardenEvent } from '@garden-ts/api-types';
 import { defaultRunDir } from '@garden-ts/backend-linux';
 import { createClient } from '@garden-ts/client';
 import { detectCgroupLayout } from '@garden-ts/native-ns';
@@ -330,8 +330,29 @@ describe('gardend with images', () => {
     await pusher.close();
     proxy.requests.length = 0;
     const uri = `docker://${proxy.host}/garden/shared#v1`;
+    // Pull progress reaches clients as image.progress events on GET /events.
+    const watching = new AbortController();
+    const stream = client.events({ signal: watching.signal });
+    await stream.ready;
+    const progress: GardenEvent[] = [];
+    const reading = (async () => {
+      for await (const e of stream) if (e.type === 'image.progress') progress.push(e);
+    })();
     const [a, b] = await Promise.all([client.create({ image: { uri } }), client.create({ image: { uri } })]);
     expect(proxy.blobGets()).toHaveLength(3); // config + 2 layers
+    const deadlineDone = Date.now() + 5_000;
+    while (progress.filter((e) => 'phase' in e && e.phase === 'done').length < 2 && Date.now() < deadlineDone) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    watching.abort();
+    await reading;
+    expect(new Set(progress.map((e) => ('handle' in e ? e.handle : '')))).toEqual(new Set([a.handle, b.handle]));
+    const finished = progress.filter((e) => e.type === 'image.progress' && e.phase === 'done');
+    expect(finished).toHaveLength(2);
+    expect(finished[0]).toMatchObject({ image: uri, layersDone: 2, layersTotal: 2 });
+    expect(
+      progress.some((e) => e.type === 'image.progress' && e.phase === 'downloading' && (e.layerBytes ?? 0) > 0),
+    ).toBe(true);
     expect(await sh(b, 'cat /home/app/data')).toBe('shared');
     const withShared = layers();
     expect(withShared.length).toBeGreaterThanOrEqual(2);

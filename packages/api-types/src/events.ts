@@ -6,8 +6,9 @@
  *   Destroy or a grace-time reap) and `container.reaped` (the grace time expired; followed by
  *   `container.destroyed` once the backend has destroyed it).
  * - A **backend** publishes what only it knows, through the optional `Backend.events()`:
- *   `process.exited` (with the exit status) and `container.oom` (the kernel's OOM killer fired in
- *   the container). The server forwards them.
+ *   `process.exited` (with the exit status), `container.oom` (the kernel's OOM killer fired in
+ *   the container) and `image.progress` (a create is pulling its image: layers and bytes so far;
+ *   rate-limited by the backend, ending with a `done` phase). The server forwards them.
  * - `events.dropped` is written to one subscriber that did not keep up: it lost `count` events
  *   (each subscriber buffers at most {@link DEFAULT_EVENT_BUFFER} undelivered events).
  *
@@ -24,6 +25,25 @@ interface EventBase {
   time: string;
 }
 
+/** Where a create's image pull is (`image.progress`). */
+export interface ImageProgressFields {
+  /** The image URI as the create named it. */
+  image: string;
+  /** `resolving` (manifest), `downloading` (a layer's bytes), `layer-done`, `done` (all layers in the store). */
+  phase: 'resolving' | 'downloading' | 'layer-done' | 'done';
+  /** The layer this event is about (its blob digest), for `downloading` and `layer-done`. */
+  layer?: string;
+  /** Bytes of that layer read so far, and its size when known. */
+  layerBytes?: number;
+  layerSize?: number;
+  /** Layers complete (downloaded now or already in the store) and in the image. */
+  layersDone: number;
+  layersTotal: number;
+  /** Bytes read for the whole pull so far, and the sum of the sizes of the layers to fetch. */
+  bytes: number;
+  totalBytes: number;
+}
+
 /** A lifecycle event. */
 export type GardenEvent =
   | (EventBase & { type: 'container.created'; handle: string })
@@ -31,6 +51,7 @@ export type GardenEvent =
   | (EventBase & { type: 'container.reaped'; handle: string })
   | (EventBase & { type: 'container.oom'; handle: string })
   | (EventBase & { type: 'process.exited'; handle: string; processId: string; exitStatus: number })
+  | (EventBase & ImageProgressFields & { type: 'image.progress'; handle: string })
   | (EventBase & { type: 'events.dropped'; count: number });
 
 /** Options of an `events()` subscription. */

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import pkg from '../package.json' with { type: 'json' };
 import { API_TYPES_VERSION, openApiDocument, openApiJson } from './openapi.js';
 import { ROUTE_TABLE } from './routes.js';
-import { encodeBody, Wire } from './wire.js';
+import { decodeBody, encodeBody, Wire } from './wire.js';
 
 const doc = openApiDocument();
 
@@ -139,6 +139,38 @@ describe('the JSON Schemas inside the document', () => {
     expect(line).toContain('"exit_status":0');
     expect(event(JSON.parse(line)), JSON.stringify(event.errors)).toBe(true);
     expect(event({ type: 'process.exited', time: 5 })).toBe(false);
+    // image.progress: Garden-style snake_case keys, zero counters kept, round trip intact.
+    const progress = {
+      type: 'image.progress',
+      time: '2026-12-07T01:02:03.004Z',
+      handle: 'h',
+      image: 'docker:///busybox',
+      phase: 'downloading',
+      layer: 'sha256:ab',
+      layerBytes: 4096,
+      layerSize: 8192,
+      layersDone: 0,
+      layersTotal: 2,
+      bytes: 4096,
+      totalBytes: 9000,
+    } as const;
+    const progressLine = encodeBody(Wire.event, progress);
+    expect(JSON.parse(progressLine)).toEqual({
+      type: 'image.progress',
+      time: '2026-12-07T01:02:03.004Z',
+      handle: 'h',
+      image: 'docker:///busybox',
+      phase: 'downloading',
+      layer: 'sha256:ab',
+      layer_bytes: 4096,
+      layer_size: 8192,
+      layers_done: 0,
+      layers_total: 2,
+      bytes: 4096,
+      total_bytes: 9000,
+    });
+    expect(event(JSON.parse(progressLine)), JSON.stringify(event.errors)).toBe(true);
+    expect(decodeBody(Wire.event, progressLine)).toEqual(progress);
     const spec = compile({ $ref: '#/components/schemas/ContainerSpec' });
     expect(
       spec(

@@ -490,6 +490,7 @@ export const GARDEN_EVENT_TYPES = [
   'container.reaped',
   'container.oom',
   'process.exited',
+  'image.progress',
   'events.dropped',
 ] as const;
 
@@ -511,4 +512,13 @@ export const GardenEventSchema = struct('events.Event', [
     int('int', 'int', 'process.exited: the exit status (128+N when killed by signal N)'),
   ],
   ['count', 'count', 'nil', int('int', 'int', 'events.dropped: how many events this subscriber lost')],
+  ['image', 'image', 'zero', str('image.progress: the image URI as the create named it')],
+  ['phase', 'phase', 'zero', str('image.progress: resolving, downloading, layer-done or done')],
+  ['layer', 'layer', 'zero', str('image.progress: the layer (blob digest) of a downloading or layer-done event')],
+  ['layer_bytes', 'layerBytes', 'nil', int('int', 'int', "image.progress: bytes of that layer read so far")],
+  ['layer_size', 'layerSize', 'nil', int('int', 'int', "image.progress: that layer's size")],
+  ['layers_done', 'layersDone', 'nil', int('int', 'int', 'image.progress: layers in the store so far')],
+  ['layers_total', 'layersTotal', 'nil', int('int', 'int', 'image.progress: layers of the image')],
+  ['bytes', 'bytes', 'nil', int('int', 'int', 'image.progress: bytes read for the whole pull so far')],
+  ['total_bytes', 'totalBytes', 'nil', int('int', 'int', 'image.progress: sum of the sizes of the layers to fetch')],
 ]);

@@ -9,5 +9,4 @@ export { createLinuxBackend } from './linux-backend.js';
 export type { NetworkOptions } from './network/networker.js';
 export type { BackendLogger, ImageOptions, LinuxBackend, LinuxBackendOptions } from './options.js';
 export type { ImageChoice, ImageSource } from './rootfs/image-uri.js';
-export type { ImageProgress } from './rootfs/rootfs-part.js';
 export { MAPPED_ROOT } from './runtime/users.js';

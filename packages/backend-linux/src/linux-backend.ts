@@ -32,7 +32,7 @@ import { chooseHostHelper } from './files/host-helper.js';
 import { NetworkPart } from './network/network-part.js';
 import { type BackendLogger, type LinuxBackend, type LinuxBackendOptions, silentLogger } from './options.js';
 import type { CreateContext, DestroyContext, Part } from './part.js';
-import { type ImageProgress, RootfsPart } from './rootfs/rootfs-part.js';
+import { RootfsPart } from './rootfs/rootfs-part.js';
 import { RuntimePart } from './runtime/runtime-part.js';
 
 /** Guardian's MaxContainers without a pool or a flag: its default pool holds 256 /30 subnets. */
@@ -47,7 +47,6 @@ class LinuxBackendImpl implements LinuxBackend {
   private readonly depotPart: DepotPart;
   private readonly networkPart: NetworkPart;
   private readonly rootfsPart: RootfsPart;
-  private readonly progressListeners = new Set<(p: ImageProgress) => void>();
   /** In create order; destroy runs them in reverse. */
   private readonly parts: readonly Part[];
   private readonly hostHelper: string | undefined;
@@ -90,9 +89,7 @@ class LinuxBackendImpl implements LinuxBackend {
       options.imageSources ?? [],
       options.images ?? {},
       this.log,
-      (p) => {
-        for (const fn of this.progressListeners) fn(p);
-      },
+      (p) => this.hub.publish({ type: 'image.progress', ...p }),
     );
     this.parts = [
       this.depotPart,
@@ -109,11 +106,6 @@ class LinuxBackendImpl implements LinuxBackend {
 
   handles(): string[] {
     return [...this.byHandle.keys()];
-  }
-
-  onImageProgress(listener: (p: ImageProgress) => void): () => void {
-    this.progressListeners.add(listener);
-    return () => this.progressListeners.delete(listener);
   }
 
   private host() {

@@ -3,7 +3,6 @@ import type { Backend } from '@garden-ts/api-types';
 import type { ImageServiceOptions } from '@garden-ts/images';
 import type { NetworkOptions } from './network/networker.js';
 import type { ImageSource } from './rootfs/image-uri.js';
-import type { ImageProgress } from './rootfs/rootfs-part.js';
 
 /** Minimal structured logger (pino-compatible subset). */
 export interface BackendLogger {
@@ -81,11 +80,6 @@ export interface LinuxBackend extends Backend {
   settled(): Promise<void>;
   /** The cgroup parent path. */
   readonly cgroupParent: string;
-  /**
-   * Image pull progress of creates (bytes per layer, layers done), for the server to stream.
-   * Returns the unsubscribe function.
-   */
-  onImageProgress(listener: (p: ImageProgress) => void): () => void;
 }
 
 export const silentLogger: BackendLogger = { info() {}, warn() {}, error() {} };

@@ -17,7 +17,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { GardenError, InvalidRequestError } from '@garden-ts/api-types';
+import { GardenError, type GardenEvent, InvalidRequestError } from '@garden-ts/api-types';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { busyboxImage } from '../../images/test/helpers/fixtures.js';
@@ -31,7 +31,7 @@ import {
 import { FaultProxy } from '../../images/test/helpers/proxy.js';
 import { startRegistry, type TestRegistry } from '../../images/test/helpers/registry.js';
 import { makeTar } from '../../images/test/helpers/tar-writer.js';
-import type { ImageProgress, LinuxBackend, LinuxBackendOptions } from '../src/index.js';
+import type { LinuxBackend, LinuxBackendOptions } from '../src/index.js';
 import { exec, leakCounts, testEnv } from './helpers.js';
 
 const env = testEnv('img');
@@ -144,14 +144,24 @@ describe('containers from registry images', () => {
 
   it('shares one pull between concurrent creates, reports progress, and frees the layers with the last user', async () => {
     await push('garden/shared', 'v1', 'shared');
-    const events: ImageProgress[] = [];
-    const off = backend.onImageProgress((p) => events.push(p));
+    const subscription = backend.events();
     proxy.requests.length = 0;
     const [a, b] = await Promise.all([
       backend.create({ handle: 'img-a', image: { uri: uri('garden/shared') } }),
       backend.create({ handle: 'img-b', image: { uri: uri('garden/shared') }, privileged: true }),
     ]);
-    off();
+    const events: Extract<GardenEvent, { type: 'image.progress' }>[] = [];
+    // Everything published so far is queued in the subscription (a queued event resolves at once;
+    // the first next() that would wait loses the race against setImmediate).
+    for (;;) {
+      const next = await Promise.race([
+        subscription.next(),
+        new Promise<undefined>((r) => setImmediate(r)),
+      ]);
+      if (!next || next.done) break;
+      if (next.value.type === 'image.progress') events.push(next.value);
+    }
+    subscription.close();
     expect(proxy.blobGets()).toHaveLength(3); // config + 2 layers, once
     expect(new Set(events.map((e) => e.handle))).toEqual(new Set(['img-a', 'img-b']));
     const last = events.filter((e) => e.handle === 'img-a').at(-1);

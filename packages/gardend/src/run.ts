@@ -96,6 +96,12 @@ export async function runGardend(p: GardendProcess): Promise<number> {
     ...(metrics ? { metrics } : {}),
   });
   let debug: DebugServer | undefined;
+  // A stop signal that arrives while we are still starting (the socket may already accept
+  // connections before listen() resolves) must not kill us with the default disposition: it is
+  // remembered and acted on as soon as the stop handlers are in place.
+  const early: NodeJS.Signals[] = [];
+  const onEarly = (signal: NodeJS.Signals) => early.push(signal);
+  for (const signal of STOP_SIGNALS) process.on(signal, onEarly);
   try {
     await server.listen(listen);
     if (metrics && config.debugBindIp !== undefined) {
@@ -108,11 +114,15 @@ export async function runGardend(p: GardendProcess): Promise<number> {
       logger.info({ address: debug.address }, 'debug server listening');
     }
   } catch (err) {
+    for (const signal of STOP_SIGNALS) process.off(signal, onEarly);
     logger.fatal({ err }, 'cannot listen');
     await server.close().catch(() => {});
     return 1;
   }
-  return untilStopped({ server, debug, logger, backendLogger, config, process: p });
+  const stopped = untilStopped({ server, debug, logger, backendLogger, config, process: p });
+  for (const signal of STOP_SIGNALS) process.off(signal, onEarly);
+  if (early[0] !== undefined) process.emit(early[0], early[0]);
+  return stopped;
 }
 
 interface Running {

@@ -20,9 +20,9 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import type { Client, Container, GardenEvent } from '@garden-ts/api-types';
+import type { Container, GardenEvent } from '@garden-ts/api-types';
 import { defaultRunDir } from '@garden-ts/backend-linux';
-import { createClient } from '@garden-ts/client';
+import { createClient, type GardenClient } from '@garden-ts/client';
 import { detectCgroupLayout } from '@garden-ts/native-ns';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Collector, leakCounts } from '../../packages/backend-linux/test/helpers.js';
@@ -53,7 +53,7 @@ let depot: string;
 let socketPath: string;
 let child: ChildProcess | undefined;
 let done: Promise<{ code: number | null; stderr: string }>;
-let client: Client;
+let client: GardenClient;
 let anon: TestRegistry;
 let auth: TestRegistry;
 let proxy: FaultProxy;
@@ -341,17 +341,24 @@ describe('gardend with images', () => {
     const [a, b] = await Promise.all([client.create({ image: { uri } }), client.create({ image: { uri } })]);
     expect(proxy.blobGets()).toHaveLength(3); // config + 2 layers
     const deadlineDone = Date.now() + 5_000;
-    while (progress.filter((e) => 'phase' in e && e.phase === 'done').length < 2 && Date.now() < deadlineDone) {
+    while (
+      progress.filter((e) => 'phase' in e && e.phase === 'done').length < 2 &&
+      Date.now() < deadlineDone
+    ) {
       await new Promise((r) => setTimeout(r, 20));
     }
     watching.abort();
     await reading;
-    expect(new Set(progress.map((e) => ('handle' in e ? e.handle : '')))).toEqual(new Set([a.handle, b.handle]));
+    expect(new Set(progress.map((e) => ('handle' in e ? e.handle : '')))).toEqual(
+      new Set([a.handle, b.handle]),
+    );
     const finished = progress.filter((e) => e.type === 'image.progress' && e.phase === 'done');
     expect(finished).toHaveLength(2);
     expect(finished[0]).toMatchObject({ image: uri, layersDone: 2, layersTotal: 2 });
     expect(
-      progress.some((e) => e.type === 'image.progress' && e.phase === 'downloading' && (e.layerBytes ?? 0) > 0),
+      progress.some(
+        (e) => e.type === 'image.progress' && e.phase === 'downloading' && (e.layerBytes ?? 0) > 0,
+      ),
     ).toBe(true);
     expect(await sh(b, 'cat /home/app/data')).toBe('shared');
     const withShared = layers();

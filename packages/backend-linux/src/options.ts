@@ -1,5 +1,5 @@
 /** The backend's options and public shape (createLinuxBackend). */
-import type { Backend } from '@garden-ts/api-types';
+import type { Backend, EventsOptions, GardenEventStream } from '@garden-ts/api-types';
 import type { ImageServiceOptions } from '@garden-ts/images';
 import type { NetworkOptions } from './network/networker.js';
 import type { ImageSource } from './rootfs/image-uri.js';
@@ -80,6 +80,8 @@ export interface LinuxBackend extends Backend {
   settled(): Promise<void>;
   /** The cgroup parent path. */
   readonly cgroupParent: string;
+  /** Process exits, OOM kills and image pull progress (always there: not optional as in `Backend`). */
+  events(opts?: EventsOptions): GardenEventStream;
 }
 
 export const silentLogger: BackendLogger = { info() {}, warn() {}, error() {} };

@@ -156,7 +156,7 @@ describe('containers from registry images', () => {
     for (;;) {
       const next = await Promise.race([
         subscription.next(),
-        new Promise<undefined>((r) => setImmediate(r)),
+        new Promise<undefined>((r) => setImmediate(() => r(undefined))),
       ]);
       if (!next || next.done) break;
       if (next.value.type === 'image.progress') events.push(next.value);

@@ -40,6 +40,9 @@ var (
 	target string
 )
 
+// onLinux reports whether the server under test runs the Linux backend (real containers).
+func onLinux() bool { return target == "linux" }
+
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
 }

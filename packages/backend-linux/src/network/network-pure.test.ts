@@ -129,6 +129,10 @@ describe('SubnetPool (§8.1)', () => {
     const tiny = new SubnetPool();
     tiny.acquire('10.7.0.0/30');
     expect(err(() => tiny.acquire('10.7.0.0/30'))).toBe('insufficient IPs remaining in the pool');
+    // A spec names one CIDR, so its IP is always inside; a record read back may not be.
+    expect(err(() => pool.restore('10.1.2.0/24', '10.1.3.4'))).toBe(
+      'the requested IP is not within the subnet',
+    );
     // Nothing of a refused request was recorded.
     expect(pool.subnets()).toEqual(['10.1.2.0/24']);
   });

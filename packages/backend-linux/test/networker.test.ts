@@ -26,6 +26,8 @@ import { DENIED_A, HOST_IP, OUTSIDE_IP, type TestNetwork, testNetwork } from './
 const PROBE = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'net-probe.mjs');
 
 const log = { info() {}, warn() {}, error() {} };
+/** A second address of the test host (gardend's --bind-ip). */
+const BIND_IP = '192.0.2.77';
 
 let net: TestNetwork;
 const containers: Container[] = [];
@@ -39,6 +41,8 @@ function networker(stateFile?: string) {
       bridgeLingerMs: 50,
       portPoolStart: 61001,
       portPoolSize: 4,
+      // The server's bind address: NetIn ports are published on it too (beyond Guardian).
+      bindIp: BIND_IP,
     },
     { log },
   );
@@ -66,6 +70,7 @@ const ourLinks = async () =>
 
 beforeAll(async () => {
   net = testNetwork('nw');
+  execFileSync('ip', ['-n', net.host, 'addr', 'add', `${BIND_IP}/32`, 'dev', 'lo']);
   await net.serve(net.outside, 'tcp', 9000);
   await net.serve(net.outside, 'tcp', 8000);
 });
@@ -152,6 +157,11 @@ describe('Networker', () => {
     await new Promise((r) => server.stdout.once('data', r));
     try {
       expect(await net.probe(net.outside, 'tcp', HOST_IP, '61001')).toBe(`ok ${OUTSIDE_IP}`);
+      // ... and through the bind IP, from outside and from the host itself.
+      expect(await net.probe(net.outside, 'tcp', BIND_IP, '61001')).toBe(`ok ${OUTSIDE_IP}`);
+      expect(await net.probe(net.host, 'tcp', BIND_IP, '61001')).toMatch(/^ok /);
+      // A port nobody mapped is not forwarded on it.
+      expect(await net.probe(net.outside, 'tcp', BIND_IP, '61004')).toBe('error ECONNREFUSED');
       const mapped = await n.netIn('h-one', record, 0, 0);
       expect(mapped).toEqual({ hostPort: 61002, containerPort: 61002 });
       await expect(n.netIn('h-one', record, 61001, 1)).rejects.toThrow('port 61001 is already in use');

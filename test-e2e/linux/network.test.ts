@@ -8,7 +8,8 @@
  * Covered: container ↔ container on a shared subnet; NetIn via the external IP and 127.0.0.1;
  * the NetOut matrix against deny networks (protocol, port range, ICMP type/code, network range);
  * container → host rejected unless allowed; DNS (hosts, resolv.conf); `log` rules in the kernel
- * log; bandwidth within ±15 % (iperf3); all of it again after kill -9 + restart; typed §8.1/§8.4/
+ * log; --mtu on both veth ends; bandwidth within ±15 % (iperf3); all of it again after kill -9 +
+ * restart (plugin mode included); typed §8.1/§8.4/
  * §8.5 errors with nothing half-applied; plugin mode; and zero leftover links, addresses, routes,
  * namespaces, nft elements and chains after destroy, after --destroy-containers-on-startup and
  * after 250 concurrent creates and destroys.
@@ -68,6 +69,8 @@ const FLAGS = [
   '10.0.0.54',
   '--port-pool-size',
   '8',
+  '--mtu',
+  '1400',
 ];
 
 interface Gardend {
@@ -353,6 +356,13 @@ describe('gardend --backend linux networking', { timeout: 180_000 }, () => {
     expect((await sh(a, 'cat /etc/resolv.conf')).out).toBe('nameserver 10.0.0.53\nnameserver 10.0.0.54\n');
     expect((await sh(a, 'ping -c 1 -W 1 net-a')).out).toMatch(/^PING net-a \(10\.254\.0\.2\)/);
     expect((await client.capacity()).maxContainers).toBe(256n);
+    // --mtu: both ends of the veth (lo keeps its own).
+    const mtus = (await sh(a, 'cd /sys/class/net && for i in *; do echo "$i $(cat $i/mtu)"; done')).out;
+    expect(mtus.split('\n').filter((l) => l && !l.startsWith('lo '))).toEqual([
+      expect.stringMatching(/ 1400$/),
+    ]);
+    const hostVeth = (await listLinks({ netns: net.hostPath })).filter((l) => l.name.startsWith('gtv-'));
+    expect(hostVeth.map((l) => l.mtu)).toEqual([1400]);
     // Egress is masqueraded to the host's address; the outside answers.
     expect(await tcp(a, OUTSIDE_IP, 9000)).toBe(OK_HOST);
   });

@@ -15,7 +15,8 @@ command -v g++ >/dev/null || need_apt+=(g++)
 command -v make >/dev/null || need_apt+=(make)
 [ -x /bin/busybox ] || need_apt+=(busybox-static)
 command -v valgrind >/dev/null || need_apt+=(valgrind)
-command -v nsenter >/dev/null || need_apt+=(util-linux)
+# nsenter (gardend in test namespaces), dmesg (NetOut `log` lines in the kernel log).
+{ command -v nsenter >/dev/null && command -v dmesg >/dev/null; } || need_apt+=(util-linux)
 command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || need_apt+=(golang-go)
 # Container networking: libnftables (dlopen'ed by native-ns; the nft CLI comes with it), ip/tc
 # for the tests' namespaces and checks, iperf3 for the bandwidth tests and benches.

@@ -1,71 +1,9 @@
 #!/usr/bin/env bash
-# Builds a minimal busybox rootfs from Debian's busybox-static for native-ns / backend-linux tests.
+# Builds the default busybox rootfs of a garden-ts checkout (gardend's default --default-rootfs
+# when it runs from the checkout). The builder ships with @garden-ts/backend-linux as the
+# garden-ts-build-rootfs command, for installs outside a checkout.
 # Usage: scripts/build-rootfs.sh [output-dir]   (default: <repo>/.rootfs/busybox). Idempotent.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-out="${1:-$repo/.rootfs/busybox}"
-
-busybox=/bin/busybox
-if [ ! -x "$busybox" ] || ! dpkg -s busybox-static >/dev/null 2>&1; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "build-rootfs: busybox-static is not installed and we are not root" >&2
-    exit 1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq busybox-static >/dev/null
-fi
-
-# Build into a temp dir beside the output, then swap: a half-built rootfs is never visible.
-parent="$(dirname "$out")"
-mkdir -p "$parent"
-tmp="$(mktemp -d "$parent/.rootfs-build.XXXXXX")"
-chmod 0755 "$tmp"
-trap 'rm -rf "$tmp"' EXIT
-
-install -d -m 0755 "$tmp"/{bin,sbin,usr/bin,usr/sbin,etc,dev,proc,sys,home,var,run,mnt}
-install -d -m 0700 "$tmp/root"
-install -d -m 1777 "$tmp/tmp"
-install -m 0755 "$busybox" "$tmp/bin/busybox"
-# One link per applet, where busybox would install it.
-"$tmp/bin/busybox" --list-full | while read -r applet; do
-  [ "$applet" = "bin/busybox" ] && continue
-  mkdir -p "$tmp/$(dirname "$applet")"
-  rel="$(realpath --relative-to="$tmp/$(dirname "$applet")" "$tmp/bin/busybox")"
-  ln -sf "$rel" "$tmp/$applet"
-done
-[ -e "$tmp/bin/sh" ] || ln -s busybox "$tmp/bin/sh"
-
-cat > "$tmp/etc/passwd" <<'PASSWD'
-root:x:0:0:root:/root:/bin/sh
-operator:x:37:37:Operator:/var:/bin/sh
-vcap:x:2000:2000:vcap:/home/vcap:/bin/sh
-alice:x:1001:1001:alice:/home/alice:/bin/sh
-bob:x:1002:1002:bob:/home/bob:/bin/sh
-nobody:x:65534:65534:nobody:/nonexistent:/bin/false
-PASSWD
-cat > "$tmp/etc/group" <<'GROUP'
-root:x:0:
-wheel:x:10:root
-tty:x:5:
-operator:x:37:
-vcap:x:2000:
-alice:x:1001:
-bob:x:1002:
-users:x:100:alice,bob
-nogroup:x:65534:
-GROUP
-echo "garden" > "$tmp/etc/hostname"
-: > "$tmp/etc/hosts"
-: > "$tmp/etc/resolv.conf"
-for u in vcap:2000 alice:1001 bob:1002; do
-  install -d -m 0755 -o "${u#*:}" -g "${u#*:}" "$tmp/home/${u%%:*}"
-done
-
-rm -rf "$out.old"
-if [ -e "$out" ]; then mv "$out" "$out.old"; fi
-mv "$tmp" "$out"
-rm -rf "$out.old"
-trap - EXIT
-echo "build-rootfs: $out"
+exec bash "$repo/packages/backend-linux/scripts/build-rootfs.sh" "${1:-$repo/.rootfs/busybox}"

@@ -85,4 +85,9 @@ fi
 log "running examples/hello.mjs through the client in a real container"
 GARDEN_SOCKET="$SOCKET" node examples/hello.mjs
 
+log "the same server through gaol, the CLI: gaol list (empty: the example destroyed its container)"
+node_modules/.bin/gaol --target "unix://$SOCKET" list
+
 echo "gardend --backend linux is running (pid $pid, socket $SOCKET, log $LOG); stop it with: kill $pid"
+echo "gaol is in node_modules/.bin: export PATH=\"$PWD/node_modules/.bin:\$PATH\", then e.g. gaol shell \$(gaol create)"
+[ "$SOCKET" = /tmp/garden.sock ] || echo "(and export GAOL_TARGET=unix://$SOCKET: gaol's default is /tmp/garden.sock)"

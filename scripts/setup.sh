@@ -23,6 +23,9 @@ command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || need_apt+=(golang-go)
 command -v nft >/dev/null || need_apt+=(nftables)
 { command -v ip >/dev/null && command -v tc >/dev/null; } || need_apt+=(iproute2)
 command -v iperf3 >/dev/null || need_apt+=(iperf3)
+# The CLI's terminal tests type into real shells in tmux (bash and zsh completion, gaol shell).
+command -v tmux >/dev/null || need_apt+=(tmux)
+command -v zsh >/dev/null || need_apt+=(zsh)
 # Image tests and benches: a real registry on loopback, skopeo/umoci (test tooling and bench
 # peer only; the product never runs them), zstd layers, htpasswd and TLS/JWT keys for auth tests.
 command -v docker-registry >/dev/null || need_apt+=(docker-registry)

@@ -16,7 +16,7 @@ export default defineConfig({
           name: 'test-e2e',
           root: import.meta.dirname,
           include: ['**/*.test.ts'],
-          exclude: ['**/node_modules/**', 'linux/**'],
+          exclude: ['**/node_modules/**', 'linux/**', 'install/**'],
           // The Go server is built once per run; allow for a cold Go build cache.
           hookTimeout: 120_000,
         },
@@ -33,6 +33,21 @@ export default defineConfig({
           sequence: { groupOrder: 3 },
           testTimeout: 60_000,
           hookTimeout: 120_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // Every package packed and installed with npm, then the installed gardend, client and
+          // gaol (root-only: the global setup fails without root).
+          name: 'e2e-install',
+          root: import.meta.dirname,
+          include: ['install/**/*.test.ts'],
+          globalSetup: ['install/global-setup.ts'],
+          fileParallelism: false,
+          sequence: { groupOrder: 6 },
+          testTimeout: 120_000,
+          hookTimeout: 600_000,
         },
       },
     ],

@@ -5,7 +5,6 @@ import {
   type CallOptions,
   type Capacity,
   type Client,
-  type Container,
   type ContainerInfoEntry,
   type ContainerMetricsEntry,
   ContainerNotFoundError,
@@ -17,6 +16,7 @@ import {
 } from '@garden-ts/api-types';
 import { ClientContainer } from './container.js';
 import { checkAddress, DEFAULT_CONNECT_TIMEOUT_MS, type GardenAddress } from './dial.js';
+import { type DurationInput, toDuration } from './durations.js';
 import { GardenConnection } from './garden-connection.js';
 import { checkWellFormed } from './url-encoding.js';
 
@@ -24,6 +24,11 @@ import { checkWellFormed } from './url-encoding.js';
 export interface ClientOptions {
   /** Milliseconds to wait for each connection to be established (Go client: 2000). 0 = no limit. */
   connectTimeout?: number;
+}
+
+/** {@link ContainerSpec} with `graceTime` in explicit units ({@link DurationInput}). */
+export interface ClientContainerSpec extends Omit<ContainerSpec, 'graceTime'> {
+  graceTime?: DurationInput;
 }
 
 /** The {@link Client} implementation returned by {@link createClient}. */
@@ -54,16 +59,22 @@ export class GardenClient implements Client, EventSource {
   }
 
   /**
-   * Creates a container and returns its handle object.
-   * @throws TypeError when `spec.handle` or a property key is not well-formed UTF-16.
+   * Creates a container and returns its handle object. `spec.graceTime` takes explicit units:
+   * `seconds(300)`, `'5m'` or `{ seconds: 300 }`.
+   * @throws TypeError when `spec.handle` or a property key is not well-formed UTF-16, or for a
+   *   plain-number or malformed `graceTime`; InvalidRequestError (400) for a handle the server
+   *   refuses.
    */
-  async create(spec: ContainerSpec, opts?: CallOptions): Promise<Container> {
+  async create(spec: ClientContainerSpec, opts?: CallOptions): Promise<ClientContainer> {
     if (typeof spec?.handle === 'string') checkWellFormed(spec.handle, 'spec.handle');
     if (typeof spec?.properties === 'object' && spec.properties !== null) {
       for (const key of Object.keys(spec.properties))
         checkWellFormed(key, `spec.properties key ${JSON.stringify(key)}`);
     }
-    const created = await this.conn.call('Create', {}, spec ?? {}, opts);
+    const { graceTime, ...rest } = spec ?? {};
+    const wire: ContainerSpec =
+      graceTime === undefined ? rest : { ...rest, graceTime: toDuration(graceTime, 'spec.graceTime') };
+    const created = await this.conn.call('Create', {}, wire, opts);
     return new ClientContainer(this.conn, created);
   }
 
@@ -74,7 +85,7 @@ export class GardenClient implements Client, EventSource {
   }
 
   /** Containers whose properties match every given key/value. */
-  async containers(properties: Properties = {}, opts?: CallOptions): Promise<Container[]> {
+  async containers(properties: Properties = {}, opts?: CallOptions): Promise<ClientContainer[]> {
     checkProperties(properties);
     const handles = await this.conn.call('List', {}, undefined, opts, properties);
     return handles.map((h) => new ClientContainer(this.conn, h));
@@ -110,7 +121,7 @@ export class GardenClient implements Client, EventSource {
    * locally (so it does not touch the container's grace timer).
    * @throws ContainerNotFoundError when no container has this handle.
    */
-  async lookup(handle: string, opts?: CallOptions): Promise<Container> {
+  async lookup(handle: string, opts?: CallOptions): Promise<ClientContainer> {
     if (typeof handle !== 'string') throw new TypeError('handle: expected a string');
     const list = await this.conn.call('List', {}, undefined, opts);
     if (!list.includes(handle)) throw new ContainerNotFoundError(handle);

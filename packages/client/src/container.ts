@@ -10,7 +10,6 @@ import {
   type ContainerInfo,
   type CPULimits,
   type DiskLimits,
-  type Duration,
   encodeBody,
   type MemoryLimits,
   type Metrics,
@@ -23,9 +22,16 @@ import {
   type StreamInSpec,
   type StreamOutSpec,
 } from '@garden-ts/api-types';
+import { type DurationInput, toDuration } from './durations.js';
 import type { GardenConnection } from './garden-connection.js';
 import type { ClientProcess } from './process.js';
+import { type TarSource, toReadable } from './tar-source.js';
 import { checkWellFormed } from './url-encoding.js';
+
+/** {@link StreamInSpec} with the archive as any readable ({@link TarSource}). */
+export interface ClientStreamInSpec extends Omit<StreamInSpec, 'tarStream'> {
+  tarStream: TarSource;
+}
 
 /** A container on a Garden server. Obtain one from `client.create()` / `lookup()` / `containers()`. */
 export class ClientContainer implements Container {
@@ -52,15 +58,15 @@ export class ClientContainer implements Container {
   }
 
   /**
-   * Streams `spec.tarStream` (chunked) into `spec.path`. The tar stream is consumed (and
-   * destroyed if the upload fails).
+   * Streams `spec.tarStream` (chunked) into `spec.path`. The archive may be any readable: a Node
+   * Readable, a web ReadableStream, an async iterable (tar-stream's `pack()`) or an iterable of
+   * chunks. It is consumed, and destroyed if the upload fails. Every failure (a bad argument too)
+   * rejects the returned promise; nothing is thrown outside it.
    */
-  async streamIn(spec: StreamInSpec, opts?: CallOptions): Promise<void> {
+  async streamIn(spec: ClientStreamInSpec, opts?: CallOptions): Promise<void> {
     if (typeof spec?.path !== 'string') throw new TypeError('spec.path: expected a string');
-    if (typeof spec.tarStream?.pipe !== 'function') {
-      throw new TypeError('spec.tarStream: expected a Readable stream');
-    }
-    return this.conn.upload(this.at, { destination: spec.path, user: spec.user ?? '' }, spec.tarStream, opts);
+    const tar = toReadable(spec.tarStream, 'spec.tarStream');
+    return this.conn.upload(this.at, { destination: spec.path, user: spec.user ?? '' }, tar, opts);
   }
 
   /**
@@ -125,9 +131,13 @@ export class ClientContainer implements Container {
     return this.conn.call('Metrics', this.at, undefined, opts);
   }
 
-  /** Sets the grace time (bigint nanoseconds, e.g. `seconds(90)`). */
-  async setGraceTime(graceTime: Duration, opts?: CallOptions): Promise<void> {
-    return this.conn.call('SetGraceTime', this.at, graceTime, opts);
+  /**
+   * Sets the grace time: `seconds(90)`, `'90s'` or `{ seconds: 90 }` (a plain number is refused:
+   * Garden's unit is the nanosecond).
+   * @throws TypeError for a plain number or a malformed duration.
+   */
+  async setGraceTime(graceTime: DurationInput, opts?: CallOptions): Promise<void> {
+    return this.conn.call('SetGraceTime', this.at, toDuration(graceTime, 'graceTime'), opts);
   }
 
   async properties(opts?: CallOptions): Promise<Properties> {

@@ -83,14 +83,20 @@ export class HttpTransport {
       else if (req.body && typeof req.body !== 'string') {
         const body = req.body;
         // A failing tar stream aborts the upload with its own error (reported by 'error' above).
+        // The listener stays: an error of the source after the upload (or the answer) changes
+        // nothing, and must not become an uncaught exception in the caller's process.
+        let over = false;
         const onBodyError = (err: Error) => {
+          if (over) return;
           bodyError = err;
           clientRequest.destroy(err);
         };
-        body.once('error', onBodyError);
-        body.once('end', () => body.off('error', onBodyError));
+        body.on('error', onBodyError);
+        body.once('end', () => {
+          over = true;
+        });
         clientRequest.once('close', () => {
-          body.off('error', onBodyError);
+          over = true;
           body.unpipe(clientRequest);
           // The upload is over (answered early, aborted or failed): release the caller's source.
           if (!body.readableEnded) body.destroy();

@@ -1,7 +1,13 @@
 /**
  * Turning response bodies into values and errors the way the Go client does (protocol §4.3).
  */
-import { errorFromEnvelope, GardenError, parseGoJson } from '@garden-ts/api-types';
+import {
+  ErrorCode,
+  errorFromEnvelope,
+  GardenError,
+  InvalidRequestError,
+  parseGoJson,
+} from '@garden-ts/api-types';
 
 /** A wire codec's decoding half (the `Wire.<name>` objects of @garden-ts/api-types). */
 export interface Decoder<T> {
@@ -37,7 +43,13 @@ export function decodeErrorValue(text: string, statusCode: number): GardenError 
       `json: cannot unmarshal ${jsonKind(value)} into Go value of type garden.marshalledError`,
     );
   }
-  return errorFromEnvelope(value ?? {}, statusCode);
+  const err = errorFromEnvelope(value ?? {}, statusCode);
+  // Our server answers 400 for a request it refuses (a bad handle, a malformed field); the
+  // envelope has no type for it (Go has none), the status says it.
+  if (statusCode === 400 && err.type === '' && err.code === ErrorCode.Generic) {
+    return new InvalidRequestError('', err.message);
+  }
+  return err;
 }
 
 /**

@@ -2,7 +2,7 @@
  * The raw binding exactly as the addon (native/addon.cc) exposes it, and its loader. JS
  * validates every argument before calling in: the native side trusts its input's shape.
  */
-import { existsSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -122,15 +122,49 @@ let cached: RawBinding | undefined;
  */
 export function loadBinding(): RawBinding {
   if (cached) return cached;
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    throw new Error(
+      `native-ns: runs on Linux x86_64 only (its addon and helpers are built for linux-x64); this is ${process.platform}-${process.arch}`,
+    );
+  }
   const a = nativeArtifacts();
   for (const file of [a.addon, a.init, a.shim]) {
     if (!existsSync(file)) {
       throw new Error(
-        `native-ns: ${file} is missing; run \`pnpm --filter @garden-ts/native-ns build:native\``,
+        `native-ns: ${file} is missing: the package ships its linux-x64 build in build/Release; in a garden-ts checkout, build it with \`pnpm --filter @garden-ts/native-ns build:native\` (cmake, g++)`,
       );
     }
   }
+  for (const helper of [a.init, a.shim]) ensureExecutable(helper);
   const require = createRequire(import.meta.url);
-  cached = require(a.addon) as RawBinding;
+  try {
+    cached = require(a.addon) as RawBinding;
+  } catch (err) {
+    throw new Error(`native-ns: cannot load ${a.addon}: ${(err as Error).message}`, { cause: err });
+  }
   return cached;
+}
+
+/**
+ * Makes a helper executable when it is not: package managers may unpack it with mode 0644 (pnpm
+ * pack writes every file that is not a `bin` so), and every exec of it would then fail with
+ * EACCES.
+ * @throws Error naming the file and the command to fix it when it cannot be made executable.
+ */
+function ensureExecutable(file: string): void {
+  try {
+    accessSync(file, constants.X_OK);
+    return;
+  } catch {
+    // Not executable (by us): try to fix the mode below.
+  }
+  try {
+    chmodSync(file, (statSync(file).mode & 0o7777) | 0o555);
+    accessSync(file, constants.X_OK);
+  } catch (err) {
+    throw new Error(
+      `native-ns: ${file} is not executable and cannot be made so (${(err as Error).message}): run \`chmod +x ${file}\``,
+      { cause: err },
+    );
+  }
 }

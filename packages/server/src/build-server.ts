@@ -25,7 +25,7 @@ import {
   SECOND,
   toMillis,
 } from '@garden-ts/api-types';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { Bomberman } from './grace/bomberman.js';
 import { DestroyGuard } from './grace/destroy-guard.js';
@@ -136,6 +136,9 @@ export function buildServer(options: BuildServerOptions): GardenServer {
     genReqId: nextReqId,
     // Routing happens in our own hook on the raw request-target; fastify's router sees one path.
     rewriteUrl: () => '/',
+    // fastify's own request lines would show that one path ("/"); the handlers log each request
+    // at debug with its real target and route name instead.
+    logController: new LogController({ disableRequestLogging: true }),
     serverFactory: (handler) => {
       httpServer = createHttpServer(
         {
@@ -279,6 +282,7 @@ export function buildServer(options: BuildServerOptions): GardenServer {
   // Node's HTTP server: everything the front door's fast path does not take (streams, HTTP/1.0,
   // odd heads, partial requests, inject()).
   const servePlainHttp = async (req: IncomingMessage, res: ServerResponse, reqLog: Logger) => {
+    let target = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
     let routeName = 'NotFound';
     if (metrics) {
       const started = performance.now();
@@ -290,11 +294,13 @@ export function buildServer(options: BuildServerOptions): GardenServer {
     }
     if (reqLog.isLevelEnabled('debug')) {
       const started = process.hrtime.bigint();
+      const url = target;
       res.once('close', () => {
         reqLog.debug(
           {
             method: req.method,
-            url: (req as { originalUrl?: string }).originalUrl ?? req.url,
+            url,
+            route: routeName,
             statusCode: res.statusCode,
             responseTime: Number(process.hrtime.bigint() - started) / 1e6,
           },
@@ -302,7 +308,6 @@ export function buildServer(options: BuildServerOptions): GardenServer {
         );
       });
     }
-    let target = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/';
     // Go's missing-Host check (HTTP/1.1 only), answered before routing, then the connection closes.
     if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && req.headers.host === undefined) {
       res.statusCode = 400; // for the metrics: the answer goes to the socket directly
@@ -372,6 +377,7 @@ export function buildServer(options: BuildServerOptions): GardenServer {
           {
             method: request.head.method,
             url: request.head.target,
+            route: fast.match.kind === 'route' ? fast.match.route.name : undefined,
             statusCode: answer.status,
             responseTime: Number(process.hrtime.bigint() - started) / 1e6,
           },
@@ -396,7 +402,8 @@ export function buildServer(options: BuildServerOptions): GardenServer {
     const reqLog = log.child({ reqId: nextReqId() });
     const vcap = raw.head.headers.find(([k]) => k.toLowerCase() === 'x-vcap-request-id')?.[1];
     const hijackLog = vcap ? reqLog.child({ session: vcap }) : reqLog;
-    hijackLog.info(
+    // One line per Run/Attach/Stdout/Stderr: debug, so the default info level stays quiet.
+    hijackLog.debug(
       { method: raw.head.method, url: raw.head.target, route: raw.route.name },
       'hijacked request',
     );

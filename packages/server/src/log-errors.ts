@@ -46,3 +46,54 @@ export function serializeError(err: unknown): SerializedError {
   if (codes.length > 0) out.codes = codes;
   return out;
 }
+
+/**
+ * How loud a failed request is. gardend's default `info` level must stay quiet under load, and
+ * a client's mistake is not the server's failure:
+ * - `debug`: the request was refused or named nothing (4xx, the NotFound types, an unknown
+ *   executable): routine for a client probing or racing a destroy;
+ * - `info`: the backend refused it by a rule (a Garden error that wraps no cause: a duplicate
+ *   handle, a missing property, too many containers);
+ * - `error`: anything with an underlying cause (a system call failed) and anything that is not a
+ *   Garden error (a bug): logged with the stack and the cause chain.
+ */
+export function failureLevel(err: unknown, status: number): 'debug' | 'info' | 'error' {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (
+    status < 500 ||
+    code === 'GARDEN_CONTAINER_NOT_FOUND' ||
+    code === 'GARDEN_PROCESS_NOT_FOUND' ||
+    code === 'GARDEN_EXECUTABLE_NOT_FOUND'
+  ) {
+    return 'debug';
+  }
+  const garden = err instanceof Error && typeof code === 'string' && code.startsWith('GARDEN_');
+  return garden && err.cause === undefined ? 'info' : 'error';
+}
+
+/** An error as a short log field for a routine failure: its type, code and message, no stack. */
+export function errorSummary(err: unknown): { type: string; code?: string; message: string } {
+  if (!(err instanceof Error)) return { type: typeof err, message: String(err) };
+  const code = (err as { code?: unknown }).code;
+  return {
+    type: err.constructor?.name || err.name,
+    ...(typeof code === 'string' ? { code } : {}),
+    message: err.message,
+  };
+}
+
+/** Logs a failed request at the level {@link failureLevel} gives it; a stack only at `error`. */
+export function logRequestFailure(
+  log: {
+    debug(obj: object, msg: string): void;
+    info(obj: object, msg: string): void;
+    error(obj: object, msg: string): void;
+  },
+  route: string,
+  err: unknown,
+  status: number,
+): void {
+  const level = failureLevel(err, status);
+  if (level === 'error') log.error({ route, status, err }, 'request failed');
+  else log[level]({ route, status, error: errorSummary(err) }, 'request failed');
+}

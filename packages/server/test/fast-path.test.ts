@@ -208,15 +208,18 @@ describe('fast path', () => {
     }
   });
 
-  it('logs backend failures at error level', async () => {
+  it('logs a request a backend rule refused (a missing property) at info, without a stack', async () => {
     fast.logLines.length = 0;
     const c = await RawConnection.open(fast.f.socketPath);
     c.write(request(['GET', '/containers/pipelined/properties/missing'], true));
     expect((await c.readResponse()).status).toBe(500);
     c.destroy();
-    expect(fast.logLines.find((l) => l.msg === 'request failed')).toMatchObject({
-      level: 50,
+    const failed = fast.logLines.find((l) => l.msg === 'request failed');
+    expect(failed).toMatchObject({
+      level: 30,
       route: 'Property',
+      error: { code: 'GARDEN_ERROR', message: 'property does not exist: missing' },
     });
+    expect(JSON.stringify(failed)).not.toContain('stack');
   });
 });

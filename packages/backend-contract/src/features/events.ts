@@ -135,7 +135,9 @@ export function events(h: Harness): void {
         const container = await h.create();
         await h.client.destroy(container.handle);
         const seen: GardenEvent[] = [];
-        const mine = (e: GardenEvent) => 'handle' in e && e.handle === container.handle;
+        // Container lifecycle events only (a create may also report image.progress).
+        const mine = (e: GardenEvent) =>
+          'handle' in e && e.handle === container.handle && e.type.startsWith('container.');
         await waitFor(stream, (e) => mine(e) && e.type === 'container.destroyed', h.ms(5000), seen);
         expect(seen.filter(mine).map((e) => e.type)).toEqual(['container.created', 'container.destroyed']);
       } finally {
@@ -149,7 +151,9 @@ export function events(h: Harness): void {
         await stream.ready;
         const container = await h.create({ graceTime: millis(200) });
         const seen: GardenEvent[] = [];
-        const mine = (e: GardenEvent) => 'handle' in e && e.handle === container.handle;
+        // Container lifecycle events only (a create may also report image.progress).
+        const mine = (e: GardenEvent) =>
+          'handle' in e && e.handle === container.handle && e.type.startsWith('container.');
         await waitFor(stream, (e) => mine(e) && e.type === 'container.destroyed', h.ms(5000), seen);
         expect(seen.filter(mine).map((e) => e.type)).toEqual([
           'container.created',

@@ -57,7 +57,7 @@ export function resolveDefaultRootfs(flag: string | undefined, repoRoot: string 
   }
   if (repoRoot === undefined) {
     throw new StartupError(
-      '--default-rootfs is required: gardend is not running from a garden-ts checkout, so there is no .rootfs/busybox to default to',
+      '--default-rootfs is required: gardend is not running from a garden-ts checkout, so there is no .rootfs/busybox to default to (build one with `garden-ts-build-rootfs DIR`, a command of @garden-ts/backend-linux)',
     );
   }
   const rootfs = join(repoRoot, '.rootfs', 'busybox');

@@ -15,6 +15,7 @@ import {
 } from '@garden-ts/api-types';
 import type { Logger } from 'pino';
 import { errorLine, errorStatus, hijackedHead, rawJsonResponse } from '../http/responses.js';
+import { logRequestFailure } from '../log-errors.js';
 import { firstMessage, runControlSession } from '../process/control-session.js';
 import type { ServerContext } from '../server-context.js';
 import { illFormedCapture } from './plain-routes.js';
@@ -74,8 +75,8 @@ function serveOutput(ctx: ServerContext, r: HijackedRequest): void {
 async function serveProcess(ctx: ServerContext, r: HijackedRequest): Promise<void> {
   const { socket, log } = r;
   const fail = (err: unknown) => {
-    log.info({ route: r.route, err }, 'request failed');
     const status = errorStatus(err);
+    logRequestFailure(log, r.route, err, status);
     measured(ctx, r, status);
     if (r.route === 'Run') ctx.metrics?.ran(false);
     socket.write(rawJsonResponse(status, errorLine(err)));
@@ -141,7 +142,8 @@ async function serveProcess(ctx: ServerContext, r: HijackedRequest): Promise<voi
       stopping: ctx.stopping,
     });
     exited = reason === 'exited';
-    log.info({ route: r.route, processId: process.id, streamId, reason }, 'process stream finished');
+    // Per process, so debug: the default info level stays quiet under load.
+    log.debug({ route: r.route, processId: process.id, streamId, reason }, 'process stream finished');
   } finally {
     ctx.streams.markDone(streamId, exited);
     ctx.bomberman.unpause(handle);

@@ -24,6 +24,7 @@ import {
 } from '@garden-ts/api-types';
 import type { Logger } from 'pino';
 import { errorLine, errorStatus, jsonAnswer, type PlainAnswer } from '../http/responses.js';
+import { logRequestFailure } from '../log-errors.js';
 import { parseQuery } from '../routing/form-decoding.js';
 import type { RouteMatch } from '../routing/router.js';
 import type { ServerContext } from '../server-context.js';
@@ -127,7 +128,7 @@ export function answerMatch(
           )
         : undefined;
   if (refused) {
-    transport.log.debug({ route: match.route.name, err: refused }, 'request failed');
+    logRequestFailure(transport.log, match.route.name, refused, 400);
     return Promise.resolve(jsonAnswer(400, errorLine(refused)));
   }
   return answerPlain(ctx, {
@@ -156,8 +157,7 @@ export async function answerPlain(ctx: ServerContext, r: PlainCall): Promise<Pla
     const err = validation ? caught.cause : caught;
     let status = errorStatus(err);
     if (err instanceof GardenError && err.statusCode === 413) status = 413;
-    if (status >= 500) r.log.error({ route: r.route.name, err }, 'request failed');
-    else r.log.debug({ route: r.route.name, err }, 'request failed');
+    logRequestFailure(r.log, r.route.name, err, status);
     const res = r.http?.res;
     if (res?.headersSent) {
       // A streamed answer failed midway: end it early (truncated, well-formed) as Go does.

@@ -215,7 +215,7 @@ export function writeStreamHead(
 /**
  * Status of an error raised while serving a request: 404 for the two NotFound types, 400 for an
  * invalid request — found by our decoder or by the backend (`InvalidRequestError`: a handle rule,
- * limits no container can run with) — (deviation: Go answers 500), 500 for everything else.
+ * a duplicate process id, limits no container can run with) — (deviation: Go answers 500), 500 for everything else.
  */
 export function errorStatus(err: unknown): number {
   if (err instanceof ContainerNotFoundError || err instanceof ProcessNotFoundError) return 404;

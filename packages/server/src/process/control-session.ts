@@ -14,6 +14,7 @@ import {
   Wire,
 } from '@garden-ts/api-types';
 import type { Logger } from 'pino';
+import { errorSummary } from '../log-errors.js';
 import { closeAfterFlush } from './close-after-flush.js';
 
 /** Longest control message accepted; a longer line is treated like a decode error. */
@@ -216,7 +217,8 @@ export function runControlSession(o: ControlSessionOptions): Promise<SessionEnd>
           msg = decodeControlMessage(line);
         } catch (err) {
           // A message that does not decode is treated like the client going away (Go §7.4 rule 5).
-          log.info({ err, processId }, 'undecodable control message');
+          // The client's mistake: info, without a stack.
+          log.info({ error: errorSummary(err), processId }, 'undecodable control message');
           return finish('client-gone');
         }
         if (!dispatch(msg)) {

@@ -1,17 +1,21 @@
 /** What this backend supports, for the backend contract suite (api-types' BackendCapabilities). */
 import type { BackendCapabilities } from '@garden-ts/api-types';
+import type { LinuxBackendOptions } from './options.js';
 import { cgroupLayout } from './runtime/cgroups.js';
 
 /**
  * The capability manifest on this host: limits, TTYs, privileged containers and real metrics
- * from the cgroup; process exits and OOM kills through `events()`; disk limits stored and reported; no networking beyond `lo` yet. CPU limits
- * read back as shares where the cpu controller is on cgroup v1, as the v2 weight otherwise
- * (reference §6.2).
+ * from the cgroup; process exits and OOM kills through `events()`; disk limits stored and
+ * reported; networking (container IPs, NetIn/NetOut, network stats) unless the backend is
+ * made with `network: false`. CPU limits read back as shares where the cpu controller is on
+ * cgroup v1, as the v2 weight otherwise (reference §6.2).
  */
-export function linuxBackendCapabilities(): BackendCapabilities {
+export function linuxBackendCapabilities(
+  options: Pick<LinuxBackendOptions, 'network'> = {},
+): BackendCapabilities {
   return {
     limits: true,
-    networking: false,
+    networking: options.network !== false,
     tty: true,
     privileged: true,
     diskLimits: true,

@@ -27,7 +27,7 @@ import type { ResolvedUser } from '@garden-ts/backend-kit';
 import { cgroupOomKills, type Container as NativeContainer } from '@garden-ts/native-ns';
 import type { ContainerRecord, StateStore } from './depot/state-store.js';
 import { streamIn, streamOut } from './files/streaming.js';
-import { NO_NETWORKING } from './network/network-part.js';
+import type { NetworkPart } from './network/network-part.js';
 import type { Part } from './part.js';
 import { cgroupOf, memberPids, signalMembers } from './runtime/cgroups.js';
 import type { LinuxProcess } from './runtime/linux-process.js';
@@ -47,6 +47,8 @@ export interface ContainerHost {
   stopTimeoutSeconds: number;
   /** The parts, for their metrics. */
   parts: readonly Part[];
+  /** NetIn / NetOut / BulkNetOut. */
+  network: NetworkPart;
   /** Looks the container up again (throws ContainerNotFoundError when destroyed). */
   live(handle: string): LinuxContainer;
   /** Publishes a lifecycle event (`Backend.events()`). */
@@ -91,10 +93,6 @@ export class LinuxContainer {
   /** The Garden view of this container (a cheap handle that re-checks liveness per call). */
   view(): GardenContainer {
     const live = (): LinuxContainer => this.host.live(this.handle);
-    const noNetworking = (what: string) => async () => {
-      live();
-      throw new GardenError(`${what} ${NO_NETWORKING}`);
-    };
     return {
       handle: this.handle,
       stop: async (kill) => live().stop(kill, this.host.stopTimeoutSeconds),
@@ -105,9 +103,18 @@ export class LinuxContainer {
       currentCPULimits: async () => live().cpuLimits(),
       currentDiskLimits: async () => live().diskLimits(),
       currentMemoryLimits: async () => live().memoryLimits(),
-      netIn: noNetworking('NetIn'),
-      netOut: noNetworking('NetOut'),
-      bulkNetOut: noNetworking('BulkNetOut'),
+      netIn: async (hostPort, containerPort) => {
+        const c = live();
+        return c.host.network.netIn(c, hostPort, containerPort);
+      },
+      netOut: async (rule) => {
+        const c = live();
+        await c.host.network.netOut(c, [rule], false);
+      },
+      bulkNetOut: async (rules) => {
+        const c = live();
+        await c.host.network.netOut(c, rules ?? [], true);
+      },
       run: async (spec, io) => live().run(spec, io),
       attach: async (id, io) => live().attach(id, io),
       metrics: async () => live().metrics(),
@@ -171,24 +178,28 @@ export class LinuxContainer {
     return { ...own, ...r.properties };
   }
 
+  /** Addresses and mapped ports come from the `garden.network.*` properties, as Guardian's (§7.4). */
   info(): ContainerInfo {
     const properties = this.properties();
     return {
       state: this.record.stopped ? 'stopped' : 'active',
       events: [...this.record.events],
-      hostIP: '',
-      containerIP: '',
-      containerIPv6: '',
-      externalIP: '',
+      hostIP: properties['garden.network.host-ip'] ?? '',
+      containerIP: properties['garden.network.container-ip'] ?? '',
+      containerIPv6: properties['garden.network.container-ipv6'] ?? '',
+      externalIP: properties['garden.network.external-ip'] ?? '',
       containerPath: this.dir,
       processIDs: [...this.processes.values()].filter((p) => p.running).map((p) => p.id),
       properties,
-      mappedPorts: [],
+      mappedPorts: parseMappedPorts(properties['garden.network.mapped-ports']),
     };
   }
 
-  /** Age and CPU entitlement here; memory, CPU and pids from the runtime part (the cgroup). */
-  metrics(): Metrics {
+  /**
+   * Age and CPU entitlement here; memory, CPU and pids from the runtime part (the cgroup), network
+   * bytes from the network part (the host end of the veth).
+   */
+  async metrics(): Promise<Metrics> {
     this.refreshEvents();
     const age = BigInt(Math.max(1, Date.now() - this.record.createdAt)) * 1_000_000n;
     const shares = BigInt(this.record.limits.cpuWeight ?? this.record.limits.cpuShares ?? '0');
@@ -204,7 +215,7 @@ export class LinuxContainer {
       age,
       cpuEntitlement: (shares * perShareMicro * age) / 100_000_000n,
     };
-    for (const part of this.host.parts) part.metrics?.(this, metrics);
+    for (const part of this.host.parts) await part.metrics?.(this, metrics);
     return metrics;
   }
 
@@ -282,5 +293,19 @@ export class LinuxContainer {
 
   streamOut(spec: StreamOutSpec): Promise<Readable> {
     return streamOut(this, spec);
+  }
+}
+
+/** `garden.network.mapped-ports` (`[{"HostPort":61001,"ContainerPort":8080}]`); `[]` when absent or malformed. */
+function parseMappedPorts(value: string | undefined): ContainerInfo['mappedPorts'] {
+  if (!value) return [];
+  try {
+    const list = JSON.parse(value) as { HostPort?: unknown; ContainerPort?: unknown }[];
+    if (!Array.isArray(list)) return [];
+    return list
+      .filter((m) => Number.isInteger(m?.HostPort) && Number.isInteger(m?.ContainerPort))
+      .map((m) => ({ hostPort: m.HostPort as number, containerPort: m.ContainerPort as number }));
+  } catch {
+    return [];
   }
 }

@@ -5,6 +5,7 @@
  */
 import { statfsSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
+import { join } from 'node:path';
 import {
   type Capacity,
   type Container,
@@ -36,12 +37,15 @@ import { RuntimePart } from './runtime/runtime-part.js';
 
 /** Guardian's MaxContainers without a pool or a flag: its default pool holds 256 /30 subnets. */
 const DEFAULT_MAX_CONTAINERS = 256n;
+/** MaxContainers when nothing limits it (network plugin mode without max-containers). */
+const UNLIMITED = 4294967295n;
 
 class LinuxBackendImpl implements LinuxBackend {
   readonly depot: string;
   readonly runDir: string;
   readonly cgroupParent: string;
   private readonly depotPart: DepotPart;
+  private readonly networkPart: NetworkPart;
   private readonly rootfsPart: RootfsPart;
   /** In create order; destroy runs them in reverse. */
   private readonly parts: readonly Part[];
@@ -78,6 +82,7 @@ class LinuxBackendImpl implements LinuxBackend {
     } catch (e) {
       throw new InvalidRequestError('helperExecutable', (e as Error).message);
     }
+    this.networkPart = new NetworkPart(options.network, this.log, join(this.depot, 'network.json'));
     this.rootfsPart = new RootfsPart(
       this.depot,
       options.defaultRootfs,
@@ -89,8 +94,10 @@ class LinuxBackendImpl implements LinuxBackend {
     this.parts = [
       this.depotPart,
       this.rootfsPart,
-      new NetworkPart(),
+      this.networkPart,
       new RuntimePart(this.cgroupParent, this.log),
+      // The container's devices need its init (its network namespace).
+      this.networkPart.attachPart,
       this.oomWatch,
     ];
     // Guardian's auto default: cores × 100 / total RAM in MiB (percent per share).
@@ -109,6 +116,7 @@ class LinuxBackendImpl implements LinuxBackend {
       cpuPerShare: this.cpuPerShare,
       stopTimeoutSeconds: this.options.stopTimeoutSeconds ?? 10,
       parts: this.parts,
+      network: this.networkPart,
       live: (h: string) => this.live(h),
       publish: this.hub.publish.bind(this.hub),
     };
@@ -147,7 +155,10 @@ class LinuxBackendImpl implements LinuxBackend {
     // A later start() recovers everything from the depot again.
     this.started = undefined;
     await this.settled();
-    for (const part of this.parts) await part.stop?.({ containersLeft: !none });
+    // With no container left (in the depot, which a second stop() still sees), no nft table or
+    // bridge of ours stays on the host either.
+    const containersLeft = !none || this.depotPart.store.entries().length > 0;
+    for (const part of this.parts) await part.stop?.({ containersLeft });
     // Nothing left to survive a restart: leave no empty run dir (nor, when it was the last one,
     // our /run/garden-ts tmpfs) behind; start() recreates them.
     if (none) releaseRunDir(this.runDir);
@@ -155,14 +166,22 @@ class LinuxBackendImpl implements LinuxBackend {
 
   async ping(): Promise<void> {}
 
-  settled(): Promise<void> {
-    return this.depotPart.trash.settled();
+  async settled(): Promise<void> {
+    await Promise.all([this.depotPart.trash.settled(), this.networkPart.settled()]);
   }
 
   async capacity(): Promise<Capacity> {
     const fs = statfsSync(this.depot);
     const disk = BigInt(fs.blocks) * BigInt(fs.bsize);
-    const max = this.options.maxContainers ? BigInt(this.options.maxContainers) : DEFAULT_MAX_CONTAINERS;
+    // min(pool capacity, max-containers when set); a network plugin has no pool (unlimited).
+    const networker = this.networkPart.networker;
+    let max = networker
+      ? networker.capacity === undefined
+        ? UNLIMITED
+        : BigInt(networker.capacity)
+      : DEFAULT_MAX_CONTAINERS;
+    if (this.options.maxContainers && BigInt(this.options.maxContainers) < max)
+      max = BigInt(this.options.maxContainers);
     return {
       memoryInBytes: BigInt(totalmem()),
       diskInBytes: disk,
@@ -323,7 +342,20 @@ class LinuxBackendImpl implements LinuxBackend {
 
   async bulkMetrics(handles: string[]): Promise<Record<string, ContainerMetricsEntry>> {
     await this.start();
-    return this.bulk(handles, (c) => ({ metrics: c.metrics() }));
+    const entries = await Promise.all(
+      handles.map(async (h): Promise<ContainerMetricsEntry> => {
+        try {
+          return { metrics: await this.live(h).metrics() };
+        } catch (e) {
+          return { error: e as Error };
+        }
+      }),
+    );
+    const out: Record<string, ContainerMetricsEntry> = {};
+    handles.forEach((h, i) => {
+      out[h] = entries[i] as ContainerMetricsEntry;
+    });
+    return out;
   }
 
   private bulk<T>(handles: string[], one: (c: LinuxContainer) => T): Record<string, T | { error: Error }> {

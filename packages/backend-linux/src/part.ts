@@ -73,7 +73,7 @@ export interface Part {
   /** At startup, after restoring: remove what belongs to no container of `known` (depot ids). */
   reconcile?(known: ReadonlySet<string>): Promise<void> | void;
   /** Adds this part's figures to a container's metrics. */
-  metrics?(container: LinuxContainer, metrics: Metrics): void;
+  metrics?(container: LinuxContainer, metrics: Metrics): Promise<void> | void;
   /** The backend stops (containers keep running): release what the part holds open. */
   stop?(options: { containersLeft: boolean }): Promise<void> | void;
 }

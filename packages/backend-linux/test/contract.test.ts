@@ -11,6 +11,7 @@ afterAll(async () => {
 
 runBackendContract({
   name: 'backend-linux',
+  // testEnv's backends have networking (in a test-made host netns).
   capabilities: linuxBackendCapabilities(),
   timeScale: 4,
   async setup() {

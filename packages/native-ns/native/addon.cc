@@ -24,6 +24,7 @@
 
 #include "create.h"
 #include "fdpass.h"
+#include "net_addon.h"
 #include "fsops.h"
 #include "protocol.h"
 #include "stages.h"
@@ -698,6 +699,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unmount", Napi::Function::New(env, Unmount));
   exports.Set("unmountAsync", Napi::Function::New(env, UnmountAsync));
   exports.Set("removeTree", Napi::Function::New(env, RemoveTree));
+  garden::RegisterNet(env, exports);
   garden::RegisterFsOps(env, exports);
   return exports;
 }

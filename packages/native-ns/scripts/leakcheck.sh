@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Leak check of the native code for CI. Exits non-zero on any leak or memory error.
-#   1. valgrind (memcheck, leaks are errors): native-tests (ring, spec parser, frames).
+#   1. valgrind (memcheck, leaks are errors): native-tests (ring, spec parser, frames) and
+#      net-tests (netlink messages; as root every network operation in private namespaces).
 #   2. AddressSanitizer + LeakSanitizer build (gcc's -fsanitize=address): native-tests again and
 #      garden-shim end to end on the host (spawn, output on both streams, stdin, EOF, exit file);
 #      native-tests fails when the instrumented shim exits non-zero (which LSan makes it do on a
@@ -18,6 +19,10 @@ cmake --build "$leak" >/dev/null
 echo "leakcheck: native-tests under valgrind"
 valgrind --quiet --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=definite,indirect,possible \
   --error-exitcode=99 "$leak/Release/native-tests"
+echo "leakcheck: net-tests under valgrind (as root: netlink and nftables in private namespaces)"
+valgrind --quiet --suppressions="$pkg/scripts/libnftables.supp" --leak-check=full \
+  --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
+  --error-exitcode=99 "$leak/Release/net-tests"
 
 asan="$pkg/build/asan"
 cmake -S "$pkg" -B "$asan" -DGARDEN_ADDON=OFF -DGARDEN_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
@@ -33,4 +38,5 @@ if [ "$(id -u)" = 0 ]; then
   create_args=("$asan/Release/garden-init" "$work/rootfs")
 fi
 ASAN_OPTIONS="detect_leaks=1:exitcode=99:abort_on_error=0" "$asan/Release/native-tests" "$asan/Release/garden-shim" "${create_args[@]}"
+ASAN_OPTIONS="detect_leaks=1:exitcode=99:abort_on_error=0" "$asan/Release/net-tests"
 echo "leakcheck: clean"

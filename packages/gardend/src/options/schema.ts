@@ -17,8 +17,11 @@ import { DEFAULT_MAX_IDLE_CONNECTIONS, DEFAULT_READ_HEADER_TIMEOUT } from '@gard
 import {
   boolean,
   choice,
+  cidr,
   duration,
   integer,
+  ip,
+  ipv4,
   jsonObject,
   list,
   moduleSpecifier,
@@ -204,13 +207,13 @@ export const OPTIONS = {
   portPoolStart: option({
     type: integer(1, 65535, 'a port number (1-65535)', 'PORT'),
     default: 61001,
-    backends: ['fake'],
+    backends: ['fake', 'linux'],
     help: 'first host port NetIn hands out',
   }),
   portPoolSize: option({
     type: integer(1, 65535, 'a number of ports (1-65535)'),
     default: 4534,
-    backends: ['fake'],
+    backends: ['fake', 'linux'],
     help: 'number of host ports NetIn may hand out',
   }),
 
@@ -251,6 +254,65 @@ export const OPTIONS = {
     default: 10n * SECOND,
     backends: ['linux'],
     help: "how long Stop (kill=false) sends SIGTERM before SIGKILL to a container's processes (Guardian: 10s)",
+  }),
+  networkPool: option({
+    type: cidr(),
+    default: '10.254.0.0/22',
+    backends: ['linux'],
+    help: 'containers without a network spec get a /30 of this range (capacity: its size / 4)',
+  }),
+  mtu: option({
+    type: integer(0, 65535, 'an MTU (68-65535, or 0 = automatic)'),
+    default: 0,
+    backends: ['linux'],
+    help: "MTU of the containers' interfaces (0 = the MTU of the external IP's interface, at most 1500)",
+  }),
+  denyNetwork: option({
+    type: list(cidr()),
+    default: [],
+    backends: ['linux'],
+    help: 'network containers may not reach unless a NetOut rule allows it (repeatable; Cloud Foundry: 0.0.0.0/0)',
+  }),
+  allowHostAccess: option({
+    type: boolean(),
+    default: false,
+    backends: ['linux'],
+    help: 'let containers reach the host itself (otherwise rejected, except its DNS servers)',
+  }),
+  dnsServer: option({
+    type: list(ip()),
+    default: [],
+    backends: ['linux'],
+    help: "nameserver for containers' resolv.conf instead of the host's (repeatable)",
+  }),
+  additionalDnsServer: option({
+    type: list(ip()),
+    default: [],
+    backends: ['linux'],
+    help: "nameserver added after the others in containers' resolv.conf (repeatable)",
+  }),
+  externalIp: option({
+    type: ipv4(),
+    defaultText: 'the source address of the default route',
+    backends: ['linux'],
+    help: 'the address NetIn ports are published on (also on 127.0.0.1 and --bind-ip)',
+  }),
+  networkPlugin: option({
+    type: path('PATH'),
+    backends: ['linux'],
+    help: 'network plugin executable (Cloud Foundry style): containers are networked by it instead of the built-in bridge and firewall',
+  }),
+  networkNamespace: option({
+    type: path('PATH'),
+    defaultText: "gardend's own",
+    backends: ['linux'],
+    help: "network namespace (a namespace file such as /run/netns/NAME) holding the containers' bridges, host veths, nft tables and NetIn ports; gardend itself, its socket and image pulls stay in its own",
+  }),
+  networkPluginExtraArg: option({
+    type: list(text('ARG'), { wholeFlags: true }),
+    default: [],
+    backends: ['linux'],
+    help: 'argument passed to the network plugin before --action (repeatable, one argument per flag, commas kept; comma-separated in the environment)',
   }),
   registryMirror: option({
     type: list(url()),

@@ -15,10 +15,16 @@ command -v g++ >/dev/null || need_apt+=(g++)
 command -v make >/dev/null || need_apt+=(make)
 [ -x /bin/busybox ] || need_apt+=(busybox-static)
 command -v valgrind >/dev/null || need_apt+=(valgrind)
-command -v nsenter >/dev/null || need_apt+=(util-linux)
+# nsenter (gardend in test namespaces), dmesg (NetOut `log` lines in the kernel log).
+{ command -v nsenter >/dev/null && command -v dmesg >/dev/null; } || need_apt+=(util-linux)
 # mkfs.btrfs: backend-linux's disk store (a loop-backed btrfs with qgroups) and its tests.
 command -v mkfs.btrfs >/dev/null || need_apt+=(btrfs-progs)
 command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || need_apt+=(golang-go)
+# Container networking: libnftables (dlopen'ed by native-ns; the nft CLI comes with it), ip/tc
+# for the tests' namespaces and checks, iperf3 for the bandwidth tests and benches.
+command -v nft >/dev/null || need_apt+=(nftables)
+{ command -v ip >/dev/null && command -v tc >/dev/null; } || need_apt+=(iproute2)
+command -v iperf3 >/dev/null || need_apt+=(iperf3)
 # The CLI's terminal tests type into real shells in tmux (bash and zsh completion, gaol shell).
 command -v tmux >/dev/null || need_apt+=(tmux)
 command -v zsh >/dev/null || need_apt+=(zsh)

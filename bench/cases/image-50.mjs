@@ -43,6 +43,8 @@ export default {
       depot,
       cgroupParent,
       defaultRootfs: busyboxRootfs(),
+      // Images only; no container network (network safety: nothing made on this host).
+      network: false,
       images: { registry: { insecureRegistries: [ctx.registry.host] } },
     });
     try {

@@ -33,6 +33,8 @@ function side(o) {
         depot,
         cgroupParent,
         defaultRootfs: busyboxRootfs(),
+        // Images only; no container network (network safety: nothing made on this host).
+        network: false,
         ...(registry ? { images: { registry: { insecureRegistries: [registry.host] } } } : {}),
       });
       await backend.start();

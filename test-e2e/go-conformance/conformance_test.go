@@ -117,7 +117,6 @@ func TestCreateFullSpec(t *testing.T) {
 // The networking parts of a ContainerSpec: NetIn mappings are made at create (from the port
 // pool) and show in Info; NetOut rules are accepted.
 func TestCreateSpecNetworking(t *testing.T) {
-	skipOnLinux(t, linuxNoNetworking)
 	code := garden.ICMPCode(0)
 	c := newContainer(t, garden.ContainerSpec{
 		NetOut: []garden.NetOutRule{{
@@ -197,12 +196,9 @@ func TestInfo(t *testing.T) {
 		t.Fatalf("Run sleep: %v", err)
 	}
 	defer func() { _ = proc.Signal(garden.SignalKill); _, _ = proc.Wait() }()
-	// MappedPorts needs NetIn, which the Linux backend lacks so far (TestNetIn skips there).
-	var hostPort uint32
-	if !onLinux() {
-		if hostPort, _, err = c.NetIn(0, 9090); err != nil {
-			t.Fatalf("NetIn: %v", err)
-		}
+	hostPort, _, err := c.NetIn(0, 9090)
+	if err != nil {
+		t.Fatalf("NetIn: %v", err)
 	}
 
 	info, err := c.Info()
@@ -218,7 +214,7 @@ func TestInfo(t *testing.T) {
 	if !reflect.DeepEqual(userProperties(info.Properties), garden.Properties{"k": "v"}) {
 		t.Errorf("Properties = %v", info.Properties)
 	}
-	if !onLinux() && !slices.Contains(info.MappedPorts, garden.PortMapping{HostPort: hostPort, ContainerPort: 9090}) {
+	if !slices.Contains(info.MappedPorts, garden.PortMapping{HostPort: hostPort, ContainerPort: 9090}) {
 		t.Errorf("MappedPorts = %+v, want %d->9090", info.MappedPorts, hostPort)
 	}
 
@@ -430,7 +426,6 @@ func TestCurrentLimitsDefaultToZero(t *testing.T) {
 }
 
 func TestNetIn(t *testing.T) {
-	skipOnLinux(t, linuxNoNetworking)
 	c := newContainer(t, garden.ContainerSpec{})
 	h1, c1, err := c.NetIn(0, 8080)
 	if err != nil {
@@ -465,7 +460,6 @@ func TestNetIn(t *testing.T) {
 }
 
 func TestNetOutAndBulkNetOut(t *testing.T) {
-	skipOnLinux(t, linuxNoNetworking)
 	c := newContainer(t, garden.ContainerSpec{})
 	code := garden.ICMPCode(0)
 	rule := garden.NetOutRule{

@@ -204,13 +204,8 @@ func TestDifferentialRawResponses(t *testing.T) {
 		{"grace time overflow", bodyReq("PUT", "/containers/"+handle+"/grace_time", "99999999999999999999\n"), time.Second, deliberate400},
 		{"HTTP/1.0 ping", "GET /ping HTTP/1.0\r\nHost: api\r\n\r\n", time.Second, ""},
 	}
-	// Exchanges the Linux backend cannot serve yet: it answers NetOut with an error.
-	needsNetworking := map[string]bool{"net out zero rule": true, "bulk net out null": true}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if needsNetworking[tc.name] {
-				skipOnLinux(t, linuxNoNetworking)
-			}
 			want, err := exchange(goSock, tc.request, tc.idle)
 			if err != nil {
 				t.Fatalf("Go server: %v", err)

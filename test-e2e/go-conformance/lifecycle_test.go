@@ -96,7 +96,6 @@ func TestHandlesNeedingEscapes(t *testing.T) {
 }
 
 func TestNetInExplicitHostPort(t *testing.T) {
-	skipOnLinux(t, linuxNoNetworking)
 	c := newContainer(t, garden.ContainerSpec{})
 	host, ctr, err := c.NetIn(62123, 0)
 	if err != nil {

@@ -7,8 +7,11 @@ package conformance
 //	go            the canonical Go server over fakebackend (cmd/gogarden), built on the fly
 //	linux         GARDEND started as root with --backend linux --depot TEMP
 //	              --default-rootfs <repo>/.rootfs/busybox (built by scripts/build-rootfs.sh when
-//	              missing); every container left at the end is destroyed through the client and the
-//	              depot must then be empty. Not being root is a failure, not a skip.
+//	              missing), inside a test-made "host" network namespace (nsenter --net; joined by a
+//	              veth to an "outside" one holding its default route), so its containers' bridges,
+//	              veths and nft tables never touch the machine's own; every container left at the
+//	              end is destroyed through the client, and the depot and that namespace must then
+//	              hold nothing of ours. Not being root is a failure, not a skip.
 //
 // GARDEN_SOCKET=PATH skips starting anything and targets an already running server.
 
@@ -39,17 +42,6 @@ var (
 
 // onLinux reports whether the server under test runs the Linux backend (real containers).
 func onLinux() bool { return target == "linux" }
-
-// skipOnLinux skips a test that needs a capability the Linux backend does not claim yet.
-func skipOnLinux(t *testing.T, missing string) {
-	t.Helper()
-	if onLinux() {
-		t.Skip("linux backend: " + missing)
-	}
-}
-
-// linuxNoNetworking names the capability the Linux backend lacks so far (see its README).
-const linuxNoNetworking = "no NetIn/NetOut networking yet (private network namespace with lo only)"
 
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
@@ -82,6 +74,13 @@ func runMain(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
+		if err := makeTestNetwork(); err != nil {
+			fmt.Fprintln(os.Stderr, "conformance:", err)
+			removeDepot(depot)
+			deleteTestNetwork()
+			return 1
+		}
+		defer deleteTestNetwork()
 	}
 
 	cmd, err := serverCommand(dir, socketPath, depot)
@@ -130,6 +129,10 @@ func runMain(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, "conformance:", err)
 			code = 1
 		}
+		if err := checkNetworkEmpty(); err != nil {
+			fmt.Fprintln(os.Stderr, "conformance:", err)
+			code = 1
+		}
 		removeDepot(depot)
 	}
 	return code
@@ -173,7 +176,8 @@ func serverCommand(dir, sock, depot string) (*exec.Cmd, error) {
 		// depot does not know, which would hit other servers sharing the default "garden".
 		args := append(fields[1:], "--backend", "linux", "--depot", depot, "--default-rootfs", rootfs,
 			"--cgroup-parent", cgroupParent(depot), "--bind-socket", sock, "--log-level", "error")
-		return exec.Command(fields[0], args...), nil
+		// Only the network namespace differs from ours (no mount namespace, unlike ip netns exec).
+		return exec.Command("nsenter", append([]string{"--net=/run/netns/" + hostNetns, fields[0]}, args...)...), nil
 	default:
 		return nil, fmt.Errorf("GARDEN_TARGET must be ts, go or linux, got %q", target)
 	}
@@ -407,7 +411,7 @@ func destroyAndWait(handle string, timeout time.Duration) error {
 func userProperties(props garden.Properties) garden.Properties {
 	out := garden.Properties{}
 	for k, v := range props {
-		if !strings.HasPrefix(k, "garden.") && !strings.HasPrefix(k, "rundmc.") {
+		if !strings.HasPrefix(k, "garden.") && !strings.HasPrefix(k, "rundmc.") && !strings.HasPrefix(k, "kawasaki.") {
 			out[k] = v
 		}
 	}

@@ -25,6 +25,7 @@ import { promisify } from 'node:util';
 import { defaultRunDir } from '@garden-ts/backend-linux';
 import { detectCgroupLayout } from '@garden-ts/native-ns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type TestNetwork, testNetwork } from '../../packages/backend-linux/test/netns.js';
 
 const run = promisify(execFile);
 const repo = join(import.meta.dirname, '..', '..');
@@ -34,6 +35,7 @@ let dir: string;
 let app: string;
 let npmOutput = '';
 let gardend: ChildProcess | undefined;
+let net: TestNetwork | undefined;
 let gardendLog = '';
 let socketPath: string;
 let depot: string;
@@ -52,9 +54,11 @@ function installed(bin: string, args: string[], options: { input?: string } = {}
 /** The installed `gardend --backend linux` on this test's depot, rootfs and cgroup parent. */
 function installedGardend(extra: string[], stderr: 'pipe' | 'ignore'): ChildProcess {
   const args = ['--backend', 'linux', '--depot', depot, '--default-rootfs', join(dir, 'rootfs')];
+  // Network safety: the containers' bridges and nft tables go into a test-made namespace.
+  net ??= testNetwork('install');
   return spawn(
     join(app, 'node_modules', '.bin', 'gardend'),
-    [...args, '--cgroup-parent', cgroupParent, ...extra],
+    [...args, '--cgroup-parent', cgroupParent, '--network-namespace', net.hostPath, ...extra],
     {
       cwd: app,
       stdio: ['ignore', 'ignore', stderr],
@@ -133,6 +137,7 @@ afterAll(async () => {
     if (existsSync(d)) rmdirSync(d);
   }
   if (depot) rmSync(defaultRunDir(depot), { recursive: true, force: true });
+  net?.cleanup();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -23,7 +23,8 @@ afterAll(async () => {
 
 runBackendContract({
   name: 'client→server→backend-linux',
-  // Through a garden-ts server, which adds the container lifecycle events.
+  // Through a garden-ts server, which adds the container lifecycle events; testEnv's backends
+  // have networking (in a test-made host netns).
   capabilities: { ...linuxBackendCapabilities(), containerEvents: true },
   // Peas from the default busybox rootfs (a directory image).
   peaImage: inject('rootfs'),

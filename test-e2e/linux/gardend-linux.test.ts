@@ -2,7 +2,9 @@
  * `gardend --backend linux`, the built executable as shipped (packages/gardend/dist/bin/gardend.js,
  * which loads @garden-ts/backend-linux from its package): on a temp socket, temp depot and its own
  * cgroup parent, a real container runs `echo hello` through the TypeScript client; SIGTERM stops
- * the server cleanly and nothing of the container is left on the host.
+ * the server cleanly and nothing of the container is left on the host. gardend runs in a
+ * test-made "host" network namespace (`nsenter --net`: only the network namespace differs), so
+ * its containers' bridges, veths and nft tables never touch the machine's own.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import {
@@ -20,9 +22,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultRunDir } from '@garden-ts/backend-linux';
 import { createClient } from '@garden-ts/client';
-import { btrfsFsid, btrfsQuotaStatus, detectCgroupLayout, unmount } from '@garden-ts/native-ns';
+import {
+  btrfsFsid,
+  btrfsQuotaStatus,
+  detectCgroupLayout,
+  listLinks,
+  nft,
+  unmount,
+} from '@garden-ts/native-ns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Collector, leakCounts, storeState } from '../../packages/backend-linux/test/helpers.js';
+import { type TestNetwork, testNetwork } from '../../packages/backend-linux/test/netns.js';
 
 const repo = join(import.meta.dirname, '..', '..');
 const gardend = join(repo, 'packages', 'gardend', 'dist', 'bin', 'gardend.js');
@@ -33,8 +43,10 @@ let dir: string;
 let depot: string;
 let socketPath: string;
 let child: ChildProcess | undefined;
+let net: TestNetwork;
 
 beforeAll(() => {
+  net = testNetwork('gardend');
   dir = mkdtempSync(join(tmpdir(), 'gardend-linux-'));
   // Containers' (unmapped) root must pass through to the depot's files; gardend refuses otherwise.
   chmodSync(dir, 0o711);
@@ -69,6 +81,7 @@ afterAll(async () => {
     unmount(mp, { detach: true });
   rmSync(dir, { recursive: true, force: true });
   rmSync(defaultRunDir(depot), { recursive: true, force: true });
+  net?.cleanup();
 });
 
 function run(
@@ -80,8 +93,19 @@ function run(
   done: Promise<{ code: number | null; stderr: string }>;
 } {
   const c = spawn(
-    process.execPath,
-    [gardend, '--backend', 'linux', '--depot', depotDir, '--cgroup-parent', cgroupParent, ...extra],
+    'nsenter',
+    [
+      `--net=${net.hostPath}`,
+      process.execPath,
+      gardend,
+      '--backend',
+      'linux',
+      '--depot',
+      depotDir,
+      '--cgroup-parent',
+      cgroupParent,
+      ...extra,
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } },
   );
   let stderr = '';
@@ -157,6 +181,11 @@ describe('gardend --backend linux', () => {
     });
     // No container left: the disk store was unmounted and its loop device went with it.
     expect(storeState(depot)).toMatchObject({ mounted: false, loops: 0 });
+    // Stopped with no container left: no nft table and no link of ours in its host namespace.
+    expect(await nft('list tables', { netns: net.hostPath })).toBe('');
+    expect(
+      (await listLinks({ netns: net.hostPath })).map((l) => l.name).filter((n) => n.startsWith('gt')),
+    ).toEqual([]);
   });
 
   it('refuses bad linux flags with a message naming them', async () => {

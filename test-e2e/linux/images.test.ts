@@ -5,7 +5,7 @@
  * counting, fault-injecting proxy; one with htpasswd basic auth), a loopback HTTP server for
  * preloaded+layer, tarball and OCI-layout images; errors; shared pulls; layers freed on destroy.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -26,6 +26,7 @@ import { createClient, type GardenClient } from '@garden-ts/client';
 import { detectCgroupLayout } from '@garden-ts/native-ns';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Collector, leakCounts } from '../../packages/backend-linux/test/helpers.js';
+import { type TestNetwork, testNetwork } from '../../packages/backend-linux/test/netns.js';
 import { busyboxImage } from '../../packages/images/test/helpers/fixtures.js';
 import {
   buildImage,
@@ -60,13 +61,27 @@ let http: Server;
 let httpBase: string;
 let tarball: string;
 let layout: string;
+// Network safety: the containers' bridges and nft tables live in a test-made namespace, while
+// gardend itself stays in this one to reach the registries on loopback.
+let net: TestNetwork | undefined;
 const layerGz = gzipSync(
   makeTar([{ name: 'app/start.sh', data: '#!/bin/sh\necho droplet\n', mode: 0o755, uid: 2000, gid: 2000 }]),
 );
 
 /** gardend --backend linux on this test's depot and cgroup parent. */
 function gardendLinux(): string[] {
-  return [gardend, '--backend', 'linux', '--depot', depot, '--cgroup-parent', cgroupParent];
+  net ??= testNetwork('images');
+  return [
+    gardend,
+    '--backend',
+    'linux',
+    '--depot',
+    depot,
+    '--cgroup-parent',
+    cgroupParent,
+    '--network-namespace',
+    net.hostPath,
+  ];
 }
 
 async function waitForPing(path: string): Promise<void> {
@@ -93,6 +108,16 @@ async function push(
   const pusher = new Pusher(reg.url, credentials);
   await pusher.push(repoName, tag, busyboxImage(inject('rootfs'), { env: IMAGE_ENV, marker }));
   await pusher.close();
+}
+
+/** The IPv4 addresses of a network namespace's links. */
+function ipAddrs(netnsFile: string): string[] {
+  return execFileSync('nsenter', [`--net=${netnsFile}`, 'ip', '-o', '-4', 'addr', 'show'], {
+    encoding: 'utf8',
+  })
+    .split('\n')
+    .map((l) => /inet (\S+)\//.exec(l)?.[1] ?? '')
+    .filter(Boolean);
 }
 
 async function sh(c: Container, cmd: string): Promise<string> {
@@ -191,6 +216,7 @@ afterAll(async () => {
   await new Promise<void>((r) => (http ? http.close(() => r()) : r()));
   rmSync(dir, { recursive: true, force: true });
   rmSync(defaultRunDir(depot), { recursive: true, force: true });
+  net?.cleanup();
 });
 
 describe('gardend with images', () => {
@@ -198,6 +224,12 @@ describe('gardend with images', () => {
     const a = await client.create({ image: { uri: `docker://${proxy.host}/garden/busybox#v1` } });
     expect(await sh(a, 'cat /home/app/data; echo; echo $IMAGE_VAR; stat -c %u /bin/busybox')).toBe(
       'anonymous\nfrom-image\n0\n',
+    );
+    // Its network is in the test-made namespace (--network-namespace), not in this one.
+    const { containerIP } = await a.info();
+    expect(ipAddrs(net!.hostPath)).toContain(containerIP.replace(/\d+$/, (n) => String(Number(n) - 1)));
+    expect(ipAddrs('/proc/self/ns/net')).not.toContain(
+      containerIP.replace(/\d+$/, (n) => String(Number(n) - 1)),
     );
     const uri = `docker://${auth.host}/private/busybox#v1`;
     const b = await client.create({ image: { uri, username: 'alice', password: 's3cret' } });

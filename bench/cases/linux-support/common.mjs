@@ -73,15 +73,81 @@ let serverSeq = 0;
  * @property {import('@garden-ts/api-types').Client | undefined} client
  * @property {Set<string>} handles handles the case created and has not destroyed yet
  * @property {string} stderr    the server's last stderr bytes (diagnostics)
+ * @property {TestNetwork | undefined} net the test-made namespaces the containers are networked in
  */
+
+/**
+ * @typedef {object} TestNetwork
+ * @property {string} host     name of the "host" namespace (`ip netns`), file /run/netns/<host>
+ * @property {string} outside  name of the "outside" namespace joined to it by a veth
+ * @property {string} hostPath
+ */
+
+/** The host end's and the outside end's addresses of the veth between the test namespaces. */
+export const HOST_IP = '192.0.2.1';
+export const OUTSIDE_IP = '192.0.2.2';
+
+/**
+ * Network safety: benches that give containers a network do it in a test-made "host" namespace
+ * (default route via an "outside" namespace on a veth, forwarding on), never in the machine's own.
+ * @param {string} tag
+ * @returns {TestNetwork}
+ */
+export function testNetwork(tag) {
+  const base = `gtbench-${tag}-${process.pid}`.slice(0, 40);
+  const host = `${base}-h`;
+  const outside = `${base}-o`;
+  const ip = (/** @type {string[]} */ ...args) => execFileSync('ip', args, { stdio: 'ignore' });
+  ip('netns', 'add', host);
+  try {
+    ip('netns', 'add', outside);
+    ip('-n', host, 'link', 'set', 'lo', 'up');
+    ip('-n', outside, 'link', 'set', 'lo', 'up');
+    ip('-n', host, 'link', 'add', 'ext0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside);
+    ip('-n', host, 'addr', 'add', `${HOST_IP}/24`, 'dev', 'ext0');
+    ip('-n', host, 'link', 'set', 'ext0', 'up');
+    ip('-n', outside, 'addr', 'add', `${OUTSIDE_IP}/24`, 'dev', 'eth0');
+    ip('-n', outside, 'link', 'set', 'eth0', 'up');
+    ip('-n', host, 'route', 'add', 'default', 'via', OUTSIDE_IP);
+  } catch (err) {
+    deleteTestNetwork({ host, outside, hostPath: `/run/netns/${host}` });
+    throw err;
+  }
+  return { host, outside, hostPath: `/run/netns/${host}` };
+}
+
+/**
+ * Kills what still runs in the test namespaces (all started by the bench) and deletes them.
+ * @param {TestNetwork} net
+ */
+export function deleteTestNetwork(net) {
+  for (const ns of [net.outside, net.host]) {
+    let pids = '';
+    try {
+      pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' });
+    } catch {
+      continue; // not there
+    }
+    for (const pid of pids.split('\n').filter(Boolean)) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+  }
+}
 
 /**
  * Starts a garden-ts server with backend-linux on a fresh depot, cgroup parent and unix socket,
  * and a client for it. On failure everything already made is cleaned up before the throw.
  * @param {string} tag short name used in temp paths and the cgroup parent
+ * @param {{ network?: boolean }} [options] network (default true): containers are networked, in
+ *   a test-made host namespace; false: containers with only `lo`
  * @returns {Promise<LinuxServer>}
  */
-export async function startLinuxServer(tag) {
+export async function startLinuxServer(tag, options = {}) {
   if (process.getuid?.() !== 0) throw new Error('linux benches need root');
   const { createClient } = await loadPackage('@garden-ts/client');
   await loadPackage('@garden-ts/backend-linux');
@@ -103,11 +169,13 @@ export async function startLinuxServer(tag) {
     client: undefined,
     handles: new Set(),
     stderr: '',
+    net: undefined,
   };
   try {
+    if (options.network !== false) env.net = testNetwork(tag);
     const child = spawn(
       process.execPath,
-      [SERVER_SCRIPT, env.depot, env.socketPath, rootfs, env.cgroupParent],
+      [SERVER_SCRIPT, env.depot, env.socketPath, rootfs, env.cgroupParent, env.net?.hostPath ?? 'off'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     env.child = child;
@@ -257,6 +325,7 @@ export async function stopLinuxServer(env) {
         defaultRootfs: env.rootfs,
         cgroupParent: env.cgroupParent,
         destroyContainersOnStartup: true,
+        network: env.net ? { hostNetns: env.net.hostPath } : false,
       });
       await sweeper.start();
       await sweeper.stop();
@@ -271,6 +340,8 @@ export async function stopLinuxServer(env) {
       }
     }
   });
+  const net = env.net;
+  if (net) await step(() => deleteTestNetwork(net));
   await step(() => unmountUnder(env.work));
   await step(() => removeCgroupTree(env.cgroupParent));
   await step(() => rmSync(env.work, { recursive: true, force: true }));

@@ -41,4 +41,17 @@ describe('PortPool', () => {
     expect(() => new PortPool(65000, 1000)).toThrow(RangeError);
     expect(() => new PortPool(0, 1)).toThrow(RangeError);
   });
+
+  it('resumes the rotation at a saved port, wrapping around and skipping taken ones', () => {
+    const pool = new PortPool(100, 5);
+    pool.reserve(103);
+    expect(pool.next).toBe(100);
+    pool.resumeAt(102);
+    expect([pool.acquire(), pool.acquire(), pool.acquire(), pool.acquire()]).toEqual([102, 104, 100, 101]);
+    expect(pool.next).toBeUndefined();
+    const other = new PortPool(100, 5);
+    other.resumeAt(103);
+    other.resumeAt(9999); // outside: ignored
+    expect(other.acquire()).toBe(103);
+  });
 });

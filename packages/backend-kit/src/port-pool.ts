@@ -55,4 +55,25 @@ export class PortPool {
   get available(): number {
     return this.free.length;
   }
+
+  /** The port the next `acquire()` hands out; undefined when the pool is exhausted. */
+  get next(): number | undefined {
+    return this.free[0];
+  }
+
+  /**
+   * Resumes the rotation at `port` (Guardian's saved offset, so a restarted server does not hand
+   * out recently released ports first): the free list is rotated to start at the first free port
+   * at or after `port`, wrapping around. Ports outside the pool are ignored.
+   */
+  resumeAt(port: number): void {
+    if (!this.inPool(port) || this.free.length === 0) return;
+    let best = -1;
+    for (let i = 0; i < this.free.length; i++) {
+      const p = this.free[i] as number;
+      if (p >= port && (best < 0 || p < (this.free[best] as number))) best = i;
+    }
+    if (best <= 0) return;
+    this.free.push(...this.free.splice(0, best));
+  }
 }

@@ -7,15 +7,16 @@ import { cgroupLayout } from './runtime/cgroups.js';
  * The capability manifest on this host for a backend made with `options`: limits, TTYs,
  * privileged containers and real metrics from the cgroup; process exits and OOM kills through
  * `events()`; disk limits enforced by the disk store (unless `diskStore: false`: then stored and
- * reported only); peas; no networking beyond `lo` yet. CPU limits read back as shares where the
- * cpu controller is on cgroup v1, as the v2 weight otherwise (reference §6.2).
+ * reported only); peas; networking (container IPs, NetIn/NetOut, network stats) unless the
+ * backend is made with `network: false`. CPU limits read back as shares where the cpu controller
+ * is on cgroup v1, as the v2 weight otherwise (reference §6.2).
  */
 export function linuxBackendCapabilities(
-  options: Pick<LinuxBackendOptions, 'diskStore'> = {},
+  options: Pick<LinuxBackendOptions, 'diskStore' | 'network'> = {},
 ): BackendCapabilities {
   return {
     limits: true,
-    networking: false,
+    networking: options.network !== false,
     tty: true,
     privileged: true,
     diskLimits: true,

@@ -27,7 +27,7 @@ import type { ResolvedUser } from '@garden-ts/backend-kit';
 import { cgroupOomKills, type Container as NativeContainer } from '@garden-ts/native-ns';
 import type { ContainerRecord, StateStore } from './depot/state-store.js';
 import { streamIn, streamOut } from './files/streaming.js';
-import { NO_NETWORKING } from './network/network-part.js';
+import type { NetworkPart } from './network/network-part.js';
 import type { Part } from './part.js';
 import { cgroupOf, memberPids, signalMembers } from './runtime/cgroups.js';
 import type { LinuxProcess } from './runtime/linux-process.js';
@@ -50,6 +50,8 @@ export interface ContainerHost {
   parts: readonly Part[];
   /** Peas: processes with their own image (runtime/peas.ts). */
   peas: PeaPart;
+  /** NetIn / NetOut / BulkNetOut. */
+  network: NetworkPart;
   /** Looks the container up again (throws ContainerNotFoundError when destroyed). */
   live(handle: string): LinuxContainer;
   /** Publishes a lifecycle event (`Backend.events()`). */
@@ -94,10 +96,6 @@ export class LinuxContainer {
   /** The Garden view of this container (a cheap handle that re-checks liveness per call). */
   view(): GardenContainer {
     const live = (): LinuxContainer => this.host.live(this.handle);
-    const noNetworking = (what: string) => async () => {
-      live();
-      throw new GardenError(`${what} ${NO_NETWORKING}`);
-    };
     return {
       handle: this.handle,
       stop: async (kill) => live().stop(kill, this.host.stopTimeoutSeconds),
@@ -108,9 +106,18 @@ export class LinuxContainer {
       currentCPULimits: async () => live().cpuLimits(),
       currentDiskLimits: async () => live().diskLimits(),
       currentMemoryLimits: async () => live().memoryLimits(),
-      netIn: noNetworking('NetIn'),
-      netOut: noNetworking('NetOut'),
-      bulkNetOut: noNetworking('BulkNetOut'),
+      netIn: async (hostPort, containerPort) => {
+        const c = live();
+        return c.host.network.netIn(c, hostPort, containerPort);
+      },
+      netOut: async (rule) => {
+        const c = live();
+        await c.host.network.netOut(c, [rule], false);
+      },
+      bulkNetOut: async (rules) => {
+        const c = live();
+        await c.host.network.netOut(c, rules ?? [], true);
+      },
       run: async (spec, io) => live().run(spec, io),
       attach: async (id, io) => live().attach(id, io),
       metrics: async () => live().metrics(),
@@ -174,25 +181,27 @@ export class LinuxContainer {
     return { ...own, ...r.properties };
   }
 
+  /** Addresses and mapped ports come from the `garden.network.*` properties, as Guardian's (§7.4). */
   info(): ContainerInfo {
     const properties = this.properties();
     return {
       state: this.record.stopped ? 'stopped' : 'active',
       events: [...this.record.events],
-      hostIP: '',
-      containerIP: '',
-      containerIPv6: '',
-      externalIP: '',
+      hostIP: properties['garden.network.host-ip'] ?? '',
+      containerIP: properties['garden.network.container-ip'] ?? '',
+      containerIPv6: properties['garden.network.container-ipv6'] ?? '',
+      externalIP: properties['garden.network.external-ip'] ?? '',
       containerPath: this.dir,
       processIDs: [...this.processes.values()].filter((p) => p.running).map((p) => p.id),
       properties,
-      mappedPorts: [],
+      mappedPorts: parseMappedPorts(properties['garden.network.mapped-ports']),
     };
   }
 
   /**
    * Age and CPU entitlement here; memory, CPU and pids from the runtime part (the cgroup), disk
-   * from the store part (the volume's qgroup).
+   * from the store part (the volume's qgroup), network bytes from the network part (the host end
+   * of the veth).
    */
   async metrics(): Promise<Metrics> {
     this.refreshEvents();
@@ -288,5 +297,19 @@ export class LinuxContainer {
 
   streamOut(spec: StreamOutSpec): Promise<Readable> {
     return streamOut(this, spec);
+  }
+}
+
+/** `garden.network.mapped-ports` (`[{"HostPort":61001,"ContainerPort":8080}]`); `[]` when absent or malformed. */
+function parseMappedPorts(value: string | undefined): ContainerInfo['mappedPorts'] {
+  if (!value) return [];
+  try {
+    const list = JSON.parse(value) as { HostPort?: unknown; ContainerPort?: unknown }[];
+    if (!Array.isArray(list)) return [];
+    return list
+      .filter((m) => Number.isInteger(m?.HostPort) && Number.isInteger(m?.ContainerPort))
+      .map((m) => ({ hostPort: m.HostPort as number, containerPort: m.ContainerPort as number }));
+  } catch {
+    return [];
   }
 }

@@ -5,6 +5,7 @@
  */
 import { statfsSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
+import { join } from 'node:path';
 import {
   type Capacity,
   type Container,
@@ -43,6 +44,8 @@ const MIN_STORE_SIZE = 256n * 1024n * 1024n;
 
 /** Guardian's MaxContainers without a pool or a flag: its default pool holds 256 /30 subnets. */
 const DEFAULT_MAX_CONTAINERS = 256n;
+/** MaxContainers when nothing limits it (network plugin mode without max-containers). */
+const UNLIMITED = 4294967295n;
 
 class LinuxBackendImpl implements LinuxBackend {
   readonly depot: string;
@@ -51,6 +54,7 @@ class LinuxBackendImpl implements LinuxBackend {
   private readonly depotPart: DepotPart;
   /** Undefined when running without a disk store. */
   private readonly storePart: StorePart | undefined;
+  private readonly networkPart: NetworkPart;
   private readonly rootfsPart: RootfsPart;
   private readonly peaPart: PeaPart;
   /** In create order; destroy runs them in reverse. */
@@ -92,6 +96,7 @@ class LinuxBackendImpl implements LinuxBackend {
       options.diskStore === false
         ? undefined
         : new StorePart(this.depot, checkDiskStore(options.diskStore), this.log);
+    this.networkPart = new NetworkPart(options.network, this.log, join(this.depot, 'network.json'));
     this.rootfsPart = new RootfsPart(
       this.depot,
       options.defaultRootfs,
@@ -106,9 +111,11 @@ class LinuxBackendImpl implements LinuxBackend {
       ...(this.storePart ? [this.storePart] : []),
       this.rootfsPart,
       new QuotaPart(this.storePart, this.log),
-      new NetworkPart(),
+      this.networkPart,
       new RuntimePart(this.cgroupParent, this.log),
       this.peaPart,
+      // The container's devices need its init (its network namespace).
+      this.networkPart.attachPart,
       this.oomWatch,
     ];
     // Guardian's auto default: cores × 100 / total RAM in MiB (percent per share).
@@ -128,6 +135,7 @@ class LinuxBackendImpl implements LinuxBackend {
       stopTimeoutSeconds: this.options.stopTimeoutSeconds ?? 10,
       parts: this.parts,
       peas: this.peaPart,
+      network: this.networkPart,
       live: (h: string) => this.live(h),
       publish: this.hub.publish.bind(this.hub),
     };
@@ -166,7 +174,10 @@ class LinuxBackendImpl implements LinuxBackend {
     // A later start() recovers everything from the depot again.
     this.started = undefined;
     await this.settled();
-    for (const part of this.parts) await part.stop?.({ containersLeft: !none });
+    // With no container left (in the depot, which a second stop() still sees), no nft table or
+    // bridge of ours stays on the host either.
+    const containersLeft = !none || this.depotPart.store.entries().length > 0;
+    for (const part of this.parts) await part.stop?.({ containersLeft });
     // Nothing left to survive a restart: leave no empty run dir (nor, when it was the last one,
     // our /run/garden-ts tmpfs) behind; start() recreates them.
     if (none) releaseRunDir(this.runDir);
@@ -174,15 +185,23 @@ class LinuxBackendImpl implements LinuxBackend {
 
   async ping(): Promise<void> {}
 
-  settled(): Promise<void> {
-    return this.depotPart.trash.settled();
+  async settled(): Promise<void> {
+    await Promise.all([this.depotPart.trash.settled(), this.networkPart.settled()]);
   }
 
   async capacity(): Promise<Capacity> {
     await this.start();
     const fs = statfsSync(this.depot);
     const disk = BigInt(fs.blocks) * BigInt(fs.bsize);
-    const max = this.options.maxContainers ? BigInt(this.options.maxContainers) : DEFAULT_MAX_CONTAINERS;
+    // min(pool capacity, max-containers when set); a network plugin has no pool (unlimited).
+    const networker = this.networkPart.networker;
+    let max = networker
+      ? networker.capacity === undefined
+        ? UNLIMITED
+        : BigInt(networker.capacity)
+      : DEFAULT_MAX_CONTAINERS;
+    if (this.options.maxContainers && BigInt(this.options.maxContainers) < max)
+      max = BigInt(this.options.maxContainers);
     return {
       memoryInBytes: BigInt(totalmem()),
       diskInBytes: disk,

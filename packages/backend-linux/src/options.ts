@@ -1,6 +1,7 @@
 /** The backend's options and public shape (createLinuxBackend). */
 import type { Backend, EventsOptions, GardenEventStream } from '@garden-ts/api-types';
 import type { ImageServiceOptions } from '@garden-ts/images';
+import type { NetworkOptions } from './network/networker.js';
 import type { ImageSource } from './rootfs/image-uri.js';
 import type { DiskStoreOptions } from './store/disk-store.js';
 
@@ -65,6 +66,13 @@ export interface LinuxBackendOptions {
    * tar). Default `/bin/busybox` when it exists and is static; `false`: the image's own tools.
    */
   helperExecutable?: string | false;
+  /**
+   * Container networking (linux-backend-reference §8): address pool, MTU, deny networks, host
+   * access, DNS, external IP, NetIn port pool, network plugin, and the host network namespace to
+   * work in (default: the server's own). Default: networking with Guardian's defaults. `false`:
+   * containers get a private network namespace with only `lo`, and NetIn/NetOut are refused.
+   */
+  network?: NetworkOptions | false;
 }
 
 /** The `Backend` returned by `createLinuxBackend`, with a few extras for tests and operators. */
@@ -75,7 +83,10 @@ export interface LinuxBackend extends Backend {
   readonly depot: string;
   /** The run directory (volatile state, tmpfs). */
   readonly runDir: string;
-  /** Resolves once background removals of destroyed containers' depot dirs are done. */
+  /**
+   * Resolves once background work of destroyed containers is done: depot dirs removed, and the
+   * bridges of freed subnets (kept a few seconds for reuse) deleted now.
+   */
   settled(): Promise<void>;
   /** The cgroup parent path. */
   readonly cgroupParent: string;

@@ -11,6 +11,7 @@ afterAll(async () => {
 
 runBackendContract({
   name: 'backend-linux',
+  // testEnv's backends have networking (in a test-made host netns).
   capabilities: linuxBackendCapabilities(),
   // Peas from the default busybox rootfs (a directory image).
   peaImage: inject('rootfs'),

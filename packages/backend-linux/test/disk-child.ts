@@ -1,12 +1,12 @@
 /**
  * Child server for the disk store's kill -9 test (bundled by the test with tsup): creates a
  * container with an exclusive 10 MiB disk limit, writes 3 MiB in it, prints READY and waits to be
- * SIGKILLed. argv: depot cgroupParent rootfs
+ * SIGKILLed. argv: depot cgroupParent rootfs hostNetns (the test's host network namespace)
  */
 import { createLinuxBackend } from '../src/index.js';
 
-const [depot, cgroupParent, rootfs] = process.argv.slice(2) as [string, string, string];
-const backend = createLinuxBackend({ depot, cgroupParent, defaultRootfs: rootfs });
+const [depot, cgroupParent, rootfs, hostNetns] = process.argv.slice(2) as [string, string, string, string];
+const backend = createLinuxBackend({ depot, cgroupParent, defaultRootfs: rootfs, network: { hostNetns } });
 await backend.start();
 const c = await backend.create({
   handle: 'quota-survivor',

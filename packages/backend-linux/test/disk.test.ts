@@ -261,7 +261,7 @@ describe('restart and cleanup', () => {
     expect(storeState(env.depot)).toMatchObject({ mounted: false, loops: 0 });
     const bundle = await bundleChild('disk-child.ts');
     onTestFinished(() => bundle.dispose());
-    await crashAfterReady(bundle.path, [env.depot, env.cgroupParent, inject('rootfs')]);
+    await crashAfterReady(bundle.path, [env.depot, env.cgroupParent, inject('rootfs'), env.net.hostPath]);
     // The crashed server's store is still mounted, with the container's volume and qgroup.
     expect(storeState(env.depot)).toEqual({ mounted: true, loops: 1, volumes: 1, qgroups: 1 });
     backend = env.backend();

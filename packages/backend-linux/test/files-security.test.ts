@@ -190,7 +190,7 @@ describe('file operations use the host helper, not the image', () => {
         // The image really has neither tool: with the image's own tools the same fails.
         const r = await exec(bare, { path: 'ls', args: ['/bin/tar', '/bin/sh'], dir: '/' });
         expect(r.status).not.toBe(0);
-        const imageTools = env.backend({ helperExecutable: false });
+        const imageTools = env.backend({ helperExecutable: false, network: false });
         const c2 = await imageTools.create({ rootfsPath: `raw://${join(dir, 'rootfs')}` });
         try {
           await expect(

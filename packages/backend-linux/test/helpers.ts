@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Container, ProcessSpec } from '@garden-ts/api-types';
-import { btrfsFsid, detectCgroupLayout, listQgroups } from '@garden-ts/native-ns';
+import { btrfsFsid, detectCgroupLayout, listLinks, listQgroups, nft } from '@garden-ts/native-ns';
 import tar from 'tar-stream';
 import { inject } from 'vitest';
 import {
@@ -18,14 +18,22 @@ import {
   type LinuxBackend,
   type LinuxBackendOptions,
 } from '../src/index.js';
+import { type TestNetwork, testNetwork } from './netns.js';
 
 const layout = detectCgroupLayout();
 const mounts = [...new Set([...Object.values(layout.v1), ...(layout.v2 ? [layout.v2] : [])])];
 
-/** A depot + cgroup parent for one test file. */
+/** A depot + cgroup parent + test-made host network namespace for one test file. */
 export interface TestEnv {
   depot: string;
   cgroupParent: string;
+  /**
+   * The "host" and "outside" namespaces (network safety: backends of the tests network their
+   * containers inside `net.hostPath`, never in the machine's own namespace).
+   */
+  net: TestNetwork;
+  /** The network options every backend of this env gets (merged with `extra.network`). */
+  networkOptions(): { hostNetns: string };
   backend(extra?: Partial<LinuxBackendOptions>): LinuxBackend;
   /** Destroys what the backends know, then removes every leftover (mounts, cgroups, depot). */
   cleanup(): Promise<void>;
@@ -37,11 +45,28 @@ export function testEnv(name: string): TestEnv {
   const depot = mkdtempSync(join(tmpdir(), `backend-linux-${name}-`));
   const cgroupParent = `garden-test-${process.pid}-${name}-${counter++}`;
   const backends: LinuxBackend[] = [];
+  let network: TestNetwork | undefined;
+  const net = () => {
+    network ??= testNetwork(`${name}${counter}`.slice(0, 12));
+    return network;
+  };
+  const networkOptions = () => ({ hostNetns: net().hostPath });
+  const options = (extra: Partial<LinuxBackendOptions>): LinuxBackendOptions => ({
+    depot,
+    defaultRootfs: inject('rootfs'),
+    cgroupParent,
+    ...extra,
+    network: extra.network === false ? false : { ...networkOptions(), ...(extra.network ?? {}) },
+  });
   return {
     depot,
     cgroupParent,
+    get net() {
+      return net();
+    },
+    networkOptions,
     backend(extra = {}) {
-      const b = createLinuxBackend({ depot, defaultRootfs: inject('rootfs'), cgroupParent, ...extra });
+      const b = createLinuxBackend(options(extra));
       backends.push(b);
       return b;
     },
@@ -51,12 +76,7 @@ export function testEnv(name: string): TestEnv {
         await b.stop();
       }
       // Anything left (a test failed midway): a fresh backend reconciles, then destroy all.
-      const sweeper = createLinuxBackend({
-        depot,
-        defaultRootfs: inject('rootfs'),
-        cgroupParent,
-        destroyContainersOnStartup: true,
-      });
+      const sweeper = createLinuxBackend(options({ destroyContainersOnStartup: true }));
       await sweeper.start().catch(() => undefined);
       await sweeper.stop();
       for (const b of [...backends, sweeper]) await b.settled();
@@ -73,6 +93,7 @@ export function testEnv(name: string): TestEnv {
       }
       rmSync(depot, { recursive: true, force: true });
       rmSync(sweeper.runDir, { recursive: true, force: true });
+      network?.cleanup();
     },
   };
 }
@@ -103,6 +124,14 @@ export function storeState(depot: string): {
   // Level-0 qgroups of subvolumes (0/5 is the filesystem's top level).
   const qgroups = listQgroups(btrfsFsid(store)).filter((q) => q.level === 0 && q.id >= 256n).length;
   return { mounted, loops, volumes, qgroups };
+}
+
+/** What containers leave behind in a test host namespace: our links and nft tables. */
+export async function networkLeaks(env: TestEnv): Promise<{ links: string[]; tables: string }> {
+  const links = (await listLinks({ netns: env.net.hostPath }))
+    .map((l) => l.name)
+    .filter((n) => /^gt[bvi]-/.test(n));
+  return { links, tables: (await nft('list tables', { netns: env.net.hostPath })).trim() };
 }
 
 /** Mount points below the depot (the rootfs overlays, the image store's views). */

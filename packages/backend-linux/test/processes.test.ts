@@ -31,7 +31,10 @@ describe('create', () => {
     const c = await backend.create({ handle });
     const r = await exec(c, { path: 'sh', args: ['-c', 'hostname; cat /etc/hosts'] });
     const host = handle.slice(-49);
-    expect(r.stdout).toBe(`${host}\n127.0.0.1 localhost\n::1 localhost\n127.0.0.1 ${host}\n`);
+    // The hostname (and the whole handle when longer) map to the container's own IP.
+    const ip = (await c.info()).containerIP;
+    expect(ip).toMatch(/^10\.254\.\d+\.\d+$/);
+    expect(r.stdout).toBe(`${host}\n127.0.0.1 localhost\n::1 localhost\n${ip} ${host} ${handle}\n`);
     await backend.destroy(handle);
   });
 
@@ -60,21 +63,26 @@ describe('create', () => {
     await expect(backend.create({ handle: 'a/b' })).rejects.toThrow(/handle/);
   });
 
-  it('refuses NetIn/NetOut in the spec instead of silently ignoring them (no networking yet)', async () => {
+  it('without networking, refuses NetIn/NetOut in the spec and on a container instead of ignoring them', async () => {
+    const offline = env.backend({ network: false });
     await expect(
-      backend.create({ handle: 'net-in', netIn: [{ hostPort: 0, containerPort: 8080 }] }),
-    ).rejects.toThrow(/^netin is not supported yet by the linux backend/);
-    await expect(backend.create({ handle: 'net-out', netOut: [{ protocol: 1 }] })).rejects.toThrow(
-      /^netout_rules is not supported yet/,
+      offline.create({ handle: 'net-in', netIn: [{ hostPort: 0, containerPort: 8080 }] }),
+    ).rejects.toThrow(/^netin is not available: the linux backend was started without networking/);
+    await expect(offline.create({ handle: 'net-out', netOut: [{ protocol: 1 }] })).rejects.toThrow(
+      /^netout_rules is not available/,
     );
-    await expect(backend.lookup('net-in')).rejects.toThrow(/unknown handle/);
+    await expect(offline.lookup('net-in')).rejects.toThrow(/unknown handle/);
     // On a container too: NetIn, NetOut and BulkNetOut fail with a clear error, nothing is recorded.
-    const c = await backend.create({});
-    await expect(c.netIn(0, 8080)).rejects.toThrow(/^NetIn is not supported yet by the linux backend/);
-    await expect(c.netOut({ protocol: 1 })).rejects.toThrow(/^NetOut is not supported yet/);
-    await expect(c.bulkNetOut([{ protocol: 1 }])).rejects.toThrow(/^BulkNetOut is not supported yet/);
-    expect((await c.info()).mappedPorts).toEqual([]);
-    await backend.destroy(c.handle);
+    const c = await offline.create({ handle: 'offline' });
+    await expect(c.netIn(0, 80)).rejects.toThrow(/^NetIn is not available/);
+    await expect(c.netOut({ protocol: 1 })).rejects.toThrow(/^NetOut is not available/);
+    await expect(c.bulkNetOut([{ protocol: 1 }])).rejects.toThrow(/^BulkNetOut is not available/);
+    const info = await c.info();
+    expect(info.containerIP).toBe('');
+    expect(info.mappedPorts).toEqual([]);
+    expect((await c.metrics()).networkStat).toBeNull();
+    await offline.destroy('offline');
+    await offline.stop();
   });
 
   it('reports a destroy racing another destroy as Guardian does', async () => {
@@ -88,7 +96,8 @@ describe('create', () => {
   });
 
   it('enforces max containers atomically, counting containers being created', async () => {
-    const limited = env.backend({ maxContainers: 2 });
+    // network: false: a second backend must not share the first one's host namespace.
+    const limited = env.backend({ maxContainers: 2, network: false });
     const results = await Promise.allSettled([limited.create({}), limited.create({}), limited.create({})]);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
     expect((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason.message).toBe(
@@ -147,7 +156,7 @@ describe('create', () => {
         return { path: inject('rootfs'), raw: false };
       },
     };
-    const withSource = env.backend({ imageSources: [source] });
+    const withSource = env.backend({ imageSources: [source], network: false });
     await withSource.start();
     const c = await withSource.create({
       image: { uri: 'test:///busybox#1', username: 'me', password: 'pw' },
@@ -164,7 +173,7 @@ describe('create', () => {
   it('keeps the native error (code, errno, stage) as the cause of a failed create, and logs its code', async () => {
     const logged: object[] = [];
     const logger = { info() {}, warn: (o: object) => logged.push(o), error: (o: object) => logged.push(o) };
-    const logging = env.backend({ logger });
+    const logging = env.backend({ logger, network: false });
     await logging.start();
     // A bind mount onto a path below a regular file cannot be made by the container's child.
     const err = await logging
@@ -199,14 +208,28 @@ describe('create', () => {
     await backend.destroy(c.handle);
   });
 
-  it('gives each container its own network namespace with only lo, up', async () => {
+  it('gives each container its own network namespace: lo up, eth0 with its address and default route', async () => {
     const c = await backend.create({});
     const r = await exec(c, {
       path: 'sh',
-      args: ['-c', 'ls /sys/class/net; cat /sys/class/net/lo/operstate /sys/class/net/lo/flags'],
+      args: [
+        '-c',
+        'ls /sys/class/net; cat /sys/class/net/lo/flags /sys/class/net/eth0/flags; ip -4 addr show eth0; ip route',
+      ],
     });
-    expect(r.stdout.split('\n').slice(0, 1)).toEqual(['lo']);
-    expect(Number(r.stdout.split('\n')[2]) & 1).toBe(1); // IFF_UP
+    const lines = r.stdout.split('\n');
+    expect(lines.slice(0, 2)).toEqual(['eth0', 'lo']);
+    expect(Number(lines[2]) & 1).toBe(1); // IFF_UP
+    expect(Number(lines[3]) & 1).toBe(1);
+    const info = await c.info();
+    expect(r.stdout).toContain(`inet ${info.containerIP}/30`);
+    expect(r.stdout).toContain(`default via ${info.hostIP} dev eth0`);
+    const offline = env.backend({ network: false });
+    const lonely = await offline.create({});
+    const o = await exec(lonely, { path: 'sh', args: ['-c', 'ls /sys/class/net'] });
+    expect(o.stdout).toBe('lo\n');
+    await offline.destroy(lonely.handle);
+    await offline.stop();
     await backend.destroy(c.handle);
   });
 
@@ -379,7 +402,7 @@ describe('run', () => {
   });
 
   it('stop(false) ends a TERM-ignoring process with KILL after the timeout', async () => {
-    const quick = env.backend({ stopTimeoutSeconds: 1 });
+    const quick = env.backend({ stopTimeoutSeconds: 1, network: false });
     const d = await quick.create({});
     const p = await d.run(
       { path: 'sh', args: ['-c', "trap '' TERM; echo ready; while true; do sleep 1; done"] },

@@ -1,10 +1,18 @@
 /** Restart survival (reference §9): kill -9 of the server, recovery, reconciliation, destroy-on-startup. */
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { detectCgroupLayout } from '@garden-ts/native-ns';
+import { detectCgroupLayout, ensureBridge, nft } from '@garden-ts/native-ns';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { RUN_ROOT } from '../src/index.js';
-import { bundleChild, Collector, crashAfterReady, depotMounts, leakCounts, testEnv } from './helpers.js';
+import {
+  bundleChild,
+  Collector,
+  crashAfterReady,
+  depotMounts,
+  leakCounts,
+  networkLeaks,
+  testEnv,
+} from './helpers.js';
 
 const env = testEnv('restart');
 let bundle: Awaited<ReturnType<typeof bundleChild>>;
@@ -18,7 +26,7 @@ afterAll(async () => {
 });
 
 function crashingServer(): Promise<void> {
-  return crashAfterReady(bundle.path, [env.depot, env.cgroupParent, inject('rootfs')]);
+  return crashAfterReady(bundle.path, [env.depot, env.cgroupParent, inject('rootfs'), env.net.hostPath]);
 }
 
 describe('restart survival', () => {
@@ -56,6 +64,21 @@ describe('restart survival', () => {
     const out = new Collector();
     expect(await (await c.run({ path: 'echo', args: ['alive'] }, { stdout: out })).wait()).toBe(0);
     expect(out.text()).toBe('alive\n');
+    // Its network too: address, mappings (held in the pool: a new container gets other ports),
+    // and the firewall state rebuilt from the record.
+    const info = await c.info();
+    expect(info.containerIP).toBe('10.254.0.2');
+    expect(info.mappedPorts).toEqual([
+      { hostPort: 61001, containerPort: 8080 },
+      { hostPort: 61002, containerPort: 9090 },
+    ]);
+    const ruleset = await nft('list ruleset', { netns: env.net.hostPath });
+    expect(ruleset).toMatch(/61001 : 10\.254\.0\.2 \. 8080/);
+    expect(ruleset).toMatch(/ip daddr 198\.51\.100\.10 tcp dport 8000 accept/);
+    const other = await backend.create({ netIn: [{ hostPort: 0, containerPort: 1 }] });
+    expect((await other.info()).mappedPorts).toEqual([{ hostPort: 61003, containerPort: 1 }]);
+    expect((await other.info()).containerIP).toBe('10.254.0.6');
+    await backend.destroy(other.handle);
     await backend.stop();
   });
 
@@ -82,8 +105,24 @@ describe('restart survival', () => {
     );
     const halfCgroup = join(mnt as string, env.cgroupParent, 'half-created');
     mkdirSync(halfCgroup);
+    // Network state of no container: a bridge and a veth of our naming scheme, an nft element.
+    await ensureBridge({
+      hostNetns: env.net.hostPath,
+      bridge: 'gtb-0afe00fc',
+      gateway: '10.254.0.253',
+      prefixLength: 30,
+    });
+    await nft('add element bridge garden_ts ports { "gtv-deadbeef" . 10.254.0.254 }\n', {
+      netns: env.net.hostPath,
+    });
     const backend = env.backend();
     await backend.start();
+    await backend.settled();
+    expect((await networkLeaks(env)).links).not.toContain('gtb-0afe00fc');
+    expect((await networkLeaks(env)).links).toContain('gtb-0afe0000'); // the survivor's
+    expect(await nft('list set bridge garden_ts ports', { netns: env.net.hostPath })).not.toContain(
+      'deadbeef',
+    );
     await new Promise((r) => setTimeout(r, 200)); // orphan cgroups are removed in the background
     expect(existsSync(orphanDir)).toBe(false);
     expect(existsSync(orphanCgroup)).toBe(false);
@@ -110,7 +149,13 @@ describe('restart survival', () => {
       volumes: 0,
       qgroups: 0,
     });
+    // And no link of ours; with no container left, stop removes the nft tables too.
+    for (let i = 0; i < 100 && (await networkLeaks(env)).links.length > 0; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect((await networkLeaks(env)).links).toEqual([]);
+    expect(await nft('list ruleset', { netns: env.net.hostPath })).not.toMatch(/10\.254\.|6100\d :|netout-/);
     await backend.stop();
+    expect(await networkLeaks(env)).toEqual({ links: [], tables: '' });
     // No container left: the run dir goes, and /run/garden-ts too when nothing else uses it;
     // the image store's views are unmounted.
     expect(depotMounts(env.depot)).toEqual([]);

@@ -1,7 +1,8 @@
 /** 100 containers created concurrently, each running a process; nothing leaks after destroy. */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { nft } from '@garden-ts/native-ns';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Collector, leakCounts, testEnv } from './helpers.js';
+import { Collector, leakCounts, networkLeaks, testEnv } from './helpers.js';
 
 const env = testEnv('scale');
 afterAll(() => env.cleanup());
@@ -48,6 +49,11 @@ describe('scale', () => {
     await backend.settled(); // depot dirs go to the trash at once and are removed in the background
     await new Promise((r) => setTimeout(r, 300));
     expect(leakCounts(env)).toEqual(before);
+    // Every veth went with its namespace, every bridge with its subnet; no nft element is left.
+    for (let i = 0; i < 100 && (await networkLeaks(env)).links.length > 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    expect((await networkLeaks(env)).links).toEqual([]);
+    expect(await nft('list ruleset', { netns: env.net.hostPath })).not.toMatch(/10\.254\.|netout-/);
     // No process and no nsfs mount holds any of those network namespaces any more.
     const live = new Set<string>();
     for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
@@ -66,5 +72,6 @@ describe('scale', () => {
     ).toEqual([]);
     expect(before).toEqual({ cgroups: 0, mounts: 0, depot: 0, runDirs: 0, shims: 0, volumes: 0, qgroups: 0 });
     await backend.stop();
+    expect(await networkLeaks(env)).toEqual({ links: [], tables: '' });
   }, 180_000);
 });

@@ -146,6 +146,16 @@ describe('defaults', () => {
       diskStore: undefined,
       diskStoreSize: undefined,
       diskStoreQuotas: 'auto',
+      networkPool: '10.254.0.0/22',
+      mtu: 0,
+      denyNetwork: [],
+      allowHostAccess: false,
+      dnsServer: [],
+      additionalDnsServer: [],
+      externalIp: undefined,
+      networkNamespace: undefined,
+      networkPlugin: undefined,
+      networkPluginExtraArg: [],
       registryMirror: [],
       insecureDockerRegistry: [],
       preloadedRootfs: [],
@@ -381,6 +391,91 @@ describe('flags', () => {
     }
   });
 
+  it('network options: repeated list flags add up; addresses and networks are checked', () => {
+    const c = config([
+      '--backend',
+      'linux',
+      '--network-pool',
+      '10.80.0.0/16',
+      '--mtu',
+      '1400',
+      '--deny-network',
+      '0.0.0.0/0',
+      '--deny-network=10.0.0.0/8',
+      '--allow-host-access',
+      '--dns-server',
+      '10.0.0.53',
+      '--dns-server',
+      'fd00::53',
+      '--additional-dns-server',
+      '1.1.1.1',
+      '--external-ip',
+      '192.0.2.1',
+      '--network-namespace',
+      '/run/netns/test',
+      '--network-plugin',
+      'rel/plugin',
+      // A value starting with -- goes inline, as with Guardian's flag.
+      '--network-plugin-extra-arg=--config=/x,y.json',
+      '--network-plugin-extra-arg',
+      'two',
+    ]);
+    expect(c).toMatchObject({
+      networkPool: '10.80.0.0/16',
+      mtu: 1400,
+      denyNetwork: ['0.0.0.0/0', '10.0.0.0/8'],
+      allowHostAccess: true,
+      dnsServer: ['10.0.0.53', 'fd00::53'],
+      additionalDnsServer: ['1.1.1.1'],
+      externalIp: '192.0.2.1',
+      networkNamespace: '/run/netns/test',
+      networkPlugin: resolve(CWD, 'rel/plugin'),
+      // One flag, one item: a comma inside a flag's value is kept.
+      networkPluginExtraArg: ['--config=/x,y.json', 'two'],
+    });
+    // The environment takes comma-separated lists, a config file JSON arrays; flags replace both.
+    expect(
+      config(['--backend', 'linux'], { GARDEND_DENY_NETWORK: '10.0.0.0/8, 192.168.0.0/16' }).denyNetwork,
+    ).toEqual(['10.0.0.0/8', '192.168.0.0/16']);
+    const file = {
+      '/etc/g.json': '{"backend":"linux","dns-server":["10.1.1.1","10.2.2.2"],"deny-network":"0.0.0.0/0"}',
+    };
+    expect(config(['--config', '/etc/g.json'], {}, file)).toMatchObject({
+      dnsServer: ['10.1.1.1', '10.2.2.2'],
+      denyNetwork: ['0.0.0.0/0'],
+    });
+    expect(
+      config(['--config', '/etc/g.json', '--dns-server', '9.9.9.9'], { GARDEND_DNS_SERVER: '8.8.8.8' }, file)
+        .dnsServer,
+    ).toEqual(['9.9.9.9']);
+    const bad: [string[], string][] = [
+      [
+        ['--deny-network', '10.0.0.0'],
+        '--deny-network must be an IPv4 network such as 10.254.0.0/22, got "10.0.0.0"',
+      ],
+      [
+        ['--network-pool', '10.0.0.0/33'],
+        '--network-pool must be an IPv4 network such as 10.254.0.0/22, got "10.0.0.0/33"',
+      ],
+      [
+        ['--dns-server', 'dns.example'],
+        '--dns-server must be an IP address such as 10.0.0.1, got "dns.example"',
+      ],
+      [
+        ['--external-ip', '010.0.0.1'],
+        '--external-ip must be an IPv4 address such as 10.0.0.1, got "010.0.0.1"',
+      ],
+      [['--mtu', '70000'], '--mtu must be an MTU (68-65535, or 0 = automatic), got "70000"'],
+    ];
+    for (const [args, message] of bad)
+      expect(usageError(() => load(['--backend', 'linux', ...args]))).toBe(message);
+    expect(
+      usageError(() =>
+        config(['--config', '/f.json'], {}, { '/f.json': '{"backend":"linux","dns-server":{"a":1}}' }),
+      ),
+    ).toBe('/f.json: dns-server must be a JSON array, got object');
+  });
+
   it('options of another backend are refused, not ignored', () => {
     expect(usageError(() => load(['--backend', 'fake', '--depot', '/tmp/x']))).toBe(
       '--depot only applies to --backend linux (serving fake)',
@@ -388,9 +483,10 @@ describe('flags', () => {
     expect(usageError(() => load(['--backend', 'fake', '--destroy-containers-on-startup']))).toMatch(
       /^--destroy-containers-on-startup only applies to --backend linux/,
     );
-    expect(usageError(() => load(['--backend', 'linux', '--port-pool-size', '10']))).toMatch(
-      /^--port-pool-size only applies to --backend fake/,
+    expect(usageError(() => load(['--backend', 'fake', '--deny-network', '10.0.0.0/8']))).toBe(
+      '--deny-network only applies to --backend linux (serving fake)',
     );
+    expect(config(['--backend', 'linux', '--port-pool-size', '10']).portPoolSize).toBe(10);
     // Shared backend options are fine on each.
     expect(config(['--backend', 'fake', '--max-containers', '3']).maxContainers).toBe(3);
   });

@@ -25,6 +25,7 @@
 #include "btrfs_binding.h"
 #include "create.h"
 #include "fdpass.h"
+#include "net_addon.h"
 #include "fsops.h"
 #include "protocol.h"
 #include "stages.h"
@@ -705,6 +706,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unmountAsync", Napi::Function::New(env, UnmountAsync));
   exports.Set("removeTree", Napi::Function::New(env, RemoveTree));
   garden::RegisterBtrfs(env, exports);
+  garden::RegisterNet(env, exports);
   garden::RegisterFsOps(env, exports);
   return exports;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Leak check of the native code for CI. Exits non-zero on any leak or memory error.
-#   1. valgrind (memcheck, leaks are errors): native-tests (ring, spec parser, frames).
+#   1. valgrind (memcheck, leaks are errors): native-tests (ring, spec parser, frames) and
+#      net-tests (netlink messages; as root every network operation in private namespaces).
 #   2. AddressSanitizer + LeakSanitizer build (gcc's -fsanitize=address): native-tests again and
 #      garden-shim end to end on the host (spawn, output on both streams, stdin, EOF, exit file);
 #      native-tests fails when the instrumented shim exits non-zero (which LSan makes it do on a
@@ -23,6 +24,10 @@ if [ "$(id -u)" = 0 ]; then
   valgrind --quiet --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=definite,indirect,possible \
     --error-exitcode=99 "$leak/Release/btrfs-tests"
 fi
+echo "leakcheck: net-tests under valgrind (as root: netlink and nftables in private namespaces)"
+valgrind --quiet --suppressions="$pkg/scripts/libnftables.supp" --leak-check=full \
+  --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
+  --error-exitcode=99 "$leak/Release/net-tests"
 
 asan="$pkg/build/asan"
 cmake -S "$pkg" -B "$asan" -DGARDEN_ADDON=OFF -DGARDEN_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
@@ -42,4 +47,5 @@ if [ "$(id -u)" = 0 ]; then
   echo "leakcheck: btrfs-tests under AddressSanitizer/LeakSanitizer"
   ASAN_OPTIONS="detect_leaks=1:exitcode=99:abort_on_error=0" "$asan/Release/btrfs-tests"
 fi
+ASAN_OPTIONS="detect_leaks=1:exitcode=99:abort_on_error=0" "$asan/Release/net-tests"
 echo "leakcheck: clean"

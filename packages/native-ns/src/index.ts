@@ -87,6 +87,28 @@ export {
   unmountAsync,
 } from './mounts.js';
 export {
+  type AddressInfo,
+  type BandwidthOptions,
+  type BridgeOptions,
+  type ContainerLinkOptions,
+  checkInterfaceName,
+  createContainerLink,
+  deleteLinks,
+  ensureBridge,
+  type LinkInfo,
+  listAddresses,
+  listLinks,
+  listRoutes,
+  type NetnsOption,
+  NftError,
+  nft,
+  type RouteInfo,
+  randomMac,
+  readNetSysctl,
+  setBandwidth,
+  writeNetSysctl,
+} from './network.js';
+export {
   type AttachFrom,
   type AttachOptions,
   attach,

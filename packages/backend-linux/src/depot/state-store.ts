@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GardenError } from '@garden-ts/api-types';
 import type { ImageRecord } from '@garden-ts/images';
+import type { NetworkRecord } from '../network/networker.js';
 import { guardDir } from './permissions.js';
 
 /** Limits as applied, bigints kept as decimal strings in JSON. */
@@ -61,6 +62,8 @@ export interface ContainerRecord {
   init?: { pid: number; startTime: string };
   /** cgroup path relative to each hierarchy root. */
   cgroupPath: string;
+  /** The container's network (address, devices, NetIn/NetOut, bandwidth); absent without networking. */
+  network?: NetworkRecord;
 }
 
 /** Reads and writes records under `<depot>/containers/<id>/state.json`. */

@@ -3,29 +3,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MAPPED_ROOT } from '../runtime/users.js';
-import { hostsFile, resolvConf, writeEtcFiles } from './etc-files.js';
+import { rewriteInPlace, writeEtcFiles } from './etc-files.js';
 
-describe('hosts and resolv.conf', () => {
-  it('maps localhost and the hostname to loopback', () => {
-    expect(hostsFile('box')).toBe('127.0.0.1 localhost\n::1 localhost\n127.0.0.1 box\n');
-  });
-  it('drops loopback nameservers and keeps the rest', () => {
-    expect(resolvConf('search x\nnameserver 127.0.0.53\nnameserver 1.1.1.1\n')).toBe(
-      'search x\nnameserver 1.1.1.1\n',
-    );
-  });
-  it('writes both files 0644, owned by container root', () => {
+describe('hosts and resolv.conf files', () => {
+  it('writes both files 0644, owned by container root, and rewrites them keeping the inode', () => {
     const dir = mkdtempSync(join(tmpdir(), 'etc-files-'));
     try {
-      const { hosts, resolv } = writeEtcFiles(dir, 'box', false);
-      expect(readFileSync(hosts, 'utf8')).toBe(hostsFile('box'));
+      const { hosts, resolv } = writeEtcFiles(dir, { hosts: 'h\n', resolv: 'r\n' }, false);
+      expect(readFileSync(hosts, 'utf8')).toBe('h\n');
       for (const f of [hosts, resolv]) {
         const st = statSync(f);
         expect(st.mode & 0o777).toBe(0o644);
         expect([st.uid, st.gid]).toEqual([MAPPED_ROOT, MAPPED_ROOT]);
       }
+      const inode = statSync(resolv).ino;
+      rewriteInPlace(resolv, 'nameserver 10.0.0.1\n');
+      expect(readFileSync(resolv, 'utf8')).toBe('nameserver 10.0.0.1\n');
+      expect(statSync(resolv).ino).toBe(inode);
       rmSync(hosts);
-      expect(statSync(writeEtcFiles(dir, 'box', true).hosts).uid).toBe(0);
+      expect(statSync(writeEtcFiles(dir, { hosts: '', resolv: '' }, true).hosts).uid).toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

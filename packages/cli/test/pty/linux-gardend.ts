@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { defaultRunDir } from '@garden-ts/backend-linux';
 import { createClient } from '@garden-ts/client';
 import { detectCgroupLayout } from '@garden-ts/native-ns';
+import { testNetwork } from '../../../backend-linux/test/netns.js';
 
 const repo = join(import.meta.dirname, '..', '..', '..', '..');
 export const GARDEND_JS = join(repo, 'packages', 'gardend', 'dist', 'bin', 'gardend.js');
@@ -55,7 +56,9 @@ export async function startLinuxGardend(name: string): Promise<LinuxGardend> {
   const depot = join(dir, 'depot');
   const socketPath = join(dir, 'garden.sock');
   const cgroupParent = `garden-cli-${name}-${process.pid}`;
-  const common = ['--depot', depot, '--cgroup-parent', cgroupParent];
+  // Network safety: the containers' bridges and nft tables go into a test-made namespace.
+  const net = testNetwork(`cli${name}`.slice(0, 12));
+  const common = ['--depot', depot, '--cgroup-parent', cgroupParent, '--network-namespace', net.hostPath];
   const server = start([...common, '--bind-socket', socketPath]);
   await waitForPing(socketPath, server.child, server.stderr);
   let stopped: Promise<void> | undefined;
@@ -83,6 +86,7 @@ export async function startLinuxGardend(name: string): Promise<LinuxGardend> {
         }
         rmSync(defaultRunDir(depot), { recursive: true, force: true });
         rmSync(dir, { recursive: true, force: true });
+        net.cleanup();
       })();
       return stopped;
     },

@@ -5,10 +5,20 @@
  * to do.
  */
 import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
 import { dirname, join } from 'node:path';
 import { type Backend, InvalidRequestError, SECOND } from '@garden-ts/api-types';
 import { flagName, type GardendConfig } from '../options/schema.js';
 import { type BackendContext, StartupError } from './types.js';
+
+/** backend-linux's network option names that are not the flag's name. */
+const NETWORK_FLAGS: Record<string, string> = {
+  denyNetworks: 'deny-network',
+  dnsServers: 'dns-server',
+  additionalDnsServers: 'additional-dns-server',
+  portPool: 'port-pool-start',
+  hostNetns: 'network-namespace',
+};
 
 /** The package `--backend linux` loads. */
 export const LINUX_BACKEND_PACKAGE = '@garden-ts/backend-linux';
@@ -169,6 +179,8 @@ export async function openLinuxBackend(
   for (const p of config.preloadedRootfs)
     if (!existsSync(p.path))
       throw new StartupError(`--preloaded-rootfs ${p.name}:${p.path}: no such directory or tarball`);
+  if (config.networkNamespace !== undefined && !existsSync(config.networkNamespace))
+    throw new StartupError(`--network-namespace ${config.networkNamespace}: no such namespace file`);
   const options = {
     depot,
     defaultRootfs,
@@ -179,6 +191,23 @@ export async function openLinuxBackend(
     ...(config.runDir === undefined ? {} : { runDir: config.runDir }),
     ...(config.helperExecutable === undefined ? {} : { helperExecutable: config.helperExecutable }),
     ...diskStoreOptions(config),
+    network: {
+      pool: config.networkPool,
+      mtu: config.mtu,
+      denyNetworks: config.denyNetwork,
+      allowHostAccess: config.allowHostAccess,
+      dnsServers: config.dnsServer,
+      additionalDnsServers: config.additionalDnsServer,
+      portPoolStart: config.portPoolStart,
+      portPoolSize: config.portPoolSize,
+      ...(config.externalIp === undefined ? {} : { externalIp: config.externalIp }),
+      // NetIn ports are published on the address gardend listens on too.
+      ...(config.bindIp !== undefined && isIPv4(config.bindIp) ? { bindIp: config.bindIp } : {}),
+      ...(config.networkNamespace === undefined ? {} : { hostNetns: config.networkNamespace }),
+      ...(config.networkPlugin === undefined
+        ? {}
+        : { plugin: { path: config.networkPlugin, extraArgs: config.networkPluginExtraArg } }),
+    },
     images: {
       ...(config.imageStore === undefined ? {} : { store: config.imageStore }),
       registry: { mirrors: config.registryMirror, insecureRegistries: config.insecureDockerRegistry },
@@ -194,7 +223,7 @@ export async function openLinuxBackend(
   } catch (err) {
     // The backend names its own option; say which gardend option that is.
     if (err instanceof InvalidRequestError)
-      throw new StartupError(`--${flagName(err.field)}: ${err.message}`);
+      throw new StartupError(`--${NETWORK_FLAGS[err.field] ?? flagName(err.field)}: ${err.message}`);
     throw err;
   }
   const { logger: _, ...shown } = options;

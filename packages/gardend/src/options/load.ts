@@ -196,7 +196,7 @@ function parseArgv(argv: readonly string[], ctx: ParseContext): ParsedArgv {
     if (spec.type.repeatable) {
       // Each repetition adds its items to those of the earlier flags.
       const earlier = out.values.find((v) => v.key === key);
-      const parseOne = () => spec.type.parse(text, ctx) as unknown[];
+      const parseOne = () => (spec.type.parseFlag ?? spec.type.parse)(text, ctx) as unknown[];
       if (earlier) {
         const before = earlier.parse;
         earlier.parse = () => [...(before() as unknown[]), ...parseOne()];

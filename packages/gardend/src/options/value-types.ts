@@ -3,6 +3,7 @@
  * variable and the JSON value of a config file, and says what it expects when a value is wrong
  * (the caller names where the value came from: `--depot`, `GARDEND_DEPOT`, `gardend.json: depot`).
  */
+import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { type Duration, HOUR, MILLISECOND, MINUTE, parseDuration, SECOND } from '@garden-ts/api-types';
 
@@ -26,6 +27,8 @@ export interface ValueType<T> {
   readonly repeatable?: true;
   /** Parses flag or environment text. @throws ValueError */
   parse(text: string, ctx: ParseContext): T;
+  /** Parses one flag's text when it differs from `parse` (a list whose flags are one item each). */
+  parseFlag?(text: string, ctx: ParseContext): T;
   /** Converts a config-file value (JSON). @throws ValueError */
   fromJson(value: unknown, ctx: ParseContext): T;
   /** Shows a value (defaults in help and docs). */
@@ -182,11 +185,11 @@ export function boolean(): ValueType<boolean> {
 }
 
 /**
- * A list of `item` values: one per repeated flag (`parse` of each flag's text yields one item),
- * comma-separated in an environment variable, a JSON array (or that comma-separated string) in
- * the config file. The default is empty.
+ * A list of `item` values: those of each repeated flag (comma-separated; with `wholeFlags`, one
+ * item per flag, commas kept), comma-separated in an environment variable, a JSON array (or that
+ * comma-separated string) in the config file. The default is empty.
  */
-export function list<T>(item: ValueType<T>): ValueType<T[]> {
+export function list<T>(item: ValueType<T>, opts: { wholeFlags?: boolean } = {}): ValueType<T[]> {
   const split = (text: string, ctx: ParseContext): T[] =>
     text
       .split(',')
@@ -197,6 +200,8 @@ export function list<T>(item: ValueType<T>): ValueType<T[]> {
     metavar: item.metavar,
     repeatable: true,
     parse: split,
+    // `wholeFlags`: each flag is one item, commas and all (arguments passed on to a program).
+    ...(opts.wholeFlags ? { parseFlag: (text: string, ctx: ParseContext) => [item.parse(text, ctx)] } : {}),
     fromJson(value, ctx) {
       if (typeof value === 'string') return split(value, ctx);
       if (!Array.isArray(value)) throw new ValueError(`must be a JSON array${gotJson(value)}`);
@@ -282,4 +287,41 @@ export function jsonObject(): ValueType<Record<string, unknown>> {
     fromJson: (value) => check(value),
     show: (value) => JSON.stringify(value),
   };
+}
+
+/** An IPv4 address in dotted-quad form (Go's rules: no leading zeros). */
+export function ipv4(metavar = 'IP'): ValueType<string> {
+  return textual(metavar, (value) => {
+    if (!isIPv4Text(value)) throw new ValueError(`must be an IPv4 address such as 10.0.0.1${got(value)}`);
+    return value;
+  });
+}
+
+/** An IPv4 or IPv6 address (DNS servers may be either). */
+export function ip(metavar = 'IP'): ValueType<string> {
+  return textual(metavar, (value) => {
+    if (!isIPv4Text(value) && !(value.includes(':') && isIP(value) === 6))
+      throw new ValueError(`must be an IP address such as 10.0.0.1${got(value)}`);
+    return value;
+  });
+}
+
+/** An IPv4 network in CIDR form (`10.254.0.0/22`). */
+export function cidr(metavar = 'CIDR'): ValueType<string> {
+  return textual(metavar, (value) => {
+    const [addr, prefix, more] = value.split('/');
+    if (
+      more !== undefined ||
+      addr === undefined ||
+      !isIPv4Text(addr) ||
+      !/^\d{1,2}$/.test(prefix ?? '') ||
+      Number(prefix) > 32
+    )
+      throw new ValueError(`must be an IPv4 network such as 10.254.0.0/22${got(value)}`);
+    return value;
+  });
+}
+
+function isIPv4Text(value: string): boolean {
+  return isIP(value) === 4 && value.split('.').every((p) => p === '0' || !p.startsWith('0'));
 }

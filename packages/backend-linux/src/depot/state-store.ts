@@ -108,6 +108,12 @@ export class StateStore {
 
   /** Every depot entry name (with or without a readable record). */
   entries(): string[] {
-    return readdirSync(this.containersDir);
+    try {
+      return readdirSync(this.containersDir);
+    } catch (e) {
+      // No depot (never started, or its filesystem gone): no entry.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
   }
 }

@@ -6,7 +6,7 @@
 export { linuxBackendCapabilities } from './capabilities.js';
 export { defaultRunDir, RUN_ROOT } from './depot/run-dir.js';
 export { createLinuxBackend } from './linux-backend.js';
-export type { NetworkOptions } from './network/networker.js';
+export type { NetworkOptions } from './network/types.js';
 export type { BackendLogger, ImageOptions, LinuxBackend, LinuxBackendOptions } from './options.js';
 export type { ImageChoice, ImageSource } from './rootfs/image-uri.js';
 export { MAPPED_ROOT } from './runtime/users.js';

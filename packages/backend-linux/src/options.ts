@@ -1,7 +1,7 @@
 /** The backend's options and public shape (createLinuxBackend). */
 import type { Backend, EventsOptions, GardenEventStream } from '@garden-ts/api-types';
 import type { ImageServiceOptions } from '@garden-ts/images';
-import type { NetworkOptions } from './network/networker.js';
+import type { NetworkOptions } from './network/types.js';
 import type { ImageSource } from './rootfs/image-uri.js';
 import type { DiskStoreOptions } from './store/disk-store.js';
 

@@ -20,7 +20,8 @@ import {
   writeNetSysctl,
 } from '@garden-ts/native-ns';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Networker, type NetworkRecord } from '../src/network/networker.js';
+import { Networker } from '../src/network/networker.js';
+import type { NetworkRecord } from '../src/network/types.js';
 import { DENIED_A, HOST_IP, OUTSIDE_IP, type TestNetwork, testNetwork } from './netns.js';
 
 const PROBE = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'net-probe.mjs');

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GardenError } from '@garden-ts/api-types';
 import type { ImageRecord } from '@garden-ts/images';
-import type { NetworkRecord } from '../network/networker.js';
+import type { NetworkRecord } from '../network/types.js';
 import { guardDir } from './permissions.js';
 
 /** Limits as applied, bigints kept as decimal strings in JSON. */

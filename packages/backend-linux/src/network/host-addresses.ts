@@ -1,9 +1,34 @@
 /**
  * The host facts the network part derives from the host namespace's own tables: the external IP
  * (§8.7: the source address of the default route) and the default MTU (§1: the MTU of the
- * interface holding the external IP, capped at 1500).
+ * interface holding the external IP, capped at 1500). `readHostFacts` reads the tables; the rest
+ * are pure functions of them.
  */
-import type { AddressInfo, LinkInfo, RouteInfo } from '@garden-ts/native-ns';
+import {
+  type AddressInfo,
+  type LinkInfo,
+  listAddresses,
+  listLinks,
+  listRoutes,
+  type RouteInfo,
+} from '@garden-ts/native-ns';
+
+/**
+ * The external IP (`configured.externalIp`, else the default route's source) and, when there is
+ * one, the container MTU (`configured.mtu`, else {@link mtuFor}), from the namespace's tables.
+ */
+export async function readHostFacts(
+  netns: { netns?: string },
+  configured: { externalIp?: string; mtu?: number },
+): Promise<{ externalIp: string | undefined; mtu: number }> {
+  const [routes, addrs, links] = await Promise.all([
+    listRoutes(netns),
+    listAddresses(netns),
+    listLinks(netns),
+  ]);
+  const externalIp = configured.externalIp || defaultRouteSource(routes, addrs);
+  return { externalIp, mtu: externalIp ? configured.mtu || mtuFor(externalIp, addrs, links) : 0 };
+}
 
 /** The default route's preferred source, else the first address of its interface. */
 export function defaultRouteSource(

@@ -29,8 +29,10 @@ import type { BackendLogger } from '../options.js';
 import type { CreateContext, DestroyContext, Part } from '../part.js';
 import { hostsFile, readHostDns, resolvConf } from './dns.js';
 import { rewriteInPlace, writeEtcFiles } from './etc-files.js';
-import { mappedPortsProperty, Networker, type NetworkOptions, type PreparedNetwork } from './networker.js';
+import { mappedPortsProperty } from './net-in.js';
+import { Networker } from './networker.js';
 import { parseNetworkSpec } from './subnet-pool.js';
+import type { NetworkOptions, PreparedNetwork } from './types.js';
 
 /** Why NetIn/NetOut fail on a backend created with `network: false`. */
 export const NO_NETWORKING =

@@ -1,262 +1,104 @@
 /**
  * The networker: everything the network part does for containers, behind an interface the part
  * sequences (prepare before the clone → attach after it → destroy; restore + reconcile at
- * startup). Built-in mode gives each container an address (subnet-pool.ts), a bridge per subnet
- * and a veth pair (native-ns), firewall and NAT state in the project's own nft tables
- * (nft-ruleset.ts), NetIn ports from a FIFO pool, bandwidth shaping and counters; plugin mode hands
- * all of it to an external binary (plugin.ts). State lives in each container's record
- * ({@link NetworkRecord}), written by the caller, so a restart rebuilds pools and firewall from
- * the depot alone.
+ * startup). It allocates (addresses: subnet-pool.ts; NetIn ports: net-in.ts) and sequences the
+ * modules that own the rest: bridge-mode.ts or plugin-mode.ts (one container's devices or its
+ * plugin), bridges.ts, nft-tables.ts (our tables, IPv4 forwarding), container-firewalls.ts (each
+ * container's elements), traffic.ts (bandwidth, counters), network-state.ts, reconcile.ts; shapes
+ * in types.ts. State lives in each container's record ({@link NetworkRecord}), written by the
+ * caller, so a restart rebuilds pools and firewall from the depot alone.
  */
 
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { isIP, isIPv4 } from 'node:net';
 import {
   type BandwidthLimits,
-  encodeBody,
   GardenError,
   InvalidRequestError,
   type NetInRule,
   type NetOutRule,
-  Wire,
 } from '@garden-ts/api-types';
-import { PortPool, validateNetOutRule } from '@garden-ts/backend-kit';
-import {
-  createContainerLink,
-  type LinkInfo,
-  listAddresses,
-  listLinks,
-  listRoutes,
-  nft,
-  randomMac,
-  readNetSysctl,
-  setBandwidth,
-  writeNetSysctl,
-} from '@garden-ts/native-ns';
+import { validateNetOutRule } from '@garden-ts/backend-kit';
+import { listLinks, randomMac } from '@garden-ts/native-ns';
+import { attachBridge, bridgeProperties, bridgeRecord } from './bridge-mode.js';
 import { LinkReaper, SubnetBridges } from './bridges.js';
-import {
-  bridgeName,
-  CONTAINER_VETH,
-  hostVethName,
-  ifbName,
-  isNetworkId,
-  newNetworkId,
-} from './device-names.js';
+import { ContainerFirewalls } from './container-firewalls.js';
+import { ifbName, isNetworkId, newNetworkId } from './device-names.js';
 import { hostsFile, readHostDns, resolvConf } from './dns.js';
-import { FirewallRemovals } from './firewall-removals.js';
-import { defaultRouteSource, mtuFor } from './host-addresses.js';
-import { formatNet, parseCidr } from './ipv4.js';
-import {
-  addContainerScript,
-  type ContainerFirewall,
-  DEFAULT_TABLE,
-  deleteTablesScript,
-  type FirewallConfig,
-  netInScript,
-  netOutScript,
-  removeContainerScript,
-  removeSubnetScript,
-  rulesetScript,
-  type SubnetFirewall,
-} from './nft-ruleset.js';
-import { type PluginConfig, parseNetInResult, parseUpResult, runPlugin } from './plugin.js';
-import { staleLinks } from './reconcile.js';
+import { readHostFacts } from './host-addresses.js';
+import { checkNetInRules, NetInPorts } from './net-in.js';
+import { NetworkStateFile } from './network-state.js';
+import { type NftTables, rulesetConfig } from './nft-tables.js';
+import { PluginNetwork, pluginProperties, pluginRecord } from './plugin-mode.js';
+import { knownDevices, NO_DEVICES, staleLinks } from './reconcile.js';
 import { SubnetPool } from './subnet-pool.js';
-
-/** The server's networking options (gardend's `--network-pool`, `--mtu`, …). */
-export interface NetworkOptions {
-  /** Dynamic pool, carved into /30s. Default `10.254.0.0/22`. */
-  pool?: string;
-  /** Container MTU; 0 / absent: the external interface's, capped at 1500. */
-  mtu?: number;
-  /** CIDRs containers may not reach unless a NetOut rule allows it. */
-  denyNetworks?: string[];
-  /** Containers may reach the host itself. */
-  allowHostAccess?: boolean;
-  /** Nameservers for every container (`--dns-server`), also reachable on the host. */
-  dnsServers?: string[];
-  /** Nameservers added after the others (`--additional-dns-server`). */
-  additionalDnsServers?: string[];
-  /** First host port of the NetIn pool. Default 61001 (Guardian). */
-  portPoolStart?: number;
-  /** Number of ports in the NetIn pool. Default 4534 (up to 65534). */
-  portPoolSize?: number;
-  /** The address NetIn ports are published on; default: the source of the default route. */
-  externalIp?: string;
-  /** The server's own bind IP: NetIn ports are published on it too. */
-  bindIp?: string;
-  /** Network plugin mode: the built-in bridge and firewall are unused. */
-  plugin?: { path: string; extraArgs?: string[] };
-  /** The host network namespace (a namespace file); default: the server's own. */
-  hostNetns?: string;
-  /** nft table name (both families). Default `garden_ts`. */
-  table?: string;
-  /** How long an unused subnet bridge is kept for reuse. Default 5000 ms. */
-  bridgeLingerMs?: number;
-  /**
-   * Where the NetIn port rotation is kept across restarts (the backend: `<depot>/network.json`);
-   * without it a restart starts the rotation afresh (mappings are kept either way).
-   */
-  stateFile?: string;
-}
-
-/** A container's network, persisted in its record. */
-export interface NetworkRecord {
-  mode: 'bridge' | 'plugin';
-  /** Network id (names the veth, ifb and NetOut chain). */
-  id: string;
-  subnet: string;
-  ip: string;
-  gateway: string;
-  prefixLength: number;
-  bridge: string;
-  hostVeth: string;
-  externalIp: string;
-  mtu: number;
-  netIn: NetInRule[];
-  /** NetOut rules in the order applied (newest last). */
-  netOut: NetOutRule[];
-  /** Applied bandwidth limits (decimal strings). */
-  bandwidth?: { rate: string; burst: string };
-  /** Plugin mode: the properties `up` returned. */
-  pluginProperties?: Record<string, string>;
-  /** Plugin mode: nameservers and search domains `up` returned. */
-  pluginDns?: { servers: string[]; search: string[] };
-}
-
-export interface NetworkerDeps {
-  log: {
-    info(o: object, m?: string): void;
-    warn(o: object, m?: string): void;
-    error(o: object, m?: string): void;
-  };
-}
-
-/** A container between `prepare` and `attach`. */
-export interface PreparedNetwork {
-  record: NetworkRecord;
-  handle: string;
-  /** Bridge mode: resolves with the bridge's index. */
-  bridge?: Promise<number>;
-  /** Bridge mode: the container's firewall elements (added in parallel with the clone). */
-  firewall?: Promise<void>;
-  /** Bridge mode: the subnet was new (its firewall element comes and goes with it). */
-  newSubnet: boolean;
-  /** The spec's NetOut rules (applied as one batch) and bandwidth. */
-  netOut: NetOutRule[];
-  bandwidth?: { rate: bigint; burst: bigint };
-  /** Plugin mode: the spec's properties and NetIn rules for `up`. */
-  properties: Record<string, string>;
-  netIn: NetInRule[];
-}
-
-const PLUGIN_PORTS_KEY = 'garden.network.mapped-ports';
-
-function checkPort(field: string, port: number): void {
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new InvalidRequestError(field, `${field} must be an integer in 0-65535, got ${port}`);
-}
-
-/** NetOut rules in Garden's wire JSON (what a plugin gets on stdin). */
-function wireRules(rules: readonly NetOutRule[]): unknown[] {
-  return JSON.parse(encodeBody(Wire.netOutRules, [...rules])) as unknown[];
-}
-
-/** `garden.network.mapped-ports`, as Guardian writes it. */
-export function mappedPortsProperty(rules: readonly NetInRule[]): string {
-  return JSON.stringify(rules.map((r) => ({ HostPort: r.hostPort, ContainerPort: r.containerPort })));
-}
+import { TrafficCounters } from './traffic.js';
+import {
+  checkNetworkOptions,
+  type NetnsOption,
+  type NetworkerDeps,
+  type NetworkOptions,
+  type NetworkRecord,
+  type PreparedNetwork,
+} from './types.js';
 
 export class Networker {
   /** Addresses (rebuilt from the records at every start). */
   private pool: SubnetPool;
-  /** NetIn host ports: backend-kit's FIFO pool (rebuilt from the records at every start). */
-  private ports: PortPool;
-  private readonly table: string;
-  private readonly netnsOpt: { netns?: string };
+  /** NetIn host ports (rebuilt from the records at every start). */
+  private readonly ports: NetInPorts;
+  private readonly netnsOpt: NetnsOption;
   private readonly reaper: LinkReaper;
   private readonly bridges: SubnetBridges;
-  /** Element removals, applied off the request path (see firewall-removals.ts). */
-  private readonly removals: FirewallRemovals;
-  /** Subnets whose firewall element exists: from their first container until the bridge goes. */
-  private readonly subnetElements = new Map<string, string>();
-  private readonly plugin: PluginConfig | undefined;
-  private readonly denyNetworks: string[];
-  /** Containers known to the firewall (live or restored), by network id. */
-  private readonly firewalls = new Map<string, { fw: ContainerFirewall; subnet: string; bridge: string }>();
+  /** Our nft tables (the firewall's). */
+  private readonly tables: NftTables;
+  private readonly firewalls: ContainerFirewalls;
+  private readonly plugin: PluginNetwork | undefined;
+  private readonly state: NetworkStateFile;
+  private readonly counters: TrafficCounters;
   private externalIp = '';
   private mtu = 1500;
-  /**
-   * Our nft tables exist only while containers do (a gardend with none, e.g. the quick start's
-   * after its example, leaves nothing on the host): installed with the first container, deleted a
-   * linger after the last one. Every table operation is chained on `tableOps`.
-   */
-  private tablesInstalled = false;
-  private tableOps: Promise<void> = Promise.resolve();
-  private tablesLinger: NodeJS.Timeout | undefined;
-  /** We switched IPv4 forwarding on (it was off): it goes off again with the tables. */
-  private forwardingSwitchedOn = false;
-  private statsCache: { at: number; links: Promise<LinkInfo[]> } | undefined;
 
   constructor(
     private readonly options: NetworkOptions,
     private readonly deps: NetworkerDeps,
   ) {
-    try {
-      this.pool = new SubnetPool(options.pool ?? '10.254.0.0/22');
-    } catch (e) {
-      throw new InvalidRequestError('networkPool', (e as Error).message);
-    }
-    try {
-      this.ports = new PortPool(options.portPoolStart ?? 61001, options.portPoolSize ?? 4534);
-    } catch (e) {
-      throw new InvalidRequestError('portPool', (e as Error).message);
-    }
-    this.denyNetworks = (options.denyNetworks ?? []).map((n) => {
-      try {
-        return formatNet(parseCidr(n).net);
-      } catch (e) {
-        throw new InvalidRequestError('denyNetworks', (e as Error).message);
-      }
-    });
-    for (const [field, list] of [
-      ['dnsServers', options.dnsServers],
-      ['additionalDnsServers', options.additionalDnsServers],
-    ] as const) {
-      for (const ip of list ?? [])
-        if (isIP(ip) === 0) throw new InvalidRequestError(field, `${field}: not an IP address: ${ip}`);
-    }
-    for (const [field, ip] of [
-      ['externalIp', options.externalIp],
-      ['bindIp', options.bindIp],
-    ] as const) {
-      if (ip !== undefined && ip !== '' && !isIPv4(ip))
-        throw new InvalidRequestError(field, `${field} must be an IPv4 address, got ${ip}`);
-    }
-    const mtu = options.mtu ?? 0;
-    if (!Number.isInteger(mtu) || (mtu !== 0 && (mtu < 68 || mtu > 65535)))
-      throw new InvalidRequestError('mtu', `mtu must be 0 (automatic) or 68-65535, got ${mtu}`);
-    this.table = options.table ?? DEFAULT_TABLE;
-    if (!/^[A-Za-z_][A-Za-z0-9_]{0,31}$/.test(this.table))
-      throw new InvalidRequestError('table', `table must be an nft identifier, got ${this.table}`);
-    this.netnsOpt = options.hostNetns === undefined ? {} : { netns: options.hostNetns };
+    const { log } = deps;
+    this.pool = newSubnetPool(options);
+    this.ports = new NetInPorts(options.portPoolStart ?? 61001, options.portPoolSize ?? 4534, () =>
+      this.state.save(),
+    );
+    const checked = checkNetworkOptions(options);
+    const netns: NetnsOption = options.hostNetns === undefined ? {} : { netns: options.hostNetns };
+    this.netnsOpt = netns;
+    this.state = new NetworkStateFile(
+      options.stateFile,
+      () => ({ portPoolNext: this.ports.next, forwardingSwitchedOn: this.tables.forwardingSwitchedOn }),
+      log,
+    );
     this.reaper = new LinkReaper(options.hostNetns, (names, err) =>
-      deps.log.warn({ links: names, err: err.message }, 'deleting network links'),
+      log.warn({ links: names, err: err.message }, 'deleting network links'),
     );
-    this.removals = new FirewallRemovals(
-      (script) => nft(script, this.netnsOpt),
-      (err) => deps.log.warn({ err: err.message }, 'removing firewall elements'),
-    );
-    this.bridges = new SubnetBridges(this.reaper, options.bridgeLingerMs ?? 5000, (bridge) => {
-      // The subnet's element lives as long as its bridge: a bridge reused before it lingers out
-      // keeps it, and its deletion queues the element's.
-      const subnet = this.subnetElements.get(bridge);
-      if (subnet === undefined) return;
-      this.subnetElements.delete(bridge);
-      void this.removals.remove(removeSubnetScript(this.table, { bridge, subnet }), [`subnet:${subnet}`]);
+    this.firewalls = new ContainerFirewalls({
+      table: checked.table,
+      netns,
+      lingerMs: options.bridgeLingerMs ?? 5000,
+      log,
+      config: () => rulesetConfig(options, checked, this.externalIp),
+      forwardingChanged: () => this.state.save(),
     });
+    this.tables = this.firewalls.tables;
+    // The subnet's element lives as long as its bridge: a bridge reused before it lingers out keeps
+    // it, and its deletion queues the element's.
+    this.bridges = new SubnetBridges(this.reaper, options.bridgeLingerMs ?? 5000, (bridge) =>
+      this.firewalls.bridgeDropped(bridge),
+    );
+    this.counters = new TrafficCounters(netns);
     this.plugin = options.plugin
-      ? { path: options.plugin.path, extraArgs: options.plugin.extraArgs ?? [] }
+      ? new PluginNetwork(options.plugin, {
+          log,
+          ports: this.ports,
+          externalIp: () => this.externalIp,
+          resolvConf: (r) => this.resolvConfText(r),
+        })
       : undefined;
   }
 
@@ -269,26 +111,19 @@ export class Networker {
   get capacity(): number | undefined {
     return this.plugin ? undefined : this.pool.capacity;
   }
-  /** Forgets every container (a stop: the next start restores them from the records again). */
-  private reset(): void {
-    this.tablesInstalled = false;
-    this.subnetElements.clear();
-    this.pool = new SubnetPool(this.options.pool ?? '10.254.0.0/22');
-    this.ports = new PortPool(this.options.portPoolStart ?? 61001, this.options.portPoolSize ?? 4534);
-    this.firewalls.clear();
-    this.bridges.forget();
+
+  /** The external IP (after start). */
+  get external(): string {
+    return this.externalIp;
   }
 
-  private get firewallConfig(): FirewallConfig {
-    const addresses = [this.externalIp, '127.0.0.1'];
-    if (this.options.bindIp && this.options.bindIp !== '0.0.0.0') addresses.push(this.options.bindIp);
-    return {
-      table: this.table,
-      denyNetworks: this.denyNetworks,
-      dnsServers: (this.options.dnsServers ?? []).filter((ip) => isIPv4(ip)),
-      netInAddresses: addresses.filter((a) => a !== ''),
-      allowHostAccess: this.options.allowHostAccess === true,
-    };
+  /** Forgets every container (a stop: the next start restores them from the records again). */
+  private reset(): void {
+    this.tables.forget();
+    this.pool = newSubnetPool(this.options);
+    this.ports.reset();
+    this.firewalls.reset();
+    this.bridges.forget();
   }
 
   /**
@@ -298,99 +133,23 @@ export class Networker {
    */
   async start(): Promise<void> {
     // After the restores reserved the records' ports.
-    this.loadState();
-    const [routes, addrs, links] = await Promise.all([
-      listRoutes(this.netnsOpt),
-      listAddresses(this.netnsOpt),
-      listLinks(this.netnsOpt),
-    ]);
-    const external = this.options.externalIp || defaultRouteSource(routes, addrs);
+    const saved = this.state.load();
+    if (saved) {
+      if (saved.portPoolNext !== undefined) this.ports.resumeAt(saved.portPoolNext);
+      this.tables.forwardingSwitchedOn = saved.forwardingSwitchedOn;
+    }
+    const host = await readHostFacts(this.netnsOpt, this.options);
     if (this.plugin) {
       // The plugin networks the containers; the external IP is still reported (§8.7).
-      this.externalIp = external ?? '';
+      this.externalIp = host.externalIp ?? '';
       return;
     }
-    if (!external)
+    if (!host.externalIp)
       throw new GardenError(
         'cannot determine the external IP: the host has no default route; pass --external-ip',
       );
-    this.externalIp = external;
-    this.mtu = this.options.mtu || mtuFor(external, addrs, links);
-  }
-
-  /**
-   * The static ruleset, installed with the first container (with IPv4 forwarding switched on, as
-   * Docker does: the host must route the containers' traffic). Resolves once it is in place.
-   */
-  private ensureTables(): Promise<void> {
-    if (this.tablesLinger) clearTimeout(this.tablesLinger);
-    this.tablesLinger = undefined;
-    if (!this.tablesInstalled) {
-      this.tablesInstalled = true;
-      const install = this.tableOps.then(async () => {
-        await this.forwardingOn();
-        await nft(rulesetScript(this.firewallConfig, [], []), this.netnsOpt);
-      });
-      // A failed install is retried by the next container.
-      this.tableOps = install.catch(() => {
-        this.tablesInstalled = false;
-      });
-      return install;
-    }
-    return this.tableOps;
-  }
-
-  /**
-   * IPv4 forwarding on in the host namespace: the host must route the containers' traffic (Docker
-   * does the same). When it was off, it goes off again with our tables, so a gardend without
-   * containers leaves the host as it found it.
-   */
-  private async forwardingOn(): Promise<void> {
-    if ((await readNetSysctl('net/ipv4/ip_forward', this.netnsOpt)) === '1') return;
-    await writeNetSysctl('net/ipv4/ip_forward', '1', this.netnsOpt);
-    this.forwardingSwitchedOn = true;
-    this.saveState();
-  }
-
-  private async forwardingBack(): Promise<void> {
-    if (!this.forwardingSwitchedOn) return;
-    this.forwardingSwitchedOn = false;
-    this.saveState();
-    await writeNetSysctl('net/ipv4/ip_forward', '0', this.netnsOpt);
-  }
-
-  /** After the last container: the tables go too, a linger later (creates often follow). */
-  private dropTablesWhenIdle(now = false): void {
-    if (!this.tablesInstalled || this.firewalls.size > 0) return;
-    if (this.tablesLinger) clearTimeout(this.tablesLinger);
-    const drop = () => {
-      this.tablesLinger = undefined;
-      if (!this.tablesInstalled || this.firewalls.size > 0) return;
-      this.tablesInstalled = false;
-      // The tables take every element with them.
-      this.subnetElements.clear();
-      this.tableOps = this.tableOps
-        .then(async () => {
-          await this.removals.settled();
-          await nft(deleteTablesScript(this.table), this.netnsOpt);
-          await this.forwardingBack();
-        })
-        .then(
-          () => undefined,
-          (e: Error) => this.deps.log.warn({ err: e.message }, 'removing the nft tables'),
-        );
-    };
-    const linger = this.options.bridgeLingerMs ?? 5000;
-    if (now || linger <= 0) drop();
-    else {
-      this.tablesLinger = setTimeout(drop, linger);
-      this.tablesLinger.unref();
-    }
-  }
-
-  /** The external IP (after start). */
-  get external(): string {
-    return this.externalIp;
+    this.externalIp = host.externalIp;
+    this.mtu = host.mtu;
   }
 
   // ---- create ---------------------------------------------------------------------------------
@@ -413,10 +172,7 @@ export class Networker {
   ): PreparedNetwork {
     const netOut = spec.netOut ?? [];
     for (const rule of netOut) validateNetOutRule(rule);
-    (spec.netIn ?? []).forEach((r, i) => {
-      checkPort(`netin[${i}].host_port`, r.hostPort);
-      checkPort(`netin[${i}].container_port`, r.containerPort);
-    });
+    checkNetInRules(spec.netIn ?? []);
     const rate = spec.bandwidth?.rateInBytesPerSecond ?? 0n;
     const burst = spec.bandwidth?.burstRateInBytesPerSecond ?? 0n;
     let id = newNetworkId();
@@ -428,137 +184,29 @@ export class Networker {
       netIn: spec.netIn ?? [],
       ...(rate > 0n ? { bandwidth: { rate, burst } } : {}),
     };
-    if (this.plugin) {
-      const record: NetworkRecord = {
-        mode: 'plugin',
-        id,
-        subnet: '',
-        ip: '',
-        gateway: '',
-        prefixLength: 0,
-        bridge: '',
-        hostVeth: '',
-        externalIp: this.externalIp,
-        mtu: this.mtu,
-        netIn: [],
-        netOut: [],
-      };
-      return { ...base, record, newSubnet: false };
-    }
+    if (this.plugin)
+      return { ...base, record: pluginRecord(id, this.externalIp, this.mtu), newSubnet: false };
     const alloc = this.pool.acquire(spec.network);
-    const held: number[] = [];
     let netIn: NetInRule[];
     try {
-      netIn = (spec.netIn ?? []).map((r) => {
-        const hostPort = this.takePort(r.hostPort);
-        held.push(hostPort);
-        return { hostPort, containerPort: r.containerPort || hostPort };
-      });
+      netIn = this.ports.takeAll(spec.netIn ?? []);
     } catch (e) {
-      for (const p of held) this.ports.release(p);
       this.pool.release(alloc);
       throw e;
     }
-    const record: NetworkRecord = {
-      mode: 'bridge',
-      id,
-      subnet: alloc.subnet,
-      ip: alloc.ip,
-      gateway: alloc.gateway,
-      prefixLength: alloc.prefixLength,
-      bridge: bridgeName(alloc.network),
-      hostVeth: hostVethName(id),
-      externalIp: this.externalIp,
-      mtu: this.mtu,
-      netIn,
-      netOut: [...netOut],
-    };
-    // The subnet's firewall element exists from its first container until its bridge goes.
-    const newSubnet = !this.subnetElements.has(record.bridge);
-    if (newSubnet) this.subnetElements.set(record.bridge, record.subnet);
-    const fw = this.firewallOf(handle, record);
-    this.firewalls.set(id, { fw, subnet: record.subnet, bridge: record.bridge });
+    const record = bridgeRecord(id, alloc, { externalIp: this.externalIp, mtu: this.mtu }, netIn, netOut);
+    // Both are awaited by attach or abort; until then a rejection is not unhandled.
+    const { newSubnet, done: firewall } = this.firewalls.add(handle, record);
     const bridge = this.bridges.acquire({
-      ...this.netnsHost(),
+      ...(this.options.hostNetns === undefined ? {} : { hostNetns: this.options.hostNetns }),
       bridge: record.bridge,
       bridgeMac: randomMac(),
       gateway: record.gateway,
       prefixLength: record.prefixLength,
       mtu: record.mtu,
     });
-    const subnetFw = newSubnet ? { bridge: record.bridge, subnet: record.subnet } : undefined;
-    // Elements of a predecessor with the same address, port or subnet must be gone first.
-    const keys = [
-      `ip:${record.ip}`,
-      ...record.netIn.map((m) => `port:${m.hostPort}`),
-      ...(newSubnet ? [`subnet:${record.subnet}`] : []),
-    ];
-    const firewall = this.ensureTables()
-      .then(() => this.removals.clear(keys))
-      .then(() => nft(addContainerScript(this.table, fw, subnetFw), this.netnsOpt))
-      .then(
-        () => undefined,
-        (e: unknown) => {
-          // Not added: a later container of the subnet adds its element again.
-          if (newSubnet && this.subnetElements.get(record.bridge) === record.subnet)
-            this.subnetElements.delete(record.bridge);
-          throw e;
-        },
-      );
-    // Both are awaited by attach or abort; until then a rejection is not unhandled.
     bridge.catch(() => undefined);
-    firewall.catch(() => undefined);
     return { ...base, record, bridge, firewall, newSubnet };
-  }
-
-  private netnsHost(): { hostNetns?: string } {
-    return this.options.hostNetns === undefined ? {} : { hostNetns: this.options.hostNetns };
-  }
-
-  private firewallOf(handle: string, r: NetworkRecord): ContainerFirewall {
-    return { id: r.id, handle, ip: r.ip, hostVeth: r.hostVeth, netOut: r.netOut, netIn: r.netIn };
-  }
-
-  private takePort(requested: number): number {
-    if (requested !== 0) {
-      this.ports.reserve(requested);
-      return requested;
-    }
-    const port = this.ports.acquire();
-    this.saveState();
-    return port;
-  }
-
-  /**
-   * Keeps what a restarted server must know (write-through, atomic): where the port rotation
-   * stands, and whether IPv4 forwarding was switched on by us.
-   */
-  private saveState(): void {
-    const file = this.options.stateFile;
-    if (!file) return;
-    try {
-      const state = { portPoolNext: this.ports.next, forwardingSwitchedOn: this.forwardingSwitchedOn };
-      writeFileSync(`${file}.tmp`, JSON.stringify(state), { mode: 0o600 });
-      renameSync(`${file}.tmp`, file);
-    } catch (e) {
-      this.deps.log.warn({ file, err: (e as Error).message }, 'saving the network state');
-    }
-  }
-
-  /** Resumes the port rotation where the last server left it; learns who switched forwarding on. */
-  private loadState(): void {
-    const file = this.options.stateFile;
-    if (!file) return;
-    try {
-      const state = JSON.parse(readFileSync(file, 'utf8')) as {
-        portPoolNext?: unknown;
-        forwardingSwitchedOn?: unknown;
-      };
-      if (Number.isInteger(state.portPoolNext)) this.ports.resumeAt(state.portPoolNext as number);
-      this.forwardingSwitchedOn = state.forwardingSwitchedOn === true;
-    } catch {
-      // no state yet, or unreadable: start afresh
-    }
   }
 
   /**
@@ -572,69 +220,9 @@ export class Networker {
     init: { pid: number; pidfd: number },
   ): Promise<{ properties: Record<string, string>; resolvConf?: string }> {
     const r = p.record;
-    if (r.mode === 'plugin') return this.pluginUp(p, init.pid);
-    const bridgeIndex = await (p.bridge as Promise<number>);
-    await createContainerLink({
-      ...this.netnsHost(),
-      container: init,
-      bridge: r.bridge,
-      bridgeIndex,
-      gateway: r.gateway,
-      address: r.ip,
-      prefixLength: r.prefixLength,
-      hostVeth: r.hostVeth,
-      containerVeth: CONTAINER_VETH,
-      mtu: r.mtu,
-      txQueueLength: 1,
-    });
-    await p.firewall;
-    if (p.bandwidth) await this.applyBandwidth(r, p.bandwidth.rate, p.bandwidth.burst);
+    if (r.mode === 'plugin') return (this.plugin as PluginNetwork).up(p, init.pid);
+    await attachBridge(this.options.hostNetns, p, init);
     return { properties: this.properties(r) };
-  }
-
-  private async applyBandwidth(r: NetworkRecord, rate: bigint, burst: bigint): Promise<void> {
-    // tbf needs a bucket of at least one frame, and ~10 ms of traffic to reach the rate at HZ=250.
-    const frame = BigInt(r.mtu + 14);
-    let bucket = burst > 0n ? burst : rate / 100n;
-    if (bucket < frame) bucket = frame;
-    if (bucket > 0xffffffffn) bucket = 0xffffffffn;
-    await setBandwidth({
-      ...this.netnsOpt,
-      hostVeth: r.hostVeth,
-      ifb: ifbName(r.id),
-      rate,
-      burst: Number(bucket),
-      mtu: r.mtu,
-    });
-    r.bandwidth = { rate: String(rate), burst: String(burst) };
-  }
-
-  private async pluginUp(
-    p: PreparedNetwork,
-    pid: number,
-  ): Promise<{ properties: Record<string, string>; resolvConf?: string }> {
-    const plugin = this.plugin as PluginConfig;
-    const input = {
-      Pid: pid,
-      Properties: p.properties,
-      netin: p.netIn.map((r) => ({ host_port: r.hostPort, container_port: r.containerPort })),
-      netout_rules: wireRules(p.netOut),
-    };
-    const up = parseUpResult(await runPlugin(plugin, 'up', p.handle, input));
-    const r = p.record;
-    r.pluginProperties = up.properties;
-    r.ip = up.properties['garden.network.container-ip'] ?? '';
-    r.gateway = up.properties['garden.network.host-ip'] ?? '';
-    r.externalIp = up.properties['garden.network.external-ip'] ?? this.externalIp;
-    r.netOut = [...p.netOut];
-    const out: { properties: Record<string, string>; resolvConf?: string } = {
-      properties: this.properties(r),
-    };
-    if (up.dnsServers.length || up.searchDomains.length) {
-      r.pluginDns = { servers: up.dnsServers, search: up.searchDomains };
-      out.resolvConf = this.resolvConfText(r);
-    }
-    return out;
   }
 
   /**
@@ -644,7 +232,7 @@ export class Networker {
   async abort(p: PreparedNetwork): Promise<void> {
     const r = p.record;
     if (r.mode === 'plugin') {
-      if (r.pluginProperties) await this.pluginDown(p.handle, r);
+      if (r.pluginProperties) await (this.plugin as PluginNetwork).down(p.handle, r);
       return;
     }
     const [bridge, firewall] = await Promise.allSettled([p.bridge, p.firewall]);
@@ -652,18 +240,9 @@ export class Networker {
     await this.release(p.handle, r, firewall.status === 'fulfilled', bridge.status === 'fulfilled', true);
   }
 
-  private async pluginDown(handle: string, r: NetworkRecord): Promise<void> {
-    try {
-      await runPlugin(this.plugin as PluginConfig, 'down', handle, { Properties: this.properties(r) });
-    } catch (e) {
-      this.deps.log.warn({ handle, err: (e as Error).message }, 'network plugin down');
-    }
-    for (const m of r.netIn) this.ports.release(m.hostPort);
-  }
-
   /** Releases a container's network (destroy). Never throws for what is already gone. */
   async destroy(handle: string, r: NetworkRecord): Promise<void> {
-    if (r.mode === 'plugin') return this.pluginDown(handle, r);
+    if (r.mode === 'plugin') return (this.plugin as PluginNetwork).down(handle, r);
     await this.release(handle, r, this.firewalls.has(r.id), true, false);
   }
 
@@ -678,22 +257,15 @@ export class Networker {
     bridgeHeld: boolean,
     wait: boolean,
   ): Promise<void> {
-    this.firewalls.delete(r.id);
+    const removed = this.firewalls.release(handle, r, firewallAdded);
     this.pool.release({ subnet: r.subnet, ip: r.ip });
-    if (firewallAdded) {
-      const keys = [`ip:${r.ip}`, ...r.netIn.map((m) => `port:${m.hostPort}`)];
-      const removed = this.removals.remove(
-        removeContainerScript(this.table, this.firewallOf(handle, r)),
-        keys,
-      );
-      if (wait) await removed;
-    }
-    for (const m of r.netIn) this.ports.release(m.hostPort);
+    if (wait) await removed;
+    this.ports.releaseAll(r.netIn);
     if (r.bandwidth) this.reaper.delete([ifbName(r.id)]);
     // A failed create (wait) leaves no lingering bridge: its subnet's element goes at once too.
     if (bridgeHeld) this.bridges.release(r.bridge, wait);
-    if (wait) await this.removals.clear([`subnet:${r.subnet}`]);
-    this.dropTablesWhenIdle();
+    if (wait) await this.firewalls.subnetGone(r.subnet);
+    this.tables.dropWhenIdle();
   }
 
   // ---- operations on a live container ---------------------------------------------------------
@@ -703,37 +275,12 @@ export class Networker {
    * Mutates `r.netIn` only once the mapping is in place; the caller saves the record.
    * @throws GardenError `port pool is exhausted`, `port N is already in use`
    */
-  async netIn(handle: string, r: NetworkRecord, hostPort: number, containerPort: number): Promise<NetInRule> {
-    checkPort('host_port', hostPort);
-    checkPort('container_port', containerPort);
-    let host = this.takePort(hostPort);
-    let container = containerPort || host;
-    try {
-      if (r.mode === 'plugin') {
-        const out = parseNetInResult(
-          await runPlugin(this.plugin as PluginConfig, 'net-in', handle, {
-            HostIP: r.externalIp,
-            HostPort: host,
-            ContainerIP: r.ip,
-            ContainerPort: container,
-          }),
-        );
-        if (out.hostPort && out.hostPort !== host) {
-          this.ports.release(host);
-          host = this.takePort(out.hostPort);
-        }
-        container = out.containerPort ?? container;
-      } else {
-        const mapping = [{ hostPort: host, containerPort: container }];
-        await this.removals.clear([`port:${host}`]);
-        await nft(netInScript(this.table, this.firewallOf(handle, r), mapping), this.netnsOpt);
-      }
-    } catch (e) {
-      this.ports.release(host);
-      throw e;
-    }
-    r.netIn.push({ hostPort: host, containerPort: container });
-    return { hostPort: host, containerPort: container };
+  netIn(handle: string, r: NetworkRecord, hostPort: number, containerPort: number): Promise<NetInRule> {
+    return this.ports.map(r, hostPort, containerPort, async (host, container) => {
+      if (r.mode === 'plugin') return (this.plugin as PluginNetwork).netIn(handle, r, host, container);
+      await this.firewalls.mapPort(handle, r, host, container);
+      return undefined;
+    });
   }
 
   /**
@@ -744,48 +291,13 @@ export class Networker {
   async netOut(handle: string, r: NetworkRecord, rules: readonly NetOutRule[], bulk: boolean): Promise<void> {
     for (const rule of rules) validateNetOutRule(rule);
     if (rules.length === 0) return;
-    if (r.mode === 'plugin') {
-      const encoded = wireRules(rules);
-      await runPlugin(
-        this.plugin as PluginConfig,
-        bulk ? 'bulk-net-out' : 'net-out',
-        handle,
-        bulk
-          ? { container_ip: r.ip, netout_rules: encoded }
-          : { container_ip: r.ip, netout_rule: encoded[0] },
-      );
-      r.netOut = [...r.netOut, ...rules];
-      return;
-    }
-    const next = [...r.netOut, ...rules];
-    const fw = { ...this.firewallOf(handle, r), netOut: next };
-    await this.removals.clear([`ip:${r.ip}`]);
-    await nft(netOutScript(this.table, fw, r.netOut.length > 0), this.netnsOpt);
-    r.netOut = next;
-    const known = this.firewalls.get(r.id);
-    if (known) known.fw = this.firewallOf(handle, r);
+    if (r.mode === 'plugin') return (this.plugin as PluginNetwork).netOut(handle, r, rules, bulk);
+    await this.firewalls.addNetOut(handle, r, rules);
   }
 
   /** `garden.network.*` (and Guardian's `kawasaki.*`) properties of a container. */
   properties(r: NetworkRecord): Record<string, string> {
-    if (r.mode === 'plugin') {
-      return {
-        ...(r.pluginProperties ?? {}),
-        ...(r.externalIp ? { 'garden.network.external-ip': r.externalIp } : {}),
-        ...(r.netIn.length ? { [PLUGIN_PORTS_KEY]: mappedPortsProperty(r.netIn) } : {}),
-      };
-    }
-    return {
-      'garden.network.container-ip': r.ip,
-      'garden.network.host-ip': r.gateway,
-      'garden.network.external-ip': r.externalIp,
-      'garden.network.mapped-ports': mappedPortsProperty(r.netIn),
-      'kawasaki.bridge-interface': r.bridge,
-      'kawasaki.host-interface': r.hostVeth,
-      'kawasaki.container-interface': CONTAINER_VETH,
-      'kawasaki.subnet': r.subnet,
-      'kawasaki.mtu': String(r.mtu),
-    };
+    return r.mode === 'plugin' ? pluginProperties(r) : bridgeProperties(r);
   }
 
   /** The container's `/etc/hosts`. */
@@ -805,17 +317,9 @@ export class Networker {
     });
   }
 
-  /**
-   * The container's traffic, from its side: bytes it received (host end's transmit counter) and
-   * sent. Links are dumped at most every 50 ms and shared by concurrent callers (BulkMetrics).
-   */
-  async stats(r: NetworkRecord): Promise<{ rxBytes: bigint; txBytes: bigint } | undefined> {
-    if (r.mode !== 'bridge') return undefined;
-    const now = Date.now();
-    if (!this.statsCache || now - this.statsCache.at > 50)
-      this.statsCache = { at: now, links: listLinks(this.netnsOpt) };
-    const link = (await this.statsCache.links).find((l) => l.name === r.hostVeth);
-    return link ? { rxBytes: link.txBytes, txBytes: link.rxBytes } : undefined;
+  /** The container's traffic, from its side (traffic.ts); undefined in plugin mode. */
+  stats(r: NetworkRecord): Promise<{ rxBytes: bigint; txBytes: bigint } | undefined> {
+    return this.counters.of(r);
   }
 
   // ---- startup and shutdown -------------------------------------------------------------------
@@ -829,8 +333,7 @@ export class Networker {
     for (const m of r.netIn) this.ports.reserve(m.hostPort);
     if (r.mode === 'plugin') return;
     this.pool.restore(r.subnet, r.ip);
-    this.firewalls.set(r.id, { fw: this.firewallOf(handle, r), subnet: r.subnet, bridge: r.bridge });
-    this.subnetElements.set(r.bridge, r.subnet);
+    this.firewalls.restore(handle, r);
     // Index 0: unknown; the next container on the subnet has native-ns check the bridge again.
     this.bridges.adopt(r.bridge, 0);
   }
@@ -842,29 +345,10 @@ export class Networker {
    */
   async reconcile(): Promise<void> {
     if (this.plugin) return;
-    const subnets = new Map<string, SubnetFirewall>();
-    for (const f of this.firewalls.values()) subnets.set(f.subnet, { bridge: f.bridge, subnet: f.subnet });
-    const fws = [...this.firewalls.values()].map((f) => f.fw);
-    if (fws.length > 0) {
-      this.tablesInstalled = true;
-      this.tableOps = this.tableOps.then(async () => {
-        await this.forwardingOn();
-        await nft(rulesetScript(this.firewallConfig, fws, [...subnets.values()]), this.netnsOpt);
-      });
-    } else {
-      // Nothing to serve: stale tables of a crashed server go (they come back with a container).
-      this.tablesInstalled = false;
-      this.tableOps = this.tableOps.then(() =>
-        nft(deleteTablesScript(this.table), this.netnsOpt).then(() => undefined),
-      );
-    }
-    await this.tableOps;
+    const { containers, subnets } = this.firewalls.all();
+    await this.tables.replace(containers, subnets);
     const links = await listLinks(this.netnsOpt);
-    const stale = staleLinks(links, {
-      bridges: new Set([...subnets.values()].map((s) => s.bridge)),
-      veths: new Set(fws.map((f) => f.hostVeth)),
-      ifbs: new Set(fws.map((f) => ifbName(f.id))),
-    });
+    const stale = staleLinks(links, knownDevices(containers, subnets));
     if (stale.length) {
       this.deps.log.info({ links: stale }, 'removing network links of no container');
       this.reaper.delete(stale);
@@ -874,8 +358,8 @@ export class Networker {
   /** Deletes lingering bridges (and the tables, with no container) now; waits for all of it. */
   async settled(): Promise<void> {
     this.bridges.flush();
-    this.dropTablesWhenIdle(true);
-    await Promise.all([this.reaper.settled(), this.removals.settled(), this.tableOps]);
+    this.tables.dropWhenIdle(true);
+    await Promise.all([this.reaper.settled(), this.firewalls.removalsSettled(), this.tables.settled()]);
   }
 
   /**
@@ -888,21 +372,24 @@ export class Networker {
       return;
     }
     this.bridges.flush();
-    if (this.tablesLinger) clearTimeout(this.tablesLinger);
-    this.tablesLinger = undefined;
-    await this.removals.settled();
-    await this.tableOps;
+    this.tables.cancelLinger();
+    await this.firewalls.removalsSettled();
+    await this.tables.settled();
     if (!containersLeft) {
-      await nft(deleteTablesScript(this.table), this.netnsOpt).catch((e: Error) =>
-        this.deps.log.warn({ err: e.message }, 'removing the nft tables'),
-      );
-      await this.forwardingBack().catch((e: Error) =>
-        this.deps.log.warn({ err: e.message }, 'switching IPv4 forwarding back off'),
-      );
+      await this.tables.removeNow();
       const links = await listLinks(this.netnsOpt).catch(() => []);
-      this.reaper.delete(staleLinks(links, { bridges: new Set(), veths: new Set(), ifbs: new Set() }));
+      this.reaper.delete(staleLinks(links, NO_DEVICES));
     }
     await this.reaper.settled();
     this.reset();
+  }
+}
+
+/** @throws InvalidRequestError naming `networkPool` for a bad pool. */
+function newSubnetPool(options: NetworkOptions): SubnetPool {
+  try {
+    return new SubnetPool(options.pool ?? '10.254.0.0/22');
+  } catch (e) {
+    throw new InvalidRequestError('networkPool', (e as Error).message);
   }
 }

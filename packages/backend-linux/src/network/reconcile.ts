@@ -3,7 +3,8 @@
  * host namespace's links are ours (by the device-names scheme and their kind) and belong to no
  * container or subnet of the records. Only those are removed; nothing else is ever touched.
  */
-import { BRIDGE_PREFIX, IFB_PREFIX, isOurLink, VETH_PREFIX } from './device-names.js';
+import { BRIDGE_PREFIX, IFB_PREFIX, ifbName, isOurLink, VETH_PREFIX } from './device-names.js';
+import type { ContainerFirewall, SubnetFirewall } from './nft-ruleset.js';
 
 /** What the records say must exist. */
 export interface KnownDevices {
@@ -11,6 +12,21 @@ export interface KnownDevices {
   veths: ReadonlySet<string>;
   ifbs: ReadonlySet<string>;
 }
+
+/** The devices of these containers and subnets (the firewall's view of the records). */
+export function knownDevices(
+  containers: readonly ContainerFirewall[],
+  subnets: readonly SubnetFirewall[],
+): KnownDevices {
+  return {
+    bridges: new Set(subnets.map((s) => s.bridge)),
+    veths: new Set(containers.map((f) => f.hostVeth)),
+    ifbs: new Set(containers.map((f) => ifbName(f.id))),
+  };
+}
+
+/** No container: every link of ours is stale. */
+export const NO_DEVICES: KnownDevices = { bridges: new Set(), veths: new Set(), ifbs: new Set() };
 
 const KIND: Record<string, string> = {
   [BRIDGE_PREFIX]: 'bridge',

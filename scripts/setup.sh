@@ -17,6 +17,8 @@ command -v make >/dev/null || need_apt+=(make)
 command -v valgrind >/dev/null || need_apt+=(valgrind)
 # nsenter (gardend in test namespaces), dmesg (NetOut `log` lines in the kernel log).
 { command -v nsenter >/dev/null && command -v dmesg >/dev/null; } || need_apt+=(util-linux)
+# mkfs.btrfs: backend-linux's disk store (a loop-backed btrfs with qgroups) and its tests.
+command -v mkfs.btrfs >/dev/null || need_apt+=(btrfs-progs)
 command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || need_apt+=(golang-go)
 # Container networking: libnftables (dlopen'ed by native-ns; the nft CLI comes with it), ip/tc
 # for the tests' namespaces and checks, iperf3 for the bandwidth tests and benches.

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { runBackendContract } from '@garden-ts/backend-contract';
 import { createClient } from '@garden-ts/client';
 import { buildServer } from '@garden-ts/server';
-import { afterAll } from 'vitest';
+import { afterAll, inject } from 'vitest';
 import { linuxBackendCapabilities } from '../../packages/backend-linux/src/index.js';
 import { type TestEnv, testEnv } from '../../packages/backend-linux/test/helpers.js';
 
@@ -26,6 +26,8 @@ runBackendContract({
   // Through a garden-ts server, which adds the container lifecycle events; testEnv's backends
   // have networking (in a test-made host netns).
   capabilities: { ...linuxBackendCapabilities(), containerEvents: true },
+  // Peas from the default busybox rootfs (a directory image).
+  peaImage: inject('rootfs'),
   timeScale: 4,
   async setup() {
     const env = testEnv('wire');

@@ -13,6 +13,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmdirSync,
   rmSync,
   writeFileSync,
@@ -21,9 +22,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultRunDir } from '@garden-ts/backend-linux';
 import { createClient } from '@garden-ts/client';
-import { detectCgroupLayout, listLinks, nft } from '@garden-ts/native-ns';
+import {
+  btrfsFsid,
+  btrfsQuotaStatus,
+  detectCgroupLayout,
+  listLinks,
+  nft,
+  unmount,
+} from '@garden-ts/native-ns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Collector, leakCounts } from '../../packages/backend-linux/test/helpers.js';
+import { Collector, leakCounts, storeState } from '../../packages/backend-linux/test/helpers.js';
 import { type TestNetwork, testNetwork } from '../../packages/backend-linux/test/netns.js';
 
 const repo = join(import.meta.dirname, '..', '..');
@@ -63,6 +71,14 @@ afterAll(async () => {
     const d = join(mnt, cgroupParent);
     if (existsSync(d)) rmdirSync(d);
   }
+  // A run that failed midway may leave the disk stores (the depot's and --disk-store's) and the
+  // image store's views mounted: detached here, their loop devices go with them (autoclear).
+  for (const mp of readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((p): p is string => p?.startsWith(`${dir}/`) === true)
+    .reverse())
+    unmount(mp, { detach: true });
   rmSync(dir, { recursive: true, force: true });
   rmSync(defaultRunDir(depot), { recursive: true, force: true });
   net?.cleanup();
@@ -160,7 +176,11 @@ describe('gardend --backend linux', () => {
       depot: 0,
       runDirs: 0,
       shims: 0,
+      volumes: 0,
+      qgroups: 0,
     });
+    // No container left: the disk store was unmounted and its loop device went with it.
+    expect(storeState(depot)).toMatchObject({ mounted: false, loops: 0 });
     // Stopped with no container left: no nft table and no link of ours in its host namespace.
     expect(await nft('list tables', { netns: net.hostPath })).toBe('');
     expect(
@@ -227,6 +247,173 @@ describe('gardend --backend linux', () => {
     const start = (await stopped(started)).find((l) => l.msg === 'starting the linux backend');
     expect(start).toMatchObject({ stopTimeoutSeconds: 1, helperExecutable: false });
   }, 60_000);
+
+  it('runs a pea (a process with its own image) through the wire', async () => {
+    const sock = join(dir, 'pea.sock');
+    const started = run(['--bind-socket', sock]);
+    child = started.child;
+    await waitForPing(sock);
+    const client = createClient({ socketPath: sock });
+    const container = await client.create({});
+    try {
+      const script = 'for n in mnt net; do readlink /proc/self/ns/$n; done; busybox | head -1';
+      const inBox = new Collector();
+      await (await container.run({ path: 'sh', args: ['-c', script] }, { stdout: inBox })).wait();
+      const inPea = new Collector();
+      const pea = await container.run(
+        { path: 'sh', args: ['-c', `${script}; exit 4`], image: { uri: join(repo, '.rootfs', 'busybox') } },
+        { stdout: inPea },
+      );
+      expect(await pea.wait()).toBe(4);
+      const [boxMnt, boxNet] = inBox.text().split('\n');
+      const [peaMnt, peaNet, banner] = inPea.text().split('\n');
+      expect(peaMnt).not.toBe(boxMnt);
+      expect(peaNet).toBe(boxNet);
+      expect(banner).toMatch(/^BusyBox v/);
+      await expect(
+        container.run({ path: 'true', bindMounts: [{ srcPath: dir, dstPath: '/mnt' }] }, {}),
+      ).rejects.toThrow('Running a process with bind mounts and no image provided is not allowed');
+    } finally {
+      await client.destroy(container.handle);
+    }
+    await stopped(started);
+    expect(leakCounts({ depot, cgroupParent })).toMatchObject({ cgroups: 0, mounts: 0, depot: 0 });
+  }, 60_000);
+
+  it('disk quotas, DiskStat and a pea through the wire survive kill -9 of gardend; nothing is left after destroy and stop', async () => {
+    const MiB = 1n << 20n;
+    const sock = join(dir, 'quota-restart.sock');
+    let started = run(['--bind-socket', sock]);
+    child = started.child;
+    await waitForPing(sock);
+    let client = createClient({ socketPath: sock });
+    const container = await client.create({ limits: { disk: { byteHard: 20n * MiB, scope: 1 } } });
+    /** `dd` of `mib` MiB of random data to `path` in the container: exit status and stderr. */
+    const write = async (c: typeof container, path: string, mib: number) => {
+      const err = new Collector();
+      const p = await c.run(
+        { path: 'dd', args: ['if=/dev/urandom', `of=${path}`, 'bs=1M', `count=${mib}`] },
+        { stderr: err },
+      );
+      return { status: await p.wait(), stderr: err.text() };
+    };
+    const exclusive = async (c: typeof container) => (await c.metrics()).diskStat.exclusiveBytesUsed;
+    // DiskStat from the quota report: +3 MiB, then +13 MiB (±1 MiB).
+    const base = await exclusive(container);
+    expect(base).toBeLessThan(MiB);
+    expect(await write(container, '/three', 3)).toMatchObject({ status: 0 });
+    const three = (await exclusive(container)) - base;
+    expect(three).toBeGreaterThanOrEqual(2n * MiB);
+    expect(three).toBeLessThanOrEqual(4n * MiB);
+    expect(await write(container, '/ten', 10)).toMatchObject({ status: 0 });
+    const thirteen = (await exclusive(container)) - base;
+    expect(thirteen).toBeGreaterThanOrEqual(12n * MiB);
+    expect(thirteen).toBeLessThanOrEqual(14n * MiB);
+    // A pea that outlives the server: its output and exit status after the restart.
+    const first = new Collector();
+    await container.run(
+      {
+        id: 'pea-survivor',
+        path: 'sh',
+        args: ['-c', 'echo started; sleep 2; busybox | head -1; exit 3'],
+        image: { uri: join(repo, '.rootfs', 'busybox') },
+      },
+      { stdout: first },
+    );
+    for (const deadline = Date.now() + 20_000; !first.text().includes('started'); ) {
+      if (Date.now() > deadline) throw new Error('the pea did not start');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    started.child.kill('SIGKILL');
+    await started.done;
+    // The store stays mounted with the container's volume and quota.
+    expect(storeState(depot)).toEqual({ mounted: true, loops: 1, volumes: 1, qgroups: 1 });
+
+    started = run(['--bind-socket', sock]);
+    child = started.child;
+    await waitForPing(sock);
+    client = createClient({ socketPath: sock });
+    const again = await client.lookup(container.handle);
+    expect(await again.currentDiskLimits()).toEqual({ byteHard: 20n * MiB, scope: 1 });
+    const second = new Collector();
+    expect(await (await again.attach('pea-survivor', { stdout: second })).wait()).toBe(3);
+    expect(`${first.text()}${second.text()}`).toMatch(/started\nBusyBox v/);
+    // Quota intact: 13 MiB used of 20, 8 more do not fit, 5 do.
+    const thirteenAgain = (await exclusive(again)) - base;
+    expect(thirteenAgain).toBeGreaterThanOrEqual(12n * MiB);
+    expect(thirteenAgain).toBeLessThanOrEqual(14n * MiB);
+    expect((await write(again, '/eight', 8)).stderr).toContain('Disk quota exceeded');
+    await again.run({ path: 'rm', args: ['/eight'] }, {}).then((p) => p.wait());
+    expect(await write(again, '/five', 5)).toMatchObject({ status: 0 });
+    // The pea's rootfs is released once it exited.
+    const peas = join(depot, 'peas');
+    for (const deadline = Date.now() + 10_000; ; ) {
+      const left = existsSync(peas) ? readdirSync(peas).flatMap((id) => readdirSync(join(peas, id))) : [];
+      if (left.length === 0) break;
+      if (Date.now() > deadline) throw new Error(`pea dirs left: ${left.join(', ')}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await client.destroy(container.handle);
+    await stopped(started);
+    // No container left: the store is unmounted, its loop device gone, no volume or qgroup.
+    expect(storeState(depot)).toEqual({ mounted: false, loops: 0, volumes: 0, qgroups: 0 });
+    expect(leakCounts({ depot, cgroupParent })).toMatchObject({ cgroups: 0, mounts: 0, depot: 0 });
+  }, 90_000);
+
+  it('hands --disk-store and --disk-store-size to the backend; --disk-store none turns quotas off', async () => {
+    const store = join(dir, 'disk-store');
+    const sock = join(dir, 'disk.sock');
+    const started = run(
+      ['--bind-socket', sock, '--disk-store', store, '--disk-store-quotas', 'full'],
+      depot,
+      {
+        GARDEND_DISK_STORE_SIZE: '1536M',
+      },
+    );
+    child = started.child;
+    await waitForPing(sock);
+    const client = createClient({ socketPath: sock });
+    // Schedulable disk is the store's size: 1.5 GiB, not the depot's filesystem.
+    const capacity = await client.capacity();
+    expect(capacity.schedulableDiskInBytes).toBeLessThanOrEqual(1536n << 20n);
+    expect(capacity.schedulableDiskInBytes).toBeGreaterThan(1400n << 20n);
+    expect(existsSync(`${store}.img`)).toBe(true);
+    expect(btrfsQuotaStatus(btrfsFsid(store))).toEqual({
+      enabled: true,
+      mode: 'qgroup',
+      inconsistent: false,
+    });
+    const container = await client.create({ limits: { disk: { byteHard: 8n << 20n, scope: 1 } } });
+    try {
+      const err = new Collector();
+      const dd = await container.run(
+        { path: 'dd', args: ['if=/dev/zero', 'of=/big', 'bs=1M', 'count=9'] },
+        { stderr: err },
+      );
+      expect(await dd.wait()).not.toBe(0);
+      expect(err.text()).toContain('Disk quota exceeded');
+    } finally {
+      await client.destroy(container.handle);
+    }
+    await stopped(started);
+    rmSync(`${store}.img`);
+
+    const bad = await run(['--bind-socket', sock, '--disk-store-size', '10M']).done;
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--disk-store-size must be at least 256M');
+
+    const off = run(['--bind-socket', sock, '--disk-store', 'none']);
+    child = off.child;
+    await waitForPing(sock);
+    const unlimited = await createClient({ socketPath: sock }).create({
+      limits: { disk: { byteHard: 1n << 20n, scope: 1 } },
+    });
+    const dd = await unlimited.run({ path: 'dd', args: ['if=/dev/zero', 'of=/big', 'bs=1M', 'count=2'] }, {});
+    expect(await dd.wait()).toBe(0);
+    await createClient({ socketPath: sock }).destroy(unlimited.handle);
+    await stopped(off);
+    expect(storeState(depot)).toMatchObject({ mounted: false, loops: 0 });
+  }, 90_000);
 
   it('a process outlives kill -9 of gardend: Attach through the client after the restart gets the rest and the exit status', async () => {
     const sock = join(dir, 'restart.sock');

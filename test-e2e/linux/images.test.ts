@@ -382,6 +382,8 @@ describe('gardend with images', () => {
       depot: 0,
       runDirs: 0,
       shims: 0,
+      volumes: 0,
+      qgroups: 0,
     });
     const mounted = readFileSync('/proc/self/mountinfo', 'utf8')
       .split('\n')

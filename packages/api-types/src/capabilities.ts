@@ -23,6 +23,20 @@ export interface BackendCapabilities {
   /** Disk limits set at create are reported back by `currentDiskLimits`. */
   diskLimits: boolean;
   /**
+   * Disk limits are enforced, each container with a quota of its own: a process writing beyond
+   * an exclusive `byteHard` fails with `Disk quota exceeded` (EDQUOT), and
+   * `metrics().diskStat.exclusiveBytesUsed` follows what the container wrote (needs `sh`, `dd`
+   * and `rm` in the default image). Default false (limits only reported, as Guardian without an
+   * image plugin).
+   */
+  diskQuotas?: boolean;
+  /**
+   * Peas: `run` with `image` starts the process in that image's root filesystem and its own mount
+   * namespace, sharing the container's network and pid namespaces. The contract runs them from
+   * its option `peaImage` (an image URI the backend can use). Default false.
+   */
+  peas?: boolean;
+  /**
    * `metrics`/`bulkMetrics` report real figures: memory in use and CPU time spent by the
    * container's processes (> 0 once something ran), pids current ≥ 1 (its init), a growing age.
    */

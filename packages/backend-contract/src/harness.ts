@@ -12,6 +12,8 @@ export interface Harness {
   /** The client of the current feature block (valid inside hooks and tests). */
   readonly client: Client;
   readonly caps: BackendCapabilities;
+  /** The image URI peas run from (`ContractOptions.peaImage`; set when `caps.peas`). */
+  readonly peaImage: string | undefined;
   /** Scales a duration in milliseconds by the backend's `timeScale`. */
   ms(base: number): number;
   /** A handle unique to this run, readable in failure output. */
@@ -49,6 +51,10 @@ class FeatureHarness implements Harness {
 
   get caps(): BackendCapabilities {
     return this.options.capabilities;
+  }
+
+  get peaImage(): string | undefined {
+    return this.options.peaImage;
   }
 
   ms(base: number): number {

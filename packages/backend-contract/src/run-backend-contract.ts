@@ -59,11 +59,19 @@ function validate(options: ContractOptions): void {
       throw new TypeError(`runBackendContract: options.features: no feature named ${JSON.stringify(name)}`);
     }
   }
-  for (const key of ['events', 'containerEvents', 'oomEvents'] as const) {
+  for (const key of ['events', 'containerEvents', 'oomEvents', 'diskQuotas', 'peas'] as const) {
     const value = options.capabilities?.[key];
     if (value !== undefined && typeof value !== 'boolean') {
       throw new TypeError(`runBackendContract: options.capabilities.${key} must be a boolean when given`);
     }
+  }
+  if (
+    options.capabilities.peas === true &&
+    (typeof options.peaImage !== 'string' || options.peaImage === '')
+  ) {
+    throw new TypeError(
+      'runBackendContract: options.peaImage must name an image when capabilities.peas is true',
+    );
   }
   const readBack = options.capabilities.cpuLimitsReadBack;
   if (readBack !== 'shares' && readBack !== 'v2-weight') {

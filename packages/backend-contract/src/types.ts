@@ -34,6 +34,11 @@ export interface ContractOptions {
    */
   features?: readonly string[];
   /**
+   * An image URI the backend runs peas from (`run` with `image`): a rootfs with `sh`, `readlink`
+   * and `echo`. Required when `capabilities.peas` is true.
+   */
+  peaImage?: string;
+  /**
    * Multiplies every test and hook timeout, for slow backends (a real Linux backend creating
    * containers from an image). Default 1: 5 s per test, 30 s per hook.
    */

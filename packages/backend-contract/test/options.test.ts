@@ -31,6 +31,16 @@ describe('runBackendContract option validation', () => {
     ).toThrow(/capabilities\.events must be a boolean/);
   });
 
+  it('rejects peas without an image to run them from', () => {
+    const capabilities = { ...valid.capabilities, peas: true };
+    expect(() => runBackendContract({ ...valid, capabilities })).toThrow(
+      /options\.peaImage must name an image/,
+    );
+    expect(() =>
+      runBackendContract({ ...valid, capabilities: { ...valid.capabilities, diskQuotas: 1 as never } }),
+    ).toThrow(/capabilities\.diskQuotas must be a boolean/);
+  });
+
   it('rejects a missing setup function', () => {
     expect(() => runBackendContract({ ...valid, setup: undefined as never })).toThrow(/options\.setup/);
   });

@@ -31,6 +31,7 @@ import type { NetworkPart } from './network/network-part.js';
 import type { Part } from './part.js';
 import { cgroupOf, memberPids, signalMembers } from './runtime/cgroups.js';
 import type { LinuxProcess } from './runtime/linux-process.js';
+import type { PeaPart } from './runtime/peas.js';
 import { attachProcess, runProcess } from './runtime/processes.js';
 import { userInRoot } from './runtime/users.js';
 
@@ -47,6 +48,8 @@ export interface ContainerHost {
   stopTimeoutSeconds: number;
   /** The parts, for their metrics. */
   parts: readonly Part[];
+  /** Peas: processes with their own image (runtime/peas.ts). */
+  peas: PeaPart;
   /** NetIn / NetOut / BulkNetOut. */
   network: NetworkPart;
   /** Looks the container up again (throws ContainerNotFoundError when destroyed). */
@@ -196,8 +199,9 @@ export class LinuxContainer {
   }
 
   /**
-   * Age and CPU entitlement here; memory, CPU and pids from the runtime part (the cgroup), network
-   * bytes from the network part (the host end of the veth).
+   * Age and CPU entitlement here; memory, CPU and pids from the runtime part (the cgroup), disk
+   * from the store part (the volume's qgroup), network bytes from the network part (the host end
+   * of the veth).
    */
   async metrics(): Promise<Metrics> {
     this.refreshEvents();
@@ -208,7 +212,7 @@ export class LinuxContainer {
     const metrics: Metrics = {
       memoryStat: {} as Metrics['memoryStat'], // the runtime part's, from the cgroup
       cpuStat: { usage: 0n, user: 0n, system: 0n },
-      // No disk quotas yet: all 0, as Guardian reports for raw:// images.
+      // All 0 without a volume, as Guardian reports for raw:// images.
       diskStat: { totalBytesUsed: 0n, totalInodesUsed: 0n, exclusiveBytesUsed: 0n, exclusiveInodesUsed: 0n },
       networkStat: null,
       pidStat: { current: 0n, max: 0n },

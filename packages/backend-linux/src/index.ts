@@ -10,3 +10,4 @@ export type { NetworkOptions } from './network/types.js';
 export type { BackendLogger, ImageOptions, LinuxBackend, LinuxBackendOptions } from './options.js';
 export type { ImageChoice, ImageSource } from './rootfs/image-uri.js';
 export { MAPPED_ROOT } from './runtime/users.js';
+export type { DiskStoreOptions } from './store/disk-store.js';

@@ -33,7 +33,14 @@ import { NetworkPart } from './network/network-part.js';
 import { type BackendLogger, type LinuxBackend, type LinuxBackendOptions, silentLogger } from './options.js';
 import type { CreateContext, DestroyContext, Part } from './part.js';
 import { RootfsPart } from './rootfs/rootfs-part.js';
+import { PeaPart } from './runtime/peas.js';
 import { RuntimePart } from './runtime/runtime-part.js';
+import type { DiskStoreOptions } from './store/disk-store.js';
+import { QuotaPart } from './store/quota-part.js';
+import { StorePart } from './store/store-part.js';
+
+/** The smallest disk store image mkfs.btrfs makes with room to spare. */
+const MIN_STORE_SIZE = 256n * 1024n * 1024n;
 
 /** Guardian's MaxContainers without a pool or a flag: its default pool holds 256 /30 subnets. */
 const DEFAULT_MAX_CONTAINERS = 256n;
@@ -45,8 +52,11 @@ class LinuxBackendImpl implements LinuxBackend {
   readonly runDir: string;
   readonly cgroupParent: string;
   private readonly depotPart: DepotPart;
+  /** Undefined when running without a disk store. */
+  private readonly storePart: StorePart | undefined;
   private readonly networkPart: NetworkPart;
   private readonly rootfsPart: RootfsPart;
+  private readonly peaPart: PeaPart;
   /** In create order; destroy runs them in reverse. */
   private readonly parts: readonly Part[];
   private readonly hostHelper: string | undefined;
@@ -82,6 +92,10 @@ class LinuxBackendImpl implements LinuxBackend {
     } catch (e) {
       throw new InvalidRequestError('helperExecutable', (e as Error).message);
     }
+    this.storePart =
+      options.diskStore === false
+        ? undefined
+        : new StorePart(this.depot, checkDiskStore(options.diskStore), this.log);
     this.networkPart = new NetworkPart(options.network, this.log, join(this.depot, 'network.json'));
     this.rootfsPart = new RootfsPart(
       this.depot,
@@ -91,11 +105,15 @@ class LinuxBackendImpl implements LinuxBackend {
       this.log,
       (p) => this.hub.publish({ type: 'image.progress', ...p }),
     );
+    this.peaPart = new PeaPart(this.depot, this.cgroupParent, this.rootfsPart, this.storePart, this.log);
     this.parts = [
       this.depotPart,
+      ...(this.storePart ? [this.storePart] : []),
       this.rootfsPart,
+      new QuotaPart(this.storePart, this.log),
       this.networkPart,
       new RuntimePart(this.cgroupParent, this.log),
+      this.peaPart,
       // The container's devices need its init (its network namespace).
       this.networkPart.attachPart,
       this.oomWatch,
@@ -116,6 +134,7 @@ class LinuxBackendImpl implements LinuxBackend {
       cpuPerShare: this.cpuPerShare,
       stopTimeoutSeconds: this.options.stopTimeoutSeconds ?? 10,
       parts: this.parts,
+      peas: this.peaPart,
       network: this.networkPart,
       live: (h: string) => this.live(h),
       publish: this.hub.publish.bind(this.hub),
@@ -171,6 +190,7 @@ class LinuxBackendImpl implements LinuxBackend {
   }
 
   async capacity(): Promise<Capacity> {
+    await this.start();
     const fs = statfsSync(this.depot);
     const disk = BigInt(fs.blocks) * BigInt(fs.bsize);
     // min(pool capacity, max-containers when set); a network plugin has no pool (unlimited).
@@ -185,7 +205,8 @@ class LinuxBackendImpl implements LinuxBackend {
     return {
       memoryInBytes: BigInt(totalmem()),
       diskInBytes: disk,
-      schedulableDiskInBytes: disk,
+      // What the store can hold (Guardian: the image store's capacity); the depot's size without one.
+      schedulableDiskInBytes: (await this.storePart?.capacity()) ?? disk,
       maxContainers: max,
     };
   }
@@ -342,31 +363,26 @@ class LinuxBackendImpl implements LinuxBackend {
 
   async bulkMetrics(handles: string[]): Promise<Record<string, ContainerMetricsEntry>> {
     await this.start();
-    const entries = await Promise.all(
-      handles.map(async (h): Promise<ContainerMetricsEntry> => {
+    return this.bulk(handles, async (c) => ({ metrics: await c.metrics() }));
+  }
+
+  private async bulk<T>(
+    handles: string[],
+    one: (c: LinuxContainer) => T | Promise<T>,
+  ): Promise<Record<string, T | { error: Error }>> {
+    const results = await Promise.all(
+      handles.map(async (h): Promise<T | { error: Error }> => {
         try {
-          return { metrics: await this.live(h).metrics() };
+          return await one(this.live(h));
         } catch (e) {
           return { error: e as Error };
         }
       }),
     );
-    const out: Record<string, ContainerMetricsEntry> = {};
-    handles.forEach((h, i) => {
-      out[h] = entries[i] as ContainerMetricsEntry;
-    });
-    return out;
-  }
-
-  private bulk<T>(handles: string[], one: (c: LinuxContainer) => T): Record<string, T | { error: Error }> {
     const out: Record<string, T | { error: Error }> = {};
-    for (const h of handles) {
-      try {
-        out[h] = one(this.live(h));
-      } catch (e) {
-        out[h] = { error: e as Error };
-      }
-    }
+    handles.forEach((h, i) => {
+      out[h] = results[i] as T | { error: Error };
+    });
     return out;
   }
 
@@ -416,6 +432,16 @@ class LinuxBackendImpl implements LinuxBackend {
       );
     }
   }
+}
+
+/** Checks the disk store options. @throws InvalidRequestError naming the option. */
+function checkDiskStore(o: DiskStoreOptions | undefined): DiskStoreOptions {
+  if (o === undefined) return {};
+  if (o.path !== undefined && !(typeof o.path === 'string' && o.path.startsWith('/')))
+    throw new InvalidRequestError('diskStore', 'the disk store path must be absolute');
+  if (o.size !== undefined && !(typeof o.size === 'bigint' && o.size >= MIN_STORE_SIZE))
+    throw new InvalidRequestError('diskStoreSize', 'the disk store size must be at least 256 MiB');
+  return o;
 }
 
 /**

@@ -3,6 +3,7 @@ import type { Backend, EventsOptions, GardenEventStream } from '@garden-ts/api-t
 import type { ImageServiceOptions } from '@garden-ts/images';
 import type { NetworkOptions } from './network/types.js';
 import type { ImageSource } from './rootfs/image-uri.js';
+import type { DiskStoreOptions } from './store/disk-store.js';
 
 /** Minimal structured logger (pino-compatible subset). */
 export interface BackendLogger {
@@ -41,6 +42,15 @@ export interface LinuxBackendOptions {
   images?: ImageOptions;
   /** Sources for URI schemes of one's own (checked before the built-in ones). */
   imageSources?: readonly ImageSource[];
+  /**
+   * The disk store that enforces disk limits: a btrfs filesystem with quotas, holding each
+   * container's writable layer in a subvolume of its own whose qgroup limit applies to every
+   * writer in the container. `path` (default `<depot>/store`) is used as is when it is on btrfs;
+   * otherwise a sparse image `<path>.img` of `size` bytes is made once and loop-mounted there
+   * (it stays mounted while containers exist, across restarts). `false`: no store — writable
+   * layers in the depot, disk limits stored and reported only, `DiskStat` all 0. Default `{}`.
+   */
+  diskStore?: DiskStoreOptions | false;
   /** 0 / absent = unlimited. Counts containers being created and destroyed too. */
   maxContainers?: number;
   /** Destroy every container found in the depot at `start()` (Diego-style). */

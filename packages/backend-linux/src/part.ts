@@ -35,6 +35,11 @@ export interface CreateContext {
    * runtime part.
    */
   rootfs?: Promise<string>;
+  /**
+   * Where the overlay's `upper/` and `work/` go: the container's volume in the disk store (a
+   * quota'd subvolume), set by the store part; absent, the container's depot dir.
+   */
+  volume?: string;
   /** Bind mounts parts before the runtime ask for (the runtime adds the spec's own). */
   readonly bindMounts: InitBindMount[];
   /** The container's init, once the runtime part made it: parts after it may enter its namespaces. */
@@ -60,7 +65,7 @@ export interface DestroyContext {
 
 /** One concern of a container. */
 export interface Part {
-  /** For logs: `depot`, `rootfs`, `network`, `runtime`. */
+  /** For logs: `depot`, `store`, `rootfs`, `quota`, `network`, `runtime`. */
   readonly name: string;
   /** Refuses a spec this part cannot serve, before anything is made. @throws GardenError / InvalidRequestError */
   validate?(spec: ContainerSpec): void;

@@ -1,6 +1,6 @@
 /** The backend-contract suite against backend-linux, in-process, on a temp depot. */
 import { runBackendContract } from '@garden-ts/backend-contract';
-import { afterAll } from 'vitest';
+import { afterAll, inject } from 'vitest';
 import { linuxBackendCapabilities } from '../src/index.js';
 import { type TestEnv, testEnv } from './helpers.js';
 
@@ -13,6 +13,8 @@ runBackendContract({
   name: 'backend-linux',
   // testEnv's backends have networking (in a test-made host netns).
   capabilities: linuxBackendCapabilities(),
+  // Peas from the default busybox rootfs (a directory image).
+  peaImage: inject('rootfs'),
   timeScale: 4,
   async setup() {
     const env = testEnv('contract');

@@ -1,11 +1,15 @@
-/** Fixtures: a backend on a temp depot with its own cgroup parent, always cleaned up; leak counts. */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+/**
+ * Fixtures: a backend on a temp depot with its own cgroup parent, always cleaned up; leak counts;
+ * a bundled child server to kill -9.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import type { Container, ProcessSpec } from '@garden-ts/api-types';
-import { detectCgroupLayout, listLinks, nft } from '@garden-ts/native-ns';
+import { btrfsFsid, detectCgroupLayout, listLinks, listQgroups, nft } from '@garden-ts/native-ns';
 import tar from 'tar-stream';
 import { inject } from 'vitest';
 import {
@@ -94,6 +98,34 @@ export function testEnv(name: string): TestEnv {
   };
 }
 
+/** The disk store of a depot (default place): its mount, loop devices, volumes and qgroups. */
+export function storeState(depot: string): {
+  mounted: boolean;
+  loops: number;
+  volumes: number;
+  qgroups: number;
+} {
+  const store = join(depot, 'store');
+  const mounted = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((l) => l.split(' ')[4] === store);
+  let loops = 0;
+  const image = existsSync(`${store}.img`) ? realpathSync(`${store}.img`) : undefined;
+  for (const dev of readdirSync('/sys/block')) {
+    if (!dev.startsWith('loop')) continue;
+    try {
+      if (readFileSync(`/sys/block/${dev}/loop/backing_file`, 'utf8').trim() === image) loops++;
+    } catch {
+      // not attached
+    }
+  }
+  if (!mounted) return { mounted, loops, volumes: 0, qgroups: 0 };
+  const volumes = existsSync(join(store, 'volumes')) ? readdirSync(join(store, 'volumes')).length : 0;
+  // Level-0 qgroups of subvolumes (0/5 is the filesystem's top level).
+  const qgroups = listQgroups(btrfsFsid(store)).filter((q) => q.level === 0 && q.id >= 256n).length;
+  return { mounted, loops, volumes, qgroups };
+}
+
 /** What containers leave behind in a test host namespace: our links and nft tables. */
 export async function networkLeaks(env: TestEnv): Promise<{ links: string[]; tables: string }> {
   const links = (await listLinks({ netns: env.net.hostPath }))
@@ -110,13 +142,15 @@ export function depotMounts(depot: string): string[] {
     .filter((mp) => mp.startsWith(depot));
 }
 
-/** Counts of what containers leave behind on the host. */
+/** Counts of what containers leave behind on the host (the disk store's own mount not counted). */
 export function leakCounts(env: { depot: string; cgroupParent: string }): {
   cgroups: number;
   mounts: number;
   depot: number;
   runDirs: number;
   shims: number;
+  volumes: number;
+  qgroups: number;
 } {
   let cgroups = 0;
   for (const mnt of mounts) {
@@ -124,9 +158,11 @@ export function leakCounts(env: { depot: string; cgroupParent: string }): {
     if (existsSync(d))
       cgroups += readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).length;
   }
-  // Per-container mounts; the image store's idmapped views are shared and stay until stop().
+  // Per-container mounts; the image store's idmapped views are shared and stay until stop(), the
+  // disk store while containers exist.
+  const store = join(env.depot, 'store');
   const mountCount = depotMounts(env.depot).filter(
-    (mp) => !mp.startsWith(join(env.depot, 'image-store')),
+    (mp) => !mp.startsWith(join(env.depot, 'image-store')) && mp !== store,
   ).length;
   const containersDir = join(env.depot, 'containers');
   let depot = existsSync(containersDir) ? readdirSync(containersDir).length : 0;
@@ -143,7 +179,58 @@ export function leakCounts(env: { depot: string; cgroupParent: string }): {
       // gone
     }
   }
-  return { cgroups, mounts: mountCount, depot, runDirs, shims };
+  const { volumes, qgroups } = storeState(env.depot);
+  return { cgroups, mounts: mountCount, depot, runDirs, shims, volumes, qgroups };
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/**
+ * Bundles a child server script of this directory (self-contained, in a temp dir) for the kill -9
+ * tests. Returns the bundle's path and a function removing it.
+ */
+export async function bundleChild(script: string): Promise<{ path: string; dispose(): void }> {
+  const work = mkdtempSync(join(tmpdir(), 'backend-linux-bundle-'));
+  const { build } = await import('tsup');
+  await build({
+    entry: { child: join(here, script) },
+    format: ['esm'],
+    outDir: work,
+    platform: 'node',
+    target: 'node20',
+    silent: true,
+    config: false,
+    dts: false,
+    noExternal: [/.*/], // self-contained: the bundle lives in a temp dir without node_modules
+    // Bundled CommonJS dependencies call require(): give the ESM bundle one.
+    banner: {
+      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+    },
+    esbuildOptions(o) {
+      o.conditions = ['@garden-ts/source'];
+    },
+  });
+  return { path: join(work, 'child.js'), dispose: () => rmSync(work, { recursive: true, force: true }) };
+}
+
+/** Runs a bundled child server until it prints READY, then kills it with SIGKILL. */
+export async function crashAfterReady(bundle: string, args: string[]): Promise<void> {
+  const child = spawn(process.execPath, [bundle, ...args], {
+    env: { ...process.env, GARDEN_NATIVE_NS_BUILD: join(here, '..', '..', 'native-ns', 'build', 'Release') },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('READY')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`child exited early (${code})`)));
+  });
+  child.removeAllListeners('exit');
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
 }
 
 /** A writable collecting bytes. */

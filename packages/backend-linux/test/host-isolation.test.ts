@@ -5,7 +5,7 @@
  * raw:// rootfses; inside the container the setuid bit still takes effect.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Container } from '@garden-ts/api-types';
@@ -40,6 +40,20 @@ async function plant(c: Container): Promise<void> {
   expect(r.status).toBe(0);
 }
 
+/**
+ * Where the host keeps the planted file of the container at `depotDir` in its writable layer: its
+ * volume in the disk store (`<depot>/store/volumes/<id>-<random>/upper`).
+ */
+function plantedUpper(depotDir: string, depot = backend.depot): string {
+  const id = depotDir.slice(depotDir.lastIndexOf('/') + 1);
+  const volumes = join(depot, 'store', 'volumes');
+  const found = readdirSync(volumes)
+    .filter((v) => v.startsWith(`${id}-`))
+    .map((v) => join(volumes, v, 'upper', 'tmp', 'suid', 'sh'));
+  expect(found, id).toHaveLength(1);
+  return found[0] as string;
+}
+
 /** The `Uid:` line of /proc/self/status (real, effective, saved, fs) of `sh` at `path` run as `who`. */
 function uidsAsHostUser(path: string): { error?: string; uids?: string[] } {
   const r = spawnSync(path, ['-c', 'grep ^Uid: /proc/self/status'], {
@@ -72,10 +86,11 @@ describe.each([
 
   it('a host user can neither execute nor read the planted setuid file', () => {
     for (const path of [
-      join(depotDir, 'upper', 'tmp', 'suid', 'sh'),
+      plantedUpper(depotDir),
       join(depotDir, 'rootfs', 'tmp', 'suid', 'sh'),
       join(runDir, 'hosts'),
     ]) {
+      expect(existsSync(path), path).toBe(true); // root reaches it: the refusal below is real
       expect(uidsAsHostUser(path), path).toEqual({ error: 'EACCES' });
       const read = readAsHostUser(path);
       expect(read.status, path).not.toBe(0);
@@ -85,9 +100,10 @@ describe.each([
 
   it('a host user sees nothing below the container depot entry or run dir', () => {
     const r = spawnSync('/usr/bin/find', [backend.depot, backend.runDir], { ...NOBODY, encoding: 'utf8' });
+    const store = join(backend.depot, 'store');
     const seen = r.stdout
       .split('\n')
-      .filter((l) => l.startsWith(`${depotDir}/`) || l.startsWith(`${runDir}/`));
+      .filter((l) => [depotDir, runDir, store].some((d) => l.startsWith(`${d}/`)));
     expect(seen).toEqual([]);
   });
 
@@ -167,10 +183,59 @@ describe('an image rootfs, its layer store outside the depot', () => {
     const r = spawnSync('/usr/bin/find', [store, '-maxdepth', '3'], { ...NOBODY, encoding: 'utf8' });
     expect(r.stdout.split('\n').filter((l) => l.startsWith(`${store}/`))).toEqual([]);
     const depotDir = (await c.info()).containerPath;
-    expect(uidsAsHostUser(join(depotDir, 'upper', 'tmp', 'suid', 'sh'))).toEqual({ error: 'EACCES' });
+    const upper = plantedUpper(depotDir, imageEnv.depot);
+    expect(existsSync(upper)).toBe(true);
+    expect(uidsAsHostUser(upper)).toEqual({ error: 'EACCES' });
     // Inside, the image's setuid-root program runs with the container's root as its effective uid.
     const inside = await exec(c, { path: '/opt/suid/ids', user: 'alice', dir: '/' });
     expect(inside.stdout).toBe('1001 0\n');
+  }
+});
+
+it("a pea's files (its rootfs, its writable layer in the disk store) are closed to host users too", async () => {
+  const c = await backend.create({});
+  // The pea keeps running (its rootfs mounted) while the host looks.
+  await c.run(
+    {
+      path: 'sh',
+      args: [
+        '-c',
+        'mkdir -p /tmp/suid && cp /bin/busybox /tmp/suid/sh && chown 1:1 /tmp/suid/sh && chmod 4755 /tmp/suid/sh && sleep 60',
+      ],
+      image: { uri: inject('rootfs') },
+      dir: '/',
+    },
+    {},
+  );
+  try {
+    const peas = join(backend.depot, 'peas');
+    let planted: string | undefined;
+    for (let i = 0; i < 200 && !planted; i++) {
+      const volumes = join(backend.depot, 'store', 'volumes');
+      planted = readdirSync(volumes)
+        .flatMap((v) =>
+          existsSync(join(volumes, v, 'peas'))
+            ? readdirSync(join(volumes, v, 'peas')).map((k) =>
+                join(volumes, v, 'peas', k, 'upper', 'tmp', 'suid', 'sh'),
+              )
+            : [],
+        )
+        .find((p) => existsSync(p));
+      if (!planted) await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(planted).toBeDefined();
+    const [id] = readdirSync(peas);
+    const [key] = readdirSync(join(peas, id as string));
+    const inRootfs = join(peas, id as string, key as string, 'rootfs', 'tmp', 'suid', 'sh');
+    for (const path of [planted as string, inRootfs]) {
+      expect(existsSync(path), path).toBe(true);
+      expect(uidsAsHostUser(path), path).toEqual({ error: 'EACCES' });
+      expect(readAsHostUser(path).stderr, path).toMatch(/Permission denied/);
+    }
+    const find = spawnSync('/usr/bin/find', [peas], { ...NOBODY, encoding: 'utf8' });
+    expect(find.stdout.split('\n').filter((l) => l.startsWith(`${peas}/`))).toEqual([]);
+  } finally {
+    await backend.destroy(c.handle);
   }
 });
 

@@ -1,70 +1,32 @@
 /** Restart survival (reference §9): kill -9 of the server, recovery, reconciliation, destroy-on-startup. */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { detectCgroupLayout, ensureBridge, nft } from '@garden-ts/native-ns';
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { RUN_ROOT } from '../src/index.js';
-import { Collector, depotMounts, leakCounts, networkLeaks, testEnv } from './helpers.js';
+import {
+  bundleChild,
+  Collector,
+  crashAfterReady,
+  depotMounts,
+  leakCounts,
+  networkLeaks,
+  testEnv,
+} from './helpers.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const env = testEnv('restart');
-const work = mkdtempSync(join(tmpdir(), 'backend-linux-bundle-'));
-let bundle: string;
+let bundle: Awaited<ReturnType<typeof bundleChild>>;
 
 beforeAll(async () => {
-  const { build } = await import('tsup');
-  await build({
-    entry: { child: join(here, 'restart-child.ts') },
-    format: ['esm'],
-    outDir: work,
-    platform: 'node',
-    target: 'node20',
-    silent: true,
-    config: false,
-    dts: false,
-    noExternal: [/.*/], // self-contained: the bundle lives in a temp dir without node_modules
-    // Bundled CommonJS dependencies call require(): give the ESM bundle one.
-    banner: {
-      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-    },
-    esbuildOptions(o) {
-      o.conditions = ['@garden-ts/source'];
-    },
-  });
-  bundle = join(work, 'child.js');
+  bundle = await bundleChild('restart-child.ts');
 });
 afterAll(async () => {
-  rmSync(work, { recursive: true, force: true });
+  bundle.dispose();
   await env.cleanup();
 });
 
-async function crashingServer(): Promise<void> {
-  const child = spawn(
-    process.execPath,
-    [bundle, env.depot, env.cgroupParent, inject('rootfs'), env.net.hostPath],
-    {
-      env: {
-        ...process.env,
-        GARDEN_NATIVE_NS_BUILD: join(here, '..', '..', 'native-ns', 'build', 'Release'),
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('READY')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`child exited early (${code})`)));
-  });
-  child.removeAllListeners('exit');
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
+function crashingServer(): Promise<void> {
+  return crashAfterReady(bundle.path, [env.depot, env.cgroupParent, inject('rootfs'), env.net.hostPath]);
 }
 
 describe('restart survival', () => {
@@ -178,7 +140,15 @@ describe('restart survival', () => {
     expect(await backend.containers()).toEqual([]);
     await backend.settled();
     await new Promise((r) => setTimeout(r, 300));
-    expect(leakCounts(env)).toEqual({ cgroups: 0, mounts: 0, depot: 0, runDirs: 0, shims: 0 });
+    expect(leakCounts(env)).toEqual({
+      cgroups: 0,
+      mounts: 0,
+      depot: 0,
+      runDirs: 0,
+      shims: 0,
+      volumes: 0,
+      qgroups: 0,
+    });
     // And no link of ours; with no container left, stop removes the nft tables too.
     for (let i = 0; i < 100 && (await networkLeaks(env)).links.length > 0; i++)
       await new Promise((r) => setTimeout(r, 20));

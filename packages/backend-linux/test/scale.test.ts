@@ -70,7 +70,7 @@ describe('scale', () => {
         .split('\n')
         .filter((l) => l.includes(' - nsfs ') && inodes.some((i) => l.includes(i))),
     ).toEqual([]);
-    expect(before).toEqual({ cgroups: 0, mounts: 0, depot: 0, runDirs: 0, shims: 0 });
+    expect(before).toEqual({ cgroups: 0, mounts: 0, depot: 0, runDirs: 0, shims: 0, volumes: 0, qgroups: 0 });
     await backend.stop();
     expect(await networkLeaks(env)).toEqual({ links: [], tables: '' });
   }, 180_000);

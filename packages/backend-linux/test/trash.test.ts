@@ -8,7 +8,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BackendLogger } from '../src/index.js';
-import { exec, testEnv } from './helpers.js';
+import { exec, storeState, testEnv } from './helpers.js';
 
 const env = testEnv('trash');
 afterAll(() => env.cleanup());
@@ -27,30 +27,40 @@ const trash = join(env.depot, 'trash');
 const quarantine = join(env.depot, 'quarantine');
 const list = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
 
-it("removes a tree far deeper than PATH_MAX that a container built (no 'File name too long')", async () => {
-  const log = recorder();
-  const backend = env.backend({ logger: log });
-  const c = await backend.create({});
-  // The issue's loop: as deep as the shell can go (its cwd hits PATH_MAX inside the container).
-  const r = await exec(c, {
-    path: 'sh',
-    args: [
-      '-c',
-      'cd /tmp && i=0; while mkdir d 2>/dev/null && cd d 2>/dev/null; do i=$((i+1)); done; echo $i',
-    ],
-    dir: '/',
-  });
-  const depth = Number(r.stdout);
-  const { containerPath } = await c.info();
-  // On the host the deepest directory's path is longer than PATH_MAX.
-  expect(`${containerPath}/upper/tmp/`.length + depth * 2).toBeGreaterThan(4096);
-  await backend.destroy(c.handle);
-  await backend.settled();
-  expect(list(trash)).toEqual([]);
-  expect(log.lines.filter((l) => l.level !== 'info')).toEqual([]);
-  await backend.stop();
-});
+// Without a disk store the writable layer is in the depot entry, which the trash removes; with one
+// it is a btrfs subvolume, deleted by an ioctl (no walk of the files).
+it.each([
+  ['in the depot entry (no disk store)', false],
+  ['in a disk store volume', undefined],
+] as const)(
+  "removes a tree far deeper than PATH_MAX that a container built (no 'File name too long'), %s",
+  async (_where, diskStore) => {
+    const log = recorder();
+    const backend = env.backend({ logger: log, ...(diskStore === false ? { diskStore } : {}) });
+    const c = await backend.create({});
+    // The issue's loop: as deep as the shell can go (its cwd hits PATH_MAX inside the container).
+    const r = await exec(c, {
+      path: 'sh',
+      args: [
+        '-c',
+        'cd /tmp && i=0; while mkdir d 2>/dev/null && cd d 2>/dev/null; do i=$((i+1)); done; echo $i',
+      ],
+      dir: '/',
+    });
+    const depth = Number(r.stdout);
+    const { containerPath } = await c.info();
+    // On the host the deepest directory's path is longer than PATH_MAX.
+    expect(`${containerPath}/upper/tmp/`.length + depth * 2).toBeGreaterThan(4096);
+    await backend.destroy(c.handle);
+    await backend.settled();
+    expect(list(trash)).toEqual([]);
+    if (diskStore === undefined) expect(storeState(env.depot)).toMatchObject({ volumes: 0, qgroups: 0 });
+    expect(log.lines.filter((l) => l.level !== 'info')).toEqual([]);
+    await backend.stop();
+  },
+);
 
+// The writable layer in the depot entry (no disk store): what the trash has to remove.
 describe('a removal that keeps failing (an immutable file left in the upper dir)', () => {
   let stuck: string | undefined;
   afterAll(() => {
@@ -62,7 +72,7 @@ describe('a removal that keeps failing (an immutable file left in the upper dir)
 
   it('is retried once per start, each attempt logged, then quarantined with one error and left alone', async () => {
     const first = recorder();
-    const backend = env.backend({ logger: first });
+    const backend = env.backend({ logger: first, diskStore: false });
     const c = await backend.create({});
     await exec(c, { path: 'sh', args: ['-c', 'echo x > /tmp/stuck'], dir: '/' });
     const { containerPath } = await c.info();
@@ -84,7 +94,7 @@ describe('a removal that keeps failing (an immutable file left in the upper dir)
     for (let i = 0; i < 3; i++) {
       const log = recorder();
       starts.push(log);
-      const b = env.backend({ logger: log });
+      const b = env.backend({ logger: log, diskStore: false });
       await b.start();
       await b.settled();
       await b.stop();

@@ -143,6 +143,9 @@ describe('defaults', () => {
       destroyContainersOnStartup: false,
       cgroupParent: 'garden',
       stopTimeout: 10n * SECOND,
+      diskStore: undefined,
+      diskStoreSize: undefined,
+      diskStoreQuotas: 'auto',
       networkPool: '10.254.0.0/22',
       mtu: 0,
       denyNetwork: [],
@@ -217,6 +220,25 @@ describe('flags', () => {
     });
     expect(config(['--backend', 'linux', '--helper-executable', '/opt/busybox']).helperExecutable).toBe(
       '/opt/busybox',
+    );
+  });
+
+  it('take disk store sizes with binary units, or bytes', () => {
+    const size = (v: string) => config(['--backend', 'linux', '--disk-store-size', v]).diskStoreSize;
+    expect(size('100G')).toBe(100n << 30n);
+    expect(size('512MiB')).toBe(512n << 20n);
+    expect(size('1t')).toBe(1n << 40n);
+    expect(size(String(300 * 1024 * 1024))).toBe(300n << 20n);
+    expect(usageError(() => load(['--backend', 'linux', '--disk-store-size', '10M']))).toBe(
+      '--disk-store-size must be at least 256M and below 8 EiB, got "10M"',
+    );
+    expect(usageError(() => load(['--backend', 'linux', '--disk-store-size', 'lots']))).toMatch(
+      /^--disk-store-size must be a size such as 100G/,
+    );
+    expect(config(['--backend', 'linux', '--disk-store', 'none']).diskStore).toBe(false);
+    expect(config(['--backend', 'linux', '--disk-store-quotas', 'full']).diskStoreQuotas).toBe('full');
+    expect(usageError(() => load(['--backend', 'linux', '--disk-store-quotas', 'maybe']))).toMatch(
+      /^--disk-store-quotas must be one of auto, simple, full/,
     );
   });
 

@@ -22,6 +22,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "btrfs_binding.h"
 #include "create.h"
 #include "fdpass.h"
 #include "net_addon.h"
@@ -381,7 +382,7 @@ class CreateWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override {
     // The caller keeps the shim's fd: a shim that answered goes back to its pool.
-    viaShim_ = shimFd_ >= 0 && ViaShim();
+    viaShim_ = shimFd_ >= 0 && opts_.joinPidfd < 0 && ViaShim();
     if (!viaShim_) garden::CreateContainer(opts_, res_);
   }
   // The clone happens in an idle garden-shim: cloning this process would copy the page tables
@@ -496,6 +497,8 @@ Napi::Value CreateContainerJs(const Napi::CallbackInfo& info) {
     Napi::Object c = cgroupMounts.Get(i).As<Napi::Object>();
     opts.cgroupMounts.push_back({Str(c, "target"), Str(c, "fstype"), Str(c, "data"), StringArray(c.Get("links"))});
   }
+  Napi::Value join = o.Get("joinPidfd");
+  opts.joinPidfd = join.IsNumber() ? join.As<Napi::Number>().Int32Value() : -1;
   Napi::Array nodes = o.Get("deviceNodes").As<Napi::Array>();
   for (uint32_t i = 0; i < nodes.Length(); i++) {
     Napi::Object n = nodes.Get(i).As<Napi::Object>();
@@ -512,22 +515,24 @@ Napi::Value CreateContainerJs(const Napi::CallbackInfo& info) {
 
 // ---- host mounts (the only mount(2) calls outside a container's own setup) -------------------
 
-// A container's overlay, on the thread pool: `<dir>/upper`, `<dir>/work` and the mount point
-// `<dir>/rootfs` are made (0755; upper and rootfs then owned by uid:gid when uid >= 0, so that
-// container root owns "/"), then `lower` (read-only) + upper/work are mounted at rootfs. Paths
-// may not contain ',' ':' or '\\' (checked in TS): the kernel parses them out of one string.
+// A container's overlay, on the thread pool: `<volume>/upper`, `<volume>/work` (volume = dir
+// unless given: e.g. a quota'd subvolume) and the mount point `<dir>/rootfs` are made (0755;
+// upper and rootfs then owned by uid:gid when uid >= 0, so that container root owns "/"), then
+// `lower` (read-only) + upper/work are mounted at rootfs. Paths may not contain ',' ':' or '\\'
+// (checked in TS): the kernel parses them out of one string.
 class OverlayWorker : public Napi::AsyncWorker {
  public:
-  OverlayWorker(Napi::Env env, std::string lower, std::string dir, long uid, long gid)
+  OverlayWorker(Napi::Env env, std::string lower, std::string dir, std::string volume, long uid, long gid)
       : Napi::AsyncWorker(env, "garden-overlay"),
         lower_(std::move(lower)),
         dir_(std::move(dir)),
+        volume_(volume.empty() ? dir_ : std::move(volume)),
         uid_(uid),
         gid_(gid),
         deferred_(Napi::Promise::Deferred::New(env)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override {
-    std::string upper = dir_ + "/upper", work = dir_ + "/work", target = dir_ + "/rootfs";
+    std::string upper = volume_ + "/upper", work = volume_ + "/work", target = dir_ + "/rootfs";
     for (const std::string* d : {&upper, &work, &target}) {
       if (mkdir(d->c_str(), 0755) != 0) return Fail("mkdir");
     }
@@ -552,7 +557,7 @@ class OverlayWorker : public Napi::AsyncWorker {
     err_ = errno;
     sys_ = sys;
   }
-  std::string lower_, dir_;
+  std::string lower_, dir_, volume_;
   long uid_, gid_;
   int err_ = 0;
   const char* sys_ = "";
@@ -561,6 +566,7 @@ class OverlayWorker : public Napi::AsyncWorker {
 
 Napi::Value CreateOverlay(const Napi::CallbackInfo& info) {
   auto* w = new OverlayWorker(info.Env(), info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(),
+                              info[4].IsString() ? info[4].As<Napi::String>().Utf8Value() : std::string(),
                               static_cast<long>(info[2].As<Napi::Number>().Int64Value()),
                               static_cast<long>(info[3].As<Napi::Number>().Int64Value()));
   Napi::Promise p = w->Promise();
@@ -699,6 +705,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unmount", Napi::Function::New(env, Unmount));
   exports.Set("unmountAsync", Napi::Function::New(env, UnmountAsync));
   exports.Set("removeTree", Napi::Function::New(env, RemoveTree));
+  garden::RegisterBtrfs(env, exports);
   garden::RegisterNet(env, exports);
   garden::RegisterFsOps(env, exports);
   return exports;

@@ -170,9 +170,22 @@ void WaitFor(const Plan& p, char want) {
   for (int fd : p.cgroupTasks) {
     if (write(fd, "0", 1) != 1) Die(p, Stage::kCgroup);
   }
-  // The cgroup namespace is rooted where we are when it is created: only now (v2 alone was
-  // atomic with CLONE_INTO_CGROUP).
-  if (unshare(CLONE_NEWCGROUP) != 0) Die(p, Stage::kCgroup);
+  if (o.joinPidfd >= 0) {
+    // A pea: the container's namespaces (our parent put us in its pid namespace), user first, so
+    // the mount namespace made next belongs to the container's user namespace (whose root the
+    // processes spawned into it are). As its root from here (host root is unmapped there).
+    int ns = CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP | (o.privileged ? 0 : CLONE_NEWUSER);
+    if (setns(o.joinPidfd, ns) != 0) Die(p, Stage::kJoinNamespaces);
+    if (!o.privileged && (syscall(SYS_setresgid, 0, 0, 0) != 0 || syscall(SYS_setgroups, 0, nullptr) != 0 ||
+                          syscall(SYS_setresuid, 0, 0, 0) != 0)) {
+      Die(p, Stage::kJoinNamespaces);
+    }
+    if (unshare(CLONE_NEWNS) != 0) Die(p, Stage::kJoinNamespaces);
+  } else if (unshare(CLONE_NEWCGROUP) != 0) {
+    // The cgroup namespace is rooted where we are when it is created: only now (v2 alone was
+    // atomic with CLONE_INTO_CGROUP).
+    Die(p, Stage::kCgroup);
+  }
   if (setsid() < 0) Die(p, Stage::kSetsid);
   // We hold CAP_NET_ADMIN over the new netns (its owner is our user namespace, or we are host
   // root): bring `lo` up here so callers need no nsenter + ip after create.
@@ -602,7 +615,7 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
     return m;
   }();
   p.initCaps = o.initCaps & ownBounding;
-  p.loopbackUp = o.netns.empty();
+  p.loopbackUp = o.netns.empty() && o.joinPidfd < 0;
   memset(&p.lo, 0, sizeof p.lo);
   memcpy(p.lo.ifr_name, "lo", 3);
   for (const auto& b : o.binds) {
@@ -681,6 +694,16 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
   uint64_t flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD;
   if (!o.privileged) flags |= CLONE_NEWUSER;
   if (o.netns.empty()) flags |= CLONE_NEWNET;
+  // A pea makes its namespaces itself (above); its pid namespace is the container's: ours for
+  // the children of this thread, around the clone.
+  if (o.joinPidfd >= 0) flags = CLONE_PIDFD;
+  int selfPid = -1;
+  if (o.joinPidfd >= 0 && (selfPid = open("/proc/thread-self/ns/pid_for_children", O_RDONLY | O_CLOEXEC)) < 0) {
+    fail(Stage::kJoinNamespaces, "open");
+    for (int fd : {syncP[0], syncP[1], errP[0], errP[1], readyP[0], readyP[1]}) close(fd);
+    rmdir(p.oldRootOnHost.data());
+    return closeAll();
+  }
   if (o.cloneParent) flags |= CLONE_PARENT;
   if (v2fd >= 0) flags |= CLONE_INTO_CGROUP;
   int pidfd = -1;
@@ -706,7 +729,15 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
       netSwitched = true;
     }
   }
-  if (netfd < 0 || netSwitched) {
+  bool pidSwitched = false;
+  if (selfPid >= 0) {
+    if (setns(o.joinPidfd, CLONE_NEWPID) != 0) {
+      fail(Stage::kJoinNamespaces, "setns");
+    } else {
+      pidSwitched = true;
+    }
+  }
+  if ((netfd < 0 || netSwitched) && (selfPid < 0 || pidSwitched)) {
     pid = syscall(SYS_clone3, &ca, sizeof ca);
     if (pid == 0) Child(p);
     if (pid < 0) fail(Stage::kClone, "clone3");
@@ -716,6 +747,11 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
     perror("native-ns: cannot restore the worker thread's network namespace");
     abort();
   }
+  if (pidSwitched && setns(selfPid, CLONE_NEWPID) != 0) {
+    perror("native-ns: cannot restore the worker thread's pid namespace for children");
+    abort();
+  }
+  if (selfPid >= 0) close(selfPid);
   pthread_sigmask(SIG_SETMASK, &saved, nullptr);
   close(syncP[0]);
   close(errP[1]);
@@ -747,7 +783,7 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
   };
   std::string procDir = "/proc/" + std::to_string(pid);
   bool ok = true;
-  if (!o.privileged) {
+  if (!o.privileged && o.joinPidfd < 0) {
     if (!WriteFile(procDir + "/uid_map", o.uidMap)) {
       fail(Stage::kUidMap, "write");
       ok = false;

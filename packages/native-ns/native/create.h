@@ -55,6 +55,10 @@ struct CreateOptions {
   // Not encoded: set by whoever runs CreateContainer.
   int initFd = -1;           // sealed garden-init to exec (else a cached sealed copy of initPath)
   bool cloneParent = false;  // CLONE_PARENT: init becomes our parent's child (garden-shim's case)
+  // A pidfd of another container's init: join its pid, net, ipc, uts, cgroup (and, unprivileged,
+  // user) namespaces instead of making new ones; only the mount namespace is new (a "pea": its
+  // own rootfs beside the container). Cloned from the calling thread, never through a shim.
+  int joinPidfd = -1;
 };
 
 struct CreateResult {

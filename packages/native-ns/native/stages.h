@@ -13,7 +13,7 @@ enum class Stage : int {
   kSync, kUidMap, kGidMap, kSethostname, kMountPrivate, kBindRootfs, kOldRoot, kPivotRoot,
   kMountProc, kMountSys, kMountDev, kMountDevices, kMountPts, kMountShm, kMountMqueue,
   kBindMount, kMaskPath, kReadonlyPath, kUmountOldRoot, kExecInit, kSetnsNet, kInitBinary,
-  kLoopback, kInitCapabilities, kMountCgroup,
+  kLoopback, kInitCapabilities, kMountCgroup, kJoinNamespaces,
   kCount
 };
 
@@ -25,7 +25,7 @@ inline const char* StageName(Stage s) {
       "mount-private", "bind-rootfs", "old-root", "pivot-root", "mount-proc", "mount-sys",
       "mount-dev", "mount-devices", "mount-pts", "mount-shm", "mount-mqueue", "bind-mount",
       "mask-path", "readonly-path", "umount-old-root", "exec-init", "setns-net", "init-binary",
-      "loopback", "init-capabilities", "mount-cgroup"};
+      "loopback", "init-capabilities", "mount-cgroup", "join-namespaces"};
   static_assert(sizeof kNames / sizeof kNames[0] == static_cast<int>(Stage::kCount), "stage names");
   int i = static_cast<int>(s);
   return i >= 0 && i < static_cast<int>(Stage::kCount) ? kNames[i] : "unknown";

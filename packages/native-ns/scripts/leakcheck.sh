@@ -19,6 +19,11 @@ cmake --build "$leak" >/dev/null
 echo "leakcheck: native-tests under valgrind"
 valgrind --quiet --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=definite,indirect,possible \
   --error-exitcode=99 "$leak/Release/native-tests"
+if [ "$(id -u)" = 0 ]; then
+  echo "leakcheck: btrfs-tests (disk store primitives on a loop-mounted btrfs) under valgrind"
+  valgrind --quiet --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=definite,indirect,possible \
+    --error-exitcode=99 "$leak/Release/btrfs-tests"
+fi
 echo "leakcheck: net-tests under valgrind (as root: netlink and nftables in private namespaces)"
 valgrind --quiet --suppressions="$pkg/scripts/libnftables.supp" --leak-check=full \
   --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
@@ -38,5 +43,9 @@ if [ "$(id -u)" = 0 ]; then
   create_args=("$asan/Release/garden-init" "$work/rootfs")
 fi
 ASAN_OPTIONS="detect_leaks=1:exitcode=99:abort_on_error=0" "$asan/Release/native-tests" "$asan/Release/garden-shim" "${create_args[@]}"
+if [ "$(id -u)" = 0 ]; then
+  echo "leakcheck: btrfs-tests under AddressSanitizer/LeakSanitizer"
+  ASAN_OPTIONS="detect_leaks=1:exitcode=99:abort_on_error=0" "$asan/Release/btrfs-tests"
+fi
 ASAN_OPTIONS="detect_leaks=1:exitcode=99:abort_on_error=0" "$asan/Release/net-tests"
 echo "leakcheck: clean"

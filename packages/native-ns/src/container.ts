@@ -4,7 +4,7 @@ import { constants as osConstants } from 'node:os';
 import { basename, isAbsolute } from 'node:path';
 import { type CapabilitySet, capabilityMask, UNPRIVILEGED_CAPABILITIES } from './capabilities.js';
 import { NativeArgumentError, NativeError } from './errors.js';
-import { loadBinding, nativeArtifacts, type RawExit } from './native.js';
+import { loadBinding, nativeArtifacts, type RawCreateOptions, type RawExit } from './native.js';
 import { returnShim, scheduleRefill, takeShim } from './process.js';
 
 /** One line of a uid/gid map. */
@@ -91,6 +91,16 @@ export interface CreateContainerOptions {
    * visible, and the container's own sub-cgroups are. Default false: `/sys/fs/cgroup` is empty.
    */
   cgroupfs?: boolean;
+  /**
+   * A **pea**: join this running container's pid, network, IPC, UTS and cgroup namespaces (and
+   * its user namespace unless privileged) instead of making new ones; only the mount namespace is
+   * new, with `rootfs` as its root and the usual mounts (`/proc` of the container's pid
+   * namespace, `/sys`, `/dev`, binds, masked paths). Its init is one more process in that pid
+   * namespace; `spawn` into the returned Container runs processes there (its mount namespace,
+   * the container's others). `privileged` must match the container's; `hostname`, `uidMap`,
+   * `gidMap` and `netns` do not apply. Cloned from the server (not a pooled shim).
+   */
+  join?: Container;
   /**
    * Character device nodes made with `mknod` in the container's `/dev`, with exactly `mode`
    * (e.g. Guardian's `/dev/fuse`, 10:229, 0666 in privileged containers, reference §5.5; a bind
@@ -401,6 +411,31 @@ export class Container {
   }
 }
 
+/** A pea's init: `raw` in the namespaces of `join` (all but mount), cloned from this process. */
+async function createPea(join: Container, raw: RawCreateOptions): Promise<Container> {
+  if (!(join instanceof Container)) throw new NativeArgumentError('join', 'must be a Container');
+  if (join.privileged !== raw.privileged)
+    throw new NativeArgumentError('join', 'a pea is privileged exactly when its container is');
+  if (raw.netns !== '' || raw.hostname !== '')
+    throw new NativeArgumentError('join', "a pea shares the container's network and hostname");
+  let r: { pid: number; pidfd: number };
+  try {
+    r = await loadBinding().createContainer({ ...raw, uidMap: '', gidMap: '', joinPidfd: join.pidfd });
+  } catch (e) {
+    throw NativeError.from(e);
+  }
+  let st = 0n;
+  try {
+    st = processStartTime(r.pid);
+  } catch {
+    // already gone: the caller's next call reports it
+  }
+  return new Container(r.pid, r.pidfd, raw.privileged, st, [
+    ...raw.cgroupV1,
+    ...(raw.cgroupV2 ? [raw.cgroupV2] : []),
+  ]);
+}
+
 /**
  * Creates a container and starts its init (`garden-init`).
  * @throws NativeArgumentError for bad options; NativeError (rejected) naming the failed stage.
@@ -444,30 +479,31 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       throw new NativeArgumentError(`env[${i}]`, 'must look like KEY=value');
   }
   const b = loadBinding();
+  const raw: RawCreateOptions = {
+    rootfs,
+    hostname,
+    privileged,
+    uidMap: privileged ? '' : mapText('uidMap', uidMap),
+    gidMap: privileged ? '' : mapText('gidMap', gidMap),
+    cgroupV1: v1,
+    cgroupV2: v2,
+    netns: options.netns === undefined ? '' : absPath('netns', options.netns),
+    binds,
+    maskedPaths: masked,
+    readOnlyPaths: readOnly,
+    initPath: nativeArtifacts().init,
+    env,
+    mqueue: true,
+    initCapabilities,
+    cgroupMounts,
+    deviceNodes: nodes,
+  };
+  if (options.join !== undefined) return createPea(options.join, raw);
   // The clone runs in an idle garden-shim (small address space), and init becomes our child.
   const shim = takeShim();
   let r: { pid: number; pidfd: number; viaShim: boolean };
   try {
-    r = await b.createContainer({
-      rootfs,
-      hostname,
-      privileged,
-      uidMap: privileged ? '' : mapText('uidMap', uidMap),
-      gidMap: privileged ? '' : mapText('gidMap', gidMap),
-      cgroupV1: v1,
-      cgroupV2: v2,
-      netns: options.netns === undefined ? '' : absPath('netns', options.netns),
-      binds,
-      maskedPaths: masked,
-      readOnlyPaths: readOnly,
-      initPath: nativeArtifacts().init,
-      env,
-      mqueue: true,
-      initCapabilities,
-      cgroupMounts,
-      deviceNodes: nodes,
-      shimFd: shim.fd,
-    });
+    r = await b.createContainer({ ...raw, shimFd: shim.fd });
   } catch (e) {
     b.closeFd(shim.fd);
     scheduleRefill();

@@ -3,6 +3,27 @@
  * See docs/architecture.md ("native-ns") for who does what.
  */
 export {
+  BTRFS_SUPER_MAGIC,
+  btrfsFsid,
+  btrfsHasSimpleQuotas,
+  btrfsQuotaStatus,
+  btrfsSubvolumeId,
+  countSubvolumeInodes,
+  createSubvolume,
+  deleteSubvolume,
+  destroyQgroup,
+  enableBtrfsQuota,
+  isBtrfs,
+  type LoopMountFlag,
+  listQgroups,
+  loopMount,
+  type QgroupUsage,
+  type QuotaStatus,
+  qgroupUsage,
+  rescanBtrfsQuota,
+  setQgroupLimit,
+} from './btrfs.js';
+export {
   CAPABILITIES,
   type CapabilityName,
   type CapabilitySet,

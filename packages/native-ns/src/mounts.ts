@@ -14,10 +14,11 @@ function overlayPath(field: string, p: unknown): string {
 }
 
 /**
- * Makes a container's overlay on the thread pool: creates `<dir>/upper`, `<dir>/work` and the mount
- * point `<dir>/rootfs` (0755; upper and rootfs owned by `owner` when given: the merged root takes
- * the upper dir's owner), then mounts `lower` read-only below upper/work at rootfs. Resolves with
- * the rootfs path.
+ * Makes a container's overlay on the thread pool: creates `<dir>/upper`, `<dir>/work` (in `volume`
+ * instead when given: a directory on the filesystem the container's writes go to, such as a
+ * quota'd btrfs subvolume) and the mount point `<dir>/rootfs` (0755; upper and rootfs owned by
+ * `owner` when given: the merged root takes the upper dir's owner), then mounts `lower` read-only
+ * below upper/work at rootfs. Resolves with the rootfs path.
  * @throws NativeArgumentError for a relative path or one with ',', ':', '\\' or a newline (the
  * kernel parses the paths out of one option string); NativeError (rejected, stage `overlay`).
  */
@@ -25,6 +26,7 @@ export async function createOverlay(o: {
   /** The image: one directory, or layers top-most first (overlayfs's `lowerdir` order). */
   lower: string | readonly string[];
   dir: string;
+  volume?: string;
   owner?: { uid: number; gid: number };
 }): Promise<string> {
   const lowers = typeof o.lower === 'string' ? [o.lower] : o.lower;
@@ -32,12 +34,13 @@ export async function createOverlay(o: {
     throw new NativeArgumentError('lower', 'must be a path or 1..500 paths');
   const lower = lowers.map((l, i) => overlayPath(lowers.length === 1 ? 'lower' : `lower[${i}]`, l)).join(':');
   // The kernel takes the whole option string from one page.
-  if (lower.length + o.dir.length * 2 + 64 > 4096)
+  if (lower.length + (o.volume ?? o.dir).length * 2 + 64 > 4096)
     throw new NativeArgumentError(
       'lower',
       'the layer paths are too long for one overlay mount (4 KiB of options)',
     );
   const dir = overlayPath('dir', o.dir);
+  const volume = o.volume === undefined ? undefined : overlayPath('volume', o.volume);
   const uid = o.owner?.uid ?? -1;
   const gid = o.owner?.gid ?? -1;
   for (const [f, v] of [
@@ -48,7 +51,7 @@ export async function createOverlay(o: {
       throw new NativeArgumentError(f, 'must be a uid/gid');
   }
   try {
-    return await loadBinding().createOverlay(lower, dir, uid, gid);
+    return await loadBinding().createOverlay(lower, dir, uid, gid, volume);
   } catch (e) {
     throw NativeError.from(e);
   }

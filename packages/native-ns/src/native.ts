@@ -39,6 +39,8 @@ export interface RawCreateOptions {
    * process.
    */
   shimFd?: number;
+  /** Another container init's pidfd whose namespaces (all but mount) are joined: a pea. */
+  joinPidfd?: number;
 }
 
 /** Exit of a watched pidfd; `known` is false when the process was not our child. */
@@ -79,8 +81,9 @@ export interface RawBinding {
   /** Writes all of `frame` to a blocking socket; `passFd` (>= 0) rides along as SCM_RIGHTS. */
   sendFrame(fd: number, frame: Buffer, passFd: number): void;
   stageNames(): string[];
-  /** mkdir `<dir>/{upper,work,rootfs}`, chown upper + rootfs (uid >= 0), mount the overlay at rootfs. */
-  createOverlay(lower: string, dir: string, uid: number, gid: number): Promise<string>;
+  /** mkdir `<volume ?? dir>/{upper,work}` and `<dir>/rootfs`, chown upper + rootfs (uid >= 0),
+   *  mount the overlay at rootfs. */
+  createOverlay(lower: string, dir: string, uid: number, gid: number, volume?: string): Promise<string>;
   /** mount(2) of a nosuid,nodev,noexec tmpfs at `target` with option string `data` (sync). */
   mountTmpfs(target: string, data: string): void;
   /** umount2(2), lazily when `detach`; false when `target` is not a mount point. */

@@ -1,4 +1,5 @@
 import {
+  type Container,
   ContainerNotFoundError,
   type CPULimits,
   DiskLimitScope,
@@ -8,6 +9,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import type { Harness } from '../harness.js';
 import { rejectionOf } from '../support/errors.js';
+import { runToExit } from '../support/streams.js';
 
 const MiB = 1024n * 1024n;
 
@@ -144,6 +146,41 @@ export function limits(h: Harness): void {
       ]);
       expect((await a.currentDiskLimits()).byteHard).toBe(256n * MiB);
       expect((await b.currentDiskLimits()).byteHard).toBe(512n * MiB);
+    });
+  });
+
+  describe.skipIf(!h.caps.diskQuotas)('disk quotas (caps.diskQuotas)', () => {
+    /** `dd` of `mib` MiB into `path`: its exit status and stderr. */
+    const write = (c: Container, path: string, mib: number) =>
+      runToExit(c, { path: 'dd', args: ['if=/dev/zero', `of=${path}`, 'bs=1M', `count=${mib}`] });
+
+    it('currentDiskLimits is {} without a disk limit, and writes are not limited', async () => {
+      const c = await h.create({});
+      expect(await c.currentDiskLimits()).toEqual({});
+      expect((await write(c, '/twelve', 12)).exitCode).toBe(0);
+    });
+
+    it('an exclusive 10 MiB limit stops an 11 MiB write with EDQUOT and allows 9 MiB', async () => {
+      const c = await h.create({
+        limits: { disk: { byteHard: 10n * MiB, scope: DiskLimitScope.Exclusive } },
+      });
+      const over = await write(c, '/eleven', 11);
+      expect(over.exitCode).not.toBe(0);
+      expect(over.stderr).toContain('Disk quota exceeded');
+      expect((await runToExit(c, { path: 'rm', args: ['/eleven'] })).exitCode).toBe(0);
+      expect((await write(c, '/nine', 9)).exitCode).toBe(0);
+    });
+
+    it('each container has its own quota; DiskStat follows the writes', async () => {
+      const spec = { limits: { disk: { byteHard: 10n * MiB, scope: DiskLimitScope.Exclusive } } };
+      const [a, b] = await Promise.all([h.create(spec), h.create(spec)]);
+      const before = (await a.metrics()).diskStat.exclusiveBytesUsed;
+      const [wa, wb] = await Promise.all([write(a, '/six', 6), write(b, '/six', 6)]);
+      expect([wa.exitCode, wb.exitCode]).toEqual([0, 0]);
+      const grown = (await a.metrics()).diskStat.exclusiveBytesUsed - before;
+      expect(grown).toBeGreaterThanOrEqual(5n * MiB);
+      expect(grown).toBeLessThanOrEqual(7n * MiB);
+      expect((await write(a, '/five', 5)).stderr).toContain('Disk quota exceeded');
     });
   });
 }

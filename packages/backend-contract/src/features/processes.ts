@@ -5,7 +5,7 @@ import {
   ExecutableNotFoundError,
   GardenError,
 } from '@garden-ts/api-types';
-import { beforeAll, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Harness } from '../harness.js';
 import { rejectionOf } from '../support/errors.js';
 import {
@@ -258,5 +258,37 @@ export function processes(h: Harness): void {
   it('an unknown bare command name fails with ExecutableNotFoundError', async () => {
     const err = await rejectionOf(container.run({ path: 'no-such-command-anywhere' }, {}));
     expect(err).toBeInstanceOf(ExecutableNotFoundError);
+  });
+
+  describe.skipIf(!h.caps.peas)('peas (caps.peas)', () => {
+    const NS = 'for n in mnt net pid; do readlink /proc/self/ns/$n; done';
+
+    it("a pea runs in its own rootfs and mount namespace, in the container's network and pid namespaces", async () => {
+      const box = await runToExit(container, {
+        path: 'sh',
+        args: ['-c', `${NS}; echo box > /tmp/box-marker`],
+      });
+      const pea = await runToExit(container, {
+        path: 'sh',
+        args: ['-c', `${NS}; test -e /tmp/box-marker && echo sees-box-file; echo pea > /tmp/pea-marker`],
+        image: { uri: h.peaImage as string },
+      });
+      expect([box.exitCode, pea.exitCode]).toEqual([0, 0]);
+      const [boxMnt, boxNet, boxPid] = lines(box.stdout);
+      const [peaMnt, peaNet, peaPid, extra] = lines(pea.stdout);
+      expect(peaMnt).not.toBe(boxMnt);
+      expect([peaNet, peaPid]).toEqual([boxNet, boxPid]);
+      expect(extra).toBeUndefined(); // the container's files are not the pea's
+      expect((await runToExit(container, { path: 'cat', args: ['/tmp/pea-marker'] })).exitCode).not.toBe(0);
+    });
+
+    it("a pea's exit status, stdout and stderr arrive as any process's", async () => {
+      const r = await runToExit(container, {
+        path: 'sh',
+        args: ['-c', 'echo out; echo err >&2; exit 7'],
+        image: { uri: h.peaImage as string },
+      });
+      expect([r.exitCode, r.stdout, r.stderr]).toEqual([7, 'out\n', 'err\n']);
+    });
   });
 }

@@ -26,6 +26,7 @@ import {
 import { dirname, join } from 'node:path';
 import { GardenError } from '@garden-ts/api-types';
 import { mountTmpfs, unmount } from '@garden-ts/native-ns';
+import type { PeaMeta } from '../runtime/peas.js';
 
 /** Where default run directories live (one per depot). */
 export const RUN_ROOT = '/run/garden-ts';
@@ -41,6 +42,8 @@ export interface ProcessMeta {
   tty: boolean;
   /** ms since the epoch. */
   startedAt: number;
+  /** What the process's pea holds, when it runs in one (runtime/peas.ts). */
+  pea?: PeaMeta;
 }
 
 /** The process dirs under a container's run dir with a readable meta file, in start order. */

@@ -52,6 +52,12 @@ export interface ContainerRecord {
   events: string[];
   /** Last `oom_kill` counter folded into `events`. */
   oomKills: number;
+  /**
+   * The container's volume in the disk store (its overlay's upper and work dirs), when it has one:
+   * its name in the store, subvolume (= qgroup) id; the image's size below it (DiskStat totals);
+   * the quota applied.
+   */
+  volume?: { name: string; id: string; imageBytes?: string; imageInodes?: string; quotaBytes?: string };
   /** Container init, to re-open it after a restart. */
   init?: { pid: number; startTime: string };
   /** cgroup path relative to each hierarchy root. */
@@ -102,6 +108,12 @@ export class StateStore {
 
   /** Every depot entry name (with or without a readable record). */
   entries(): string[] {
-    return readdirSync(this.containersDir);
+    try {
+      return readdirSync(this.containersDir);
+    } catch (e) {
+      // No depot (never started, or its filesystem gone): no entry.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
   }
 }

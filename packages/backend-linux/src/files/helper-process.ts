@@ -11,7 +11,12 @@ import type { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { GardenError } from '@garden-ts/api-types';
 import { type ResolvedUser, ROOT_PATH } from '@garden-ts/backend-kit';
-import { type ProcessSpec as NativeProcessSpec, type ShimProcess, spawn } from '@garden-ts/native-ns';
+import {
+  type Container as NativeContainer,
+  type ProcessSpec as NativeProcessSpec,
+  type ShimProcess,
+  spawn,
+} from '@garden-ts/native-ns';
 import type { LinuxContainer } from '../container.js';
 import { runAs } from '../runtime/security.js';
 import { resolveInRoot } from './safe-path.js';
@@ -31,17 +36,21 @@ export function tool(
   return helper ? { path: `/bin/${name}`, hostExecutable: helper } : { path: `/bin/${name}` };
 }
 
-/** Starts a helper in the container, feeding it `stdin` with the shim's backpressure (or EOF). */
+/**
+ * Starts a helper in the container (or in a pea of it: `into`), feeding it `stdin` with the
+ * shim's backpressure (or EOF).
+ */
 export async function startHelper(
   c: LinuxContainer,
   spec: NativeProcessSpec,
   stdin?: Readable,
+  into?: NativeContainer,
 ): Promise<Helper> {
   const dir = join(c.runDir, 'ops', randomUUID());
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   let proc: ShimProcess;
   try {
-    proc = await spawn(c.requireInit(), spec, { dir });
+    proc = await spawn(into ?? c.requireInit(), spec, { dir });
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     throw e;
@@ -78,8 +87,9 @@ export async function startHelper(
 export async function runHelper(
   c: LinuxContainer,
   spec: NativeProcessSpec,
+  into?: NativeContainer,
 ): Promise<{ status: number; stderr: string; stdout: string }> {
-  const h = await startHelper(c, spec);
+  const h = await startHelper(c, spec, undefined, into);
   try {
     const [stdout, stderr, exit] = await Promise.all([
       text(h.proc.stdout),
@@ -93,33 +103,43 @@ export async function runHelper(
 }
 
 /**
- * Creates `dir` if missing (reference §3.4: `mkdir -p` as container root, inside the container;
- * only the newly created components are given to the user).
+ * Creates `dir` if missing (reference §3.4: `mkdir -p` as container root, inside the container —
+ * or inside a pea of it, `into`; only the newly created components are given to the user).
  * @throws GardenError `creating directory <dir> failed: <stderr>`.
  */
-export async function ensureDir(c: LinuxContainer, dir: string, user: ResolvedUser): Promise<void> {
-  if (resolveInRoot(c.rootfs, dir) !== undefined) return;
+export async function ensureDir(
+  c: LinuxContainer,
+  dir: string,
+  user: ResolvedUser,
+  into?: { rootfs: string; init: NativeContainer },
+): Promise<void> {
+  const root = into?.rootfs ?? c.rootfs;
+  if (resolveInRoot(root, dir) !== undefined) return;
   const missing: string[] = [];
   for (
     let d = dir;
-    d !== '/' && resolveInRoot(c.rootfs, d) === undefined;
+    d !== '/' && resolveInRoot(root, d) === undefined;
     d = d.slice(0, d.lastIndexOf('/')) || '/'
   )
     missing.push(d);
-  const r = await runHelper(c, {
-    ...tool(c, 'sh'),
-    args: [
-      'sh',
-      '-c',
-      'd=$1; o=$2; shift 2; mkdir -p -- "$d" && chown -h "$o" -- "$@"',
-      'sh',
-      dir,
-      `${user.uid}:${user.gid}`,
-      ...missing,
-    ],
-    env: [`PATH=${ROOT_PATH}`],
-    cwd: '/',
-    ...runAs(c.resolveUser('root:0'), c.record.privileged),
-  });
+  const r = await runHelper(
+    c,
+    {
+      ...tool(c, 'sh'),
+      args: [
+        'sh',
+        '-c',
+        'd=$1; o=$2; shift 2; mkdir -p -- "$d" && chown -h "$o" -- "$@"',
+        'sh',
+        dir,
+        `${user.uid}:${user.gid}`,
+        ...missing,
+      ],
+      env: [`PATH=${ROOT_PATH}`],
+      cwd: '/',
+      ...runAs(c.resolveUser('root:0'), c.record.privileged),
+    },
+    into?.init,
+  );
   if (r.status !== 0) throw new GardenError(`creating directory ${dir} failed: ${r.stderr.trim()}`);
 }

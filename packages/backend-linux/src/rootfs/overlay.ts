@@ -8,19 +8,21 @@ import { createOverlay, unmountAsync } from '@garden-ts/native-ns';
 import { MAPPED_ROOT } from '../runtime/users.js';
 
 /**
- * Makes `<dir>/upper`, `<dir>/work` and mounts the overlay (`lower` below: one directory, or
- * layers top-most first) at `<dir>/rootfs`.
+ * Makes `<volume ?? dir>/upper`, `<volume ?? dir>/work` and mounts the overlay (`lower` below: one
+ * directory, or layers top-most first) at `<dir>/rootfs`.
  * @throws GardenError `mounting the rootfs overlay failed` with the native error as `cause`.
  */
 export async function mountOverlay(
   dir: string,
   lower: string | readonly string[],
   privileged: boolean,
+  volume?: string,
 ): Promise<string> {
   try {
     return await createOverlay({
       lower,
       dir,
+      ...(volume ? { volume } : {}),
       // The merged root directory takes the upper dir's owner: container root must own "/".
       ...(privileged ? {} : { owner: { uid: MAPPED_ROOT, gid: MAPPED_ROOT } }),
     });

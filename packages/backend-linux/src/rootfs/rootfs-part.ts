@@ -5,19 +5,26 @@
  * container holds references to its layers (kept in its record, taken again at startup); its
  * destroy releases them after the unmount, and unused layers are collected per the image GC
  * policy. The mount runs on the thread pool while the parts after this one prepare; the runtime
- * part awaits it. Disk limits are stored and reported only (no quotas on this host yet).
+ * part awaits it. The overlay's writable layer goes to the container's volume when the store part
+ * made one (the quota part limits it).
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ContainerSpec, GardenError } from '@garden-ts/api-types';
 import { errorFields } from '@garden-ts/backend-kit';
-import { ImageError, ImageService, type PreparedImage, type PullProgress } from '@garden-ts/images';
+import {
+  ImageError,
+  type ImageRecord,
+  ImageService,
+  type PreparedImage,
+  type PullProgress,
+} from '@garden-ts/images';
 import { defaultIdMap } from '@garden-ts/native-ns';
 import type { LinuxContainer } from '../container.js';
 import { guardDir } from '../depot/permissions.js';
 import type { BackendLogger, ImageOptions } from '../options.js';
 import type { CreateContext, DestroyContext, Part } from '../part.js';
-import { type ImageSource, parseImage } from './image-uri.js';
+import { type ImageRequest, type ImageSource, parseImage } from './image-uri.js';
 import { mountOverlay, unmountRootfs } from './overlay.js';
 
 /** Pull progress as the backend reports it: which container's create is waiting. */
@@ -101,47 +108,80 @@ export class RootfsPart implements Part {
 
   async create(ctx: CreateContext): Promise<void> {
     const { spec, record } = ctx;
-    const request = this.request(spec);
-    const credentials = { username: spec.image?.username, password: spec.image?.password };
-    let lowers: string[];
+    const image = await this.prepareImage(this.request(spec), {
+      owner: record.id,
+      handle: record.handle,
+      privileged: record.privileged,
+      ...(spec.image?.username ? { username: spec.image.username } : {}),
+      ...(spec.image?.password ? { password: spec.image.password } : {}),
+    });
+    record.image = image.record;
+    // Image env first, then the spec's (a later entry wins when processes merge them).
+    record.env = [...image.env, ...record.env];
+    record.lowerDirs = image.lowers;
+    record.lowerDir = image.lowers[0] as string;
+    ctx.rootfs = mountOverlay(ctx.dir, image.lowers, record.privileged, ctx.volume);
+  }
+
+  /** Parses a pea's image URI (no default: a pea names its image). @throws as {@link parseImage} */
+  peaRequest(uri: string): ImageRequest {
+    return parseImage(undefined, uri, undefined, this.sources);
+  }
+
+  /**
+   * The overlay lower directories (top first) and config env of an image, with references taken
+   * for `owner` (a container id, or a pea's `<id>/pea/<process>`), and the record to take them
+   * again after a restart ({@link adoptImage}) and to release them ({@link releaseImage}).
+   * @throws GardenError with the image error's message (and the ImageError as `cause`).
+   */
+  async prepareImage(
+    request: ImageRequest,
+    o: { owner: string; handle: string; privileged: boolean; username?: string; password?: string },
+  ): Promise<{ lowers: string[]; env: string[]; record: ImageRecord }> {
+    const credentials = { username: o.username, password: o.password };
     if (request.kind === 'source') {
       const choice = await request.source.resolve(request.uri, credentials);
       // Unprivileged containers see it through an idmapped view, like any directory image.
       const view =
-        choice.raw || record.privileged
+        choice.raw || o.privileged
           ? choice.path
-          : await (await this.images()).views.dirPath(choice.path, UNPRIVILEGED, record.id);
-      record.image = { uri: request.uri, layers: [], dirViews: view === choice.path ? [] : [view] };
-      lowers = [view];
-    } else {
-      const images = await this.images();
-      let prepared: PreparedImage;
-      try {
-        prepared = await images.prepare({
-          uri: request.uri,
-          ...(credentials.username ? { username: credentials.username } : {}),
-          ...(credentials.password ? { password: credentials.password } : {}),
-          owner: record.id,
-          mapping: record.privileged ? null : UNPRIVILEGED,
-          onProgress: (p) => this.progress({ ...p, handle: record.handle }),
-        });
-      } catch (e) {
-        if (e instanceof ImageError) throw new GardenError(e.message, { cause: e });
-        throw e;
-      }
-      record.image = prepared.record;
-      lowers = prepared.lowerDirs;
-      // Image env first, then the spec's (a later entry wins when processes merge them).
-      record.env = [...prepared.env, ...record.env];
+          : await (await this.images()).views.dirPath(choice.path, UNPRIVILEGED, o.owner);
+      return {
+        lowers: [view],
+        env: [],
+        record: { uri: request.uri, layers: [], dirViews: view === choice.path ? [] : [view] },
+      };
     }
-    record.lowerDirs = lowers;
-    record.lowerDir = lowers[0] as string;
-    ctx.rootfs = mountOverlay(ctx.dir, lowers, record.privileged);
-    const disk = spec.limits?.disk;
-    if (disk) {
-      record.limits.disk = {};
-      for (const [k, v] of Object.entries(disk)) if (v !== undefined) record.limits.disk[k] = String(v);
+    const images = await this.images();
+    let prepared: PreparedImage;
+    try {
+      prepared = await images.prepare({
+        uri: request.uri,
+        ...(credentials.username ? { username: credentials.username } : {}),
+        ...(credentials.password ? { password: credentials.password } : {}),
+        owner: o.owner,
+        mapping: o.privileged ? null : UNPRIVILEGED,
+        onProgress: (p) => this.progress({ ...p, handle: o.handle }),
+      });
+    } catch (e) {
+      if (e instanceof ImageError) throw new GardenError(e.message, { cause: e });
+      throw e;
     }
+    return { lowers: prepared.lowerDirs, env: prepared.env, record: prepared.record };
+  }
+
+  /** Takes the references of `record` again for `owner` (at startup, before the collection). */
+  async adoptImage(owner: string, record: ImageRecord): Promise<void> {
+    (await this.images()).adopt(owner, record);
+  }
+
+  /** Drops `owner`'s references (after its overlay is unmounted); unused layers are collected. */
+  async releaseImage(owner: string): Promise<void> {
+    if (!this.service) return;
+    const images = await this.service;
+    await images
+      .release(owner)
+      .catch((e) => this.log.warn({ owner, ...errorFields(e) }, 'releasing the image'));
   }
 
   destroy(ctx: DestroyContext): void {
@@ -150,17 +190,13 @@ export class RootfsPart implements Part {
     ctx.later(async () => {
       await unmountRootfs(dir);
       // Only after the unmount: a collected layer must not be below a mounted overlay.
-      if (owner === undefined || !this.service) return;
-      const images = await this.service;
-      await images
-        .release(owner)
-        .catch((e) => this.log.warn({ owner, ...errorFields(e) }, 'releasing the image'));
+      if (owner !== undefined) await this.releaseImage(owner);
     });
   }
 
   async restore(container: LinuxContainer): Promise<void> {
     const image = container.record.image;
-    if (image) (await this.images()).adopt(container.record.id, image);
+    if (image) await this.adoptImage(container.record.id, image);
   }
 
   /** After every container took its layers back: collect what nobody uses (crashes included). */

@@ -29,6 +29,7 @@ import { containerPath } from '../files/archive.js';
 import { ensureDir } from '../files/helper-process.js';
 import { createProcessCgroup } from './cgroups.js';
 import { LinuxProcess } from './linux-process.js';
+import type { PreparedPea } from './peas.js';
 import { runAs } from './security.js';
 
 /** A per-process child cgroup when the spec overrides the container's memory or CPU limits. */
@@ -53,16 +54,14 @@ function processDir(c: LinuxContainer, id: string): string {
 
 /**
  * Starts a process in the container and attaches `io`.
- * @throws InvalidRequestError for a bad id; GardenError for a duplicate id (`process ID '<id>'
- *   already in use`), an unknown user, peas; ExecutableNotFoundError; GardenError `running <path>
- *   failed: …` with the native error (code, errno, stage) as `cause`.
+ * @throws InvalidRequestError for a bad id or pea image; GardenError for a duplicate id (`process
+ *   ID '<id>' already in use`), an unknown user, bind mounts without an image, a pea that cannot
+ *   be made; ExecutableNotFoundError; GardenError `running <path> failed: …` with the native
+ *   error (code, errno, stage) as `cause`.
  */
 export async function runProcess(c: LinuxContainer, spec: ProcessSpec, io: ProcessIO): Promise<Process> {
-  if (spec.image?.uri || (spec.bindMounts && spec.bindMounts.length > 0)) {
-    if (!spec.image?.uri)
-      throw new GardenError('Running a process with bind mounts and no image provided is not allowed');
-    throw new GardenError('processes with their own image (peas) are not supported yet by the linux backend');
-  }
+  if (spec.bindMounts && spec.bindMounts.length > 0 && !spec.image?.uri)
+    throw new GardenError('Running a process with bind mounts and no image provided is not allowed');
   if (!spec.path) throw new GardenError('process path must not be empty');
   checkProcessLimits(spec.overrideContainerLimits);
   const id = spec.id || generateName();
@@ -70,55 +69,82 @@ export async function runProcess(c: LinuxContainer, spec: ProcessSpec, io: Proce
   if (c.processes.has(id) || c.starting.has(id)) throw new GardenError(`process ID '${id}' already in use`);
   c.starting.add(id);
   try {
-    const init = c.requireInit();
-    const user = c.resolveUser(spec.user);
-    const env = processEnv(c.record.env, spec.env, { spec: spec.user, uid: user.uid, home: user.home });
-    const cwd = spec.dir ? containerPath(spec.dir, '/') : user.home;
-    await ensureDir(c, cwd, user);
-    const rlimits: NativeProcessSpec['rlimits'] = {};
-    for (const [k, v] of Object.entries(spec.rlimits ?? {}))
-      if (v !== undefined) (rlimits as Record<string, bigint>)[k] = v;
-    const dir = processDir(c, id);
-    const cgroup = processCgroup(c, spec, id);
-    // What a restarted server needs to re-attach (the run dir survives a crash of the server).
-    const meta: ProcessMeta = { id, tty: spec.tty !== undefined, startedAt: Date.now() };
-    writeFileSync(join(dir, PROCESS_META), JSON.stringify(meta), { mode: 0o600 });
-    let conn: ShimProcess;
+    c.requireInit(); // a container whose init is gone runs nothing
+    // A pea (its own image): its own rootfs and mount namespace, the container's other namespaces.
+    const pea = spec.image?.uri ? await c.host.peas.prepare(c, spec, id) : undefined;
+    let proc: LinuxProcess | undefined;
     try {
-      conn = await spawn(
-        init,
-        {
-          path: spec.path,
-          args: [spec.path, ...(spec.args ?? [])],
-          env,
-          cwd,
-          rlimits,
-          ...runAs(user, c.record.privileged),
-          ...(meta.tty
-            ? {
-                tty: { columns: spec.tty?.windowSize?.columns || 80, rows: spec.tty?.windowSize?.rows || 24 },
-              }
-            : {}),
-          ...(cgroup ? { cgroups: allCgroupDirs(cgroup) } : {}),
-        },
-        { dir },
-      );
-    } catch (e) {
-      rmSync(dir, { recursive: true, force: true });
-      if (e instanceof NativeExecutableNotFoundError)
-        throw new ExecutableNotFoundError(`exec: "${spec.path}": executable file not found in $PATH`, {
-          cause: e,
-        });
-      if (e instanceof NativeError)
-        throw new GardenError(`running ${spec.path} failed: ${e.message}`, { cause: e });
-      throw e;
+      proc = await start(c, spec, id, pea);
+    } finally {
+      // The pea's init only held its mount namespace until the process joined it.
+      await pea?.init.destroy().catch(() => undefined);
+      if (pea && !proc) await c.host.peas.release(pea.meta).catch(() => undefined);
     }
-    const proc = new LinuxProcess(id, dir, conn, (p, status) => c.processExited(p.id, status));
-    c.processes.set(id, proc);
+    if (pea) c.host.peas.releaseAfter(proc.wait(), pea.meta);
     return proc.attach(io);
   } finally {
     c.starting.delete(id);
   }
+}
+
+/** Spawns the process (into the container, or into its pea) and registers it. */
+async function start(c: LinuxContainer, spec: ProcessSpec, id: string, pea: PreparedPea | undefined) {
+  const path = spec.path as string;
+  const user = pea ? pea.user : c.resolveUser(spec.user);
+  // A pea's env heads with its image's, not the container's; its default dir is / (Guardian).
+  const env = processEnv(pea ? pea.env : c.record.env, spec.env, {
+    spec: spec.user,
+    uid: user.uid,
+    home: user.home,
+  });
+  const cwd = spec.dir ? containerPath(spec.dir, '/') : pea ? '/' : user.home;
+  await ensureDir(c, cwd, user, pea ? { rootfs: pea.rootfs, init: pea.init } : undefined);
+  const rlimits: NativeProcessSpec['rlimits'] = {};
+  for (const [k, v] of Object.entries(spec.rlimits ?? {}))
+    if (v !== undefined) (rlimits as Record<string, bigint>)[k] = v;
+  const dir = processDir(c, id);
+  // A pea's process joins the pea's cgroups (its init's): the container's, or its own.
+  const cgroup = pea ? undefined : processCgroup(c, spec, id);
+  // What a restarted server needs to re-attach (the run dir survives a crash of the server).
+  const meta: ProcessMeta = {
+    id,
+    tty: spec.tty !== undefined,
+    startedAt: Date.now(),
+    ...(pea ? { pea: pea.meta } : {}),
+  };
+  writeFileSync(join(dir, PROCESS_META), JSON.stringify(meta), { mode: 0o600 });
+  let conn: ShimProcess;
+  try {
+    conn = await spawn(
+      pea ? pea.init : c.requireInit(),
+      {
+        path,
+        args: [path, ...(spec.args ?? [])],
+        env,
+        cwd,
+        rlimits,
+        ...runAs(user, c.record.privileged),
+        ...(meta.tty
+          ? {
+              tty: { columns: spec.tty?.windowSize?.columns || 80, rows: spec.tty?.windowSize?.rows || 24 },
+            }
+          : {}),
+        ...(cgroup ? { cgroups: allCgroupDirs(cgroup) } : {}),
+      },
+      { dir },
+    );
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    if (e instanceof NativeExecutableNotFoundError)
+      throw new ExecutableNotFoundError(`exec: "${path}": executable file not found in $PATH`, {
+        cause: e,
+      });
+    if (e instanceof NativeError) throw new GardenError(`running ${path} failed: ${e.message}`, { cause: e });
+    throw e;
+  }
+  const proc = new LinuxProcess(id, dir, conn, (p, status) => c.processExited(p.id, status));
+  c.processes.set(id, proc);
+  return proc;
 }
 
 /** Attaches `io` to a process of the container. @throws ProcessNotFoundError */

@@ -24,6 +24,7 @@ import type { CreateContext, DestroyContext, InitBindMount, Part } from '../part
 import { cgroupOf, createContainerCgroup, killCgroup, removeContainerCgroup } from './cgroups.js';
 import { LinuxProcess } from './linux-process.js';
 import { cgroupMetrics } from './metrics.js';
+import { isPeaCgroupOf } from './peas.js';
 
 /** Guardian's /dev/fuse of privileged containers (its devices cgroup allows 10:229, cgroups.ts). */
 const FUSE = { name: 'fuse', major: 10, minor: 229, mode: 0o666 };
@@ -174,7 +175,8 @@ export class RuntimePart implements Part {
   /** cgroups under the parent with no container: their processes are killed, then they go. */
   reconcile(known: ReadonlySet<string>): void {
     for (const name of cgroupChildren(cgroupOf(this.cgroupParent))) {
-      if (known.has(name)) continue;
+      // A pea's own cgroup of a known container: the pea part's.
+      if (known.has(name) || isPeaCgroupOf(name, known)) continue;
       const path = this.cgroupPath(name);
       void (async () => {
         await killCgroup(path);

@@ -99,6 +99,24 @@ function isDirectory(path: string): boolean {
   }
 }
 
+/** `--disk-store`, `--disk-store-size` and `--disk-store-quotas` as the backend's `diskStore` option. */
+export function diskStoreOptions(config: GardendConfig): {
+  diskStore?: { path?: string; size?: bigint; quotas: 'auto' | 'simple' | 'full' } | false;
+} {
+  if (config.diskStore === false) {
+    if (config.diskStoreSize !== undefined)
+      throw new StartupError('--disk-store-size cannot be used with --disk-store none');
+    return { diskStore: false };
+  }
+  return {
+    diskStore: {
+      ...(config.diskStore === undefined ? {} : { path: config.diskStore }),
+      ...(config.diskStoreSize === undefined ? {} : { size: config.diskStoreSize }),
+      quotas: config.diskStoreQuotas,
+    },
+  };
+}
+
 /**
  * Imports the backend package, turning "not installed" / "not built" into a StartupError.
  * @param specifier the package to load (tests pass one that does not exist).
@@ -172,6 +190,7 @@ export async function openLinuxBackend(
     stopTimeoutSeconds: Number(config.stopTimeout) / Number(SECOND),
     ...(config.runDir === undefined ? {} : { runDir: config.runDir }),
     ...(config.helperExecutable === undefined ? {} : { helperExecutable: config.helperExecutable }),
+    ...diskStoreOptions(config),
     network: {
       pool: config.networkPool,
       mtu: config.mtu,

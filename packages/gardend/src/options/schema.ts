@@ -16,6 +16,7 @@ import { SECOND } from '@garden-ts/api-types';
 import { DEFAULT_MAX_IDLE_CONNECTIONS, DEFAULT_READ_HEADER_TIMEOUT } from '@garden-ts/server';
 import {
   boolean,
+  byteSize,
   choice,
   cidr,
   duration,
@@ -254,6 +255,24 @@ export const OPTIONS = {
     default: 10n * SECOND,
     backends: ['linux'],
     help: "how long Stop (kill=false) sends SIGTERM before SIGKILL to a container's processes (Guardian: 10s)",
+  }),
+  diskStore: option({
+    type: pathOrNone('DIR'),
+    defaultText: '<depot>/store',
+    backends: ['linux'],
+    help: "the disk store that enforces disk limits (a btrfs filesystem, one quota'd subvolume per container): a directory on btrfs is used as is, otherwise a sparse image DIR.img (--disk-store-size) is made and loop-mounted here; none = no store (disk limits reported, not enforced)",
+  }),
+  diskStoreSize: option({
+    type: byteSize(256n << 20n),
+    defaultText: "the depot filesystem's size minus 15G, at least 1G",
+    backends: ['linux'],
+    help: 'size of the disk store image made when --disk-store is not on btrfs, e.g. 100G (sparse; an image made before keeps its size); Capacity reports it as schedulable disk',
+  }),
+  diskStoreQuotas: option({
+    type: choice(['auto', 'simple', 'full'] as const),
+    default: 'auto',
+    backends: ['linux'],
+    help: 'btrfs quotas the disk store turns on when it has none: simple (kernel 6.7+; always enforced), full (qgroups; no limit holds while their accounting is inconsistent, e.g. until the rescan after turning them on), auto = simple for an image of its own when the kernel has them, else full',
   }),
   networkPool: option({
     type: cidr(),

@@ -106,6 +106,41 @@ export function integer(min: number, max: number, expects: string, metavar = 'N'
   };
 }
 
+const SIZE_UNITS: Record<string, bigint> = { '': 1n, K: 1n << 10n, M: 1n << 20n, G: 1n << 30n, T: 1n << 40n };
+
+/** Shows bytes in the largest binary unit that divides them (`100G`, `1536M`, `4095`). */
+function showSize(bytes: bigint): string {
+  for (const unit of ['T', 'G', 'M', 'K'])
+    if (bytes % (SIZE_UNITS[unit] as bigint) === 0n && bytes > 0n)
+      return `${bytes / (SIZE_UNITS[unit] as bigint)}${unit}`;
+  return String(bytes);
+}
+
+/**
+ * A size in bytes, at least `min`: a whole number with an optional binary unit (`K`, `M`, `G`, `T`,
+ * also written `KiB`, … ; `100G` = 100 × 2^30). In the config file, the same text or a number of bytes.
+ */
+export function byteSize(min: bigint): ValueType<bigint> {
+  const parse = (value: string): bigint => {
+    const m = /^(\d{1,19})\s*([KMGT]?)(?:i?B)?$/i.exec(value.trim());
+    if (!m) throw new ValueError(`must be a size such as 100G, 512M or a number of bytes${got(value)}`);
+    const bytes = BigInt(m[1] as string) * (SIZE_UNITS[(m[2] as string).toUpperCase()] as bigint);
+    if (bytes < min || bytes >= 1n << 63n)
+      throw new ValueError(`must be at least ${showSize(min)} and below 8 EiB${got(value)}`);
+    return bytes;
+  };
+  return {
+    metavar: 'SIZE',
+    parse,
+    fromJson(value) {
+      if (typeof value === 'number' && Number.isSafeInteger(value)) return parse(String(value));
+      if (typeof value === 'string') return parse(value);
+      throw new ValueError(`must be a size such as "100G" or a number of bytes${gotJson(value)}`);
+    },
+    show: showSize,
+  };
+}
+
 /** A Go duration (`30s`, `5m`, `1h30m`); plain numbers are refused (no guessing of units). */
 export function duration(max?: Duration): ValueType<Duration> {
   return textual(

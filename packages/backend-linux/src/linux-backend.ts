@@ -18,34 +18,29 @@ import {
   type EventsOptions,
   GardenError,
   type GardenEventStream,
-  InvalidRequestError,
   type Properties,
 } from '@garden-ts/api-types';
 import { checkName, errorFields, generateName, hostnameOf } from '@garden-ts/backend-kit';
 import { LinuxContainer } from './container.js';
 import { DepotPart } from './depot/depot-part.js';
 import { storageId } from './depot/names.js';
-import { defaultRunDir, ensureRunDir, releaseRunDir } from './depot/run-dir.js';
+import { ensureRunDir, releaseRunDir } from './depot/run-dir.js';
 import type { ContainerRecord } from './depot/state-store.js';
 import { OomWatchPart } from './events/oom-watch-part.js';
-import { chooseHostHelper } from './files/host-helper.js';
 import { NetworkPart } from './network/network-part.js';
-import { type BackendLogger, type LinuxBackend, type LinuxBackendOptions, silentLogger } from './options.js';
+import {
+  type BackendLogger,
+  checkOptions,
+  type LinuxBackend,
+  type LinuxBackendOptions,
+  silentLogger,
+} from './options.js';
 import type { CreateContext, DestroyContext, Part } from './part.js';
 import { RootfsPart } from './rootfs/rootfs-part.js';
 import { PeaPart } from './runtime/peas.js';
 import { RuntimePart } from './runtime/runtime-part.js';
-import type { DiskStoreOptions } from './store/disk-store.js';
 import { QuotaPart } from './store/quota-part.js';
 import { StorePart } from './store/store-part.js';
-
-/** The smallest disk store image mkfs.btrfs makes with room to spare. */
-const MIN_STORE_SIZE = 256n * 1024n * 1024n;
-
-/** Guardian's MaxContainers without a pool or a flag: its default pool holds 256 /30 subnets. */
-const DEFAULT_MAX_CONTAINERS = 256n;
-/** MaxContainers when nothing limits it (network plugin mode without max-containers). */
-const UNLIMITED = 4294967295n;
 
 class LinuxBackendImpl implements LinuxBackend {
   readonly depot: string;
@@ -72,30 +67,14 @@ class LinuxBackendImpl implements LinuxBackend {
   private readonly oomWatch = new OomWatchPart((h) => this.byHandle.get(h));
 
   constructor(private readonly options: LinuxBackendOptions) {
-    if (typeof options.depot !== 'string' || !options.depot.startsWith('/'))
-      throw new InvalidRequestError('depot', 'depot must be an absolute path');
-    if (
-      options.maxContainers !== undefined &&
-      !(Number.isInteger(options.maxContainers) && options.maxContainers >= 0)
-    ) {
-      throw new InvalidRequestError('maxContainers', 'maxContainers must be a non-negative integer');
-    }
+    const checked = checkOptions(options);
     this.depot = options.depot;
     this.cgroupParent = options.cgroupParent ?? 'garden';
-    this.runDir = options.runDir ?? defaultRunDir(this.depot);
-    if (!this.runDir.startsWith('/'))
-      throw new InvalidRequestError('runDir', 'runDir must be an absolute path');
+    this.runDir = checked.runDir;
+    this.hostHelper = checked.hostHelper;
     this.log = options.logger ?? silentLogger;
     this.depotPart = new DepotPart(this.depot, this.runDir, this.log);
-    try {
-      this.hostHelper = chooseHostHelper(options.helperExecutable);
-    } catch (e) {
-      throw new InvalidRequestError('helperExecutable', (e as Error).message);
-    }
-    this.storePart =
-      options.diskStore === false
-        ? undefined
-        : new StorePart(this.depot, checkDiskStore(options.diskStore), this.log);
+    this.storePart = checked.diskStore ? new StorePart(this.depot, checked.diskStore, this.log) : undefined;
     this.networkPart = new NetworkPart(options.network, this.log, join(this.depot, 'network.json'));
     this.rootfsPart = new RootfsPart(
       this.depot,
@@ -193,21 +172,12 @@ class LinuxBackendImpl implements LinuxBackend {
     await this.start();
     const fs = statfsSync(this.depot);
     const disk = BigInt(fs.blocks) * BigInt(fs.bsize);
-    // min(pool capacity, max-containers when set); a network plugin has no pool (unlimited).
-    const networker = this.networkPart.networker;
-    let max = networker
-      ? networker.capacity === undefined
-        ? UNLIMITED
-        : BigInt(networker.capacity)
-      : DEFAULT_MAX_CONTAINERS;
-    if (this.options.maxContainers && BigInt(this.options.maxContainers) < max)
-      max = BigInt(this.options.maxContainers);
     return {
       memoryInBytes: BigInt(totalmem()),
       diskInBytes: disk,
       // What the store can hold (Guardian: the image store's capacity); the depot's size without one.
       schedulableDiskInBytes: (await this.storePart?.capacity()) ?? disk,
-      maxContainers: max,
+      maxContainers: this.networkPart.maxContainers(this.options.maxContainers),
     };
   }
 
@@ -432,16 +402,6 @@ class LinuxBackendImpl implements LinuxBackend {
       );
     }
   }
-}
-
-/** Checks the disk store options. @throws InvalidRequestError naming the option. */
-function checkDiskStore(o: DiskStoreOptions | undefined): DiskStoreOptions {
-  if (o === undefined) return {};
-  if (o.path !== undefined && !(typeof o.path === 'string' && o.path.startsWith('/')))
-    throw new InvalidRequestError('diskStore', 'the disk store path must be absolute');
-  if (o.size !== undefined && !(typeof o.size === 'bigint' && o.size >= MIN_STORE_SIZE))
-    throw new InvalidRequestError('diskStoreSize', 'the disk store size must be at least 256 MiB');
-  return o;
 }
 
 /**

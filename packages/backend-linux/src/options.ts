@@ -1,6 +1,13 @@
 /** The backend's options and public shape (createLinuxBackend). */
-import type { Backend, EventsOptions, GardenEventStream } from '@garden-ts/api-types';
+import {
+  type Backend,
+  type EventsOptions,
+  type GardenEventStream,
+  InvalidRequestError,
+} from '@garden-ts/api-types';
 import type { ImageServiceOptions } from '@garden-ts/images';
+import { defaultRunDir } from './depot/run-dir.js';
+import { chooseHostHelper } from './files/host-helper.js';
 import type { NetworkOptions } from './network/types.js';
 import type { ImageSource } from './rootfs/image-uri.js';
 import type { DiskStoreOptions } from './store/disk-store.js';
@@ -95,3 +102,38 @@ export interface LinuxBackend extends Backend {
 }
 
 export const silentLogger: BackendLogger = { info() {}, warn() {}, error() {} };
+
+/** The smallest disk store image mkfs.btrfs makes with room to spare. */
+const MIN_STORE_SIZE = 256n * 1024n * 1024n;
+
+/**
+ * Checks the options a backend is made with, and resolves the run dir, the host helper and the
+ * disk store (undefined: none).
+ * @throws InvalidRequestError naming the option.
+ */
+export function checkOptions(options: LinuxBackendOptions): {
+  runDir: string;
+  hostHelper: string | undefined;
+  diskStore: DiskStoreOptions | undefined;
+} {
+  if (typeof options.depot !== 'string' || !options.depot.startsWith('/'))
+    throw new InvalidRequestError('depot', 'depot must be an absolute path');
+  const max = options.maxContainers;
+  if (max !== undefined && !(Number.isInteger(max) && max >= 0))
+    throw new InvalidRequestError('maxContainers', 'maxContainers must be a non-negative integer');
+  const runDir = options.runDir ?? defaultRunDir(options.depot);
+  if (!runDir.startsWith('/')) throw new InvalidRequestError('runDir', 'runDir must be an absolute path');
+  let hostHelper: string | undefined;
+  try {
+    hostHelper = chooseHostHelper(options.helperExecutable);
+  } catch (e) {
+    throw new InvalidRequestError('helperExecutable', (e as Error).message);
+  }
+  const o = options.diskStore;
+  if (o === false) return { runDir, hostHelper, diskStore: undefined };
+  if (o?.path !== undefined && !(typeof o.path === 'string' && o.path.startsWith('/')))
+    throw new InvalidRequestError('diskStore', 'the disk store path must be absolute');
+  if (o?.size !== undefined && !(typeof o.size === 'bigint' && o.size >= MIN_STORE_SIZE))
+    throw new InvalidRequestError('diskStoreSize', 'the disk store size must be at least 256 MiB');
+  return { runDir, hostHelper, diskStore: o ?? {} };
+}

@@ -38,6 +38,11 @@ import type { NetworkOptions, PreparedNetwork } from './types.js';
 export const NO_NETWORKING =
   'is not available: the linux backend was started without networking (containers have a private network namespace with only lo)';
 
+/** Guardian's MaxContainers without a pool or a flag: its default pool holds 256 /30 subnets. */
+const DEFAULT_MAX_CONTAINERS = 256n;
+/** MaxContainers when nothing limits it (network plugin mode without max-containers). */
+const UNLIMITED = 4294967295n;
+
 export class NetworkPart implements Part {
   readonly name = 'network';
   /** Undefined with `network: false`. */
@@ -58,6 +63,16 @@ export class NetworkPart implements Part {
     this.networker =
       options === false ? undefined : new Networker({ stateFile, ...(options ?? {}) }, { log });
     this.attachPart = { name: 'network-attach', create: (ctx) => this.attach(ctx) };
+  }
+
+  /**
+   * Capacity's MaxContainers: min(the pool's subnets, `maxContainers` when set); a network plugin
+   * has no pool (unlimited), a backend without networking Guardian's default.
+   */
+  maxContainers(configured: number | undefined): bigint {
+    const n = this.networker;
+    const pool = n ? (n.capacity === undefined ? UNLIMITED : BigInt(n.capacity)) : DEFAULT_MAX_CONTAINERS;
+    return configured && BigInt(configured) < pool ? BigInt(configured) : pool;
   }
 
   validate(spec: ContainerSpec): void {

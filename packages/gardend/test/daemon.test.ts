@@ -8,28 +8,18 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build, type Options } from 'tsup';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePrometheusText, seriesValue } from '../../server/test/helpers/prometheus-text.js';
-import { gardendBin } from '../tsup.config.js';
+import { buildGardend } from './helpers/build.js';
 import { call, ping } from './helpers/http.js';
 
-const pkg = join(import.meta.dirname, '..');
-const outDir = join(pkg, 'node_modules', '.cache', 'gardend-daemon-test');
-const bin = join(outDir, 'gardend.js');
 const slowStop = join(import.meta.dirname, 'fixtures', 'slow-stop-backend.mjs');
 let dir: string;
+let bin: string;
 let n = 0;
 
 beforeAll(async () => {
-  await build({
-    ...(gardendBin as Options),
-    config: false,
-    silent: true,
-    sourcemap: false,
-    entry: { gardend: join(pkg, 'src/bin/gardend.ts') },
-    outDir,
-  });
+  bin = await buildGardend('gardend-daemon-test');
   dir = mkdtempSync(join(tmpdir(), 'gardend-daemon-'));
 }, 60_000);
 const children = new Set<ChildProcess>();

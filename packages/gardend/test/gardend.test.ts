@@ -18,32 +18,21 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { build, type Options } from 'tsup';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pkgJson from '../package.json' with { type: 'json' };
 import { findRepoRoot, resolveDefaultRootfs, unsearchableAncestor } from '../src/backends/linux.js';
 import { StartupError } from '../src/backends/types.js';
 import { DEFAULT_DEPOT } from '../src/options/schema.js';
-import { gardendBin } from '../tsup.config.js';
+import { buildGardend } from './helpers/build.js';
 import { call, ping } from './helpers/http.js';
 
 const pkg = join(import.meta.dirname, '..');
-const outDir = join(pkg, 'node_modules', '.cache', 'gardend-test');
-const bin = join(outDir, 'gardend.js');
+let bin: string;
 let dir: string;
 
 beforeAll(async () => {
-  // The gardend entry of tsup.config.ts, built into the package (so npm dependencies resolve from
-  // its node_modules) as gardend.js.
-  await build({
-    ...(gardendBin as Options),
-    config: false,
-    silent: true,
-    sourcemap: false,
-    entry: { gardend: join(pkg, 'src/bin/gardend.ts') },
-    outDir,
-  });
+  bin = await buildGardend('gardend-test');
   dir = mkdtempSync(join(tmpdir(), 'gardend-'));
 }, 60_000);
 // A failing assertion must not leave a server running: every child still alive is killed.
@@ -288,7 +277,7 @@ describe('linux backend startup helpers', () => {
 
   it('finds the checkout gardend runs from, and nothing outside it', () => {
     expect(findRepoRoot(join(pkg, 'dist', 'bin'))).toBe(repo);
-    expect(findRepoRoot(outDir)).toBe(repo);
+    expect(findRepoRoot(dirname(bin))).toBe(repo);
     expect(findRepoRoot(tmpdir())).toBeUndefined();
   });
 

@@ -5,6 +5,7 @@
  * nothing on a pipe or for a directory rootfs.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Backend, type ContainerSpec, EventHub, type GardenEventInit } from '@garden-ts/api-types';
@@ -93,6 +94,27 @@ describe('gaol create pulling an image', () => {
     expect(r.stdout).toBe('generated-1\n');
     expect(r.stderr).toContain('Pulling docker:///busybox (2/2 layers)');
     expect(r.stderr).not.toContain('other');
+  });
+
+  it('creates without a display against a server with no GET /events (as the Go server)', async () => {
+    // Answers the create as Garden does and 404 to everything else, like the canonical server.
+    const goLike = createServer((req, res) => {
+      if (req.method === 'POST' && req.url === '/containers') {
+        res.setHeader('Content-Type', 'application/json');
+        res.end('{"handle":"go-1"}\n');
+        return;
+      }
+      res.statusCode = 404;
+      res.end('404 page not found\n');
+    });
+    const goSock = join(dir, 'go-like.sock');
+    await new Promise<void>((r) => goLike.listen(goSock, r));
+    try {
+      const r = await gaol(goSock, ['create', '--image', 'docker:///busybox'], { tty: { stderr: true } });
+      expect(r).toMatchObject({ code: 0, stdout: 'go-1\n', stderr: '' });
+    } finally {
+      await new Promise((r) => goLike.close(r));
+    }
   });
 
   it('draws nothing on a pipe, or for a directory rootfs', async () => {

@@ -183,75 +183,64 @@ Napi::Value DeleteLinks(const Napi::CallbackInfo& info) {
   return Queue(info.Env(), "network", [ns, names](Error& e) { return ns->Open(e) && net::DeleteLinks(ns->fd(), *names, e); });
 }
 
-// netListLinks(netns) → [{ index, name, kind, master, mtu, up, rxBytes, txBytes, … (bigint) }]
-Napi::Value ListLinks(const Napi::CallbackInfo& info) {
+// A list read in the network namespace `info[0]` on the thread pool (`list(fd, items, e)`), each
+// item made a JS object by `toJs` back on the JS thread: the shape of every netList* call.
+template <typename T, typename List, typename ToJs>
+Napi::Value QueueList(const Napi::CallbackInfo& info, List list, ToJs toJs) {
   auto ns = std::make_shared<NsFd>(info[0].As<Napi::String>().Utf8Value());
-  auto links = std::make_shared<std::vector<net::LinkInfo>>();
+  auto items = std::make_shared<std::vector<T>>();
   return Queue(
-      info.Env(), "network", [ns, links](Error& e) { return ns->Open(e) && net::ListLinks(ns->fd(), *links, e); },
-      [links](Napi::Env env) {
-        Napi::Array a = Napi::Array::New(env, links->size());
+      info.Env(), "network", [ns, items, list](Error& e) { return ns->Open(e) && list(ns->fd(), *items, e); },
+      [items, toJs](Napi::Env env) {
+        Napi::Array a = Napi::Array::New(env, items->size());
         uint32_t i = 0;
-        for (const auto& l : *links) {
-          Napi::Object o = Napi::Object::New(env);
-          o.Set("index", l.index);
-          o.Set("name", l.name);
-          o.Set("kind", l.kind);
-          o.Set("master", l.master);
-          o.Set("mtu", l.mtu);
-          o.Set("up", (l.flags & 1u) != 0);  // IFF_UP
-          o.Set("rxBytes", Big(env, l.rxBytes));
-          o.Set("txBytes", Big(env, l.txBytes));
-          o.Set("rxPackets", Big(env, l.rxPackets));
-          o.Set("txPackets", Big(env, l.txPackets));
-          o.Set("rxDropped", Big(env, l.rxDropped));
-          o.Set("txDropped", Big(env, l.txDropped));
-          a.Set(i++, o);
-        }
+        for (const auto& item : *items) a.Set(i++, toJs(env, item));
         return a;
       });
+}
+
+// netListLinks(netns) → [{ index, name, kind, master, mtu, up, rxBytes, txBytes, … (bigint) }]
+Napi::Value ListLinks(const Napi::CallbackInfo& info) {
+  return QueueList<net::LinkInfo>(info, net::ListLinks, [](Napi::Env env, const net::LinkInfo& l) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("index", l.index);
+    o.Set("name", l.name);
+    o.Set("kind", l.kind);
+    o.Set("master", l.master);
+    o.Set("mtu", l.mtu);
+    o.Set("up", (l.flags & 1u) != 0);  // IFF_UP
+    o.Set("rxBytes", Big(env, l.rxBytes));
+    o.Set("txBytes", Big(env, l.txBytes));
+    o.Set("rxPackets", Big(env, l.rxPackets));
+    o.Set("txPackets", Big(env, l.txPackets));
+    o.Set("rxDropped", Big(env, l.rxDropped));
+    o.Set("txDropped", Big(env, l.txDropped));
+    return o;
+  });
 }
 
 // netListAddrs(netns) → [{ index, address, prefixLength }] (IPv4)
 Napi::Value ListAddrs(const Napi::CallbackInfo& info) {
-  auto ns = std::make_shared<NsFd>(info[0].As<Napi::String>().Utf8Value());
-  auto addrs = std::make_shared<std::vector<net::AddrInfo>>();
-  return Queue(
-      info.Env(), "network", [ns, addrs](Error& e) { return ns->Open(e) && net::ListAddrs(ns->fd(), *addrs, e); },
-      [addrs](Napi::Env env) {
-        Napi::Array a = Napi::Array::New(env, addrs->size());
-        uint32_t i = 0;
-        for (const auto& x : *addrs) {
-          Napi::Object o = Napi::Object::New(env);
-          o.Set("index", x.index);
-          o.Set("address", net::FormatIpv4(x.addr));
-          o.Set("prefixLength", x.prefix);
-          a.Set(i++, o);
-        }
-        return a;
-      });
+  return QueueList<net::AddrInfo>(info, net::ListAddrs, [](Napi::Env env, const net::AddrInfo& x) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("index", x.index);
+    o.Set("address", net::FormatIpv4(x.addr));
+    o.Set("prefixLength", x.prefix);
+    return o;
+  });
 }
 
 // netListRoutes(netns) → [{ destination, prefixLength, gateway, source, oif }] (IPv4, main table)
 Napi::Value ListRoutes(const Napi::CallbackInfo& info) {
-  auto ns = std::make_shared<NsFd>(info[0].As<Napi::String>().Utf8Value());
-  auto routes = std::make_shared<std::vector<net::RouteInfo>>();
-  return Queue(
-      info.Env(), "network", [ns, routes](Error& e) { return ns->Open(e) && net::ListRoutes(ns->fd(), *routes, e); },
-      [routes](Napi::Env env) {
-        Napi::Array a = Napi::Array::New(env, routes->size());
-        uint32_t i = 0;
-        for (const auto& r : *routes) {
-          Napi::Object o = Napi::Object::New(env);
-          o.Set("destination", net::FormatIpv4(r.dst));
-          o.Set("prefixLength", r.dstLen);
-          o.Set("gateway", r.gateway ? Napi::Value(Napi::String::New(env, net::FormatIpv4(r.gateway))) : env.Null());
-          o.Set("source", r.prefsrc ? Napi::Value(Napi::String::New(env, net::FormatIpv4(r.prefsrc))) : env.Null());
-          o.Set("oif", r.oif);
-          a.Set(i++, o);
-        }
-        return a;
-      });
+  return QueueList<net::RouteInfo>(info, net::ListRoutes, [](Napi::Env env, const net::RouteInfo& r) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("destination", net::FormatIpv4(r.dst));
+    o.Set("prefixLength", r.dstLen);
+    o.Set("gateway", r.gateway ? Napi::Value(Napi::String::New(env, net::FormatIpv4(r.gateway))) : env.Null());
+    o.Set("source", r.prefsrc ? Napi::Value(Napi::String::New(env, net::FormatIpv4(r.prefsrc))) : env.Null());
+    o.Set("oif", r.oif);
+    return o;
+  });
 }
 
 // netSetBandwidth({ netns, hostVeth, ifb, rate (bigint), burst, mtu })

@@ -3,15 +3,51 @@
  * tables. Operations fail typed (the lower layer's error as the cause) without leaking a port,
  * destroy still releases everything, and a restart puts the firewall back from the records.
  */
+
+import { execFileSync } from 'node:child_process';
 import { GardenError } from '@garden-ts/api-types';
-import { NftError, nft } from '@garden-ts/native-ns';
+import { NativeError, NftError, nft } from '@garden-ts/native-ns';
 import { afterAll, describe, expect, it } from 'vitest';
-import { networkLeaks, testEnv } from './helpers.js';
+import { leakCounts, networkLeaks, testEnv } from './helpers.js';
 
 const env = testEnv('netpart');
 afterAll(() => env.cleanup());
 
 describe('network part', () => {
+  it("fails a create typed when the container's devices cannot be made, leaving nothing", async () => {
+    const backend = env.backend({ network: env.networkOptions() });
+    await backend.start();
+    // The first subnet's bridge name taken by a link that is not a bridge (an operator's veth).
+    const ip = (...a: string[]) => execFileSync('ip', ['-n', env.net.host, ...a]);
+    ip('link', 'add', 'gtb-0afe0000', 'type', 'veth', 'peer', 'name', 'gtx-peer');
+    try {
+      await backend.settled();
+      const before = leakCounts(env);
+      const err = await backend.create({ handle: 'no-bridge' }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(GardenError);
+      expect((err as Error).message).toMatch(
+        /^setting up the container's network failed: create bridge gtb-0afe0000: .*not a bridge/,
+      );
+      expect((err as Error).cause).toBeInstanceOf(NativeError);
+      expect((err as Error & { cause: NativeError }).cause).toMatchObject({
+        code: 'EEXIST',
+        stage: 'network',
+      });
+      await backend.settled();
+      expect(leakCounts(env)).toEqual(before);
+      expect(backend.handles()).toEqual([]);
+    } finally {
+      ip('link', 'del', 'gtb-0afe0000');
+    }
+    // Nothing was kept of the failed one: the same handle and subnet work now.
+    const c = await backend.create({ handle: 'no-bridge' });
+    expect((await c.info()).containerIP).toBe('10.254.0.2');
+    await backend.destroy('no-bridge');
+    await backend.settled();
+    await backend.stop();
+    expect(await networkLeaks(env)).toEqual({ links: [], tables: '' });
+  });
+
   it('fails NetIn typed when our tables vanished, keeps no port, and a restart rebuilds them', async () => {
     const backend = env.backend({ network: { ...env.networkOptions(), portPoolSize: 2 } });
     await backend.start();

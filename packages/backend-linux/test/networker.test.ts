@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { Protocol } from '@garden-ts/api-types';
 import {
   type Container,
+  type ContainerNetworkOptions,
   createContainer,
   listLinks,
   nft,
@@ -49,8 +50,13 @@ function networker(stateFile?: string) {
   );
 }
 
-async function newContainer(): Promise<Container> {
-  const c = await createContainer({ rootfs: inject('rootfs'), hostname: 'nw', privileged: true });
+async function newContainer(network?: ContainerNetworkOptions): Promise<Container> {
+  const c = await createContainer({
+    rootfs: inject('rootfs'),
+    hostname: 'nw',
+    privileged: true,
+    ...(network ? { network } : {}),
+  });
   containers.push(c);
   return c;
 }
@@ -130,7 +136,8 @@ describe('Networker', () => {
       externalIp: HOST_IP,
       netIn: [{ hostPort: 61001, containerPort: 8080 }],
     });
-    c = await newContainer();
+    // The veth pair is made by the clone of init (the runtime part passes the networker's link).
+    c = await newContainer(await n.link(prepared));
     const { properties } = await n.attach(prepared, c);
     expect(properties).toMatchObject({
       'garden.network.container-ip': '10.254.0.2',

@@ -800,6 +800,8 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
   }
   (void)!send(syncP[1], "g", 1, MSG_NOSIGNAL);
   close(syncP[1]);
+  // A child that failed before the go-ahead reports that below, whatever this does.
+  if (o.onCloned) o.onCloned(pid, pidfd);
   int32_t rec[2];
   ssize_t got;
   do {

@@ -3,6 +3,7 @@
 // raw syscalls on that memory (its own copy-on-write copy).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,10 @@ struct CreateOptions {
   // user) namespaces instead of making new ones; only the mount namespace is new (a "pea": its
   // own rootfs beside the container). Cloned from the calling thread, never through a shim.
   int joinPidfd = -1;
+  // Called once the child exists and has its go-ahead (its namespaces made, its id maps written),
+  // on the creating thread while the child builds its root: work that needs only the namespaces
+  // (the container's network devices) overlaps the child's mounts. `pidfd` stays ours.
+  std::function<void(long pid, int pidfd)> onCloned;
 };
 
 struct CreateResult {

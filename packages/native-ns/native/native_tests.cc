@@ -361,8 +361,13 @@ static void TestShimCreate(const char* shim, const char* init, const char* rootf
   char h[kFrameHeader];
   std::string body;
   int pidfd = -1;
+  // First CLONED (the child set going, its pidfd for work on its namespaces), then CREATED.
   CHECK(ReadReply(sock, h, body, pidfd));
-  CHECK(h[0] == static_cast<char>(kCreated) && pidfd >= 0);
+  CHECK(h[0] == static_cast<char>(kCloned) && pidfd >= 0 && GetU64(h + 6) > 0);
+  uint64_t clonedPid = GetU64(h + 6);
+  if (pidfd >= 0) close(pidfd);
+  CHECK(ReadReply(sock, h, body, pidfd));
+  CHECK(h[0] == static_cast<char>(kCreated) && pidfd >= 0 && GetU64(h + 6) == clonedPid);
   if (h[0] == static_cast<char>(kError)) fprintf(stderr, "create error: %s errno %llu\n", body.c_str(), static_cast<unsigned long long>(GetU64(h + 6)));
   if (pidfd >= 0) {
     char comm[32] = {0};

@@ -20,18 +20,6 @@ namespace {
 
 using net::Error;
 
-Napi::Error NetError(Napi::Env env, const Error& e, const char* stage) {
-  const char* code = strerrorname_np(e.err);
-  std::string msg = e.op + ": " + strerror(e.err);
-  if (!e.detail.empty()) msg += " (" + e.detail + ")";
-  Napi::Error err = Napi::Error::New(env, msg);
-  err.Set("errno", Napi::Number::New(env, e.err));
-  err.Set("code", Napi::String::New(env, code ? code : "UNKNOWN"));
-  err.Set("syscall", Napi::String::New(env, e.op));
-  err.Set("stage", Napi::String::New(env, stage));
-  err.Set("detail", Napi::String::New(env, e.detail));
-  return err;
-}
 
 // Opens a network namespace file ("" = none: the worker's own namespace).
 class NsFd {
@@ -121,23 +109,13 @@ void BridgeFields(const Napi::Object& o, net::ContainerNetSpec& spec) {
 // routeLocalnet, hostVeth, containerVeth, address, mtu, txQueueLength })
 Napi::Value SetupContainer(const Napi::CallbackInfo& info) {
   Napi::Object o = info[0].As<Napi::Object>();
-  auto spec = std::make_shared<net::ContainerNetSpec>();
-  auto hostNs = std::make_shared<NsFd>(Str(o, "hostNetns"));
-  BridgeFields(o, *spec);
-  spec->containerNs = static_cast<int>(U32(o, "containerPidfd"));
-  spec->bridgeIndex = static_cast<int>(U32(o, "bridgeIndex"));
-  spec->address = {ParseIpv4(Str(o, "address")), static_cast<uint8_t>(U32(o, "prefixLength"))};
-  spec->hostVeth = Str(o, "hostVeth");
-  spec->containerVeth = Str(o, "containerVeth");
-  spec->txQueueLen = U32(o, "txQueueLength");
+  auto link = std::make_shared<ContainerLink>();
+  ParseContainerLink(o, *link);
+  int containerNs = static_cast<int>(U32(o, "containerPidfd"));
   auto result = std::make_shared<net::ContainerNetResult>();
   return Queue(
       info.Env(), "network",
-      [spec, hostNs, result](Error& e) {
-        if (!hostNs->Open(e)) return false;
-        spec->hostNs = hostNs->fd();
-        return net::SetupContainer(*spec, *result, e);
-      },
+      [link, containerNs, result](Error& e) { return SetupContainerLink(*link, containerNs, *result, e); },
       [result](Napi::Env env) {
         Napi::Object r = Napi::Object::New(env);
         r.Set("bridgeIndex", result->bridgeIndex);
@@ -316,6 +294,16 @@ class NftWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
 };
 
+// nftRelease(netns): closes the context nftRun keeps open for that namespace.
+Napi::Value NftRelease(const Napi::CallbackInfo& info) {
+  auto ns = std::make_shared<NsFd>(info[0].As<Napi::String>().Utf8Value());
+  return Queue(info.Env(), "nft", [ns](Error& e) {
+    if (!ns->Open(e)) return false;
+    net::NftRelease(ns->fd());
+    return true;
+  });
+}
+
 Napi::Value NftRun(const Napi::CallbackInfo& info) {
   auto* w = new NftWorker(info.Env(), info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(),
                           info[2].ToBoolean());
@@ -325,6 +313,39 @@ Napi::Value NftRun(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+Napi::Error NetError(Napi::Env env, const net::Error& e, const char* stage) {
+  const char* code = strerrorname_np(e.err);
+  std::string msg = e.op + ": " + strerror(e.err);
+  if (!e.detail.empty()) msg += " (" + e.detail + ")";
+  Napi::Error err = Napi::Error::New(env, msg);
+  err.Set("errno", Napi::Number::New(env, e.err));
+  err.Set("code", Napi::String::New(env, code ? code : "UNKNOWN"));
+  err.Set("syscall", Napi::String::New(env, e.op));
+  err.Set("stage", Napi::String::New(env, stage));
+  err.Set("detail", Napi::String::New(env, e.detail));
+  return err;
+}
+
+void ParseContainerLink(const Napi::Object& o, ContainerLink& out) {
+  net::ContainerNetSpec& spec = out.spec;
+  out.hostNetns = Str(o, "hostNetns");
+  BridgeFields(o, spec);
+  spec.bridgeIndex = static_cast<int>(U32(o, "bridgeIndex"));
+  spec.address = {ParseIpv4(Str(o, "address")), static_cast<uint8_t>(U32(o, "prefixLength"))};
+  spec.hostVeth = Str(o, "hostVeth");
+  spec.containerVeth = Str(o, "containerVeth");
+  spec.txQueueLen = U32(o, "txQueueLength");
+}
+
+bool SetupContainerLink(const ContainerLink& link, int containerNs, net::ContainerNetResult& out, net::Error& e) {
+  NsFd hostNs(link.hostNetns);
+  if (!hostNs.Open(e)) return false;
+  net::ContainerNetSpec spec = link.spec;
+  spec.hostNs = hostNs.fd();
+  spec.containerNs = containerNs;
+  return net::SetupContainer(spec, out, e);
+}
 
 void RegisterNet(Napi::Env env, Napi::Object exports) {
   exports.Set("netSetupContainer", Napi::Function::New(env, SetupContainer));
@@ -337,6 +358,7 @@ void RegisterNet(Napi::Env env, Napi::Object exports) {
   exports.Set("netWriteSysctl", Napi::Function::New(env, WriteSysctl));
   exports.Set("netReadSysctl", Napi::Function::New(env, ReadSysctl));
   exports.Set("nftRun", Napi::Function::New(env, NftRun));
+  exports.Set("nftRelease", Napi::Function::New(env, NftRelease));
 }
 
 }  // namespace garden

@@ -208,7 +208,12 @@ static void TestLive() {
     CHECK(r != 0 && err.find("No such file or directory") != std::string::npos);
     r = NftRun(-1, "list set ip nettest s", false, out, err);
     CHECK(r == 0 && out.find("10.0.0.2") == std::string::npos);
+    // The namespace's context is kept between runs; a released one is opened again.
+    NftRelease(-1);
+    r = NftRun(-1, "list set ip nettest s", false, out, err);
+    CHECK(r == 0 && out.find("10.0.0.1") != std::string::npos);
     CHECK(NftRun(-1, "delete table ip nettest", false, out, err) == 0);
+    NftRelease(-1);
   }
 
   CHECK_OK(DeleteLinks(-1, {"tnv-test", "tnb-0afe0000", "tnx-missing"}, e), e);

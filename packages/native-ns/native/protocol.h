@@ -36,6 +36,9 @@ enum ShimFrame : uint8_t {
   kCreated = 106,  // answer to CREATE: value: init's host pid, its pidfd as SCM_RIGHTS. A failed
                    // CREATE answers ERROR (payload: stage NUL syscall), with the killed child's
                    // pidfd attached when clone had succeeded (the server reaps it)
+  kCloned = 107,   // during CREATE, before its answer: the child exists and has its go-ahead;
+                   // value: its host pid, its pidfd as SCM_RIGHTS (for work on its namespaces
+                   // that overlaps its setup, e.g. its network devices)
 };
 
 constexpr uint64_t kFromUndelivered = ~uint64_t{0};

@@ -696,6 +696,12 @@ int CreateMain(int ctl, const std::string& raw, int initFd) {
   }
   opts.initFd = initFd;
   opts.cloneParent = true;
+  opts.onCloned = [ctl](long pid, int pidfd) {
+    std::string f;
+    AppendFrame(f, kCloned, 0, static_cast<uint64_t>(pid), nullptr, 0);
+    // A failed send fails the answer's send too (CreateMain's caller then drops the channel).
+    SendAllFd(ctl, f.data(), f.size(), pidfd);
+  };
   CreateResult res;
   CreateContainer(opts, res);
   if (res.pid >= 0) {

@@ -5,6 +5,7 @@ import { basename, isAbsolute } from 'node:path';
 import { type CapabilitySet, capabilityMask, UNPRIVILEGED_CAPABILITIES } from './capabilities.js';
 import { NativeArgumentError, NativeError } from './errors.js';
 import { loadBinding, nativeArtifacts, type RawCreateOptions, type RawExit } from './native.js';
+import { type ContainerNetworkOptions, containerLinkArgs } from './network.js';
 import { returnShim, scheduleRefill, takeShim } from './process.js';
 
 /** One line of a uid/gid map. */
@@ -65,6 +66,15 @@ export interface CreateContainerOptions {
   cgroups?: { v1?: string[]; v2?: string };
   /** Join this network namespace (a file such as /run/netns/x) instead of creating one. */
   netns?: string;
+  /**
+   * The container's network devices, made in its new network namespace by this call (not with
+   * `netns` or `join`): the subnet's bridge when missing (its `bridgeIndex` when it is known to be
+   * ready), a veth pair whose container end is created inside the namespace, addressed, up, with
+   * the default route via the gateway. They are made while the init sets up its root (that wait
+   * is most of a create), so they cost the create little. A failure kills the init, leaves
+   * nothing of the pair, and rejects with the network step's NativeError (stage `network`).
+   */
+  network?: ContainerNetworkOptions;
   bindMounts?: { source: string; destination: string; readOnly?: boolean }[];
   /** Defaults to {@link DEFAULT_MASKED_PATHS} when unprivileged, none when privileged. */
   maskedPaths?: string[];
@@ -478,6 +488,12 @@ export async function createContainer(options: CreateContainerOptions): Promise<
     if (typeof e !== 'string' || !e.includes('=') || e.includes('\0'))
       throw new NativeArgumentError(`env[${i}]`, 'must look like KEY=value');
   }
+  if (options.network !== undefined && (options.netns !== undefined || options.join !== undefined))
+    throw new NativeArgumentError(
+      'network',
+      `is made in the container's own network namespace (not with ${options.netns !== undefined ? 'netns' : 'join'})`,
+    );
+  const network = options.network === undefined ? undefined : containerLinkArgs(options.network);
   const b = loadBinding();
   const raw: RawCreateOptions = {
     rootfs,
@@ -497,6 +513,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
     initCapabilities,
     cgroupMounts,
     deviceNodes: nodes,
+    ...(network ? { network } : {}),
   };
   if (options.join !== undefined) return createPea(options.join, raw);
   // The clone runs in an idle garden-shim (small address space), and init becomes our child.

@@ -91,6 +91,7 @@ export {
   type BandwidthOptions,
   type BridgeOptions,
   type ContainerLinkOptions,
+  type ContainerNetworkOptions,
   checkInterfaceName,
   createContainerLink,
   deleteLinks,
@@ -105,6 +106,7 @@ export {
   type RouteInfo,
   randomMac,
   readNetSysctl,
+  releaseNft,
   setBandwidth,
   writeNetSysctl,
 } from './network.js';

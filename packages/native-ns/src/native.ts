@@ -39,6 +39,11 @@ export interface RawCreateOptions {
    * process.
    */
   shimFd?: number;
+  /**
+   * The container's veth pair and bridge (network.ts `containerLinkArgs`), made once the child
+   * is cloned, while it builds its root; a failure kills the child and rejects (stage `network`).
+   */
+  network?: ReturnType<typeof import('./network.js').containerLinkArgs>;
   /** Another container init's pidfd whose namespaces (all but mount) are joined: a pea. */
   joinPidfd?: number;
 }

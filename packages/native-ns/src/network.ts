@@ -54,6 +54,7 @@ interface RawNetBinding {
   netWriteSysctl(netns: string, key: string, value: string): Promise<void>;
   netReadSysctl(netns: string, key: string): Promise<string>;
   nftRun(netns: string, script: string, json: boolean): Promise<string>;
+  nftRelease(netns: string): Promise<void>;
 }
 
 /** A network interface as rtnetlink reports it. */
@@ -209,13 +210,8 @@ export async function createContainerLink(o: ContainerLinkOptions): Promise<{ br
   const target = o.container as { pidfd?: number; netns?: string } | undefined;
   const nsFile = target?.netns === undefined ? undefined : netnsPath('container.netns', target.netns);
   const args = {
-    ...bridgeArgs(o),
+    ...containerLinkArgs(o),
     containerPidfd: nsFile === undefined ? int('container.pidfd', target?.pidfd, 0, 0x7fffffff) : -1,
-    bridgeIndex: int('bridgeIndex', o.bridgeIndex ?? 0, 0, 0x7fffffff),
-    hostVeth: checkInterfaceName('hostVeth', o.hostVeth),
-    containerVeth: checkInterfaceName('containerVeth', o.containerVeth ?? 'eth0'),
-    address: ipv4('address', o.address),
-    txQueueLength: int('txQueueLength', o.txQueueLength ?? 0, 0, 0xffffffff),
   };
   let fd: number | undefined;
   try {
@@ -232,6 +228,25 @@ export async function createContainerLink(o: ContainerLinkOptions): Promise<{ br
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/** A container's link without the container: `createContainer`'s `network` option. */
+export type ContainerNetworkOptions = Omit<ContainerLinkOptions, 'container'>;
+
+/**
+ * The checked native arguments of a link ({@link createContainerLink}, `createContainer`'s
+ * `network`), all but the container's namespace.
+ * @throws NativeArgumentError naming the bad field.
+ */
+export function containerLinkArgs(o: ContainerNetworkOptions) {
+  return {
+    ...bridgeArgs(o),
+    bridgeIndex: int('bridgeIndex', o.bridgeIndex ?? 0, 0, 0x7fffffff),
+    hostVeth: checkInterfaceName('hostVeth', o.hostVeth),
+    containerVeth: checkInterfaceName('containerVeth', o.containerVeth ?? 'eth0'),
+    address: ipv4('address', o.address),
+    txQueueLength: int('txQueueLength', o.txQueueLength ?? 0, 0, 0xffffffff),
+  };
 }
 
 /** Options of {@link ensureBridge}: the bridge half of {@link ContainerLinkOptions}. */
@@ -351,7 +366,10 @@ export async function writeNetSysctl(key: string, value: string, o: NetnsOption 
 
 /**
  * Runs an nft script (`nft -f` syntax) as **one transaction** in the namespace: all of it applies
- * or none. Resolves with nft's output (listings; JSON with `json: true`).
+ * or none. Resolves with nft's output (listings; JSON with `json: true`). The namespace's
+ * nftables connection stays open for the next call (closing one right after a commit stalls the
+ * namespace's device creation for an RCU grace period) until it has been idle for 5 s or
+ * {@link releaseNft}; while open it keeps the namespace alive.
  * @throws NftError with nft's message when the kernel or the parser refuses it.
  */
 export async function nft(script: string, o: NetnsOption & { json?: boolean } = {}): Promise<string> {
@@ -365,4 +383,10 @@ export async function nft(script: string, o: NetnsOption & { json?: boolean } = 
     if (typeof m === 'string') throw new NftError(m, (e as { errno?: number }).errno ?? 22);
     throw NativeError.from(e);
   }
+}
+
+/** Closes the nftables connection {@link nft} keeps open for the namespace (if any). */
+export async function releaseNft(o: NetnsOption = {}): Promise<void> {
+  const ns = netnsPath('netns', o.netns);
+  await call(() => raw().nftRelease(ns));
 }

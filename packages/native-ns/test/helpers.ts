@@ -71,20 +71,30 @@ export async function collect(p: ShimProcess): Promise<{ stdout: string; stderr:
   return { stdout, stderr, ...status };
 }
 
-/** Zombie children of `ppid`. */
-export function zombiesOf(ppid: number): number[] {
+/** Pids of the processes whose `/proc/<pid>/stat` passes `match` (state, ppid, whole line). */
+function processesWhere(match: (state: string, ppid: number, stat: string) => boolean): number[] {
   const out: number[] = [];
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
     try {
       const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (f[0] === 'Z' && Number(f[1]) === ppid) out.push(Number(e));
+      if (match(f[0] ?? '', Number(f[1]), stat)) out.push(Number(e));
     } catch {
       // gone
     }
   }
   return out;
+}
+
+/** The garden-shim processes that are children of this process (pooled or serving). */
+export function shimChildren(): number[] {
+  return processesWhere((_, ppid, stat) => ppid === process.pid && stat.includes('(garden-shim)'));
+}
+
+/** Zombie children of `ppid`. */
+export function zombiesOf(ppid: number): number[] {
+  return processesWhere((state, parent) => state === 'Z' && parent === ppid);
 }
 
 /** Destroys every container and removes every cgroup and dir created through these helpers. */

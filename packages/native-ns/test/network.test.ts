@@ -19,10 +19,11 @@ import {
   NftError,
   nft,
   readNetSysctl,
+  releaseNft,
   setBandwidth,
   writeNetSysctl,
 } from '../src/index.js';
-import { cleanup, newContainer, run } from './helpers.js';
+import { cleanup, newContainer, run, shimChildren, zombiesOf } from './helpers.js';
 
 const HOST = `garden-nstest-${process.pid}`;
 const netns = `/run/netns/${HOST}`;
@@ -158,6 +159,103 @@ describe('createContainerLink', () => {
     await deleteLinks(['tnb-0afe0008'], { netns });
   });
 
+  it("makes the devices while createContainer's init sets up its root (the network option)", async () => {
+    const bridge = await ensureBridge({
+      hostNetns: netns,
+      bridge: 'tnb-0afe0010',
+      gateway: '10.254.0.17',
+      prefixLength: 30,
+    });
+    const network = {
+      hostNetns: netns,
+      bridge: 'tnb-0afe0010',
+      bridgeIndex: bridge.index,
+      gateway: '10.254.0.17',
+      address: '10.254.0.18',
+      prefixLength: 30,
+      hostVeth: 'tnv-d',
+      mtu: 1400,
+    };
+    // Through a pooled shim (the usual path): the devices are there when the create resolves.
+    const { container } = await newContainer({ network });
+    expect((await listLinks({ netns })).find((l) => l.name === 'tnv-d')).toMatchObject({
+      kind: 'veth',
+      up: true,
+      master: bridge.index,
+    });
+    const inside = `/proc/${container.pid}/ns/net`;
+    const eth0 = (await listLinks({ netns: inside })).find((l) => l.name === 'eth0');
+    expect(eth0).toMatchObject({ mtu: 1400, up: true });
+    expect(await listAddresses({ netns: inside })).toContainEqual({
+      index: eth0?.index,
+      address: '10.254.0.18',
+      prefixLength: 30,
+    });
+    expect(await listRoutes({ netns: inside })).toContainEqual(
+      expect.objectContaining({ destination: '0.0.0.0', gateway: '10.254.0.17' }),
+    );
+    // lo is still brought up by the init itself.
+    expect((await listLinks({ netns: inside })).find((l) => l.name === 'lo')?.up).toBe(true);
+    expect(
+      (await run(container, { path: '/bin/ping', args: ['ping', '-c', '1', '-W', '2', '10.254.0.17'] })).code,
+    ).toBe(0);
+
+    // A failing step (the host end's name is taken) kills the new init and leaves nothing of
+    // the pair: the create rejects with the network step's error.
+    const before = new Set((await listLinks({ netns })).map((l) => l.name));
+    const children = () => zombiesOf(process.pid).length;
+    const failed = await newContainer({ network: { ...network, address: '10.254.0.19' } }).catch(
+      (e: unknown) => e,
+    );
+    expect(failed).toBeInstanceOf(NativeError);
+    expect(failed).toMatchObject({ code: 'EEXIST', stage: 'network', syscall: 'create veth tnv-d' });
+    expect(new Set((await listLinks({ netns })).map((l) => l.name))).toEqual(before);
+    expect(children()).toBe(0);
+    expect([...threadNamespaces()]).toEqual([ownNamespace]);
+
+    // Not with a namespace of its own choosing.
+    await expect(newContainer({ network, netns })).rejects.toThrow(/network.*not with netns/);
+    await expect(newContainer({ network: { ...network, address: '10.254.0' } })).rejects.toBeInstanceOf(
+      NativeArgumentError,
+    );
+    await container.destroy();
+    await deleteLinks(['tnb-0afe0010'], { netns });
+  });
+
+  it('makes the devices of the network option when the create falls back from a dead shim', async () => {
+    // Pooled shims that died: the create cannot hand them its clone and makes it from here.
+    await (await newContainer()).container.destroy(); // the pool is refilled after a create
+    for (let i = 0; i < 200 && shimChildren().length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(shimChildren().length).toBeGreaterThan(0);
+    for (const pid of shimChildren()) process.kill(pid, 'SIGKILL');
+    for (let i = 0; i < 100 && shimChildren().length; i++) await new Promise((r) => setTimeout(r, 10));
+    const bridge = await ensureBridge({
+      hostNetns: netns,
+      bridge: 'tnb-0afe0014',
+      gateway: '10.254.0.21',
+      prefixLength: 30,
+    });
+    const { container } = await newContainer({
+      network: {
+        hostNetns: netns,
+        bridge: 'tnb-0afe0014',
+        bridgeIndex: bridge.index,
+        gateway: '10.254.0.21',
+        address: '10.254.0.22',
+        prefixLength: 30,
+        hostVeth: 'tnv-e',
+      },
+    });
+    const inside = `/proc/${container.pid}/ns/net`;
+    expect(await listAddresses({ netns: inside })).toContainEqual(
+      expect.objectContaining({ address: '10.254.0.22', prefixLength: 30 }),
+    );
+    expect((await listLinks({ netns })).find((l) => l.name === 'tnv-e')?.master).toBe(bridge.index);
+    expect([...threadNamespaces()]).toEqual([ownNamespace]);
+    await container.destroy();
+    await deleteLinks(['tnb-0afe0014'], { netns });
+  });
+
   it('deletes several links in one batch and nothing else', async () => {
     const names = ['tnb-0a000000', 'tnb-0a000004', 'tnb-0a000008'];
     for (const [i, bridge] of names.entries())
@@ -282,5 +380,35 @@ describe('nft', () => {
     // The machine's own ruleset never saw it.
     expect(execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' })).not.toContain('nstest');
     await nft('delete table ip nstest', { netns });
+  });
+
+  it('keeps one connection per namespace, each transaction in its own namespace', async () => {
+    const other = `garden-nstest-${process.pid}-b`;
+    execFileSync('ip', ['netns', 'add', other]);
+    try {
+      // Alternating namespaces: a kept connection never serves another namespace.
+      for (let i = 0; i < 3; i++) {
+        await nft(`add table ip nsa${i}`, { netns });
+        await nft(`add table ip nsb${i}`, { netns: `/run/netns/${other}` });
+      }
+      const here = await nft('list tables', { netns });
+      const there = await nft('list tables', { netns: `/run/netns/${other}` });
+      expect(here).toMatch(/nsa0[\s\S]*nsa2/);
+      expect(here).not.toContain('nsb');
+      expect(there).toMatch(/nsb0[\s\S]*nsb2/);
+      expect(there).not.toContain('nsa');
+      // A released connection is opened again by the next call; JSON and text outputs alternate.
+      await releaseNft({ netns: `/run/netns/${other}` });
+      expect(
+        JSON.parse(await nft('list tables', { netns: `/run/netns/${other}`, json: true })),
+      ).toHaveProperty('nftables');
+      expect(await nft('list tables', { netns: `/run/netns/${other}` })).toContain('nsb1');
+      await releaseNft({ netns: `/run/netns/${other}` });
+      await releaseNft({ netns: `/run/netns/${other}` }); // none kept: nothing to do
+      for (let i = 0; i < 3; i++) await nft(`delete table ip nsa${i}`, { netns });
+      expect([...threadNamespaces()]).toEqual([ownNamespace]);
+    } finally {
+      execFileSync('ip', ['netns', 'del', other]);
+    }
   });
 });

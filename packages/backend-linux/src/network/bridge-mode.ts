@@ -1,12 +1,12 @@
 /**
  * What the networker does for one container in bridge mode (the built-in networking), beyond the
  * shared pools, bridges and firewall: the container's record from its allocations, its veth pair
- * once init exists (the container end made inside init's network namespace, after the subnet's
- * bridge and the container's firewall elements are in place; bandwidth shaped), and its
- * `garden.network.*` / `kawasaki.*` properties. plugin-mode.ts is the counterpart.
+ * (made with the runtime's clone of init, the container end inside init's new network namespace,
+ * once the subnet's bridge is ready), after the clone its firewall elements awaited and bandwidth
+ * shaped, and its `garden.network.*` / `kawasaki.*` properties. plugin-mode.ts is the counterpart.
  */
 import type { NetInRule, NetOutRule } from '@garden-ts/api-types';
-import { createContainerLink } from '@garden-ts/native-ns';
+import type { ContainerNetworkOptions } from '@garden-ts/native-ns';
 import { bridgeName, CONTAINER_VETH, hostVethName } from './device-names.js';
 import { mappedPortsProperty } from './net-in.js';
 import type { Allocation } from './subnet-pool.js';
@@ -38,19 +38,18 @@ export function bridgeRecord(
 }
 
 /**
- * The veth pair of a prepared container (its end made in the container's namespace), then its
- * firewall elements awaited and its bandwidth shaped.
+ * The veth pair of a prepared container, for native-ns `createContainer` to make while the
+ * container's init is cloned (its end created in the container's namespace), once the subnet's
+ * bridge is ready.
  */
-export async function attachBridge(
+export async function bridgeLink(
   hostNetns: string | undefined,
   p: PreparedNetwork,
-  init: { pid: number; pidfd: number },
-): Promise<void> {
+): Promise<ContainerNetworkOptions> {
   const r = p.record;
   const bridgeIndex = await (p.bridge as Promise<number>);
-  await createContainerLink({
+  return {
     ...(hostNetns === undefined ? {} : { hostNetns }),
-    container: init,
     bridge: r.bridge,
     bridgeIndex,
     gateway: r.gateway,
@@ -60,7 +59,12 @@ export async function attachBridge(
     containerVeth: CONTAINER_VETH,
     mtu: r.mtu,
     txQueueLength: 1,
-  });
+  };
+}
+
+/** After the clone (the veth pair made with it): the firewall elements awaited, bandwidth shaped. */
+export async function attachBridge(hostNetns: string | undefined, p: PreparedNetwork): Promise<void> {
+  const r = p.record;
   await p.firewall;
   if (p.bandwidth)
     await applyBandwidth(

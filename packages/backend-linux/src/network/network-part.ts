@@ -3,11 +3,13 @@
  *
  * - **before the runtime** (this part): the address, network id and NetIn ports are allocated
  *   synchronously, the subnet's bridge and the container's firewall elements are started in the
- *   background (they overlap the clone), and `/etc/hosts` (hostname → container IP) and
- *   `/etc/resolv.conf` (§8.6) are written for the runtime to bind-mount;
- * - **after the runtime** (`attachPart`, which sees the init): the veth pair is made with its
- *   container end inside the container's namespace, bandwidth limits applied, and the
- *   `garden.network.*` properties set; in plugin mode the plugin's `up` runs here.
+ *   background (they overlap the clone), `/etc/hosts` (hostname → container IP) and
+ *   `/etc/resolv.conf` (§8.6) are written for the runtime to bind-mount, and the veth pair is
+ *   handed to the runtime (`ctx.network`), whose clone of init makes it while init mounts its
+ *   root (the container end created inside the new network namespace);
+ * - **after the runtime** (`attachPart`, which sees the init): the firewall elements awaited,
+ *   bandwidth limits applied, and the `garden.network.*` properties set; in plugin mode the
+ *   plugin's `up` runs here.
  *
  * Destroy releases the address, ports, firewall state and (when it was the subnet's last
  * container) the bridge; the veth pair dies with the container's namespace. Restore takes the
@@ -114,6 +116,13 @@ export class NetworkPart implements Part {
       });
       this.prepared.set(record.id, p);
       record.network = p.record;
+      const link = this.networker.link(p);
+      if (link) {
+        const wrappedLink = wrapped("setting up the container's network", () => link);
+        // Awaited by the runtime part (or not at all when an earlier part fails).
+        wrappedLink.catch(() => undefined);
+        ctx.network = wrappedLink;
+      }
       content = {
         hosts: this.networker.hostsText(p.record, record.hostname, record.handle),
         resolv: this.networker.resolvConfText(p.record),

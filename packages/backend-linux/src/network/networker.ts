@@ -1,6 +1,7 @@
 /**
  * The networker: everything the network part does for containers, behind an interface the part
- * sequences (prepare before the clone → attach after it → destroy; restore + reconcile at
+ * sequences (prepare before the clone → link, made with it → attach after it → destroy; restore +
+ * reconcile at
  * startup). It allocates (addresses: subnet-pool.ts; NetIn ports: net-in.ts) and sequences the
  * modules that own the rest: bridge-mode.ts or plugin-mode.ts (one container's devices or its
  * plugin), bridges.ts, nft-tables.ts (our tables, IPv4 forwarding), container-firewalls.ts (each
@@ -17,8 +18,8 @@ import {
   type NetOutRule,
 } from '@garden-ts/api-types';
 import { validateNetOutRule } from '@garden-ts/backend-kit';
-import { listLinks, randomMac } from '@garden-ts/native-ns';
-import { attachBridge, bridgeProperties, bridgeRecord } from './bridge-mode.js';
+import { type ContainerNetworkOptions, listLinks, randomMac } from '@garden-ts/native-ns';
+import { attachBridge, bridgeLink, bridgeProperties, bridgeRecord } from './bridge-mode.js';
 import { LinkReaper, SubnetBridges } from './bridges.js';
 import { ContainerFirewalls } from './container-firewalls.js';
 import { ifbName, isNetworkId, newNetworkId } from './device-names.js';
@@ -210,10 +211,18 @@ export class Networker {
   }
 
   /**
-   * Finishes a prepared network once the container's init exists: the veth pair (its end made in
-   * the container's namespace), the firewall elements, bandwidth limits; in plugin mode, `up`.
-   * Returns the properties to add to the container and, in plugin mode with DNS from the plugin,
-   * the new resolv.conf text.
+   * A prepared bridge-mode container's veth pair, for the runtime's clone of init to make (its
+   * end in the new network namespace) once the subnet's bridge is ready; undefined in plugin mode
+   * (the plugin's `up` makes the devices after the clone).
+   */
+  link(p: PreparedNetwork): Promise<ContainerNetworkOptions> | undefined {
+    return p.record.mode === 'plugin' ? undefined : bridgeLink(this.options.hostNetns, p);
+  }
+
+  /**
+   * Finishes a prepared network once the container's init exists (with its veth pair, in bridge
+   * mode): the firewall elements, bandwidth limits; in plugin mode, `up`. Returns the properties
+   * to add to the container and, in plugin mode with DNS from the plugin, the new resolv.conf text.
    */
   async attach(
     p: PreparedNetwork,
@@ -221,7 +230,7 @@ export class Networker {
   ): Promise<{ properties: Record<string, string>; resolvConf?: string }> {
     const r = p.record;
     if (r.mode === 'plugin') return (this.plugin as PluginNetwork).up(p, init.pid);
-    await attachBridge(this.options.hostNetns, p, init);
+    await attachBridge(this.options.hostNetns, p);
     return { properties: this.properties(r) };
   }
 
@@ -381,6 +390,7 @@ export class Networker {
       this.reaper.delete(staleLinks(links, NO_DEVICES));
     }
     await this.reaper.settled();
+    await this.tables.release();
     this.reset();
   }
 }

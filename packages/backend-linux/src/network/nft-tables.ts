@@ -7,7 +7,7 @@
  * tables per container is container-firewalls.ts's.
  */
 import { isIPv4 } from 'node:net';
-import { nft, readNetSysctl, writeNetSysctl } from '@garden-ts/native-ns';
+import { nft, readNetSysctl, releaseNft, writeNetSysctl } from '@garden-ts/native-ns';
 import {
   type ContainerFirewall,
   deleteTablesScript,
@@ -99,6 +99,8 @@ export class NftTables {
           await this.d.removalsSettled();
           await nft(deleteTablesScript(this.d.table), this.d.netns);
           await this.forwardingBack();
+          // Idle: the kept nftables connection need not hold the namespace any more.
+          await releaseNft(this.d.netns);
         })
         .then(
           () => undefined,
@@ -150,6 +152,13 @@ export class NftTables {
     );
     await this.forwardingBack().catch((e: Error) =>
       this.d.log.warn({ err: e.message }, 'switching IPv4 forwarding back off'),
+    );
+  }
+
+  /** Closes the nftables connection kept for the namespace (a stop: no transaction follows). */
+  async release(): Promise<void> {
+    await releaseNft(this.d.netns).catch((e: Error) =>
+      this.d.log.warn({ err: e.message }, 'closing the nftables connection'),
     );
   }
 

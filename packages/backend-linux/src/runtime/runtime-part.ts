@@ -1,7 +1,8 @@
 /**
  * The runtime part (Guardian's containerizer): the container's cgroup with its limits, then its
  * init (`garden-init`) in new mount/uts/ipc/pid/net(/user) namespaces through native-ns, with the
- * spec's bind mounts and those earlier parts asked for. Destroy kills init (the kernel then kills
+ * spec's bind mounts and those earlier parts asked for, and the network devices the network part
+ * asked for (made while init mounts its root). Destroy kills init (the kernel then kills
  * the whole pid namespace) and whatever is left in the cgroup, lets the shims report their exits,
  * and removes the cgroup. Restore re-opens init and re-attaches every process through its shim.
  */
@@ -78,6 +79,7 @@ export class RuntimePart implements Part {
     Object.assign(record.limits, cgroup.applied);
     if (!ctx.rootfs) throw new GardenError('no rootfs part ran before the runtime part');
     const rootfs = await ctx.rootfs;
+    const network = ctx.network ? await ctx.network : undefined;
     const binds: InitBindMount[] = (spec.bindMounts ?? []).map((b, i) => {
       // Origin Container: a path in the container's rootfs, its symlinks resolved inside the root
       // (an image's absolute link must not point the bind at a host directory).
@@ -99,9 +101,15 @@ export class RuntimePart implements Part {
         bindMounts: [...binds, ...ctx.bindMounts],
         // Privileged containers get FUSE, 0666 (reference §5.5; the host's node is often 0600).
         ...(record.privileged ? { deviceNodes: [FUSE] } : {}),
+        // The network part's veth pair, made while init mounts its root.
+        ...(network ? { network } : {}),
       });
     } catch (e) {
-      throw new GardenError(`creating the container failed: ${(e as Error).message}`, { cause: e });
+      const what =
+        (e as { stage?: string }).stage === 'network'
+          ? "setting up the container's network"
+          : 'creating the container';
+      throw new GardenError(`${what} failed: ${(e as Error).message}`, { cause: e });
     }
     record.init = { pid: ctx.init.pid, startTime: String(ctx.init.startTime) };
   }

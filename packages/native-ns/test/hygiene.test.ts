@@ -1,12 +1,12 @@
 /** Hygiene: fds, signal state, zombies and memory over many spawns. */
 
 import { spawn as spawnChild } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { text } from 'node:stream/consumers';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { type Container, drainShimPool, spawn } from '../src/index.js';
-import { cleanup, collect, newContainer, newDir, run, zombiesOf } from './helpers.js';
+import { cleanup, collect, newContainer, newDir, run, shimChildren, zombiesOf } from './helpers.js';
 
 let container: Container;
 beforeAll(async () => {
@@ -52,21 +52,6 @@ async function spawnTrueMany(n: number, concurrency: number): Promise<void> {
   await Promise.all(Array.from({ length: concurrency }, worker));
 }
 
-function shimChildren(): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(f[1]) === process.pid && stat.includes('(garden-shim)')) out.push(Number(e));
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
-
 it('leaves no zombies, ours or in the container, after 1,000 spawns', async () => {
   await spawnTrueMany(1000, 4);
   drainShimPool(); // idle pre-started shims exit once we close their sockets
@@ -78,7 +63,7 @@ it('leaves no zombies, ours or in the container, after 1,000 spawns', async () =
   expect(zombiesOf(container.pid)).toEqual([]);
 }, 60_000);
 
-it('keeps the RSS of a Node server process flat (within 10 %) over 10,000 spawns', async () => {
+it('keeps the RSS of a Node server process flat over 10,000 spawns (nothing retained per spawn)', async () => {
   const child = spawnChild(
     process.execPath,
     [
@@ -102,7 +87,13 @@ it('keeps the RSS of a Node server process flat (within 10 %) over 10,000 spawns
   );
   const [out, code] = await Promise.all([text(child.stdout), new Promise((r) => child.once('exit', r))]);
   expect(code).toBe(0);
-  const { before, after } = JSON.parse(out) as Record<'before' | 'after', NodeJS.MemoryUsage>;
-  expect(after.rss / before.rss).toBeLessThan(1.1);
+  const { before, mid, after } = JSON.parse(out) as Record<'before' | 'mid' | 'after', NodeJS.MemoryUsage>;
+  const mib = (n: number) => (n / 1048576).toFixed(1);
+  const seen = `RSS ${mib(before.rss)} → ${mib(mid.rss)} → ${mib(after.rss)} MiB`;
+  // Flat from end to end within 15 % (the allocator's one-time growth in the first half depends on
+  // how the spawns happened to overlap: 6-12 % seen), and nothing retained per spawn: the second
+  // 5,000 spawns add less than 3 %.
+  expect(after.rss / before.rss, seen).toBeLessThan(1.15);
+  expect((after.rss - mid.rss) / mid.rss, seen).toBeLessThan(0.03);
   expect(after.heapUsed / before.heapUsed).toBeLessThan(1.1);
 }, 120_000);

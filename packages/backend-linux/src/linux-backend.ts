@@ -1,7 +1,7 @@
 /**
  * The gardener: admission (atomic handle and max-containers checks), then create, destroy and
- * startup recovery as short sequences over the parts (part.ts) — depot → rootfs → network →
- * runtime to create, the reverse to destroy — plus listing, bulk calls and capacity.
+ * startup recovery as short sequences over the parts (part.ts) — depot → store → rootfs → network
+ * → cgroup → runtime to create, the reverse to destroy — plus listing, bulk calls and capacity.
  */
 import { statfsSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
@@ -37,6 +37,7 @@ import {
 } from './options.js';
 import type { CreateContext, DestroyContext, Part } from './part.js';
 import { RootfsPart } from './rootfs/rootfs-part.js';
+import { CgroupPart } from './runtime/cgroup-part.js';
 import { PeaPart } from './runtime/peas.js';
 import { RuntimePart } from './runtime/runtime-part.js';
 import { QuotaPart } from './store/quota-part.js';
@@ -91,6 +92,7 @@ class LinuxBackendImpl implements LinuxBackend {
       this.rootfsPart,
       new QuotaPart(this.storePart, this.log),
       this.networkPart,
+      new CgroupPart(this.cgroupParent, this.log),
       new RuntimePart(this.cgroupParent, this.log),
       this.peaPart,
       // The container's devices need its init (its network namespace).

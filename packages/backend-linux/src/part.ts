@@ -6,7 +6,7 @@
  * metrics. The gardener (linux-backend.ts) only sequences them.
  */
 import type { ContainerSpec, Metrics } from '@garden-ts/api-types';
-import type { ContainerNetworkOptions, Container as NativeContainer } from '@garden-ts/native-ns';
+import type { CgroupSet, ContainerNetworkOptions, Container as NativeContainer } from '@garden-ts/native-ns';
 import type { LinuxContainer } from './container.js';
 import type { ContainerRecord } from './depot/state-store.js';
 
@@ -40,6 +40,8 @@ export interface CreateContext {
    * quota'd subvolume), set by the store part; absent, the container's depot dir.
    */
   volume?: string;
+  /** The container's cgroup, with its limits: made by the cgroup part for the runtime part. */
+  cgroup?: CgroupSet;
   /**
    * The container's network devices for the runtime to have made while its init is cloned
    * (native-ns `createContainer`'s `network`): set by the network part in bridge mode, resolving

@@ -383,6 +383,9 @@ class CreateWorker : public Napi::AsyncWorker {
         deferred_(Napi::Promise::Deferred::New(env)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override {
+    // The link's call brings `lo` up too: off the child's path (it would wait for RTNL while the
+    // link holds it).
+    if (link_) opts_.loopbackByCaller = link_->spec.loopbackUp = true;
     // The caller keeps the shim's fd: a shim that answered goes back to its pool.
     viaShim_ = shimFd_ >= 0 && opts_.joinPidfd < 0 && ViaShim();
     if (!viaShim_) {

@@ -438,6 +438,7 @@ std::string EncodeCreateOptions(const CreateOptions& o) {
   PutStr(out, o.initPath);
   PutList(out, o.env);
   out.push_back(o.mqueue ? 1 : 0);
+  out.push_back(o.loopbackByCaller ? 1 : 0);
   out.append(reinterpret_cast<const char*>(&o.initCaps), 8);
   uint32_t m = static_cast<uint32_t>(o.cgroupMounts.size());
   out.append(reinterpret_cast<const char*>(&m), 4);
@@ -480,6 +481,7 @@ bool DecodeCreateOptions(const char* data, size_t len, CreateOptions& o) {
   o.initPath = r.Str();
   o.env = r.List();
   o.mqueue = r.Bool();
+  o.loopbackByCaller = r.Bool();
   o.initCaps = r.U64();
   uint32_t m = r.U32();
   if (m > r.left) return false;
@@ -615,7 +617,7 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
     return m;
   }();
   p.initCaps = o.initCaps & ownBounding;
-  p.loopbackUp = o.netns.empty() && o.joinPidfd < 0;
+  p.loopbackUp = o.netns.empty() && o.joinPidfd < 0 && !o.loopbackByCaller;
   memset(&p.lo, 0, sizeof p.lo);
   memcpy(p.lo.ifr_name, "lo", 3);
   for (const auto& b : o.binds) {

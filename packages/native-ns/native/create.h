@@ -47,6 +47,9 @@ struct CreateOptions {
   std::string initPath;
   std::vector<std::string> env;
   bool mqueue = true;
+  // The caller brings the new network namespace's `lo` up (with the devices it makes there while
+  // the child mounts its root), so the child does not.
+  bool loopbackByCaller = false;
   // garden-init's capabilities (bounding = inheritable = permitted = effective after exec, as for
   // any root process); clipped to our own bounding set.
   uint64_t initCaps = 0;

@@ -279,6 +279,7 @@ static void TestCreateCodec() {
   o.initPath = "/opt/garden-init";
   o.env = {"A=1", "B="};
   o.mqueue = false;
+  o.loopbackByCaller = true;
   o.initCaps = 0xa80425fbull;
   o.cgroupMounts = {{"cpu,cpuacct", "cgroup", "cpu,cpuacct", {"cpu", "cpuacct"}}, {"unified", "cgroup2", "", {}}};
   o.nodes = {{"fuse", 10, 229, 0666}};
@@ -289,7 +290,7 @@ static void TestCreateCodec() {
   CHECK(d.cgroupV1 == o.cgroupV1 && d.cgroupV2 == o.cgroupV2 && d.netns.empty());
   CHECK(d.binds.size() == 2 && d.binds[1].src == "/src" && d.binds[1].dst == "/dst" && d.binds[1].readOnly);
   CHECK(d.masked == o.masked && d.readOnly == o.readOnly && d.initPath == o.initPath && d.env == o.env);
-  CHECK(!d.mqueue && d.initCaps == 0xa80425fbull);
+  CHECK(!d.mqueue && d.loopbackByCaller && d.initCaps == 0xa80425fbull);
   CHECK(d.cgroupMounts.size() == 2 && d.cgroupMounts[0].target == "cpu,cpuacct" && d.cgroupMounts[0].data == "cpu,cpuacct");
   CHECK(d.cgroupMounts[0].links == o.cgroupMounts[0].links && d.cgroupMounts[1].fstype == "cgroup2");
   CHECK(d.nodes.size() == 1 && d.nodes[0].name == "fuse" && d.nodes[0].major == 10 && d.nodes[0].minor == 229 &&

@@ -410,6 +410,15 @@ bool SetupContainer(const ContainerNetSpec& spec, ContainerNetResult& out, Error
   route.Put(RTA_GATEWAY, &gw, 4);
   route.PutU32(RTA_OIF, static_cast<uint32_t>(out.containerIndex));
   if (!cont.Do(route, e, "add the default route via " + FormatIpv4(spec.gateway.addr))) return fail();
+  if (spec.loopbackUp) {
+    int lo = 0;
+    if (!GetLink(cont, "lo", lo, nullptr, e)) return fail();
+    if (lo == 0) {
+      e.Set(ENODEV, "find lo in the container");
+      return fail();
+    }
+    if (!SetUp(cont, lo, "lo", e)) return fail();
+  }
   close(contNs);
   return true;
 }

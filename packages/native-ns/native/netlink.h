@@ -128,6 +128,7 @@ struct ContainerNetSpec {
   bool routeLocalnet = true;  // lets DNAT of 127.0.0.1 reach the bridge (NetIn from loopback)
   std::string hostVeth;       // enslaved to the bridge, up
   std::string containerVeth;  // created in the container namespace, address, up, default route
+  bool loopbackUp = false;    // also bring the container namespace's `lo` up
   Ipv4Cidr address;
   uint32_t mtu = 1500;
   uint32_t txQueueLen = 0;  // host end; 0 = kernel default

@@ -194,7 +194,7 @@ describe('createContainerLink', () => {
     expect(await listRoutes({ netns: inside })).toContainEqual(
       expect.objectContaining({ destination: '0.0.0.0', gateway: '10.254.0.17' }),
     );
-    // lo is still brought up by the init itself.
+    // lo is up too (this call brings it up, off the child's path).
     expect((await listLinks({ netns: inside })).find((l) => l.name === 'lo')?.up).toBe(true);
     expect(
       (await run(container, { path: '/bin/ping', args: ['ping', '-c', '1', '-W', '2', '10.254.0.17'] })).code,
@@ -251,6 +251,7 @@ describe('createContainerLink', () => {
       expect.objectContaining({ address: '10.254.0.22', prefixLength: 30 }),
     );
     expect((await listLinks({ netns })).find((l) => l.name === 'tnv-e')?.master).toBe(bridge.index);
+    expect((await listLinks({ netns: inside })).find((l) => l.name === 'lo')?.up).toBe(true);
     expect([...threadNamespaces()]).toEqual([ownNamespace]);
     await container.destroy();
     await deleteLinks(['tnb-0afe0014'], { netns });

@@ -1,17 +1,17 @@
 /**
- * The runtime part (Guardian's containerizer): the container's cgroup with its limits, then its
- * init (`garden-init`) in new mount/uts/ipc/pid/net(/user) namespaces through native-ns, with the
+ * The runtime part (Guardian's containerizer): the container's init (`garden-init`), in the cgroup
+ * the cgroup part made, in new mount/uts/ipc/pid/net(/user) namespaces through native-ns, with the
  * spec's bind mounts and those earlier parts asked for, and the network devices the network part
- * asked for (made while init mounts its root). Destroy kills init (the kernel then kills
- * the whole pid namespace) and whatever is left in the cgroup, lets the shims report their exits,
- * and removes the cgroup. Restore re-opens init and re-attaches every process through its shim.
+ * asked for (made while init mounts its root). Destroy kills init (the kernel then kills the
+ * whole pid namespace) and whatever is left in the cgroup and lets the shims report their exits
+ * (the cgroup part then removes the cgroup). Restore re-opens init and re-attaches every process
+ * through its shim.
  */
 import { existsSync } from 'node:fs';
 import { type ContainerSpec, GardenError, InvalidRequestError, type Metrics } from '@garden-ts/api-types';
 import { checkContainerLimits, errorFields } from '@garden-ts/backend-kit';
 import {
   attach,
-  cgroupChildren,
   cgroupDirs,
   createContainer,
   Container as NativeContainer,
@@ -22,10 +22,9 @@ import { listProcessDirs } from '../depot/run-dir.js';
 import { resolveInRoot } from '../files/safe-path.js';
 import type { BackendLogger } from '../options.js';
 import type { CreateContext, DestroyContext, InitBindMount, Part } from '../part.js';
-import { cgroupOf, createContainerCgroup, killCgroup, removeContainerCgroup } from './cgroups.js';
+import { cgroupOf, killCgroup } from './cgroups.js';
 import { LinuxProcess } from './linux-process.js';
 import { cgroupMetrics } from './metrics.js';
-import { isPeaCgroupOf } from './peas.js';
 
 /** Guardian's /dev/fuse of privileged containers (its devices cgroup allows 10:229, cgroups.ts). */
 const FUSE = { name: 'fuse', major: 10, minor: 229, mode: 0o666 };
@@ -41,11 +40,6 @@ export class RuntimePart implements Part {
     private readonly cgroupParent: string,
     private readonly log: BackendLogger,
   ) {}
-
-  /** The cgroup path of a container. */
-  cgroupPath(id: string): string {
-    return `${this.cgroupParent}/${id}`;
-  }
 
   validate(spec: ContainerSpec): void {
     // Limits the kernel cannot take are refused here, before any part makes anything.
@@ -67,17 +61,10 @@ export class RuntimePart implements Part {
 
   async create(ctx: CreateContext): Promise<void> {
     const { record, spec } = ctx;
-    record.cgroupPath = this.cgroupPath(record.id);
-    // Made while the rootfs part's overlay mount is still running on the thread pool.
-    let cgroup: ReturnType<typeof createContainerCgroup>;
-    try {
-      cgroup = createContainerCgroup(record.cgroupPath, spec.limits, record.privileged);
-    } finally {
-      // Settled before anything else happens (a teardown must see the mount if there is one).
-      await ctx.rootfs?.catch(() => undefined);
-    }
-    Object.assign(record.limits, cgroup.applied);
-    if (!ctx.rootfs) throw new GardenError('no rootfs part ran before the runtime part');
+    const { cgroup } = ctx;
+    if (!cgroup || !ctx.rootfs)
+      throw new GardenError('the cgroup and rootfs parts must run before the runtime part');
+    // Mounted on the thread pool while the parts since the rootfs part prepared.
     const rootfs = await ctx.rootfs;
     const network = ctx.network ? await ctx.network : undefined;
     const binds: InitBindMount[] = (spec.bindMounts ?? []).map((b, i) => {
@@ -93,7 +80,7 @@ export class RuntimePart implements Part {
         rootfs,
         hostname: record.hostname,
         privileged: record.privileged,
-        cgroups: cgroupDirs(cgroup.set),
+        cgroups: cgroupDirs(cgroup),
         // Unprivileged containers see their own cgroups read-only (reference §5.4; none when
         // privileged, as Guardian).
         cgroupfs: !record.privileged,
@@ -129,9 +116,8 @@ export class RuntimePart implements Part {
       }
     }
     if (init) await init.destroy();
-    // Empty when the create failed before this part ran (e.g. in the rootfs part).
-    const cgroupPath = record?.cgroupPath || this.cgroupPath(ctx.id);
-    await killCgroup(cgroupPath);
+    // Empty when the create failed before the cgroup part ran (e.g. in the store part).
+    await killCgroup(record?.cgroupPath || `${this.cgroupParent}/${ctx.id}`);
     if (container) {
       // Shims see their process die and finish: give attachers their exit status (137).
       await Promise.race([
@@ -143,9 +129,7 @@ export class RuntimePart implements Part {
       for (const p of container.processes.values()) p.dispose();
       container.processes.clear();
     }
-    await removeContainerCgroup(cgroupPath).catch((e) =>
-      this.log.warn({ id: ctx.id, ...errorFields(e) }, 'cgroup removal'),
-    );
+    // The cgroup part removes the (now empty) cgroup.
   }
 
   async restore(c: LinuxContainer): Promise<void> {
@@ -178,19 +162,6 @@ export class RuntimePart implements Part {
     }
     // OOM kills while the server was down.
     c.refreshEvents();
-  }
-
-  /** cgroups under the parent with no container: their processes are killed, then they go. */
-  reconcile(known: ReadonlySet<string>): void {
-    for (const name of cgroupChildren(cgroupOf(this.cgroupParent))) {
-      // A pea's own cgroup of a known container: the pea part's.
-      if (known.has(name) || isPeaCgroupOf(name, known)) continue;
-      const path = this.cgroupPath(name);
-      void (async () => {
-        await killCgroup(path);
-        await removeContainerCgroup(path);
-      })().catch((e) => this.log.warn({ cgroup: path, ...errorFields(e) }, 'orphan cgroup removal'));
-    }
   }
 
   metrics(c: LinuxContainer, metrics: Metrics): void {

@@ -7,6 +7,7 @@ import {
   applyCgroupLimits,
   type CgroupSet,
   cgroupChildren,
+  createCgroup,
   cgroupOomKills,
   readCgroupStats,
   sharesToWeight,
@@ -36,6 +37,43 @@ function fakeSet(files: Record<string, Record<string, string>>): CgroupSet {
 
 const read = (set: CgroupSet, ctrl: string, file: string) =>
   readFileSync(join(ctrl === 'v2' ? (set.v2 as string) : (set.v1[ctrl] as string), file), 'utf8');
+
+describe('createCgroup', () => {
+  it('makes one directory per mount, missing parents first, and fills new cpusets from their parent', () => {
+    const root = mkdtempSync(join(tmpdir(), 'cgroups-unit-'));
+    dirs.push(root);
+    const mount = (name: string) => {
+      mkdirSync(join(root, name));
+      return join(root, name);
+    };
+    const cpuset = mount('cpuset');
+    writeFileSync(join(cpuset, 'cpuset.cpus'), '0-1\n');
+    writeFileSync(join(cpuset, 'cpuset.mems'), '0\n');
+    const cpu = mount('cpu,cpuacct');
+    const layout = { kind: 'v1' as const, v1: { cpuset, cpu, cpuacct: cpu, memory: mount('memory') } };
+    const set = createCgroup(layout, 'garden/a');
+    expect(set.v1).toEqual({
+      cpuset: join(cpuset, 'garden/a'),
+      cpu: join(cpu, 'garden/a'),
+      cpuacct: join(cpu, 'garden/a'),
+      memory: join(root, 'memory/garden/a'),
+    });
+    // The parent made on the way and the cgroup itself both got the root's cpus and mems.
+    for (const d of ['garden', 'garden/a']) {
+      expect(readFileSync(join(cpuset, d, 'cpuset.cpus'), 'utf8')).toBe('0-1\n');
+      expect(readFileSync(join(cpuset, d, 'cpuset.mems'), 'utf8')).toBe('0\n');
+    }
+    // A second cgroup under the existing parent; one that exists already is left as it is.
+    createCgroup(layout, 'garden/b');
+    expect(readFileSync(join(cpuset, 'garden/b/cpuset.cpus'), 'utf8')).toBe('0-1\n');
+    writeFileSync(join(cpuset, 'garden/b/cpuset.cpus'), '1\n');
+    createCgroup(layout, 'garden/b');
+    expect(readFileSync(join(cpuset, 'garden/b/cpuset.cpus'), 'utf8')).toBe('1\n');
+    // A missing hierarchy is a typed error naming the directory.
+    rmSync(join(root, 'memory'), { recursive: true });
+    expect(() => createCgroup(layout, 'garden/c')).toThrow(/cgroup-create: create .*memory/);
+  });
+});
 
 describe('cgroup limits', () => {
   it('v1: memory and memsw alike, shares at least 2, pids, devices deny-all then the allow list', () => {

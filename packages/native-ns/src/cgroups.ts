@@ -14,7 +14,7 @@ import {
   rmdirSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NativeArgumentError, NativeError } from './errors.js';
 import { loadBinding } from './native.js';
@@ -92,27 +92,62 @@ export function cgroupSet(layout: CgroupLayout, path: string): CgroupSet {
   return { path, v1, v2: layout.v2 ? join(layout.v2, path) : undefined };
 }
 
+/** What each v1 cpuset parent holds (a new child is empty and must get it): by directory. */
+const cpusetOfParent = new Map<string, { cpus: Buffer; mems: Buffer }>();
+
+/** Makes a new v1 cpuset usable: its parent's cpus and mems (remembered; re-read if refused). */
+function fillCpuset(dir: string, parent: string): void {
+  for (let attempt = 0; ; attempt++) {
+    let known = cpusetOfParent.get(parent);
+    if (!known || attempt > 0) {
+      known = {
+        cpus: readFileSync(join(parent, 'cpuset.cpus')),
+        mems: readFileSync(join(parent, 'cpuset.mems')),
+      };
+      cpusetOfParent.set(parent, known);
+    }
+    try {
+      writeFileSync(join(dir, 'cpuset.cpus'), known.cpus);
+      writeFileSync(join(dir, 'cpuset.mems'), known.mems);
+      return;
+    } catch (e) {
+      // The parent's set changed since (hotplug, an operator): read it again, once.
+      if (attempt > 0) throw e;
+    }
+  }
+}
+
+/** mkdir of one cgroup directory, making missing parents first (cpusets filled on the way). */
+function makeCgroupDir(dir: string, mount: string, cpuset: boolean): void {
+  try {
+    mkdirSync(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    // A missing parent is made first; a missing mount is an error (never made here).
+    if (code !== 'ENOENT' || dirname(dir) === mount) throw e;
+    makeCgroupDir(dirname(dir), mount, cpuset);
+    mkdirSync(dir);
+  }
+  if (cpuset) fillCpuset(dir, dirname(dir));
+}
+
 /**
- * Creates the cgroup (and parents) everywhere; v1 cpuset gets its parent's cpus/mems.
+ * Creates the cgroup (and parents) everywhere; v1 cpuset gets its parent's cpus/mems. One mkdir
+ * per hierarchy when the parent exists (the usual case: no lookups first).
  * @throws NativeArgumentError for a bad path; NativeError (stage `cgroup-create`, the Node error as `cause`).
  */
 export function createCgroup(layout: CgroupLayout, path: string): CgroupSet {
   const set = cgroupSet(layout, path);
+  // One directory per mount (co-mounted controllers such as cpu,cpuacct share it).
+  const cpusetMount = layout.v1.cpuset;
+  const dirs = new Map<string, string>();
+  for (const mnt of Object.values(layout.v1)) dirs.set(join(mnt, path), mnt);
   let dir = '';
   try {
-    for (const [ctrl, mnt] of Object.entries(layout.v1)) {
-      dir = mnt;
-      for (const part of path.split('/')) {
-        const parent = dir;
-        dir = join(dir, part);
-        if (existsSync(dir)) continue;
-        mkdirSync(dir);
-        if (ctrl === 'cpuset') {
-          // A new v1 cpuset is empty and refuses members until cpus and mems are set.
-          for (const f of ['cpuset.cpus', 'cpuset.mems'])
-            writeFileSync(join(dir, f), readFileSync(join(parent, f)));
-        }
-      }
+    for (const [d, mnt] of dirs) {
+      dir = d;
+      makeCgroupDir(d, mnt, mnt === cpusetMount);
     }
     dir = set.v2 ?? '';
     if (set.v2) mkdirSync(set.v2, { recursive: true });

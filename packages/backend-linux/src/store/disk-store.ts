@@ -271,17 +271,20 @@ export class DiskStore {
 
   /**
    * Deletes volume `name` and waits until its qgroup is gone. An overlay still using it (a
-   * container torn down while the server was down) is detached first. Nothing when missing.
+   * container torn down while the server was down) is detached first, unless the caller knows
+   * none is left (`overlaysGone`: a destroy whose rootfs was unmounted just before; no scan of the
+   * host's mount table then). `id` spares looking the subvolume's id up. Nothing when missing.
    */
-  async remove(name: string): Promise<void> {
+  async remove(name: string, known: { id?: bigint; overlaysGone?: boolean } = {}): Promise<void> {
     const dir = this.dirOf(name);
     if (!existsSync(dir)) return;
-    for (const m of mounts())
-      if (m.fstype === 'overlay' && m.options.includes(`upperdir=${dir}/`))
-        await unmountAsync(m.target, { detach: true });
+    if (!known.overlaysGone)
+      for (const m of mounts())
+        if (m.fstype === 'overlay' && m.options.includes(`upperdir=${dir}/`))
+          await unmountAsync(m.target, { detach: true });
     let qgroup: bigint;
     try {
-      qgroup = btrfsSubvolumeId(dir);
+      qgroup = known.id ?? btrfsSubvolumeId(dir);
     } catch (e) {
       if ((e as NativeError).code === 'ENOENT') return;
       throw e;

@@ -6,6 +6,8 @@
  * figures and the store's size for `Capacity`. The store is opened at startup and shared by the
  * backends of one process; the last one to stop unmounts it when no container is left.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Metrics } from '@garden-ts/api-types';
 import { errorFields } from '@garden-ts/backend-kit';
 import type { LinuxContainer } from '../container.js';
@@ -76,8 +78,13 @@ export class StorePart implements Part {
     ctx.later(async () => {
       try {
         const store = await this.open();
-        if (ctx.record?.volume) store.forget(BigInt(ctx.record.volume.id));
-        await store.remove(name);
+        const volume = ctx.record?.volume;
+        if (volume) store.forget(BigInt(volume.id));
+        // The rootfs step before this one unmounted the container's overlay (its failure ends the
+        // chain before it gets here). Peas' overlays have their upper dirs in the volume too, and a
+        // pea whose release failed may keep one: with peas, the mount table is looked at.
+        const peas = existsSync(join(store.dirOf(name), 'peas'));
+        await store.remove(name, { ...(volume ? { id: BigInt(volume.id) } : {}), overlaysGone: !peas });
       } catch (e) {
         // Logged, not thrown: the depot's own removal comes after this step.
         this.log.warn({ volume: name, ...errorFields(e) }, 'disk store: removing a volume');

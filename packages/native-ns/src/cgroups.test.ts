@@ -7,8 +7,8 @@ import {
   applyCgroupLimits,
   type CgroupSet,
   cgroupChildren,
-  createCgroup,
   cgroupOomKills,
+  createCgroup,
   readCgroupStats,
   sharesToWeight,
 } from './cgroups.js';

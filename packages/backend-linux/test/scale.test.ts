@@ -74,4 +74,30 @@ describe('scale', () => {
     await backend.stop();
     expect(await networkLeaks(env)).toEqual({ links: [], tables: '' });
   }, 180_000);
+
+  it('a handle created again right after its destroy gets its own cgroup (the old one went first)', async () => {
+    const backend = env.backend();
+    await backend.start();
+    const memoryLimit = (c: { currentMemoryLimits(): Promise<{ limitInBytes?: bigint }> }) =>
+      c.currentMemoryLimits().then((l) => l.limitInBytes);
+    for (const [i, mib] of [64n, 32n, 48n].entries()) {
+      // The previous one's cgroup removal is still queued when this create starts.
+      const c = await backend.create({ handle: 'again', limits: { memory: { limitInBytes: mib << 20n } } });
+      expect(await memoryLimit(c)).toBe(mib << 20n);
+      const out = new Collector();
+      const p = await c.run(
+        { path: 'cat', args: ['/sys/fs/cgroup/memory/memory.limit_in_bytes'] },
+        { stdout: out },
+      );
+      expect({ i, status: await p.wait(), limit: out.text().trim() }).toEqual({
+        i,
+        status: 0,
+        limit: String(mib << 20n),
+      });
+      await backend.destroy('again');
+    }
+    await backend.settled();
+    expect(leakCounts(env).cgroups).toBe(0);
+    await backend.stop();
+  });
 });

@@ -51,7 +51,6 @@ class LinuxBackendImpl implements LinuxBackend {
   /** Undefined when running without a disk store. */
   private readonly storePart: StorePart | undefined;
   private readonly networkPart: NetworkPart;
-  private readonly cgroupPart: CgroupPart;
   private readonly rootfsPart: RootfsPart;
   private readonly peaPart: PeaPart;
   /** In create order; destroy runs them in reverse. */
@@ -86,7 +85,6 @@ class LinuxBackendImpl implements LinuxBackend {
       this.log,
       (p) => this.hub.publish({ type: 'image.progress', ...p }),
     );
-    this.cgroupPart = new CgroupPart(this.cgroupParent, this.log);
     this.peaPart = new PeaPart(this.depot, this.cgroupParent, this.rootfsPart, this.storePart, this.log);
     this.parts = [
       this.depotPart,
@@ -94,7 +92,7 @@ class LinuxBackendImpl implements LinuxBackend {
       this.rootfsPart,
       new QuotaPart(this.storePart, this.log),
       this.networkPart,
-      this.cgroupPart,
+      new CgroupPart(this.cgroupParent, this.log),
       new RuntimePart(this.cgroupParent, this.log),
       this.peaPart,
       // The container's devices need its init (its network namespace).
@@ -169,11 +167,7 @@ class LinuxBackendImpl implements LinuxBackend {
   async ping(): Promise<void> {}
 
   async settled(): Promise<void> {
-    await Promise.all([
-      this.depotPart.trash.settled(),
-      this.networkPart.settled(),
-      this.cgroupPart.settled(),
-    ]);
+    await Promise.all([this.depotPart.trash.settled(), this.networkPart.settled()]);
   }
 
   async capacity(): Promise<Capacity> {

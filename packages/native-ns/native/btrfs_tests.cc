@@ -15,17 +15,10 @@
 #include <string>
 
 #include "btrfs.h"
+#include "check.h"
 
 using namespace garden;
 
-static int failures = 0;
-#define CHECK(cond)                                                              \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                                \
-    }                                                                            \
-  } while (0)
 
 static bool Mkfs(const std::string& image) {
   pid_t pid = fork();

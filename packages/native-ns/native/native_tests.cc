@@ -16,6 +16,7 @@
 #include <linux/sched.h>
 #include <sys/syscall.h>
 
+#include "check.h"
 #include "create.h"
 #include "fdpass.h"
 #include "protocol.h"
@@ -25,14 +26,6 @@
 
 using namespace garden;
 
-static int failures = 0;
-#define CHECK(cond)                                                  \
-  do {                                                               \
-    if (!(cond)) {                                                   \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                    \
-    }                                                                \
-  } while (0)
 
 static void Rec(std::string& s, uint16_t tag, const std::string& v) {
   char h[6];

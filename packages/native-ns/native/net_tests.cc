@@ -16,19 +16,12 @@
 #include <string>
 #include <vector>
 
+#include "check.h"
 #include "netlink.h"
 #include "nft.h"
 
 using namespace garden::net;
 
-static int failures = 0;
-#define CHECK(cond)                                                              \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
-      failures++;                                                                \
-    }                                                                            \
-  } while (0)
 #define CHECK_OK(expr, e)                                                                                       \
   do {                                                                                                          \
     if (!(expr)) {                                                                                              \

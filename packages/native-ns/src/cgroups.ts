@@ -180,6 +180,24 @@ export async function removeCgroup(set: CgroupSet): Promise<void> {
   for (const dir of new Set([...Object.values(set.v1), ...(set.v2 ? [set.v2] : [])])) await rmdirRetry(dir);
 }
 
+/**
+ * Removes the cgroup's directories at once, without waiting: true when they are gone, false when
+ * one is busy (members or child cgroups left, e.g. a member still exiting); whatever went stays
+ * gone, so {@link removeCgroup} after emptying it finishes the job.
+ */
+export function tryRemoveCgroup(set: CgroupSet): boolean {
+  for (const dir of new Set([...Object.values(set.v1), ...(set.v2 ? [set.v2] : [])])) {
+    try {
+      rmdirSync(dir);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EBUSY') return false;
+      if (code !== 'ENOENT') throw e;
+    }
+  }
+  return true;
+}
+
 function dirFor(set: CgroupSet, controller: string | 'v2'): string {
   const d = controller === 'v2' ? set.v2 : set.v1[controller];
   if (!d) throw new NativeArgumentError('controller', `no ${controller} hierarchy in this layout`);

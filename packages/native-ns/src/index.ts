@@ -52,6 +52,7 @@ export {
   removeCgroup,
   sharesToWeight,
   signalCgroup,
+  tryRemoveCgroup,
   writeCgroup,
 } from './cgroups.js';
 export {
@@ -66,7 +67,10 @@ export {
   type IdMapEntry,
   MAX_HOST_ID,
   PRIVILEGED_INIT_CAPABILITIES,
+  type PrepareContainerOptions,
+  PreparedContainer,
   planCgroupfs,
+  prepareContainer,
 } from './container.js';
 export { ExecutableNotFoundError, NativeArgumentError, NativeError } from './errors.js';
 export {

@@ -15,6 +15,7 @@ import {
   removeCgroup,
   signalCgroup,
   spawn,
+  tryRemoveCgroup,
   writeCgroup,
 } from '../src/index.js';
 import { cleanup, collect, layout, newCgroup, newContainer, newDir, TEST_CGROUP_ROOT } from './helpers.js';
@@ -70,6 +71,18 @@ it('creates, limits, reads stats of, and removes a cgroup', async () => {
   }
   for (const dir of Object.values(set.v1)) expect(existsSync(dir)).toBe(false);
   if (set.v2) expect(existsSync(set.v2)).toBe(false);
+});
+
+it('tryRemoveCgroup removes a leaf at once and reports a busy one without waiting', async () => {
+  const parent = createCgroup(layout, `${TEST_CGROUP_ROOT}/try-parent`);
+  const child = createCgroup(layout, `${TEST_CGROUP_ROOT}/try-parent/child`);
+  expect(tryRemoveCgroup(parent)).toBe(false); // a child cgroup keeps it busy
+  expect(allCgroupDirs(parent).some((d) => existsSync(d))).toBe(true);
+  expect(tryRemoveCgroup(child)).toBe(true);
+  expect(allCgroupDirs(child).some((d) => existsSync(d))).toBe(false);
+  expect(tryRemoveCgroup(parent)).toBe(true); // also where an earlier attempt removed some
+  expect(allCgroupDirs(parent).some((d) => existsSync(d))).toBe(false);
+  expect(tryRemoveCgroup(parent)).toBe(true); // gone already
 });
 
 it('enforces a pids limit on a per-process child cgroup', async () => {

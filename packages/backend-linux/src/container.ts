@@ -162,9 +162,13 @@ export class LinuxContainer {
     }
   }
 
-  /** A process ended (its output delivered): OOM check, then `process.exited` when its status is known. */
+  /**
+   * A process ended (its output delivered): OOM check when a signal (an OOM kill's SIGKILL) may
+   * have ended it, then `process.exited` when its status is known. Other OOM kills reach the
+   * events through the OOM watch part, and Info, properties and metrics check again anyway.
+   */
   processExited(processId: string, status: number | undefined): void {
-    this.refreshEvents();
+    if (status === undefined || status > 128) this.refreshEvents();
     if (status !== undefined) {
       this.host.publish({ type: 'process.exited', handle: this.handle, processId, exitStatus: status });
     }

@@ -17,6 +17,7 @@ import {
   removeCgroup,
   sharesToWeight,
   signalCgroup,
+  tryRemoveCgroup,
 } from '@garden-ts/native-ns';
 import type { StoredLimits } from '../depot/state-store.js';
 
@@ -134,6 +135,9 @@ export function cgroupTree(path: string): CgroupSet[] {
 
 /** Removes the container's cgroup directories, children first (members must be gone). */
 export async function removeContainerCgroup(path: string): Promise<void> {
+  // Usually a leaf (per-process cgroups are the exception): its directories go at once. Listing
+  // the tree first (every hierarchy's control files) cost more than the removal itself.
+  if (tryRemoveCgroup(cgroupOf(path))) return;
   const [self, ...children] = cgroupTree(path);
   for (const c of children) await removeCgroup(c);
   if (self) await removeCgroup(self);

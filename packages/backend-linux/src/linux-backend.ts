@@ -1,8 +1,7 @@
 /**
  * The gardener: admission (atomic handle and max-containers checks), then create, destroy and
- * startup recovery as short sequences over the parts (part.ts) — cgroup → clone → depot → store →
- * rootfs → network → runtime to create, the reverse to destroy — plus listing, bulk calls and
- * capacity.
+ * startup recovery as short sequences over the parts (part.ts) — depot → store → rootfs → network
+ * → cgroup → runtime to create, the reverse to destroy — plus listing, bulk calls and capacity.
  */
 import { statfsSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
@@ -39,7 +38,6 @@ import {
 import type { CreateContext, DestroyContext, Part } from './part.js';
 import { RootfsPart } from './rootfs/rootfs-part.js';
 import { CgroupPart } from './runtime/cgroup-part.js';
-import { ClonePart } from './runtime/clone-part.js';
 import { PeaPart } from './runtime/peas.js';
 import { RuntimePart } from './runtime/runtime-part.js';
 import { QuotaPart } from './store/quota-part.js';
@@ -88,18 +86,14 @@ class LinuxBackendImpl implements LinuxBackend {
       (p) => this.hub.publish({ type: 'image.progress', ...p }),
     );
     this.peaPart = new PeaPart(this.depot, this.cgroupParent, this.rootfsPart, this.storePart, this.log);
-    const clonePart = new ClonePart();
     this.parts = [
-      // First, so that init's clone (its namespaces: ~1.5 ms) runs while the parts after it
-      // prepare the depot entry, volume, rootfs and network on this thread.
-      new CgroupPart(this.cgroupParent, this.log),
-      clonePart,
       this.depotPart,
       ...(this.storePart ? [this.storePart] : []),
       this.rootfsPart,
       new QuotaPart(this.storePart, this.log),
       this.networkPart,
-      new RuntimePart(this.cgroupParent, this.log, clonePart),
+      new CgroupPart(this.cgroupParent, this.log),
+      new RuntimePart(this.cgroupParent, this.log),
       this.peaPart,
       // The container's devices need its init (its network namespace).
       this.networkPart.attachPart,

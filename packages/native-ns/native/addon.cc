@@ -373,131 +373,12 @@ garden::Stage StageFromName(const std::string& name) {
   return garden::Stage::kUnknown;
 }
 
-// Reads a shim's frames until one that is not `skip` (each `skip` frame's fd goes to `onSkip`,
-// then is closed): its header, its body (at most 4096 bytes) and the fd that came with it.
-template <typename OnSkip>
-bool RecvShimFrame(int shimFd, char* hdr, std::string& body, int& fd, uint8_t skip, OnSkip&& onSkip) {
-  for (;;) {
-    fd = -1;
-    bool ok = garden::RecvAllFd(shimFd, hdr, garden::kFrameHeader, fd);
-    uint32_t len = ok ? garden::GetU32(hdr + 2) : 0;
-    if (ok && len > 4096) {
-      ok = false;
-      errno = EPROTO;
-    }
-    if (ok) {
-      body.resize(len);
-      ok = garden::RecvAllFd(shimFd, body.data(), len, fd);
-    }
-    if (!ok) {
-      if (fd >= 0) close(fd);
-      fd = -1;
-      return false;
-    }
-    if (static_cast<uint8_t>(hdr[0]) != skip) return true;
-    if (fd >= 0) {
-      onSkip(fd);
-      close(fd);
-    }
-  }
-}
-
-// A shim's ERROR answer (payload: stage NUL syscall; value: errno), or an unexpected frame.
-void ShimFailure(const char* hdr, const std::string& body, garden::CreateResult& res) {
-  using namespace garden;
-  if (hdr[0] == static_cast<char>(kError)) {
-    size_t nul = body.find('\0');
-    res.stage = StageFromName(body.substr(0, nul));
-    res.syscall = nul == std::string::npos ? "" : body.substr(nul + 1);
-    res.err = static_cast<int>(GetU64(hdr + 6));
-  } else {
-    res.stage = Stage::kClone;
-    res.err = EPROTO;
-    res.syscall = "recvmsg";
-  }
-}
-
-// A child a shim killed after clone: ours to reap (CLONE_PARENT).
-void ReapKilled(int fd) {
-  if (fd < 0) return;
-  siginfo_t si;
-  syscall(SYS_pidfd_send_signal, fd, SIGKILL, nullptr, 0);
-  waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(fd), &si, WEXITED);
-  close(fd);
-}
-
-// Phase one of a two-phase create (create.h): a shim clones the child now; its CREATE follows
-// (createContainer with `preparedPidfd`). Resolves with the child's pid and pidfd.
-class PrepareWorker : public Napi::AsyncWorker {
- public:
-  PrepareWorker(Napi::Env env, garden::CreateOptions opts, int shimFd)
-      : Napi::AsyncWorker(env, "garden-prepare"),
-        opts_(std::move(opts)),
-        shimFd_(shimFd),
-        deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override {
-    using namespace garden;
-    int err = 0;
-    int initFd = SealedCopy(opts_.initPath, err);
-    if (initFd < 0) {
-      res_.stage = Stage::kInitBinary;
-      res_.err = err;
-      res_.syscall = "open";
-      return;
-    }
-    std::string frame;
-    std::string payload = EncodeCreateOptions(opts_);
-    AppendFrame(frame, kPrepare, 0, 0, payload.data(), static_cast<uint32_t>(payload.size()));
-    if (!SendAllFd(shimFd_, frame.data(), frame.size(), initFd)) {
-      res_.stage = Stage::kClone;
-      res_.err = errno;
-      res_.syscall = "sendmsg";
-      return;
-    }
-    char hdr[kFrameHeader];
-    int fd = -1;
-    std::string body;
-    if (!RecvShimFrame(shimFd_, hdr, body, fd, 0, [](int) {})) {
-      res_.stage = Stage::kClone;
-      res_.err = errno;
-      res_.syscall = "recvmsg";
-    } else if (hdr[0] == static_cast<char>(kCloned) && fd >= 0) {
-      res_.pid = static_cast<int>(GetU64(hdr + 6));
-      res_.pidfd = fd;
-      return;
-    } else {
-      ShimFailure(hdr, body, res_);
-    }
-    ReapKilled(fd);
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (res_.pid < 0) {
-      deferred_.Reject(MakeError(env, res_.err, res_.syscall.c_str(), StageName(res_.stage)).Value());
-      return;
-    }
-    Napi::Object r = Napi::Object::New(env);
-    r.Set("pid", res_.pid);
-    r.Set("pidfd", res_.pidfd);
-    deferred_.Resolve(r);
-  }
-
- private:
-  garden::CreateOptions opts_;
-  int shimFd_;
-  garden::CreateResult res_;
-  Napi::Promise::Deferred deferred_;
-};
-
 class CreateWorker : public Napi::AsyncWorker {
  public:
-  CreateWorker(Napi::Env env, garden::CreateOptions opts, int shimFd, std::unique_ptr<garden::ContainerLink> link,
-               int preparedPidfd)
+  CreateWorker(Napi::Env env, garden::CreateOptions opts, int shimFd, std::unique_ptr<garden::ContainerLink> link)
       : Napi::AsyncWorker(env, "garden-create"),
         opts_(std::move(opts)),
         shimFd_(shimFd),
-        preparedPidfd_(preparedPidfd),
         link_(std::move(link)),
         deferred_(Napi::Promise::Deferred::New(env)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
@@ -506,12 +387,7 @@ class CreateWorker : public Napi::AsyncWorker {
     // link holds it).
     if (link_) opts_.loopbackByCaller = link_->spec.loopbackUp = true;
     // The caller keeps the shim's fd: a shim that answered goes back to its pool.
-    if (preparedPidfd_ >= 0) {
-      viaShim_ = true;
-      FinishPrepared();
-    } else {
-      viaShim_ = shimFd_ >= 0 && opts_.joinPidfd < 0 && ViaShim();
-    }
+    viaShim_ = shimFd_ >= 0 && opts_.joinPidfd < 0 && ViaShim();
     if (!viaShim_) {
       if (link_) opts_.onCloned = [this](long, int pidfd) { MakeLink(pidfd); };
       garden::CreateContainer(opts_, res_);
@@ -554,35 +430,29 @@ class CreateWorker : public Napi::AsyncWorker {
     std::string payload = EncodeCreateOptions(opts_);
     AppendFrame(frame, kCreate, 0, 0, payload.data(), static_cast<uint32_t>(payload.size()));
     if (!SendAllFd(shimFd_, frame.data(), frame.size(), initFd)) return false;
-    AwaitShimAnswer();
-    return true;
-  }
-  // The CREATE of a prepared child (prepareContainer): its namespaces exist, so its network is
-  // made at once, while the shim builds its plan and the child its root.
-  void FinishPrepared() {
-    using namespace garden;
-    std::string frame;
-    std::string payload = EncodeCreateOptions(opts_);
-    AppendFrame(frame, kCreate, 0, 0, payload.data(), static_cast<uint32_t>(payload.size()));
-    if (!SendAllFd(shimFd_, frame.data(), frame.size(), -1)) {
-      res_.stage = Stage::kClone;
-      res_.err = errno;
-      res_.syscall = "sendmsg";
-      return;
-    }
-    if (link_) MakeLink(preparedPidfd_);
-    AwaitShimAnswer();
-  }
-  // The shim's CLONED frames (the link is made at the first, unless made already) and its answer:
-  // CREATED (pid, pidfd) or ERROR, whose killed child (CLONE_PARENT: ours) is reaped here.
-  void AwaitShimAnswer() {
-    using namespace garden;
     char hdr[kFrameHeader];
     int fd = -1;
     std::string body;
-    bool ok = RecvShimFrame(shimFd_, hdr, body, fd, kCloned, [this](int cloned) {
-      if (link_ && !linkTried_) MakeLink(cloned);
-    });
+    bool ok;
+    for (;;) {
+      fd = -1;
+      ok = RecvAllFd(shimFd_, hdr, sizeof hdr, fd);
+      uint32_t len = ok ? GetU32(hdr + 2) : 0;
+      if (ok && len > 4096) {
+        ok = false;
+        errno = EPROTO;
+      }
+      if (ok) {
+        body.resize(len);
+        ok = RecvAllFd(shimFd_, body.data(), len, fd);
+      }
+      if (!ok || hdr[0] != static_cast<char>(kCloned)) break;
+      // The child is cloned and set going: its network now, while it mounts its root.
+      if (fd >= 0) {
+        if (link_) MakeLink(fd);
+        close(fd);
+      }
+    }
     if (!ok) {
       res_.stage = Stage::kClone;
       res_.err = errno;
@@ -590,11 +460,25 @@ class CreateWorker : public Napi::AsyncWorker {
     } else if (hdr[0] == static_cast<char>(kCreated) && fd >= 0) {
       res_.pid = static_cast<int>(GetU64(hdr + 6));
       res_.pidfd = fd;
-      return;
+      return true;
+    } else if (hdr[0] == static_cast<char>(kError)) {
+      size_t nul = body.find('\0');
+      res_.stage = StageFromName(body.substr(0, nul));
+      res_.syscall = nul == std::string::npos ? "" : body.substr(nul + 1);
+      res_.err = static_cast<int>(GetU64(hdr + 6));
     } else {
-      ShimFailure(hdr, body, res_);
+      res_.stage = Stage::kClone;
+      res_.err = EPROTO;
+      res_.syscall = "recvmsg";
     }
-    ReapKilled(fd);
+    if (fd >= 0) {
+      // A child the shim killed after clone: ours to reap (CLONE_PARENT).
+      siginfo_t si;
+      syscall(SYS_pidfd_send_signal, fd, SIGKILL, nullptr, 0);
+      waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(fd), &si, WEXITED);
+      close(fd);
+    }
+    return true;
   }
   void OnOK() override {
     Napi::Env env = Env();
@@ -617,7 +501,6 @@ class CreateWorker : public Napi::AsyncWorker {
  private:
   garden::CreateOptions opts_;
   int shimFd_;
-  int preparedPidfd_;
   std::unique_ptr<garden::ContainerLink> link_;
   bool linkTried_ = false;
   bool netFailed_ = false;
@@ -676,30 +559,7 @@ Napi::Value CreateContainerJs(const Napi::CallbackInfo& info) {
     link = std::make_unique<garden::ContainerLink>();
     garden::ParseContainerLink(network.As<Napi::Object>(), *link);
   }
-  Napi::Value prepared = o.Get("preparedPidfd");
-  int preparedPidfd = prepared.IsNumber() ? prepared.As<Napi::Number>().Int32Value() : -1;
-  if (preparedPidfd >= 0 && shimFd < 0) {
-    Napi::TypeError::New(info.Env(), "preparedPidfd needs the shimFd that prepared it").ThrowAsJavaScriptException();
-    return info.Env().Undefined();
-  }
-  auto* w = new CreateWorker(info.Env(), std::move(opts), shimFd, std::move(link), preparedPidfd);
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
-}
-
-// prepareContainer({ privileged, uidMap, gidMap, cgroupV1, cgroupV2, initPath, shimFd })
-Napi::Value PrepareContainerJs(const Napi::CallbackInfo& info) {
-  Napi::Object o = info[0].As<Napi::Object>();
-  garden::CreateOptions opts;
-  opts.privileged = o.Get("privileged").ToBoolean();
-  opts.uidMap = Str(o, "uidMap");
-  opts.gidMap = Str(o, "gidMap");
-  opts.cgroupV1 = StringArray(o.Get("cgroupV1"));
-  opts.cgroupV2 = Str(o, "cgroupV2");
-  opts.initPath = Str(o, "initPath");
-  int shimFd = o.Get("shimFd").As<Napi::Number>().Int32Value();
-  auto* w = new PrepareWorker(info.Env(), std::move(opts), shimFd);
+  auto* w = new CreateWorker(info.Env(), std::move(opts), shimFd, std::move(link));
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;
@@ -883,7 +743,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<State>(st);  // deleted by node-addon-api at env teardown
   env.AddCleanupHook([st]() { Shutdown(st); });
   exports.Set("createContainer", Napi::Function::New(env, CreateContainerJs));
-  exports.Set("prepareContainer", Napi::Function::New(env, PrepareContainerJs));
   exports.Set("spawnHelper", Napi::Function::New(env, SpawnHelper));
   exports.Set("spawnHelperAsync", Napi::Function::New(env, SpawnHelperAsync));
   exports.Set("watchExit", Napi::Function::New(env, WatchExit));

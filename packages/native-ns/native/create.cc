@@ -12,7 +12,6 @@
 #include <sys/mman.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/uio.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/sendfile.h>
@@ -29,69 +28,45 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
-#include <memory_resource>
 #include <mutex>
-#include <new>
-
-#ifndef AT_RECURSIVE
-#define AT_RECURSIVE 0x8000
-#endif
-#ifndef OPEN_TREE_CLOEXEC
-#define OPEN_TREE_CLOEXEC O_CLOEXEC
-#endif
 
 namespace garden {
 
 namespace {
 
-// A plan's memory: the heap, or (two-phase create) a shared mapping the child already has.
-using PVec = std::pmr::vector<char>;
-
 struct BindPlan {
-  PVec src;  // old-root prefixed, NUL terminated
-  PVec dst;  // mutable: mkdir -p walks it in place
+  std::vector<char> src;  // old-root prefixed, NUL terminated
+  std::vector<char> dst;  // mutable: mkdir -p walks it in place
   bool readOnly;
   bool isDir;
 };
 
-// Everything the child needs, prepared before it runs on it: it makes only raw syscalls on this
-// memory (never allocating), so it holds its own copy of what it reads of the options.
 struct Plan {
-  explicit Plan(std::pmr::memory_resource* r)
-      : rootfs(r), hostname(r), oldRoot(r), oldRootOnHost(r), binds(r), devSrc(r), devDst(r), maskedBuf(r),
-        readOnlyBuf(r), argv(r), envp(r), envStore(r), sysSrc(r), cgroups(r), nodes(r), cgroupTasks(r) {}
-  PVec rootfs, hostname;
-  bool privileged = false;
-  bool mqueue = true;
-  int joinPidfd = -1;
-  int syncR = -1, errW = -1, initFd = -1, readyW = -1;
-  // A two-phase child's root: a detached clone of the rootfs mount (open_tree), received with
-  // the second go-ahead, because its mount namespace was copied before the rootfs was mounted.
-  int rootTree = -1;
-  PVec oldRoot;        // "/.garden-old-XXXXXXXXXXXXXXXX" (inside the new root)
-  PVec oldRootOnHost;  // rootfs + oldRoot
-  std::pmr::vector<BindPlan> binds;
-  std::pmr::vector<PVec> devSrc;  // old-root prefixed /dev/null ... /dev/tty
-  std::pmr::vector<PVec> devDst;  // /dev/null ... /dev/tty
-  std::pmr::vector<PVec> maskedBuf, readOnlyBuf;
-  std::pmr::vector<char*> argv, envp;
-  std::pmr::vector<std::pmr::string> envStore;
-  PVec sysSrc;
+  const CreateOptions* o;
+  int syncR, errW, initFd, readyW;
+  std::vector<char> oldRoot;        // "/.garden-old-XXXXXXXXXXXXXXXX" (inside the new root)
+  std::vector<char> oldRootOnHost;  // rootfs + oldRoot
+  std::vector<BindPlan> binds;
+  std::vector<std::vector<char>> devSrc;  // old-root prefixed /dev/null ... /dev/tty
+  std::vector<std::vector<char>> devDst;  // /dev/null ... /dev/tty
+  std::vector<std::vector<char>> maskedBuf, readOnlyBuf;
+  std::vector<char*> argv, envp;
+  std::vector<std::string> envStore;
+  std::vector<char> sysSrc;
   struct CgroupPlan {
-    explicit CgroupPlan(std::pmr::memory_resource* r) : path(r), fstype(r), data(r), links(r), relTarget(r) {}
-    PVec path, fstype, data;
-    std::pmr::vector<PVec> links;  // link paths; their content is `relTarget`
-    PVec relTarget;
+    std::vector<char> path, fstype, data;
+    std::vector<std::vector<char>> links;  // link paths; their content is `relTarget`
+    std::vector<char> relTarget;
   };
-  std::pmr::vector<CgroupPlan> cgroups;
+  std::vector<CgroupPlan> cgroups;
   struct NodePlan {
-    PVec path;  // /dev/<name>
+    std::vector<char> path;  // /dev/<name>
     unsigned mode;
     dev_t dev;
   };
-  std::pmr::vector<NodePlan> nodes;
+  std::vector<NodePlan> nodes;
   bool cgroupTmpfs = false;  // the mounts go into a tmpfs at /sys/fs/cgroup (not pure v2)
-  std::pmr::vector<int> cgroupTasks;  // <v1 dir>/tasks, opened for writing before clone
+  std::vector<int> cgroupTasks;  // <v1 dir>/tasks, opened for writing before clone
   bool loopbackUp = false;  // a new network namespace: its `lo` starts down
   struct ifreq lo;          // name "lo", filled before clone
   uint64_t initCaps = 0;    // o.initCaps clipped to our bounding set
@@ -100,10 +75,8 @@ struct Plan {
 
 const char* const kDevices[] = {"null", "zero", "full", "random", "urandom", "tty"};
 
-PVec Buf(std::pmr::memory_resource* r, const std::string& s) {
-  PVec v(r);
-  v.reserve(s.size() + 1);
-  v.insert(v.end(), s.begin(), s.end());
+std::vector<char> Buf(const std::string& s) {
+  std::vector<char> v(s.begin(), s.end());
   v.push_back('\0');
   return v;
 }
@@ -113,13 +86,11 @@ struct Fail {
   int err;
 };
 
-[[noreturn]] void DieFd(int errW, Stage stage) {
+[[noreturn]] void Die(const Plan& p, Stage stage) {
   int32_t rec[2] = {static_cast<int32_t>(stage), errno};
-  (void)!write(errW, rec, sizeof rec);
+  (void)!write(p.errW, rec, sizeof rec);
   _exit(127);
 }
-
-[[noreturn]] void Die(const Plan& p, Stage stage) { DieFd(p.errW, stage); }
 
 // mkdir -p on a mutable NUL-terminated buffer; async-signal-safe.
 int MkdirP(char* path, mode_t mode) {
@@ -172,39 +143,33 @@ int RemountRo(const char* path) {
 }
 
 // Reads the parent's next go-ahead byte; anything else (EOF: the parent gave up) is fatal.
-void WaitFor(int syncR, int errW, char want) {
+void WaitFor(const Plan& p, char want) {
   char go = 0;
   ssize_t n;
   do {
-    n = read(syncR, &go, 1);
+    n = read(p.syncR, &go, 1);
   } while (n < 0 && errno == EINTR);
   if (n != 1 || go != want) {
     errno = n == 0 || n == 1 ? EPIPE : errno;
-    DieFd(errW, Stage::kSync);
+    Die(p, Stage::kSync);
   }
 }
-
-// Join the v1 cgroups by moving ourselves: "0" written to `tasks` migrates only the calling
-// thread (we have no other), which the kernel does without the global threadgroup lock. A
-// parent writing our pid to cgroup.procs takes it, and the first such write after a quiet
-// spell waits for an RCU grace period (~8 ms on a HZ=250 VM). Permission is checked against
-// the opener of the fd (host root, before clone).
-void JoinCgroups(const int* tasks, size_t n, int errW) {
-  for (size_t i = 0; i < n; i++) {
-    if (write(tasks[i], "0", 1) != 1) DieFd(errW, Stage::kCgroup);
-  }
-}
-
-[[noreturn]] void ChildBuild(Plan& p);
 
 [[noreturn]] void Child(Plan& p) {
+  const CreateOptions& o = *p.o;
   ResetSignals();
   if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) Die(p, Stage::kCloseFds);
 
   // Wait until the parent has written our id maps.
-  WaitFor(p.syncR, p.errW, 'g');
-  JoinCgroups(p.cgroupTasks.data(), p.cgroupTasks.size(), p.errW);
-  const Plan& o = p;
+  WaitFor(p, 'g');
+  // Join the v1 cgroups by moving ourselves: "0" written to `tasks` migrates only the calling
+  // thread (we have no other), which the kernel does without the global threadgroup lock. A
+  // parent writing our pid to cgroup.procs takes it, and the first such write after a quiet
+  // spell waits for an RCU grace period (~8 ms on a HZ=250 VM). Permission is checked against
+  // the opener of the fd (host root, before clone).
+  for (int fd : p.cgroupTasks) {
+    if (write(fd, "0", 1) != 1) Die(p, Stage::kCgroup);
+  }
   if (o.joinPidfd >= 0) {
     // A pea: the container's namespaces (our parent put us in its pid namespace), user first, so
     // the mount namespace made next belongs to the container's user namespace (whose root the
@@ -222,57 +187,6 @@ void JoinCgroups(const int* tasks, size_t n, int errW) {
     Die(p, Stage::kCgroup);
   }
   if (setsid() < 0) Die(p, Stage::kSetsid);
-  ChildBuild(p);
-}
-
-// What a two-phase child has before its plan: the fds its parent made for it before clone.
-struct Early {
-  int syncR, errW;
-  const int* tasks;
-  size_t nTasks;
-  Plan* const* plan;  // in the shared arena: set by the parent before the second go-ahead
-};
-
-// The second go-ahead: 'p' with the rootfs tree's fd (SCM_RIGHTS, close-on-exec).
-int ReceivePlanGo(int syncR, int errW) {
-  char go = 0;
-  struct iovec iov = {&go, 1};
-  alignas(struct cmsghdr) char ctrl[CMSG_SPACE(sizeof(int))];
-  struct msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = ctrl;
-  msg.msg_controllen = sizeof ctrl;
-  ssize_t n;
-  do {
-    n = recvmsg(syncR, &msg, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  struct cmsghdr* c = n == 1 ? CMSG_FIRSTHDR(&msg) : nullptr;
-  if (n != 1 || go != 'p' || !c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int))) {
-    errno = n == 0 || n == 1 ? EPIPE : errno;
-    DieFd(errW, Stage::kSync);
-  }
-  int fd;
-  memcpy(&fd, CMSG_DATA(c), sizeof fd);
-  return fd;
-}
-
-[[noreturn]] void PreparedChildMain(const Early& e) {
-  ResetSignals();
-  if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) DieFd(e.errW, Stage::kCloseFds);
-  WaitFor(e.syncR, e.errW, 'g');  // our id maps are written
-  JoinCgroups(e.tasks, e.nTasks, e.errW);
-  // The cgroup namespace is rooted where we are when it is created: only now.
-  if (unshare(CLONE_NEWCGROUP) != 0) DieFd(e.errW, Stage::kCgroup);
-  if (setsid() < 0) DieFd(e.errW, Stage::kSetsid);
-  int tree = ReceivePlanGo(e.syncR, e.errW);  // the plan is in the arena
-  Plan& p = **e.plan;
-  p.rootTree = tree;
-  ChildBuild(p);
-}
-
-[[noreturn]] void ChildBuild(Plan& p) {
-  const Plan& o = p;
   // We hold CAP_NET_ADMIN over the new netns (its owner is our user namespace, or we are host
   // root): bring `lo` up here so callers need no nsenter + ip after create.
   if (p.loopbackUp) {
@@ -283,19 +197,10 @@ int ReceivePlanGo(int syncR, int errW) {
     if (ioctl(sock, SIOCSIFFLAGS, &p.lo) != 0) Die(p, Stage::kLoopback);
     close(sock);
   }
-  // hostname is NUL terminated: its length is one less.
-  if (o.hostname.size() > 1 && sethostname(o.hostname.data(), o.hostname.size() - 1) != 0) Die(p, Stage::kSethostname);
+  if (!o.hostname.empty() && sethostname(o.hostname.data(), o.hostname.size()) != 0) Die(p, Stage::kSethostname);
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) Die(p, Stage::kMountPrivate);
-  // A two-phase child's namespace was copied before the rootfs was mounted: the mount comes as a
-  // detached tree, attached at its place first. Then, either way, the root is a bind of it, so
-  // that the rootfs stays mounted under the old root (bind sources inside the container's own
-  // rootfs, Garden's Origin Container, resolve there).
-  if (p.rootTree >= 0 &&
-      syscall(SYS_move_mount, p.rootTree, "", AT_FDCWD, o.rootfs.data(), MOVE_MOUNT_F_EMPTY_PATH) != 0) {
-    Die(p, Stage::kBindRootfs);
-  }
-  if (mount(o.rootfs.data(), o.rootfs.data(), nullptr, MS_BIND | MS_REC, nullptr) != 0) Die(p, Stage::kBindRootfs);
-  if (syscall(SYS_pivot_root, o.rootfs.data(), p.oldRootOnHost.data()) != 0) Die(p, Stage::kPivotRoot);
+  if (mount(o.rootfs.c_str(), o.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) Die(p, Stage::kBindRootfs);
+  if (syscall(SYS_pivot_root, o.rootfs.c_str(), p.oldRootOnHost.data()) != 0) Die(p, Stage::kPivotRoot);
   if (chdir("/") != 0) Die(p, Stage::kPivotRoot);
   if (!o.privileged) {
     // Until here we kept host uid 0 so the path to the rootfs (host-root-owned, maybe 0700)
@@ -552,7 +457,7 @@ std::string EncodeCreateOptions(const CreateOptions& o) {
   return out;
 }
 
-bool DecodeCreateOptions(const char* data, size_t len, CreateOptions& o, bool forPrepare) {
+bool DecodeCreateOptions(const char* data, size_t len, CreateOptions& o) {
   Reader r{data, len};
   o.rootfs = r.Str();
   o.hostname = r.Str();
@@ -600,8 +505,7 @@ bool DecodeCreateOptions(const char* data, size_t len, CreateOptions& o, bool fo
   }
   // Absolute paths only, as the TypeScript side checks: the shim trusts nothing it is sent.
   auto abs = [](const std::string& s) { return !s.empty() && s[0] == '/' && s.find('\0') == std::string::npos; };
-  // PREPARE has no rootfs yet (its CREATE brings it).
-  if (!r.ok || r.left != 0 || (forPrepare ? !o.rootfs.empty() : !abs(o.rootfs))) return false;
+  if (!r.ok || r.left != 0 || !abs(o.rootfs)) return false;
   for (const auto& b : o.binds) {
     if (!abs(b.src) || !abs(b.dst)) return false;
   }
@@ -665,139 +569,41 @@ int SealedCopy(const std::string& path, int& err) {
   return mfd;
 }
 
-namespace {
-
-// Kills a child that will not become init. With cloneParent it is not ours but our parent's:
-// its pidfd goes to `res` for that parent to reap (we wait until it has exited, so nothing of it
-// is still in use when we return); otherwise we reap it.
-void KillChild(int pidfd, bool cloneParent, CreateResult& res) {
-  syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-  if (cloneParent) {
-    struct pollfd pfd = {pidfd, POLLIN, 0};
-    while (poll(&pfd, 1, -1) < 0 && errno == EINTR) {
-    }
-    res.pidfd = pidfd;
-  } else {
-    siginfo_t si;
-    waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si, WEXITED);
-    close(pidfd);
+void CreateContainer(const CreateOptions& o, CreateResult& res) {
+  auto fail = [&](Stage stage, const char* sys) {
+    res.stage = stage;
+    res.err = errno;
+    res.syscall = sys;
+  };
+  Plan p;
+  p.o = &o;
+  int err = 0;
+  p.initFd = o.initFd >= 0 ? o.initFd : SealedCopy(o.initPath, err);
+  if (p.initFd < 0) {
+    errno = err;
+    return fail(Stage::kInitBinary, "open");
   }
-}
-
-// The child's channels: go-aheads (a socketpair, so that a go-ahead to a child that already died
-// is an EPIPE error with MSG_NOSIGNAL, never a SIGPIPE to the embedding process), its error
-// record (close-on-exec: EOF at exec), and init's readiness byte.
-struct ChildFds {
-  int syncR = -1, syncW = -1, errR = -1, errW = -1, readyR = -1, readyW = -1;
-  template <typename Fail>
-  bool Open(Fail&& fail) {
-    int sp[2], ep[2], rp[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0) {
-      fail(Stage::kClone, "socketpair");
-      return false;
-    }
-    if (pipe2(ep, O_CLOEXEC) != 0) {
-      fail(Stage::kClone, "pipe2");
-      close(sp[0]);
-      close(sp[1]);
-      return false;
-    }
-    if (pipe2(rp, O_CLOEXEC) != 0) {
-      fail(Stage::kClone, "pipe2");
-      for (int fd : {sp[0], sp[1], ep[0], ep[1]}) close(fd);
-      return false;
-    }
-    syncR = sp[0];
-    syncW = sp[1];
-    errR = ep[0];
-    errW = ep[1];
-    readyR = rp[0];
-    readyW = rp[1];
-    return true;
-  }
-  void CloseChildEnds() {
-    for (int fd : {syncR, errW, readyW}) close(fd);
-  }
-  void CloseOurEnds() {
-    for (int fd : {syncW, errR, readyR}) {
-      if (fd >= 0) close(fd);
-    }
-  }
-  void CloseAll() {
-    CloseChildEnds();
-    CloseOurEnds();
-  }
-};
-
-uint64_t NewNamespaceFlags(bool privileged) {
-  uint64_t flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_PIDFD;
-  if (!privileged) flags |= CLONE_NEWUSER;
-  return flags;
-}
-
-struct clone_args CloneArgs(uint64_t flags, bool cloneParent, int v2fd, int* pidfd) {
-  struct clone_args ca;
-  memset(&ca, 0, sizeof ca);
-  ca.flags = flags | (cloneParent ? CLONE_PARENT : 0) | (v2fd >= 0 ? CLONE_INTO_CGROUP : 0);
-  ca.pidfd = reinterpret_cast<uint64_t>(pidfd);
-  // With CLONE_PARENT clone3 takes the exit signal from the caller's own (SIGCHLD: the server
-  // launched the shim) and refuses any other.
-  ca.exit_signal = cloneParent ? 0 : SIGCHLD;
-  ca.cgroup = static_cast<uint64_t>(v2fd >= 0 ? v2fd : 0);
-  return ca;
-}
-
-template <typename Fail>
-bool WriteIdMaps(long pid, const CreateOptions& o, Fail&& fail) {
-  std::string procDir = "/proc/" + std::to_string(pid);
-  if (!WriteFile(procDir + "/uid_map", o.uidMap)) {
-    fail(Stage::kUidMap, "write");
-    return false;
-  }
-  if (!WriteFile(procDir + "/gid_map", o.gidMap)) {
-    fail(Stage::kGidMap, "write");
-    return false;
-  }
-  return true;
-}
-
-}  // namespace
-
-namespace {
-
-// Fills the plan from the options (host-side checks and paths; no fds). False: `fail` was called.
-template <typename Fail>
-bool BuildPlan(const CreateOptions& o, Plan& p, Fail&& fail) {
-  std::pmr::memory_resource* r = p.binds.get_allocator().resource();
-  p.rootfs = Buf(r, o.rootfs);
-  p.hostname = Buf(r, o.hostname);
-  p.privileged = o.privileged;
-  p.mqueue = o.mqueue;
-  p.joinPidfd = o.joinPidfd;
   uint64_t rnd = 0;
-  if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd) {
-    fail(Stage::kOldRoot, "getrandom");
-    return false;
-  }
+  if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd) return fail(Stage::kOldRoot, "getrandom");
   char name[64];
   snprintf(name, sizeof name, "/.garden-old-%016llx", static_cast<unsigned long long>(rnd));
-  p.oldRoot = Buf(r, name);
-  p.oldRootOnHost = Buf(r, o.rootfs + name);
+  p.oldRoot = Buf(name);
+  p.oldRootOnHost = Buf(o.rootfs + name);
   std::string old(name);
   for (const char* d : kDevices) {
-    p.devSrc.push_back(Buf(r, old + "/dev/" + d));
-    p.devDst.push_back(Buf(r, std::string("/dev/") + d));
+    p.devSrc.push_back(Buf(old + "/dev/" + d));
+    p.devDst.push_back(Buf(std::string("/dev/") + d));
   }
-  p.sysSrc = Buf(r, old + "/sys");
-  for (const auto& n : o.nodes) p.nodes.push_back({Buf(r, "/dev/" + n.name), n.mode & 07777, makedev(n.major, n.minor)});
+  p.sysSrc = Buf(old + "/sys");
+  for (const auto& n : o.nodes) p.nodes.push_back({Buf("/dev/" + n.name), n.mode & 07777, makedev(n.major, n.minor)});
   for (const auto& c : o.cgroupMounts) {
-    Plan::CgroupPlan cp(r);
+    Plan::CgroupPlan cp;
     std::string path = c.target.empty() ? "/sys/fs/cgroup" : "/sys/fs/cgroup/" + c.target;
-    cp.path = Buf(r, path);
-    cp.fstype = Buf(r, c.fstype);
-    cp.data = Buf(r, c.data);
-    cp.relTarget = Buf(r, c.target);
-    for (const auto& l : c.links) cp.links.push_back(Buf(r, "/sys/fs/cgroup/" + l));
+    cp.path = Buf(path);
+    cp.fstype = Buf(c.fstype);
+    cp.data = Buf(c.data);
+    cp.relTarget = Buf(c.target);
+    for (const auto& l : c.links) cp.links.push_back(Buf("/sys/fs/cgroup/" + l));
     if (!c.target.empty()) p.cgroupTmpfs = true;
     p.cgroups.push_back(std::move(cp));
   }
@@ -816,76 +622,16 @@ bool BuildPlan(const CreateOptions& o, Plan& p, Fail&& fail) {
   memcpy(p.lo.ifr_name, "lo", 3);
   for (const auto& b : o.binds) {
     struct stat st;
-    if (stat(b.src.c_str(), &st) != 0) {
-      fail(Stage::kBindMount, "stat");
-      return false;
-    }
-    p.binds.push_back({Buf(r, old + b.src), Buf(r, b.dst), b.readOnly, S_ISDIR(st.st_mode)});
+    if (stat(b.src.c_str(), &st) != 0) return fail(Stage::kBindMount, "stat");
+    p.binds.push_back({Buf(old + b.src), Buf(b.dst), b.readOnly, S_ISDIR(st.st_mode)});
   }
-  for (const auto& m : o.masked) p.maskedBuf.push_back(Buf(r, m));
-  for (const auto& ro : o.readOnly) p.readOnlyBuf.push_back(Buf(r, ro));
+  for (const auto& m : o.masked) p.maskedBuf.push_back(Buf(m));
+  for (const auto& r : o.readOnly) p.readOnlyBuf.push_back(Buf(r));
   static char argv0[] = "garden-init";
-  p.argv.assign({argv0, nullptr});
-  for (const auto& e : o.env) p.envStore.emplace_back(e.data(), e.size());
+  p.argv = {argv0, nullptr};
+  p.envStore = o.env;
   for (auto& e : p.envStore) p.envp.push_back(e.data());
   p.envp.push_back(nullptr);
-  return true;
-}
-
-// The parent's wait for a child set going: its error record (a failed step), or its exec and
-// then init's readiness byte. Fills `res`; a failed child is killed (and, without cloneParent,
-// reaped here); the old-root directory is removed either way.
-void AwaitChild(long pid, int pidfd, int errR, int readyR, bool cloneParent, const char* oldRootOnHost,
-                CreateResult& res) {
-  int32_t rec[2];
-  ssize_t got;
-  do {
-    got = read(errR, rec, sizeof rec);
-  } while (got < 0 && errno == EINTR);
-  close(errR);
-  if (got != static_cast<ssize_t>(sizeof rec)) {
-    // exec'd: wait until init has named itself (so /proc/1/comm is garden-init for every caller)
-    char r = 0;
-    ssize_t n;
-    do {
-      n = read(readyR, &r, 1);
-    } while (n < 0 && errno == EINTR);
-    if (n != 1) {
-      rec[0] = static_cast<int32_t>(Stage::kExecInit);
-      rec[1] = n < 0 ? errno : ECHILD;
-      got = sizeof rec;
-    }
-  }
-  close(readyR);
-  if (got == static_cast<ssize_t>(sizeof rec)) {
-    errno = rec[1];
-    res.stage = static_cast<Stage>(rec[0]);
-    res.err = rec[1];
-    res.syscall = "";
-    KillChild(pidfd, cloneParent, res);
-  } else {
-    res.pid = static_cast<int>(pid);
-    res.pidfd = pidfd;
-  }
-  rmdir(oldRootOnHost);  // detached in the container (empty on the host), or the child is gone
-}
-
-}  // namespace
-
-void CreateContainer(const CreateOptions& o, CreateResult& res) {
-  auto fail = [&](Stage stage, const char* sys) {
-    res.stage = stage;
-    res.err = errno;
-    res.syscall = sys;
-  };
-  Plan p(std::pmr::get_default_resource());
-  int err = 0;
-  p.initFd = o.initFd >= 0 ? o.initFd : SealedCopy(o.initPath, err);
-  if (p.initFd < 0) {
-    errno = err;
-    return fail(Stage::kInitBinary, "open");
-  }
-  if (!BuildPlan(o, p, fail)) return;
 
   int v2fd = -1, netfd = -1, selfNet = -1;
   if (!o.cgroupV2.empty()) {
@@ -921,29 +667,56 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
     fail(Stage::kOldRoot, "mkdir");
     return closeAll();
   }
-  ChildFds f;
-  if (!f.Open(fail)) {
+  // sync: a socketpair, so that our go-ahead to a child that already died is an EPIPE error
+  // (MSG_NOSIGNAL), never a SIGPIPE to the embedding process.
+  int syncP[2], errP[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, syncP) != 0) {
+    fail(Stage::kClone, "socketpair");
     rmdir(p.oldRootOnHost.data());
     return closeAll();
   }
-  p.syncR = f.syncR;
-  p.errW = f.errW;
-  p.readyW = f.readyW;
+  if (pipe2(errP, O_CLOEXEC) != 0) {
+    fail(Stage::kClone, "pipe2");
+    close(syncP[0]);
+    close(syncP[1]);
+    rmdir(p.oldRootOnHost.data());
+    return closeAll();
+  }
+  int readyP[2];
+  if (pipe2(readyP, O_CLOEXEC) != 0) {
+    fail(Stage::kClone, "pipe2");
+    for (int fd : {syncP[0], syncP[1], errP[0], errP[1]}) close(fd);
+    rmdir(p.oldRootOnHost.data());
+    return closeAll();
+  }
+  p.syncR = syncP[0];
+  p.errW = errP[1];
+  p.readyW = readyP[1];
 
-  uint64_t flags = NewNamespaceFlags(o.privileged);
-  if (!o.netns.empty()) flags &= ~static_cast<uint64_t>(CLONE_NEWNET);
+  uint64_t flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD;
+  if (!o.privileged) flags |= CLONE_NEWUSER;
+  if (o.netns.empty()) flags |= CLONE_NEWNET;
   // A pea makes its namespaces itself (above); its pid namespace is the container's: ours for
   // the children of this thread, around the clone.
   if (o.joinPidfd >= 0) flags = CLONE_PIDFD;
   int selfPid = -1;
   if (o.joinPidfd >= 0 && (selfPid = open("/proc/thread-self/ns/pid_for_children", O_RDONLY | O_CLOEXEC)) < 0) {
     fail(Stage::kJoinNamespaces, "open");
-    f.CloseAll();
+    for (int fd : {syncP[0], syncP[1], errP[0], errP[1], readyP[0], readyP[1]}) close(fd);
     rmdir(p.oldRootOnHost.data());
     return closeAll();
   }
+  if (o.cloneParent) flags |= CLONE_PARENT;
+  if (v2fd >= 0) flags |= CLONE_INTO_CGROUP;
   int pidfd = -1;
-  struct clone_args ca = CloneArgs(flags, o.cloneParent, v2fd, &pidfd);
+  struct clone_args ca;
+  memset(&ca, 0, sizeof ca);
+  ca.flags = flags;
+  ca.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+  // With CLONE_PARENT clone3 takes the exit signal from the caller's own (SIGCHLD: the server
+  // launched the shim) and refuses any other.
+  ca.exit_signal = o.cloneParent ? 0 : SIGCHLD;
+  ca.cgroup = static_cast<uint64_t>(v2fd >= 0 ? v2fd : 0);
 
   sigset_t all, saved;
   sigfillset(&all);
@@ -982,209 +755,86 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
   }
   if (selfPid >= 0) close(selfPid);
   pthread_sigmask(SIG_SETMASK, &saved, nullptr);
-  f.CloseChildEnds();
+  close(syncP[0]);
+  close(errP[1]);
+  close(readyP[1]);
   closeAll();
   if (pid < 0) {
-    f.CloseOurEnds();
+    close(syncP[1]);
+    close(errP[0]);
+    close(readyP[0]);
     rmdir(p.oldRootOnHost.data());
     return;
   }
-  if (!o.privileged && o.joinPidfd < 0 && !WriteIdMaps(pid, o, fail)) {
-    f.CloseOurEnds();
-    KillChild(pidfd, o.cloneParent, res);
+
+  auto killChild = [&]() {
+    syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+    if (o.cloneParent) {
+      // Not our child: our parent reaps it through this pidfd. Exited before we return, so the
+      // old-root directory below is no longer in use.
+      struct pollfd pfd = {pidfd, POLLIN, 0};
+      while (poll(&pfd, 1, -1) < 0 && errno == EINTR) {
+      }
+      res.pidfd = pidfd;
+    } else {
+      siginfo_t si;
+      waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si, WEXITED);
+      close(pidfd);
+    }
     rmdir(p.oldRootOnHost.data());
-    return;
+  };
+  std::string procDir = "/proc/" + std::to_string(pid);
+  bool ok = true;
+  if (!o.privileged && o.joinPidfd < 0) {
+    if (!WriteFile(procDir + "/uid_map", o.uidMap)) {
+      fail(Stage::kUidMap, "write");
+      ok = false;
+    } else if (!WriteFile(procDir + "/gid_map", o.gidMap)) {
+      fail(Stage::kGidMap, "write");
+      ok = false;
+    }
   }
-  (void)!send(f.syncW, "g", 1, MSG_NOSIGNAL);
-  close(f.syncW);
+  if (!ok) {
+    close(syncP[1]);
+    close(errP[0]);
+    close(readyP[0]);
+    return killChild();
+  }
+  (void)!send(syncP[1], "g", 1, MSG_NOSIGNAL);
+  close(syncP[1]);
   // A child that failed before the go-ahead reports that below, whatever this does.
   if (o.onCloned) o.onCloned(pid, pidfd);
-  AwaitChild(pid, pidfd, f.errR, f.readyR, o.cloneParent, p.oldRootOnHost.data(), res);
-}
-
-namespace {
-// Room for the largest plan: a 16 MiB options payload, with the copies and vector growth a
-// monotonic arena keeps. Reserved address space only: shared pages exist once touched.
-constexpr size_t kArenaSize = 128u << 20;
-}  // namespace
-
-bool PrepareContainer(const CreateOptions& o, PreparedChild& q, CreateResult& res) {
-  auto fail = [&](Stage stage, const char* sys) {
-    res.stage = stage;
-    res.err = errno;
-    res.syscall = sys;
-  };
-  if (o.initFd < 0 || !o.netns.empty() || o.joinPidfd >= 0) {
-    errno = EINVAL;
-    fail(Stage::kSpec, "");
-    return false;
-  }
-  void* arena = mmap(nullptr, kArenaSize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (arena == MAP_FAILED) {
-    fail(Stage::kClone, "mmap");
-    return false;
-  }
-  auto* planSlot = static_cast<Plan**>(arena);
-  *planSlot = nullptr;
-  std::vector<int> tasks;
-  int v2fd = -1;
-  auto closeAll = [&]() {
-    for (int fd : tasks) close(fd);
-    tasks.clear();
-    if (v2fd >= 0) close(v2fd);
-    v2fd = -1;
-  };
-  auto giveUp = [&]() {
-    closeAll();
-    munmap(arena, kArenaSize);
-    return false;
-  };
-  if (!o.cgroupV2.empty()) {
-    v2fd = open(o.cgroupV2.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (v2fd < 0) {
-      fail(Stage::kCgroup, "open");
-      return giveUp();
+  int32_t rec[2];
+  ssize_t got;
+  do {
+    got = read(errP[0], rec, sizeof rec);
+  } while (got < 0 && errno == EINTR);
+  close(errP[0]);
+  if (got != static_cast<ssize_t>(sizeof rec)) {
+    // exec'd: wait until init has named itself (so /proc/1/comm is garden-init for every caller)
+    char r = 0;
+    ssize_t n;
+    do {
+      n = read(readyP[0], &r, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) {
+      rec[0] = static_cast<int32_t>(Stage::kExecInit);
+      rec[1] = n < 0 ? errno : ECHILD;
+      got = sizeof rec;
     }
   }
-  for (const auto& dir : o.cgroupV1) {
-    int fd = open((dir + "/tasks").c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) {
-      fail(Stage::kCgroup, "open");
-      return giveUp();
-    }
-    tasks.push_back(fd);
+  close(readyP[0]);
+  if (got == static_cast<ssize_t>(sizeof rec)) {
+    errno = rec[1];
+    res.stage = static_cast<Stage>(rec[0]);
+    res.err = rec[1];
+    res.syscall = "";
+    killChild();
+    return;
   }
-  ChildFds f;
-  if (!f.Open(fail)) return giveUp();
-  Early early{f.syncR, f.errW, tasks.data(), tasks.size(), planSlot};
-  int pidfd = -1;
-  struct clone_args ca = CloneArgs(NewNamespaceFlags(o.privileged), o.cloneParent, v2fd, &pidfd);
-  sigset_t all, saved;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &saved);
-  long pid = syscall(SYS_clone3, &ca, sizeof ca);
-  if (pid == 0) PreparedChildMain(early);
-  if (pid < 0) fail(Stage::kClone, "clone3");
-  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
-  q.childSyncR = f.syncR;
-  q.childErrW = f.errW;
-  q.childReadyW = f.readyW;
-  q.childInitFd = o.initFd;
-  f.CloseChildEnds();
-  closeAll();
-  if (pid < 0) {
-    f.CloseOurEnds();
-    munmap(arena, kArenaSize);
-    return false;
-  }
-  if (!o.privileged && !WriteIdMaps(pid, o, fail)) {
-    f.CloseOurEnds();
-    KillChild(pidfd, o.cloneParent, res);
-    munmap(arena, kArenaSize);
-    return false;
-  }
-  if (send(f.syncW, "g", 1, MSG_NOSIGNAL) != 1) {
-    // Died before its go-ahead: its own record says why.
-    close(f.syncW);
-    f.syncW = -1;
-    AwaitChild(pid, pidfd, f.errR, f.readyR, o.cloneParent, "", res);  // it cannot exec: no plan
-    munmap(arena, kArenaSize);
-    return false;
-  }
-  q.arena = arena;
-  q.pid = static_cast<int>(pid);
-  q.pidfd = pidfd;
-  q.syncW = f.syncW;
-  q.errR = f.errR;
-  q.readyR = f.readyR;
-  q.privileged = o.privileged;
-  q.cloneParent = o.cloneParent;
-  return true;
-}
-
-void AbandonPrepared(PreparedChild& q, CreateResult& res) {
-  if (q.pid < 0) return;
-  for (int fd : {q.syncW, q.errR, q.readyR}) {
-    if (fd >= 0) close(fd);
-  }
-  KillChild(q.pidfd, q.cloneParent, res);
-  munmap(q.arena, kArenaSize);
-  q = PreparedChild();
-}
-
-void FinishContainer(const CreateOptions& o, PreparedChild& q, CreateResult& res) {
-  auto fail = [&](Stage stage, const char* sys) {
-    res.stage = stage;
-    res.err = errno;
-    res.syscall = sys;
-  };
-  if (q.pid < 0) {
-    errno = EINVAL;
-    return fail(Stage::kSpec, "");
-  }
-  // The plan goes into the arena after its slot; the child reads it after the second go-ahead.
-  auto* base = static_cast<char*>(q.arena);
-  std::pmr::monotonic_buffer_resource mr(base + 64, kArenaSize - 64, std::pmr::null_memory_resource());
-  Plan* p = nullptr;
-  bool ok = false;
-  if (o.privileged != q.privileged || !o.netns.empty() || o.joinPidfd >= 0) {
-    errno = EINVAL;
-    fail(Stage::kSpec, "");
-  } else {
-    try {
-      p = new (mr.allocate(sizeof(Plan), alignof(Plan))) Plan(&mr);
-      ok = BuildPlan(o, *p, fail);
-    } catch (const std::bad_alloc&) {
-      errno = E2BIG;
-      fail(Stage::kSpec, "");
-    }
-  }
-  if (ok) {
-    p->syncR = q.childSyncR;
-    p->errW = q.childErrW;
-    p->readyW = q.childReadyW;
-    p->initFd = q.childInitFd;
-    // The old-root directory is made by us (host root): see CreateContainer.
-    if (mkdir(p->oldRootOnHost.data(), 0700) != 0) {
-      fail(Stage::kOldRoot, "mkdir");
-      ok = false;
-    }
-  }
-  // The child's mount namespace is a copy made before the rootfs was mounted: it gets the mount
-  // itself, as a detached clone of the tree (with any mounts below it, as a recursive bind).
-  int tree = -1;
-  if (ok) {
-    tree = static_cast<int>(syscall(SYS_open_tree, AT_FDCWD, o.rootfs.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
-    if (tree < 0) {
-      fail(Stage::kBindRootfs, "open_tree");
-      rmdir(p->oldRootOnHost.data());
-      ok = false;
-    }
-  }
-  if (!ok) return AbandonPrepared(q, res);
-  *static_cast<Plan**>(q.arena) = p;
-  {
-    char go = 'p';
-    struct iovec iov = {&go, 1};
-    alignas(struct cmsghdr) char ctrl[CMSG_SPACE(sizeof(int))] = {};
-    struct msghdr msg = {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = ctrl;
-    msg.msg_controllen = sizeof ctrl;
-    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &tree, sizeof tree);
-    (void)!sendmsg(q.syncW, &msg, MSG_NOSIGNAL);  // a child that died meanwhile reports below
-  }
-  close(tree);
-  close(q.syncW);
-  AwaitChild(q.pid, q.pidfd, q.errR, q.readyR, q.cloneParent, p->oldRootOnHost.data(), res);
-  // Its pages stay the child's until its exec (or exit): our mapping only goes.
-  munmap(q.arena, kArenaSize);
-  q = PreparedChild();
+  rmdir(p.oldRootOnHost.data());  // detached in the container; empty on the host
+  res.pid = static_cast<int>(pid);
+  res.pidfd = pidfd;
 }
 
 }  // namespace garden

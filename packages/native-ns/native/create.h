@@ -84,36 +84,10 @@ struct CreateResult {
  *  clone). Fills `result` with pid + pidfd, or stage + errno. */
 void CreateContainer(const CreateOptions& opts, CreateResult& result);
 
-// A two-phase create (garden-shim's PREPARE, then CREATE): the child is cloned into its new
-// namespaces and cgroups, its id maps written, before its plan (rootfs, mounts, env) exists, so
-// that this expensive part (the network namespace alone is ~0.6 ms) overlaps the caller's other
-// preparations. The plan is then built in a shared mapping the child already has, and the child
-// goes on from there exactly as CreateContainer's would.
-struct PreparedChild {
-  void* arena = nullptr;  // MAP_SHARED: where FinishContainer builds the plan the child reads
-  int pid = -1, pidfd = -1;
-  int syncW = -1, errR = -1, readyR = -1;  // our ends
-  // The child's fd numbers (its table is a copy of ours at clone; we closed our copies).
-  int childSyncR = -1, childErrW = -1, childReadyW = -1, childInitFd = -1;
-  bool privileged = false;
-  bool cloneParent = false;
-};
-
-/** Phase one: uses `opts.privileged`, `uidMap`, `gidMap`, `cgroupV1`, `cgroupV2`, `initFd`,
- *  `cloneParent` (no netns or joinPidfd). On success `prepared` holds the waiting child; on a
- *  failure `result` says why (with cloneParent, a child killed after clone leaves its pidfd in
- *  `result.pidfd` for our parent to reap). */
-bool PrepareContainer(const CreateOptions& opts, PreparedChild& prepared, CreateResult& result);
-/** Phase two: the rest of `opts` (its privileged must match). Consumes `prepared` either way. */
-void FinishContainer(const CreateOptions& opts, PreparedChild& prepared, CreateResult& result);
-/** Kills a prepared child that will not be finished and releases what `prepared` holds. With
- *  cloneParent its pidfd goes to `result.pidfd` (our parent reaps it). */
-void AbandonPrepared(PreparedChild& prepared, CreateResult& result);
-
 /** Serialises the options for garden-shim (everything but initFd / cloneParent). */
 std::string EncodeCreateOptions(const CreateOptions& o);
-/** Parses EncodeCreateOptions' output; false when malformed (a PREPARE's has no rootfs). */
-bool DecodeCreateOptions(const char* data, size_t len, CreateOptions& o, bool forPrepare = false);
+/** Parses EncodeCreateOptions' output; false when malformed. */
+bool DecodeCreateOptions(const char* data, size_t len, CreateOptions& o);
 
 /** The highest capability number of this kernel (/proc/sys/kernel/cap_last_cap; 40 if unknown). */
 int LastCap();

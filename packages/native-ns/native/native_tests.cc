@@ -337,9 +337,8 @@ static bool ReadReply(int sock, char* hdr, std::string& payload, int& fd) {
 }
 
 // garden-shim's CREATE (as root, privileged: no user namespace): a container whose init is our
-// child (CLONE_PARENT), a failing create that leaves the shim usable, the same two through
-// PREPARE + CREATE, a malformed frame that ends it, and the shim's exit status (non-zero under
-// LeakSanitizer on a leak).
+// child (CLONE_PARENT), a failing create that leaves the shim usable, a malformed frame that ends
+// it, and the shim's exit status (non-zero under LeakSanitizer on a leak).
 static void TestShimCreate(const char* shim, const char* init, const char* rootfs) {
   pid_t pid;
   int sock = StartShim(shim, pid);
@@ -386,39 +385,6 @@ static void TestShimCreate(const char* shim, const char* init, const char* rootf
   CHECK(ReadReply(sock, h, body, pidfd));
   CHECK(h[0] == static_cast<char>(kError) && body.rfind("old-root", 0) == 0);
   if (pidfd >= 0) close(pidfd);
-  // Two-phase: PREPARE (answered with CLONED), then its CREATE (no fd), answered with CREATED.
-  o.rootfs = rootfs;
-  for (bool good : {true, false}) {
-    CreateOptions early;
-    early.privileged = true;
-    early.initPath = init;
-    payload = EncodeCreateOptions(early);
-    f.clear();
-    AppendFrame(f, kPrepare, 0, 0, payload.data(), static_cast<uint32_t>(payload.size()));
-    CHECK(SendAllFd(sock, f.data(), f.size(), initFd));
-    CHECK(ReadReply(sock, h, body, pidfd));
-    CHECK(h[0] == static_cast<char>(kCloned) && pidfd >= 0);
-    int preparedFd = pidfd;
-    if (!good) o.rootfs = "/nonexistent-garden-rootfs";
-    payload = EncodeCreateOptions(o);
-    f.clear();
-    AppendFrame(f, kCreate, 0, 0, payload.data(), static_cast<uint32_t>(payload.size()));
-    CHECK(SendAllFd(sock, f.data(), f.size(), -1));
-    CHECK(ReadReply(sock, h, body, pidfd));
-    if (good) {
-      CHECK(h[0] == static_cast<char>(kCreated) && pidfd >= 0);
-      if (h[0] == static_cast<char>(kError)) fprintf(stderr, "prepared create error: %s\n", body.c_str());
-    } else {
-      CHECK(h[0] == static_cast<char>(kError) && body.rfind("old-root", 0) == 0);
-    }
-    if (pidfd >= 0) close(pidfd);
-    // Ours either way (CLONE_PARENT): killed, or to kill, and reaped.
-    syscall(SYS_pidfd_send_signal, preparedFd, SIGKILL, nullptr, 0);
-    siginfo_t si;
-    memset(&si, 0, sizeof si);
-    CHECK(waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(preparedFd), &si, WEXITED) == 0);
-    close(preparedFd);
-  }
   // Malformed options: refused, and the shim exits.
   f.clear();
   AppendFrame(f, kCreate, 0, 0, "junk", 4);

@@ -23,11 +23,7 @@ enum ClientFrame : uint8_t {
   kSignal = 5,    // value: signal number
   kResize = 6,    // value: cols << 16 | rows
   kCreate = 7,    // first frame instead of SPEC: EncodeCreateOptions payload, garden-init's sealed
-                  // memfd as SCM_RIGHTS; the shim creates the container (CLONE_PARENT) and waits
-                  // for its next frame again
-  kPrepare = 8,   // like CREATE, but only the clone (create.h: PrepareContainer): answered with
-                  // CLONED; the next frame is that container's CREATE (no fd; its privileged must
-                  // match), answered as any CREATE. Anything else, or EOF, kills the child.
+                  // memfd as SCM_RIGHTS; the shim creates the container (CLONE_PARENT) and exits
 };
 
 // shim -> server
@@ -40,10 +36,9 @@ enum ShimFrame : uint8_t {
   kCreated = 106,  // answer to CREATE: value: init's host pid, its pidfd as SCM_RIGHTS. A failed
                    // CREATE answers ERROR (payload: stage NUL syscall), with the killed child's
                    // pidfd attached when clone had succeeded (the server reaps it)
-  kCloned = 107,   // during CREATE, before its answer, and as the answer to PREPARE: the child
-                   // exists and has its go-ahead; value: its host pid, its pidfd as SCM_RIGHTS
-                   // (for work on its namespaces that overlaps its setup, e.g. its network
-                   // devices). A failed PREPARE answers ERROR as a failed CREATE does.
+  kCloned = 107,   // during CREATE, before its answer: the child exists and has its go-ahead;
+                   // value: its host pid, its pidfd as SCM_RIGHTS (for work on its namespaces
+                   // that overlaps its setup, e.g. its network devices)
 };
 
 constexpr uint64_t kFromUndelivered = ~uint64_t{0};

@@ -5,8 +5,7 @@
 // and the shim exits. It then starts the process, drains its output into ring files, records
 // its exit status and serves any number of attachers on <dir>/sock. It is single-threaded, so it
 // may do anything after fork; the child still only makes plain syscalls. CREATE frames may come
-// before the SPEC: the shim then creates a container for the server (CreateMain) and waits again;
-// so may PREPARE + CREATE, a create in two phases (PrepareMain).
+// before the SPEC: the shim then creates a container for the server (CreateMain) and waits again.
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
@@ -686,34 +685,15 @@ bool ReadSpecHeader(int fd, char* hdr, int& passedFd) {
 // server with a large heap, whose page tables clone would copy) and handed to the server, whose
 // child it is (CLONE_PARENT). Nothing of it stays with us: the shim then waits for its next frame
 // (the server returns it to its pool). Returns 2 when the channel is unusable.
-// The answer to a CREATE (or to the CREATE of a PREPARE): CREATED with init's pidfd, or ERROR
-// with the killed child's pidfd when there was one (the server reaps it). 2: channel unusable.
-int SendCreateResult(int ctl, CreateResult& res) {
-  std::string reply;
-  if (res.pid >= 0) {
-    AppendFrame(reply, kCreated, 0, static_cast<uint64_t>(res.pid), nullptr, 0);
-  } else {
-    std::string payload = std::string(StageName(res.stage)) + '\0' + res.syscall;
-    AppendFrame(reply, kError, 0, static_cast<uint64_t>(res.err), payload.data(), static_cast<uint32_t>(payload.size()));
-  }
-  bool sent = SendAllFd(ctl, reply.data(), reply.size(), res.pidfd);
-  if (!sent && res.pidfd >= 0) Sys_pidfd_send_signal(res.pidfd, SIGKILL);  // nobody will own it
-  if (res.pidfd >= 0) close(res.pidfd);
-  return sent ? (res.pid >= 0 ? 0 : 1) : 2;
-}
-
-// A malformed CREATE or PREPARE: a peer that sends those gets no second chance.
-int RefuseCreate(int ctl) {
-  std::string reply;
-  std::string payload = std::string(StageName(Stage::kSpec)) + '\0';
-  AppendFrame(reply, kError, 0, EINVAL, payload.data(), static_cast<uint32_t>(payload.size()));
-  WriteFull(ctl, reply.data(), reply.size());
-  return 2;
-}
-
 int CreateMain(int ctl, const std::string& raw, int initFd) {
   CreateOptions opts;
-  if (initFd < 0 || !DecodeCreateOptions(raw.data(), raw.size(), opts)) return RefuseCreate(ctl);
+  std::string reply;
+  if (initFd < 0 || !DecodeCreateOptions(raw.data(), raw.size(), opts)) {
+    std::string payload = std::string(StageName(Stage::kSpec)) + '\0';
+    AppendFrame(reply, kError, 0, EINVAL, payload.data(), static_cast<uint32_t>(payload.size()));
+    WriteFull(ctl, reply.data(), reply.size());
+    return 2;  // a peer that sends malformed frames gets no second chance
+  }
   opts.initFd = initFd;
   opts.cloneParent = true;
   opts.onCloned = [ctl](long pid, int pidfd) {
@@ -724,45 +704,16 @@ int CreateMain(int ctl, const std::string& raw, int initFd) {
   };
   CreateResult res;
   CreateContainer(opts, res);
-  return SendCreateResult(ctl, res);
-}
-
-// PREPARE: the child is cloned into its namespaces and cgroups now and answered with CLONED; its
-// CREATE (the rest of the options) follows while the server prepares the rootfs and the rest,
-// and is answered as CreateMain answers. Anything but that CREATE abandons the child.
-int PrepareMain(int ctl, const std::string& raw, int initFd) {
-  CreateOptions opts;
-  if (initFd < 0 || !DecodeCreateOptions(raw.data(), raw.size(), opts, true)) return RefuseCreate(ctl);
-  opts.initFd = initFd;
-  opts.cloneParent = true;
-  PreparedChild q;
-  CreateResult res;
-  if (!PrepareContainer(opts, q, res)) return SendCreateResult(ctl, res);
-  std::string reply;
-  AppendFrame(reply, kCloned, 0, static_cast<uint64_t>(q.pid), nullptr, 0);
-  bool ok = SendAllFd(ctl, reply.data(), reply.size(), q.pidfd);
-  char hdr[kFrameHeader];
-  int fd = -1;
-  std::string body;
-  ok = ok && ReadSpecHeader(ctl, hdr, fd) && hdr[0] == kCreate && GetU32(hdr + 2) <= kMaxSpecPayload;
-  if (fd >= 0) close(fd);  // the CREATE of a PREPARE carries none: garden-init came with PREPARE
-  if (ok) {
-    body.resize(GetU32(hdr + 2));
-    ok = ReadFull(ctl, body.data(), body.size());
+  if (res.pid >= 0) {
+    AppendFrame(reply, kCreated, 0, static_cast<uint64_t>(res.pid), nullptr, 0);
+  } else {
+    std::string payload = std::string(StageName(res.stage)) + '\0' + res.syscall;
+    AppendFrame(reply, kError, 0, static_cast<uint64_t>(res.err), payload.data(), static_cast<uint32_t>(payload.size()));
   }
-  CreateOptions full;
-  bool decoded = ok && DecodeCreateOptions(body.data(), body.size(), full);
-  if (!decoded) {
-    // The server went away or gave up (it holds the child's pidfd and reaps it), or sent garbage.
-    AbandonPrepared(q, res);
-    if (res.pidfd >= 0) close(res.pidfd);
-    return ok ? RefuseCreate(ctl) : 2;
-  }
-  full.initFd = initFd;
-  full.cloneParent = true;
-  CreateResult done;
-  FinishContainer(full, q, done);
-  return SendCreateResult(ctl, done);
+  bool sent = SendAllFd(ctl, reply.data(), reply.size(), res.pidfd);
+  if (!sent && res.pidfd >= 0) Sys_pidfd_send_signal(res.pidfd, SIGKILL);  // nobody will own it
+  if (res.pidfd >= 0) close(res.pidfd);
+  return sent ? (res.pid >= 0 ? 0 : 1) : 2;
 }
 
 }  // namespace
@@ -778,11 +729,10 @@ int main() {
   int containerPidfd = -1;
   for (;;) {
     if (!ReadSpecHeader(ctl, hdr, containerPidfd)) return 0;
-    if ((hdr[0] != kCreate && hdr[0] != kPrepare) || GetU32(hdr + 2) > kMaxSpecPayload) break;
+    if (hdr[0] != kCreate || GetU32(hdr + 2) > kMaxSpecPayload) break;
     std::string raw(GetU32(hdr + 2), '\0');
     if (!ReadFull(ctl, raw.data(), raw.size())) return 2;
-    int r = hdr[0] == kCreate ? CreateMain(ctl, raw, containerPidfd) : PrepareMain(ctl, raw, containerPidfd);
-    if (r == 2) return 2;
+    if (CreateMain(ctl, raw, containerPidfd) == 2) return 2;
     if (containerPidfd >= 0) close(containerPidfd);
   }
   if (hdr[0] != kSpec || GetU32(hdr + 2) > kMaxSpecPayload) {

@@ -6,7 +6,7 @@ import { type CapabilitySet, capabilityMask, UNPRIVILEGED_CAPABILITIES } from '.
 import { NativeArgumentError, NativeError } from './errors.js';
 import { loadBinding, nativeArtifacts, type RawCreateOptions, type RawExit } from './native.js';
 import { type ContainerNetworkOptions, containerLinkArgs } from './network.js';
-import { type IdleShim, returnShim, scheduleRefill, takeShim } from './process.js';
+import { returnShim, scheduleRefill, takeShim } from './process.js';
 
 /** One line of a uid/gid map. */
 export interface IdMapEntry {
@@ -119,145 +119,6 @@ export interface CreateContainerOptions {
    * cgroup's decision.
    */
   deviceNodes?: DeviceNode[];
-  /**
-   * The child {@link prepareContainer} cloned for this create: it becomes the init (the create
-   * is then this child's second phase). `privileged`, `uidMap`, `gidMap` and `cgroups` come from
-   * the preparation and, when given here too, must be the same; `netns` and `join` do not apply.
-   * Consumed whether the create succeeds or not.
-   */
-  prepared?: PreparedContainer;
-}
-
-/** Options of {@link prepareContainer}: what the clone of a container's init needs. */
-export interface PrepareContainerOptions {
-  privileged?: boolean;
-  uidMap?: IdMapEntry[];
-  gidMap?: IdMapEntry[];
-  /** The container's cgroup directories, which the child joins at once (they must exist). */
-  cgroups?: { v1?: string[]; v2?: string };
-}
-
-/**
- * A container's init-to-be, cloned by {@link prepareContainer} into its new namespaces (mount,
- * UTS, IPC, network, pid, and user unless privileged) and its cgroups, its id maps written,
- * waiting for the rest of its plan. Pass it to {@link createContainer} as `prepared`, or
- * {@link abandon} it.
- */
-export class PreparedContainer {
-  private used = false;
-
-  /** @internal */
-  constructor(
-    /** The child's host pid. */
-    readonly pid: number,
-    /** @internal A pidfd of the child (our child: the shim cloned it with CLONE_PARENT). */
-    readonly pidfd: number,
-    /** @internal The garden-shim that cloned it and waits for its CREATE. */
-    readonly shim: IdleShim,
-    /** @internal */
-    readonly raw: {
-      privileged: boolean;
-      uidMap: string;
-      gidMap: string;
-      cgroupV1: string[];
-      cgroupV2: string;
-    },
-    /** @internal For the Container made of it. */
-    readonly maps: { uid: IdMapEntry[]; gid: IdMapEntry[] },
-  ) {}
-
-  /** The child's network namespace, for work that needs only it (e.g. devices made by others). */
-  get netnsPath(): string {
-    return `/proc/${this.pid}/ns/net`;
-  }
-
-  /** @internal Its CREATE went to the shim (the shim owns what happens to the child now). */
-  sent = false;
-
-  /** @internal Marks it consumed (by createContainer); false when it was already. */
-  take(): boolean {
-    if (this.used) return false;
-    this.used = true;
-    return true;
-  }
-
-  /** Kills the child and reaps it (the create it was for does not happen). Idempotent. */
-  async abandon(): Promise<void> {
-    if (this.take()) await this.discard();
-  }
-
-  /** @internal Kills, reaps and releases a taken child whose CREATE was not sent. */
-  async discard(): Promise<void> {
-    const b = loadBinding();
-    const exited = b.watchExit(this.pidfd, true);
-    try {
-      b.pidfdSendSignal(this.pidfd, 9);
-    } catch {
-      // already gone: watchExit still reaps it
-    }
-    // Its shim waits for the CREATE: EOF lets it go (it exits; the pool launches another).
-    b.closeFd(this.shim.fd);
-    scheduleRefill();
-    await exited;
-    b.closeFd(this.pidfd);
-  }
-}
-
-/**
- * Phase one of a two-phase create: a pooled garden-shim clones the container's init-to-be into
- * its namespaces and cgroups now (the new network namespace alone costs ~0.6 ms), so that this
- * overlaps whatever the caller prepares next (rootfs, network plans); {@link createContainer}
- * with `prepared` then gives it its root and execs garden-init.
- * @throws NativeArgumentError for bad options; NativeError when the clone fails.
- */
-export async function prepareContainer(options: PrepareContainerOptions = {}): Promise<PreparedContainer> {
-  const privileged = options.privileged === true;
-  const v1 = (options.cgroups?.v1 ?? []).map((p, i) => absPath(`cgroups.v1[${i}]`, p));
-  const v2 = options.cgroups?.v2 === undefined ? '' : absPath('cgroups.v2', options.cgroups.v2);
-  const uidMap = options.uidMap ?? defaultIdMap();
-  const gidMap = options.gidMap ?? defaultIdMap();
-  const raw = {
-    privileged,
-    uidMap: privileged ? '' : mapText('uidMap', uidMap),
-    gidMap: privileged ? '' : mapText('gidMap', gidMap),
-    cgroupV1: v1,
-    cgroupV2: v2,
-  };
-  const b = loadBinding();
-  const shim = takeShim();
-  let r: { pid: number; pidfd: number };
-  try {
-    r = await b.prepareContainer({ ...raw, initPath: nativeArtifacts().init, shimFd: shim.fd });
-  } catch (e) {
-    b.closeFd(shim.fd);
-    scheduleRefill();
-    throw NativeError.from(e);
-  }
-  return new PreparedContainer(r.pid, r.pidfd, shim, raw, { uid: uidMap, gid: gidMap });
-}
-
-/** The prepared child's own options; those given again must be the same. */
-function checkPrepared(prepared: PreparedContainer, options: CreateContainerOptions): void {
-  if (!(prepared instanceof PreparedContainer))
-    throw new NativeArgumentError('prepared', 'must come from prepareContainer');
-  if (options.netns !== undefined || options.join !== undefined)
-    throw new NativeArgumentError(
-      'prepared',
-      'a prepared container has its own namespaces (no netns or join)',
-    );
-  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-  const { raw } = prepared;
-  if (options.privileged !== undefined && (options.privileged === true) !== raw.privileged)
-    throw new NativeArgumentError('privileged', 'differs from the prepared container');
-  if (options.uidMap !== undefined && !same(options.uidMap, prepared.maps.uid))
-    throw new NativeArgumentError('uidMap', 'differs from the prepared container');
-  if (options.gidMap !== undefined && !same(options.gidMap, prepared.maps.gid))
-    throw new NativeArgumentError('gidMap', 'differs from the prepared container');
-  if (
-    options.cgroups !== undefined &&
-    !same([options.cgroups.v1 ?? [], options.cgroups.v2 ?? ''], [raw.cgroupV1, raw.cgroupV2])
-  )
-    throw new NativeArgumentError('cgroups', 'differ from the prepared container');
 }
 
 /** A character device node of {@link CreateContainerOptions.deviceNodes}. */
@@ -600,32 +461,6 @@ async function createPea(join: Container, raw: RawCreateOptions): Promise<Contai
  * @throws NativeArgumentError for bad options; NativeError (rejected) naming the failed stage.
  */
 export async function createContainer(options: CreateContainerOptions): Promise<Container> {
-  const { prepared } = options;
-  if (prepared === undefined) return createFromOptions(options, undefined);
-  checkPrepared(prepared, options);
-  if (!prepared.take()) throw new NativeArgumentError('prepared', 'was used or abandoned already');
-  const { raw, maps } = prepared;
-  const full: CreateContainerOptions = {
-    ...options,
-    privileged: raw.privileged,
-    uidMap: maps.uid,
-    gidMap: maps.gid,
-    cgroups: { v1: raw.cgroupV1, ...(raw.cgroupV2 ? { v2: raw.cgroupV2 } : {}) },
-  };
-  try {
-    return await createFromOptions(full, prepared);
-  } finally {
-    // Sent: the shim made it the init or killed it (and we reaped it). Refused before that
-    // (bad options): it must not wait on.
-    if (prepared.sent) loadBinding().closeFd(prepared.pidfd);
-    else await prepared.discard();
-  }
-}
-
-async function createFromOptions(
-  options: CreateContainerOptions,
-  prepared: PreparedContainer | undefined,
-): Promise<Container> {
   const rootfs = absPath('rootfs', options.rootfs);
   const privileged = options.privileged === true;
   const hostname = options.hostname ?? '';
@@ -691,18 +526,11 @@ async function createFromOptions(
     ...(network ? { network } : {}),
   };
   if (options.join !== undefined) return createPea(options.join, raw);
-  // The clone runs in an idle garden-shim (small address space), and init becomes our child; a
-  // prepared child's shim has cloned it already and waits for this.
-  const shim = prepared ? prepared.shim : takeShim();
+  // The clone runs in an idle garden-shim (small address space), and init becomes our child.
+  const shim = takeShim();
   let r: { pid: number; pidfd: number; viaShim: boolean };
   try {
-    const call = b.createContainer({
-      ...raw,
-      shimFd: shim.fd,
-      ...(prepared ? { preparedPidfd: prepared.pidfd } : {}),
-    });
-    if (prepared) prepared.sent = true;
-    r = await call;
+    r = await b.createContainer({ ...raw, shimFd: shim.fd });
   } catch (e) {
     b.closeFd(shim.fd);
     scheduleRefill();

@@ -67,10 +67,7 @@ export {
   type IdMapEntry,
   MAX_HOST_ID,
   PRIVILEGED_INIT_CAPABILITIES,
-  type PrepareContainerOptions,
-  PreparedContainer,
   planCgroupfs,
-  prepareContainer,
 } from './container.js';
 export { ExecutableNotFoundError, NativeArgumentError, NativeError } from './errors.js';
 export {

@@ -39,8 +39,6 @@ export interface RawCreateOptions {
    * process.
    */
   shimFd?: number;
-  /** The pidfd of the child `shimFd`'s shim prepared (prepareContainer): this is its CREATE. */
-  preparedPidfd?: number;
   /**
    * The container's veth pair and bridge (network.ts `containerLinkArgs`), made once the child
    * is cloned, while it builds its root; a failure kills the child and rejects (stage `network`).
@@ -69,16 +67,6 @@ export interface RawError extends Error {
 export interface RawBinding {
   /** `viaShim`: the shim of `options.shimFd` did it (and can serve again). */
   createContainer(options: RawCreateOptions): Promise<{ pid: number; pidfd: number; viaShim: boolean }>;
-  /** Phase one of a two-phase create: the shim clones the child now and waits for its CREATE. */
-  prepareContainer(options: {
-    privileged: boolean;
-    uidMap: string;
-    gidMap: string;
-    cgroupV1: string[];
-    cgroupV2: string;
-    initPath: string;
-    shimFd: number;
-  }): Promise<{ pid: number; pidfd: number }>;
   /** vfork-style spawn of a helper in its own session; target fd i gets `fds[i]` (-1: /dev/null). */
   spawnHelper(path: string, argv: string[], envp: string[], fds: number[]): { pid: number; pidfd: number };
   /** `spawnHelper` on the thread pool (the fds must stay open until it settles). */

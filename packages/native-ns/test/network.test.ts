@@ -6,10 +6,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readlinkSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  cgroupDirs,
-  createContainer,
   createContainerLink,
   deleteLinks,
   ensureBridge,
@@ -20,13 +18,12 @@ import {
   NativeError,
   NftError,
   nft,
-  prepareContainer,
   readNetSysctl,
   releaseNft,
   setBandwidth,
   writeNetSysctl,
 } from '../src/index.js';
-import { cleanup, newCgroup, newContainer, run, shimChildren, zombiesOf } from './helpers.js';
+import { cleanup, newContainer, run, shimChildren, zombiesOf } from './helpers.js';
 
 const HOST = `garden-nstest-${process.pid}`;
 const netns = `/run/netns/${HOST}`;
@@ -223,51 +220,6 @@ describe('createContainerLink', () => {
     );
     await container.destroy();
     await deleteLinks(['tnb-0afe0010'], { netns });
-  });
-
-  it('makes the devices of a prepared container (two-phase create) while it sets up its root', async () => {
-    const bridge = await ensureBridge({
-      hostNetns: netns,
-      bridge: 'tnb-0afe0018',
-      gateway: '10.254.0.25',
-      prefixLength: 30,
-    });
-    const cgroup = newCgroup('prep-net');
-    const prepared = await prepareContainer({ cgroups: cgroupDirs(cgroup) });
-    const container = await createContainer({
-      prepared,
-      rootfs: inject('rootfsUnprivileged'),
-      network: {
-        hostNetns: netns,
-        bridge: 'tnb-0afe0018',
-        bridgeIndex: bridge.index,
-        gateway: '10.254.0.25',
-        address: '10.254.0.26',
-        prefixLength: 30,
-        hostVeth: 'tnv-p',
-      },
-    });
-    try {
-      const inside = `/proc/${container.pid}/ns/net`;
-      expect((await listLinks({ netns: inside })).find((l) => l.name === 'lo')?.up).toBe(true);
-      expect(await listAddresses({ netns: inside })).toContainEqual(
-        expect.objectContaining({ address: '10.254.0.26', prefixLength: 30 }),
-      );
-      expect(
-        (await run(container, { path: '/bin/ping', args: ['ping', '-c', '1', '-W', '2', '10.254.0.25'] }))
-          .code,
-      ).toBe(0);
-    } finally {
-      await container.destroy();
-      await deleteLinks(['tnb-0afe0018'], { netns });
-    }
-    // The pair goes with the container's namespace (the kernel's cleanup runs asynchronously).
-    let left = true;
-    for (let i = 0; i < 200 && left; i++) {
-      left = (await listLinks({ netns })).some((l) => l.name === 'tnv-p');
-      if (left) await new Promise((r) => setTimeout(r, 10));
-    }
-    expect(left).toBe(false);
   });
 
   it('makes the devices of the network option when the create falls back from a dead shim', async () => {

@@ -1,8 +1,9 @@
 /**
  * The cgroup part: the container's cgroup (`<cgroupParent>/<id>` in every hierarchy) with its
- * limits, for the clone of init. The first part: the clone part starts that clone as soon as the
- * cgroup exists, so it overlaps the other parts. Destroy removes the directories after the
- * runtime (or clone) part has killed what was in them; reconcile empties and removes the cgroups
+ * limits, for the runtime part's clone of init. Placed right before the runtime part, so its
+ * (synchronous) file writes run while what the rootfs and network parts started (the overlay
+ * mount, the firewall transaction) proceeds on the thread pool. Destroy removes the directories
+ * after the runtime part has killed what was in them; reconcile empties and removes the cgroups
  * of no container.
  */
 import { errorFields } from '@garden-ts/backend-kit';

@@ -1,9 +1,8 @@
 /**
  * The runtime part (Guardian's containerizer): the container's init (`garden-init`), in the cgroup
- * the cgroup part made, in new mount/uts/ipc/pid/net(/user) namespaces through native-ns (cloned
- * early by the clone part; this is the second phase of that create), with the spec's bind mounts
- * and those earlier parts asked for, and the network devices the network part asked for (made
- * while init mounts its root). Destroy kills init (the kernel then kills the
+ * the cgroup part made, in new mount/uts/ipc/pid/net(/user) namespaces through native-ns, with the
+ * spec's bind mounts and those earlier parts asked for, and the network devices the network part
+ * asked for (made while init mounts its root). Destroy kills init (the kernel then kills the
  * whole pid namespace) and whatever is left in the cgroup and lets the shims report their exits
  * (the cgroup part then removes the cgroup). Restore re-opens init and re-attaches every process
  * through its shim.
@@ -16,7 +15,6 @@ import {
   cgroupDirs,
   createContainer,
   Container as NativeContainer,
-  type PreparedContainer,
   readCgroupStats,
 } from '@garden-ts/native-ns';
 import type { LinuxContainer } from '../container.js';
@@ -25,7 +23,6 @@ import { resolveInRoot } from '../files/safe-path.js';
 import type { BackendLogger } from '../options.js';
 import type { CreateContext, DestroyContext, InitBindMount, Part } from '../part.js';
 import { cgroupOf, killCgroup } from './cgroups.js';
-import type { ClonePart } from './clone-part.js';
 import { LinuxProcess } from './linux-process.js';
 import { cgroupMetrics } from './metrics.js';
 
@@ -42,8 +39,6 @@ export class RuntimePart implements Part {
     /** cgroup directory (in every hierarchy) holding the containers. */
     private readonly cgroupParent: string,
     private readonly log: BackendLogger,
-    /** The first phase of init's create (absent: one-phase creates). */
-    private readonly clone?: ClonePart,
   ) {}
 
   validate(spec: ContainerSpec): void {
@@ -69,50 +64,39 @@ export class RuntimePart implements Part {
     const { cgroup } = ctx;
     if (!cgroup || !ctx.rootfs)
       throw new GardenError('the cgroup and rootfs parts must run before the runtime part');
-    // Cloned by the clone part while the parts since then prepared; ours from here.
-    const preparing = this.clone?.take(record.id);
+    // Mounted on the thread pool while the parts since the rootfs part prepared.
+    const rootfs = await ctx.rootfs;
+    const network = ctx.network ? await ctx.network : undefined;
+    const binds: InitBindMount[] = (spec.bindMounts ?? []).map((b, i) => {
+      // Origin Container: a path in the container's rootfs, its symlinks resolved inside the root
+      // (an image's absolute link must not point the bind at a host directory).
+      const source = b.origin === 1 ? resolveInRoot(rootfs, b.srcPath as string) : (b.srcPath as string);
+      if (source === undefined || !existsSync(source))
+        throw new GardenError(`bind mount source ${b.srcPath} does not exist (bind_mounts[${i}])`);
+      return { source, destination: b.dstPath as string, readOnly: b.mode !== 1 };
+    });
     try {
-      // Mounted on the thread pool while the parts since the rootfs part prepared.
-      const rootfs = await ctx.rootfs;
-      const network = ctx.network ? await ctx.network : undefined;
-      const binds: InitBindMount[] = (spec.bindMounts ?? []).map((b, i) => {
-        // Origin Container: a path in the container's rootfs, its symlinks resolved inside the root
-        // (an image's absolute link must not point the bind at a host directory).
-        const source = b.origin === 1 ? resolveInRoot(rootfs, b.srcPath as string) : (b.srcPath as string);
-        if (source === undefined || !existsSync(source))
-          throw new GardenError(`bind mount source ${b.srcPath} does not exist (bind_mounts[${i}])`);
-        return { source, destination: b.dstPath as string, readOnly: b.mode !== 1 };
+      ctx.init = await createContainer({
+        rootfs,
+        hostname: record.hostname,
+        privileged: record.privileged,
+        cgroups: cgroupDirs(cgroup),
+        // Unprivileged containers see their own cgroups read-only (reference §5.4; none when
+        // privileged, as Guardian).
+        cgroupfs: !record.privileged,
+        env: record.env,
+        bindMounts: [...binds, ...ctx.bindMounts],
+        // Privileged containers get FUSE, 0666 (reference §5.5; the host's node is often 0600).
+        ...(record.privileged ? { deviceNodes: [FUSE] } : {}),
+        // The network part's veth pair, made while init mounts its root.
+        ...(network ? { network } : {}),
       });
-      let prepared: PreparedContainer | undefined;
-      try {
-        prepared = await preparing;
-        ctx.init = await createContainer({
-          rootfs,
-          hostname: record.hostname,
-          privileged: record.privileged,
-          cgroups: cgroupDirs(cgroup),
-          // Unprivileged containers see their own cgroups read-only (reference §5.4; none when
-          // privileged, as Guardian).
-          cgroupfs: !record.privileged,
-          env: record.env,
-          bindMounts: [...binds, ...ctx.bindMounts],
-          // Privileged containers get FUSE, 0666 (reference §5.5; the host's node is often 0600).
-          ...(record.privileged ? { deviceNodes: [FUSE] } : {}),
-          // The network part's veth pair, made while init mounts its root.
-          ...(network ? { network } : {}),
-          ...(prepared ? { prepared } : {}),
-        });
-      } catch (e) {
-        const what =
-          (e as { stage?: string }).stage === 'network'
-            ? "setting up the container's network"
-            : 'creating the container';
-        throw new GardenError(`${what} failed: ${(e as Error).message}`, { cause: e });
-      }
-    } finally {
-      // Not made the init (a failure before createContainer took it): it must not wait on. A
-      // no-op once createContainer had it (which makes it the init or kills it).
-      if (preparing) await (await preparing.catch(() => undefined))?.abandon();
+    } catch (e) {
+      const what =
+        (e as { stage?: string }).stage === 'network'
+          ? "setting up the container's network"
+          : 'creating the container';
+      throw new GardenError(`${what} failed: ${(e as Error).message}`, { cause: e });
     }
     record.init = { pid: ctx.init.pid, startTime: String(ctx.init.startTime) };
   }

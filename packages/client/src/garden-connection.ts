@@ -19,7 +19,7 @@ import {
 } from '@garden-ts/api-types';
 import { callScope, withScope } from './call-options.js';
 import { connectionError } from './connection-errors.js';
-import type { GardenAddress } from './dial.js';
+import { Dialer, type GardenAddress } from './dial.js';
 import { ClientEventStream } from './events.js';
 import { HttpTransport, type PlainRequest, readAll } from './http-transport.js';
 import { type ClientProcess, type ControlRequest, startProcess } from './process.js';
@@ -35,12 +35,14 @@ export type JsonRouteName = Extract<
 /** @internal Shared by ClientContainer and GardenClient. */
 export class GardenConnection {
   private readonly http: HttpTransport;
+  readonly dialer: Dialer;
 
   constructor(
     readonly address: GardenAddress,
     readonly connectTimeoutMs: number,
   ) {
-    this.http = new HttpTransport(address, connectTimeoutMs);
+    this.dialer = new Dialer(address, connectTimeoutMs);
+    this.http = new HttpTransport(this.dialer);
   }
 
   /**
@@ -154,12 +156,7 @@ export class GardenConnection {
     opts: CallOptions | undefined,
   ): Promise<ClientProcess> {
     return withScope(opts, (scope) =>
-      startProcess(
-        { address: this.address, connectTimeoutMs: this.connectTimeoutMs, handle },
-        request,
-        io,
-        scope,
-      ),
+      startProcess({ address: this.address, dialer: this.dialer, handle }, request, io, scope),
     );
   }
 }

@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import { GardenError, type HttpMethod } from '@garden-ts/api-types';
 import type { CallScope } from './call-options.js';
 import { connectionError, earlyEof } from './connection-errors.js';
-import { dial, type GardenAddress } from './dial.js';
+import { type Dialer, type GardenAddress, spareClosedEarly } from './dial.js';
 import { decodeErrorValue, EnvelopeDecodeError } from './response-decoding.js';
 
 /** One request on a hijacked route. */
@@ -132,14 +132,32 @@ export function hijackedErrorFromBody(statusCode: number, body: Buffer): Error {
  * closing the socket), a GardenConnectionError, or the scope's abort error (the socket is
  * destroyed in every failure case).
  */
-export function hijack(
+export async function hijack(
+  dialer: Dialer,
+  req: HijackRequest,
+  scope: CallScope,
+): Promise<HijackedConnection> {
+  const { socket, spare } = dialer.take();
+  try {
+    return await exchange(dialer.address, socket, spare, req, scope);
+  } catch (err) {
+    // A spare the server closed before reading from it: once more on a new connection.
+    if (err !== SPARE_CLOSED) throw err;
+    return exchange(dialer.address, dialer.dial(), false, req, scope);
+  }
+}
+
+/** Rejection of an exchange on a spare connection that ended before any byte of an answer. */
+const SPARE_CLOSED = Symbol('spare closed');
+
+function exchange(
   address: GardenAddress,
-  connectTimeoutMs: number,
+  socket: Socket,
+  spare: boolean,
   req: HijackRequest,
   scope: CallScope,
 ): Promise<HijackedConnection> {
   return new Promise((resolve, reject) => {
-    const socket = dial(address, connectTimeoutMs);
     let buf: Buffer = Buffer.alloc(0);
     let head: ParsedHead | undefined;
     let bodyStart = 0;
@@ -152,13 +170,16 @@ export function hijack(
       socket.off('close', onClose);
       removeAbort();
     };
-    const fail = (err: Error) => {
+    const fail = (err: Error | typeof SPARE_CLOSED) => {
       if (settled) return;
       settled = true;
       cleanup();
       socket.destroy();
       reject(err);
     };
+    // Nothing of an answer yet on a spare: the server closed it without reading our request.
+    const spareGone = (err?: unknown) =>
+      spare && !head && buf.length === 0 && (err === undefined || spareClosedEarly(err));
     const finishError = (ended: boolean) => {
       if (!head) return;
       const body = framedBody(buf.subarray(bodyStart), head.headers, ended);
@@ -201,12 +222,12 @@ export function hijack(
     const closedEarly = () => earlyEof(address, `before the response head of ${req.method} ${req.path}`);
     const onEnd = () => {
       if (head) return finishError(true);
-      fail(closedEarly());
+      fail(spareGone() ? SPARE_CLOSED : closedEarly());
     };
-    const onError = (err: Error) => fail(connectionError(address, err));
+    const onError = (err: Error) => fail(spareGone(err) ? SPARE_CLOSED : connectionError(address, err));
     const onClose = () => {
       if (head) finishError(true);
-      fail(closedEarly());
+      fail(spareGone() ? SPARE_CLOSED : closedEarly());
     };
     const removeAbort = scope.onAbort((err) => fail(err));
 
@@ -214,8 +235,11 @@ export function hijack(
     socket.on('end', onEnd);
     socket.on('error', onError);
     socket.on('close', onClose);
-    socket.once('connect', () => {
+    const send = () => {
       if (!settled) socket.write(formatHijackRequest(req));
-    });
+    };
+    // A spare is connected already.
+    if (socket.connecting) socket.once('connect', send);
+    else send();
   });
 }

@@ -1,13 +1,15 @@
 /**
  * The transport for plain (non-hijacked) routes: node:http with one fresh connection per request
- * and `Connection: close`, exactly the Go client's connection model (protocol §1.2).
+ * and `Connection: close`, exactly the Go client's connection model (protocol §1.2); the
+ * connection is one the Dialer made ahead when it has one.
  */
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { HttpMethod } from '@garden-ts/api-types';
 import type { CallScope } from './call-options.js';
 import { connectionError } from './connection-errors.js';
-import { dial, type GardenAddress } from './dial.js';
+import { type Dialer, type GardenAddress, spareClosedEarly } from './dial.js';
 import { USER_AGENT } from './hijack-transport.js';
 import { plainErrorFromBody } from './response-decoding.js';
 
@@ -24,10 +26,11 @@ export interface PlainRequest {
 
 /** Sends plain requests to one Garden address. */
 export class HttpTransport {
-  constructor(
-    private readonly address: GardenAddress,
-    private readonly connectTimeoutMs: number,
-  ) {}
+  constructor(private readonly dialer: Dialer) {}
+
+  private get address(): GardenAddress {
+    return this.dialer.address;
+  }
 
   /**
    * Sends `req` and resolves with the response once its head arrived. Until the returned
@@ -35,7 +38,25 @@ export class HttpTransport {
    * @throws GardenConnectionError when the server cannot be reached or the connection breaks
    *   before the head; a stream body's own error; the scope's abort error.
    */
-  open(req: PlainRequest, scope: CallScope): Promise<{ res: IncomingMessage; release: () => void }> {
+  async open(req: PlainRequest, scope: CallScope): Promise<{ res: IncomingMessage; release: () => void }> {
+    // A stream body cannot be sent twice: it gets a new connection, never a spare.
+    const { socket, spare } =
+      typeof req.body === 'object' ? { socket: this.dialer.dial(), spare: false } : this.dialer.take();
+    try {
+      return await this.exchange(req, scope, socket, spare);
+    } catch (err) {
+      // A spare the server closed before reading from it: once more on a new connection.
+      if (err !== SPARE_CLOSED) throw err;
+      return this.exchange(req, scope, this.dialer.dial(), false);
+    }
+  }
+
+  private exchange(
+    req: PlainRequest,
+    scope: CallScope,
+    socket: Socket,
+    spare: boolean,
+  ): Promise<{ res: IncomingMessage; release: () => void }> {
     return new Promise((resolve, reject) => {
       const headers: OutgoingHttpHeaders = { Host: 'api', 'User-Agent': USER_AGENT };
       let json: Buffer | undefined;
@@ -57,7 +78,7 @@ export class HttpTransport {
         path: req.path,
         headers,
         setHost: false,
-        createConnection: () => dial(this.address, this.connectTimeoutMs),
+        createConnection: () => socket,
       });
       const removeAbort = scope.onAbort((err) => {
         response?.destroy(err);
@@ -77,6 +98,7 @@ export class HttpTransport {
         if (settled) return;
         settled = true;
         removeAbort();
+        if (spare && spareClosedEarly(err)) return reject(SPARE_CLOSED);
         reject(err === bodyError ? err : connectionError(this.address, err));
       });
       if (json) clientRequest.end(json);
@@ -125,6 +147,9 @@ export class HttpTransport {
     }
   }
 }
+
+/** Rejection of an exchange on a spare connection that failed before the response head. */
+const SPARE_CLOSED = Symbol('spare closed');
 
 /** Reads a response to its end; rejects if the connection breaks first. */
 export function readAll(res: IncomingMessage): Promise<Buffer> {

@@ -27,7 +27,7 @@ import {
   stdinEofMessage,
   ttyMessage,
 } from './control-messages.js';
-import { describeAddress, type GardenAddress } from './dial.js';
+import { type Dialer, describeAddress, type GardenAddress } from './dial.js';
 import { type HijackedConnection, type HijackRequest, hijack } from './hijack-transport.js';
 import { type OutputPump, pumpOutput } from './output-pump.js';
 import { routeTarget } from './route-target.js';
@@ -35,7 +35,8 @@ import { routeTarget } from './route-target.js';
 /** Where and how to open the connections of one process. */
 export interface ProcessTarget {
   address: GardenAddress;
-  connectTimeoutMs: number;
+  /** Opens the process's connections (control, stdout, stderr). */
+  dialer: Dialer;
   handle: string;
 }
 
@@ -376,7 +377,7 @@ export async function startProcess(
           body: request.body,
         }
       : { method: ROUTES.Attach.method, path: routeTarget('Attach', { handle, pid: request.processId }) };
-  const control = await hijack(target.address, target.connectTimeoutMs, hijackRequest, scope);
+  const control = await hijack(target.dialer, hijackRequest, scope);
   const opened: OutputPump[] = [];
   const abandon = () => {
     for (const pump of opened) pump.close();
@@ -405,8 +406,7 @@ export async function startProcess(
       let conn: HijackedConnection;
       try {
         conn = await hijack(
-          target.address,
-          target.connectTimeoutMs,
+          target.dialer,
           { method: ROUTES[stream].method, path, headers: [['Content-Type', 'application/json']] },
           scope,
         );

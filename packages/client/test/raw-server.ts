@@ -132,8 +132,14 @@ export class RawConn {
 /** A started raw server. */
 export interface RawServer {
   socketPath: string;
-  /** Connections in accept order. */
+  /**
+   * Connections in the order their first bytes arrived. A connection that closes without sending
+   * anything is not one: the client dials each next connection ahead (its spare, dial.ts), so
+   * accept order is not request order, and an unused spare is closed after a while.
+   */
   connections: RawConn[];
+  /** Every accepted socket, open or closed, with or without bytes, in accept order. */
+  accepted: Socket[];
   /** Resolves with the n-th connection (0-based) once it was accepted. */
   connection(n: number): Promise<RawConn>;
   close(): Promise<void>;
@@ -146,27 +152,36 @@ export async function startRawServer(
   const dir = mkdtempSync(join(tmpdir(), 'garden-client-raw-'));
   const socketPath = join(dir, 'garden.sock');
   const connections: RawConn[] = [];
+  const accepted = new Set<Socket>();
+  const acceptedAll: Socket[] = [];
   const waiters: Array<() => void> = [];
   const server: Server = createServer((socket) => {
     const conn = new RawConn(socket);
-    const index = connections.push(conn) - 1;
-    for (const w of waiters.splice(0)) w();
-    Promise.resolve(onConnection(conn, index)).catch((err) => {
-      // Surface handler failures in the test output, then drop the connection.
-      console.error('raw server handler failed:', err);
-      socket.destroy();
+    accepted.add(socket);
+    acceptedAll.push(socket);
+    socket.once('close', () => accepted.delete(socket));
+    // Registered once it carries something (its RawConn buffers what arrives meanwhile).
+    socket.once('data', () => {
+      const index = connections.push(conn) - 1;
+      for (const w of waiters.splice(0)) w();
+      Promise.resolve(onConnection(conn, index)).catch((err) => {
+        // Surface handler failures in the test output, then drop the connection.
+        console.error('raw server handler failed:', err);
+        socket.destroy();
+      });
     });
   });
   await new Promise<void>((resolve) => server.listen(socketPath, resolve));
   return {
     socketPath,
     connections,
+    accepted: acceptedAll,
     async connection(n) {
       while (connections.length <= n) await new Promise<void>((resolve) => waiters.push(resolve));
       return connections[n]!;
     },
     async close() {
-      for (const c of connections) c.socket.destroy();
+      for (const socket of accepted) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       rmSync(dir, { recursive: true, force: true });
     },

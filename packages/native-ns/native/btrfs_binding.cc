@@ -105,6 +105,14 @@ Napi::Value SubvolumeCreate(const Napi::CallbackInfo& info) {
       [id](Napi::Env env) { return Napi::BigInt::New(env, *id); });
 }
 
+Napi::Value SubvolumeCreateSync(const Napi::CallbackInfo& info) {
+  std::string parent = Arg(info, 0), name = Arg(info, 1);
+  uint64_t id = 0;
+  btrfs::Error e;
+  if (!btrfs::SubvolumeCreate(parent, name, U64(info, 2), id, e)) throw BtrfsError(info.Env(), e, "btrfs-subvolume");
+  return Napi::BigInt::New(info.Env(), id);
+}
+
 Napi::Value SubvolumeDelete(const Napi::CallbackInfo& info) {
   std::string parent = Arg(info, 0), name = Arg(info, 1);
   return Queue(info.Env(), "btrfs-subvolume", [parent, name](btrfs::Error& e) { return btrfs::SubvolumeDelete(parent, name, e); });
@@ -156,6 +164,7 @@ void RegisterBtrfs(Napi::Env env, Napi::Object exports) {
   exports.Set("btrfsQuotaEnable", Napi::Function::New(env, QuotaEnable));
   exports.Set("btrfsQuotaRescan", Napi::Function::New(env, QuotaRescan));
   exports.Set("btrfsSubvolumeCreate", Napi::Function::New(env, SubvolumeCreate));
+  exports.Set("btrfsSubvolumeCreateSync", Napi::Function::New(env, SubvolumeCreateSync));
   exports.Set("btrfsSubvolumeDelete", Napi::Function::New(env, SubvolumeDelete));
   exports.Set("btrfsStartCommit", Napi::Function::New(env, StartCommit));
   exports.Set("btrfsQgroupLimit", Napi::Function::New(env, QgroupLimit));

@@ -19,6 +19,7 @@ interface RawBtrfs {
   btrfsQuotaEnable(path: string, simple: boolean): Promise<void>;
   btrfsQuotaRescan(path: string, wait: boolean): Promise<void>;
   btrfsSubvolumeCreate(parent: string, name: string, maxReferenced: bigint): Promise<bigint>;
+  btrfsSubvolumeCreateSync(parent: string, name: string, maxReferenced: bigint): bigint;
   btrfsSubvolumeDelete(parent: string, name: string): Promise<void>;
   btrfsStartCommit(path: string): Promise<void>;
   btrfsQgroupLimit(path: string, id: bigint, maxReferenced: bigint): Promise<void>;
@@ -180,12 +181,37 @@ export async function createSubvolume(
   name: string,
   options: { maxReferenced?: bigint } = {},
 ): Promise<bigint> {
+  const [p, n, max] = subvolumeArgs(parent, name, options);
+  return call(() => raw().btrfsSubvolumeCreate(p, n, max));
+}
+
+/**
+ * {@link createSubvolume} on the calling thread. The ioctl is usually ~0.15 ms, less than the
+ * thread-pool round trip (~0.3 ms on a VM, where waking the pool thread and then this one are
+ * each a VM exit), but it waits whenever a btrfs commit is in its blocking phase: callers on an
+ * event loop should fall back to {@link createSubvolume} when it turns slow.
+ * @throws as {@link createSubvolume}
+ */
+export function createSubvolumeSync(
+  parent: string,
+  name: string,
+  options: { maxReferenced?: bigint } = {},
+): bigint {
+  const [p, n, max] = subvolumeArgs(parent, name, options);
+  return callSync(() => raw().btrfsSubvolumeCreateSync(p, n, max));
+}
+
+function subvolumeArgs(
+  parent: string,
+  name: string,
+  options: { maxReferenced?: bigint },
+): [string, string, bigint] {
   const p = absolute('parent', parent);
   const n = subvolumeName(name);
   const max = options.maxReferenced ?? 0n;
   if (typeof max !== 'bigint' || max < 0n || max >= U64_MAX)
     throw new NativeArgumentError('maxReferenced', 'must be a byte count (bigint, 0n = no limit)');
-  return call(() => raw().btrfsSubvolumeCreate(p, n, max));
+  return [p, n, max];
 }
 
 /**

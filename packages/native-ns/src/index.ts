@@ -10,6 +10,7 @@ export {
   btrfsSubvolumeId,
   countSubvolumeInodes,
   createSubvolume,
+  createSubvolumeSync,
   deleteSubvolume,
   destroyQgroup,
   enableBtrfsQuota,

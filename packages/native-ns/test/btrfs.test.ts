@@ -27,6 +27,7 @@ import {
   countSubvolumeInodes,
   createOverlay,
   createSubvolume,
+  createSubvolumeSync,
   deleteSubvolume,
   destroyQgroup,
   enableBtrfsQuota,
@@ -260,6 +261,15 @@ describe('quotas, subvolumes, qgroups', () => {
     });
     await deleteSubvolume(mnt, 'dup', dup);
     expect(() => btrfsFsid(work)).toThrow(NativeError);
+    // The synchronous variant: the same subvolume (id, limit) and the same typed errors.
+    const now = createSubvolumeSync(mnt, 'sync', { maxReferenced: 8n * BigInt(MiB) });
+    expect(btrfsSubvolumeId(join(mnt, 'sync'))).toBe(now);
+    expect(qgroupUsage(btrfsFsid(mnt), now)?.maxReferenced).toBe(8n * BigInt(MiB));
+    expect(() => createSubvolumeSync(mnt, 'sync')).toThrow(
+      expect.objectContaining({ stage: 'btrfs-subvolume', code: 'EEXIST' }),
+    );
+    expect(() => createSubvolumeSync(mnt, '..')).toThrow(NativeArgumentError);
+    await deleteSubvolume(mnt, 'sync', now);
     await expect(createSubvolume(work, 'x')).rejects.toMatchObject({ stage: 'btrfs-subvolume' });
     await expect(createSubvolume(mnt, 'a/b')).rejects.toMatchObject({ field: 'name' });
     await expect(createSubvolume(mnt, '..')).rejects.toThrow(NativeArgumentError);

@@ -37,6 +37,7 @@ import {
   btrfsSubvolumeId,
   countSubvolumeInodes,
   createSubvolume,
+  createSubvolumeSync,
   deleteSubvolume,
   destroyQgroup,
   enableBtrfsQuota,
@@ -149,9 +150,56 @@ async function withLock<T>(lock: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Runs a call on this thread while it is quick, and its thread-pool variant for `pooledForMs`
+ * after one took longer than `limitMs`. For calls that are usually shorter than a thread-pool
+ * round trip but can wait on the kernel (a btrfs commit), which must not stall the event loop
+ * for long.
+ */
+export class QuickOrPooled<A extends unknown[], R> {
+  private pooledUntil = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly quick: (...args: A) => R,
+    private readonly pooled: (...args: A) => Promise<R>,
+    private readonly onSlow: (ms: number) => void,
+    private readonly limitMs = 5,
+    private readonly pooledForMs = 30_000,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  async run(...args: A): Promise<R> {
+    if (this.now() < this.pooledUntil) return this.pooled(...args);
+    const t0 = this.now();
+    try {
+      return this.quick(...args);
+    } finally {
+      const took = this.now() - t0;
+      if (took > this.limitMs) {
+        this.pooledUntil = t0 + took + this.pooledForMs;
+        this.onSlow(took);
+      }
+    }
+  }
+}
+
 export class DiskStore {
   /** `<path>/volumes`: one subvolume per container. */
   readonly volumes: string;
+  /**
+   * The subvolume ioctl takes ~0.15 ms, less than a thread-pool round trip on the create's path
+   * (~0.3 ms where waking a thread is a VM exit; docs/benchmarks.md): made on this thread while
+   * that holds, on the thread pool for a while after one waited (for a btrfs commit).
+   */
+  private readonly makeSubvolume = new QuickOrPooled(
+    (name: string, limit: bigint) => createSubvolumeSync(this.volumes, name, { maxReferenced: limit }),
+    (name: string, limit: bigint) => createSubvolume(this.volumes, name, { maxReferenced: limit }),
+    (ms) =>
+      this.log.info(
+        { ms: Math.round(ms) },
+        'disk store: slow subvolume create; on the thread pool for a while',
+      ),
+  );
   /** The last inode count of each volume (by subvolume id) and how long it took. */
   private readonly inodeCounts = new Map<bigint, { at: number; took: number; count: bigint }>();
   private constructor(
@@ -260,8 +308,7 @@ export class DiskStore {
    */
   async create(id: string, limit = 0n): Promise<Volume & { name: string }> {
     const name = `${id}-${randomBytes(6).toString('hex')}`;
-    const subvolume = await createSubvolume(this.volumes, name, { maxReferenced: limit });
-    return { id: subvolume, dir: this.dirOf(name), name };
+    return { id: await this.makeSubvolume.run(name, limit), dir: this.dirOf(name), name };
   }
 
   /** Limits what volume `id` may hold, in bytes (0n: no limit). */

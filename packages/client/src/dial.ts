@@ -47,10 +47,10 @@ export const SPARE_MAX_AGE_MS = 2000;
  * younger than {@link SPARE_MAX_AGE_MS}, when it is closed anyway (a quiet client holds nothing at
  * the server). The connect and the server's accept are then off the request's path: with every
  * wakeup of a sleeping peer costing a VM exit, that was ~0.3-0.5 ms per request on the benchmark
- * VM (docs/benchmarks.md). A spare the server closes meanwhile (a
- * restart, its header timeout) is noticed by the transports: a failure before any byte of an
- * answer on a spare is retried once on a new connection (a server would see the request twice
- * only if it read it, died without answering, and another already listened).
+ * VM (docs/benchmarks.md). A spare the server closes meanwhile (a restart, its header timeout)
+ * is noticed by the transports: a failure before any byte of an answer on a spare is retried once
+ * on a new connection (a server would see the request twice only if it read it, died without
+ * answering, and another already listened).
  */
 export class Dialer {
   private spare: { socket: Socket; at: number; drop: () => void; timer: NodeJS.Timeout } | undefined;

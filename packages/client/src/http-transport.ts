@@ -98,7 +98,8 @@ export class HttpTransport {
         if (settled) return;
         settled = true;
         removeAbort();
-        if (spare && spareClosedEarly(err)) return reject(SPARE_CLOSED);
+        // Not one byte of an answer: the server closed the spare without reading the request.
+        if (spare && socket.bytesRead === 0 && spareClosedEarly(err)) return reject(SPARE_CLOSED);
         reject(err === bodyError ? err : connectionError(this.address, err));
       });
       if (json) clientRequest.end(json);

@@ -90,6 +90,21 @@ export class Dialer {
     return dial(this.address, this.connectTimeoutMs);
   }
 
+  /**
+   * Runs one request's exchange on a connection of its own (a spare unless `fresh`). An exchange
+   * that rejects with {@link SPARE_CLOSED} (it got no byte of an answer on a spare) runs once more
+   * on a new connection.
+   */
+  async exchange<T>(attempt: (socket: Socket, spare: boolean) => Promise<T>, fresh = false): Promise<T> {
+    const { socket, spare } = fresh ? { socket: this.dial(), spare: false } : this.take();
+    try {
+      return await attempt(socket, spare);
+    } catch (err) {
+      if (err !== SPARE_CLOSED) throw err;
+      return attempt(this.dial(), false);
+    }
+  }
+
   private scheduleSpare(): void {
     if (this.spareScheduled) return;
     this.spareScheduled = true;
@@ -119,6 +134,9 @@ export class Dialer {
     });
   }
 }
+
+/** An exchange's rejection: no byte of an answer came on a spare (see {@link Dialer.exchange}). */
+export const SPARE_CLOSED = Symbol('spare closed');
 
 /** Errors of a spare that the server closed before it read a request from it: retried. */
 export function spareClosedEarly(err: unknown): boolean {

@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import { GardenError, type HttpMethod } from '@garden-ts/api-types';
 import type { CallScope } from './call-options.js';
 import { connectionError, earlyEof } from './connection-errors.js';
-import { type Dialer, type GardenAddress, spareClosedEarly } from './dial.js';
+import { type Dialer, type GardenAddress, SPARE_CLOSED, spareClosedEarly } from './dial.js';
 import { decodeErrorValue, EnvelopeDecodeError } from './response-decoding.js';
 
 /** One request on a hijacked route. */
@@ -137,18 +137,8 @@ export async function hijack(
   req: HijackRequest,
   scope: CallScope,
 ): Promise<HijackedConnection> {
-  const { socket, spare } = dialer.take();
-  try {
-    return await exchange(dialer.address, socket, spare, req, scope);
-  } catch (err) {
-    // A spare the server closed before reading from it: once more on a new connection.
-    if (err !== SPARE_CLOSED) throw err;
-    return exchange(dialer.address, dialer.dial(), false, req, scope);
-  }
+  return dialer.exchange((socket, spare) => exchange(dialer.address, socket, spare, req, scope));
 }
-
-/** Rejection of an exchange on a spare connection that ended before any byte of an answer. */
-const SPARE_CLOSED = Symbol('spare closed');
 
 function exchange(
   address: GardenAddress,

@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import type { HttpMethod } from '@garden-ts/api-types';
 import type { CallScope } from './call-options.js';
 import { connectionError } from './connection-errors.js';
-import { type Dialer, type GardenAddress, spareClosedEarly } from './dial.js';
+import { type Dialer, type GardenAddress, SPARE_CLOSED, spareClosedEarly } from './dial.js';
 import { USER_AGENT } from './hijack-transport.js';
 import { plainErrorFromBody } from './response-decoding.js';
 
@@ -40,15 +40,10 @@ export class HttpTransport {
    */
   async open(req: PlainRequest, scope: CallScope): Promise<{ res: IncomingMessage; release: () => void }> {
     // A stream body cannot be sent twice: it gets a new connection, never a spare.
-    const { socket, spare } =
-      typeof req.body === 'object' ? { socket: this.dialer.dial(), spare: false } : this.dialer.take();
-    try {
-      return await this.exchange(req, scope, socket, spare);
-    } catch (err) {
-      // A spare the server closed before reading from it: once more on a new connection.
-      if (err !== SPARE_CLOSED) throw err;
-      return this.exchange(req, scope, this.dialer.dial(), false);
-    }
+    return this.dialer.exchange(
+      (socket, spare) => this.exchange(req, scope, socket, spare),
+      typeof req.body === 'object',
+    );
   }
 
   private exchange(
@@ -148,9 +143,6 @@ export class HttpTransport {
     }
   }
 }
-
-/** Rejection of an exchange on a spare connection that failed before the response head. */
-const SPARE_CLOSED = Symbol('spare closed');
 
 /** Reads a response to its end; rejects if the connection breaks first. */
 export function readAll(res: IncomingMessage): Promise<Buffer> {

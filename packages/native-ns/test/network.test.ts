@@ -79,6 +79,8 @@ describe('createContainerLink', () => {
     expect(br).toMatchObject({ kind: 'bridge', mtu: 1400, up: true });
     expect(veth).toMatchObject({ kind: 'veth', mtu: 1400, up: true, master: br?.index });
     expect(ip('-d', 'link', 'show', 'tnb-0afe0000')).toMatch(/mcast_snooping 0/);
+    // One queue each way, asked for at creation (not cut down after it: an RCU wait per cut).
+    expect(ip('-d', 'link', 'show', 'tnv-a')).toMatch(/numtxqueues 1 numrxqueues 1/);
     expect(inHost('cat', '/proc/sys/net/ipv4/conf/tnb-0afe0000/route_localnet').trim()).toBe('1');
     expect(await listAddresses({ netns })).toContainEqual({
       index: br?.index,

@@ -44,8 +44,12 @@ struct BindPlan {
 struct Plan {
   const CreateOptions* o;
   int syncR, errW, initFd, readyW;
-  std::vector<char> oldRoot;        // "/.garden-old-XXXXXXXXXXXXXXXX" (inside the new root)
+  // Where pivot_root puts the old root: the image's own /proc directory (procfs goes there once
+  // the old root is detached), or, when the image has none to use, a fresh
+  // "/.garden-old-XXXXXXXXXXXXXXXX" we make on the host and remove again (ownOldRoot).
+  std::vector<char> oldRoot;        // inside the new root
   std::vector<char> oldRootOnHost;  // rootfs + oldRoot
+  bool ownOldRoot = false;
   std::vector<BindPlan> binds;
   std::vector<std::vector<char>> devSrc;  // old-root prefixed /dev/null ... /dev/tty
   std::vector<std::vector<char>> devDst;  // /dev/null ... /dev/tty
@@ -155,6 +159,14 @@ void WaitFor(const Plan& p, char want) {
   }
 }
 
+// Where procfs waits while the old root is on /proc (in the container's fresh /dev tmpfs).
+constexpr const char* kProcAside = "/dev/.garden-proc";
+
+void MountProc(const Plan& p, const char* at) {
+  mkdir(at, 0555);
+  if (mount("proc", at, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) Die(p, Stage::kMountProc);
+}
+
 [[noreturn]] void Child(Plan& p) {
   const CreateOptions& o = *p.o;
   ResetSignals();
@@ -212,8 +224,7 @@ void WaitFor(const Plan& p, char want) {
   }
   // From here every target resolves inside the new root; sources come from the old root.
 
-  mkdir("/proc", 0555);
-  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) Die(p, Stage::kMountProc);
+  if (p.ownOldRoot) MountProc(p, "/proc");
   mkdir("/sys", 0555);
   if (mount("sysfs", "/sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
     // A network namespace we do not own (a given netns) forbids a fresh sysfs: bind the host's.
@@ -276,11 +287,23 @@ void WaitFor(const Plan& p, char want) {
       Die(p, Stage::kMountMqueue);
     }
   }
+  if (!p.ownOldRoot) {
+    // The old root is on /proc: procfs goes to a directory of our fresh /dev for now (mounting it
+    // in a user namespace needs the host's procfs still visible, which goes with the old root),
+    // and is moved to /proc once the old root is gone.
+    MountProc(p, kProcAside);
+  }
   for (auto& b : p.binds) {
     int r = b.isDir ? MkdirP(b.dst.data(), 0755) : MkParentAndFile(b.dst.data());
     if (r != 0) Die(p, Stage::kBindMount);
     if (mount(b.src.data(), b.dst.data(), nullptr, MS_BIND | MS_REC, nullptr) != 0) Die(p, Stage::kBindMount);
     if (b.readOnly && RemountRo(b.dst.data()) != 0) Die(p, Stage::kBindMount);
+  }
+  if (umount2(p.oldRoot.data(), MNT_DETACH) != 0) Die(p, Stage::kUmountOldRoot);
+  if (p.ownOldRoot) {
+    rmdir(p.oldRoot.data());  // fails harmlessly when the root is not ours to write; the parent retries
+  } else if (mount(kProcAside, "/proc", nullptr, MS_MOVE, nullptr) != 0 || rmdir(kProcAside) != 0) {
+    Die(p, Stage::kMountProc);
   }
   for (auto& m : p.maskedBuf) {
     struct stat st;
@@ -302,8 +325,6 @@ void WaitFor(const Plan& p, char want) {
       Die(p, Stage::kReadonlyPath);
     }
   }
-  if (umount2(p.oldRoot.data(), MNT_DETACH) != 0) Die(p, Stage::kUmountOldRoot);
-  rmdir(p.oldRoot.data());  // fails harmlessly when the root is not ours to write; the parent retries
   if (chdir("/") != 0) Die(p, Stage::kExecInit);
   // init gets the container's capability set, not everything we hold: drop the rest from the
   // bounding set and make the set inheritable. exec then gives init (root in its namespace)
@@ -583,13 +604,27 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
     errno = err;
     return fail(Stage::kInitBinary, "open");
   }
-  uint64_t rnd = 0;
-  if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd) return fail(Stage::kOldRoot, "getrandom");
-  char name[64];
-  snprintf(name, sizeof name, "/.garden-old-%016llx", static_cast<unsigned long long>(rnd));
+  // The old root goes on the image's /proc when that is a real directory and no bind mount goes
+  // under it (procfs is mounted only after the old root is detached, so a bind there would go
+  // with it): nothing to make on (or remove from) the rootfs then, which on an overlay is a
+  // write to its upper dir, and a removal inside the container and again on the host.
+  bool procFree = true;
+  for (const auto& b : o.binds) {
+    if (b.dst == "/proc" || b.dst.rfind("/proc/", 0) == 0) procFree = false;
+  }
+  struct stat procSt;
+  std::string name = "/proc";
+  if (!procFree || lstat((o.rootfs + name).c_str(), &procSt) != 0 || !S_ISDIR(procSt.st_mode)) {
+    uint64_t rnd = 0;
+    if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd) return fail(Stage::kOldRoot, "getrandom");
+    char buf[64];
+    snprintf(buf, sizeof buf, "/.garden-old-%016llx", static_cast<unsigned long long>(rnd));
+    name = buf;
+    p.ownOldRoot = true;
+  }
   p.oldRoot = Buf(name);
   p.oldRootOnHost = Buf(o.rootfs + name);
-  std::string old(name);
+  const std::string& old = name;
   for (const char* d : kDevices) {
     p.devSrc.push_back(Buf(old + "/dev/" + d));
     p.devDst.push_back(Buf(std::string("/dev/") + d));
@@ -663,7 +698,7 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
   }
   // The old-root directory is made by us (host root) because the rootfs top is usually not
   // writable by the container's root; a fresh random name cannot already be a planted symlink.
-  if (mkdir(p.oldRootOnHost.data(), 0700) != 0) {
+  if (p.ownOldRoot && mkdir(p.oldRootOnHost.data(), 0700) != 0) {
     fail(Stage::kOldRoot, "mkdir");
     return closeAll();
   }
@@ -672,21 +707,21 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
   int syncP[2], errP[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, syncP) != 0) {
     fail(Stage::kClone, "socketpair");
-    rmdir(p.oldRootOnHost.data());
+    if (p.ownOldRoot) rmdir(p.oldRootOnHost.data());
     return closeAll();
   }
   if (pipe2(errP, O_CLOEXEC) != 0) {
     fail(Stage::kClone, "pipe2");
     close(syncP[0]);
     close(syncP[1]);
-    rmdir(p.oldRootOnHost.data());
+    if (p.ownOldRoot) rmdir(p.oldRootOnHost.data());
     return closeAll();
   }
   int readyP[2];
   if (pipe2(readyP, O_CLOEXEC) != 0) {
     fail(Stage::kClone, "pipe2");
     for (int fd : {syncP[0], syncP[1], errP[0], errP[1]}) close(fd);
-    rmdir(p.oldRootOnHost.data());
+    if (p.ownOldRoot) rmdir(p.oldRootOnHost.data());
     return closeAll();
   }
   p.syncR = syncP[0];
@@ -703,7 +738,7 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
   if (o.joinPidfd >= 0 && (selfPid = open("/proc/thread-self/ns/pid_for_children", O_RDONLY | O_CLOEXEC)) < 0) {
     fail(Stage::kJoinNamespaces, "open");
     for (int fd : {syncP[0], syncP[1], errP[0], errP[1], readyP[0], readyP[1]}) close(fd);
-    rmdir(p.oldRootOnHost.data());
+    if (p.ownOldRoot) rmdir(p.oldRootOnHost.data());
     return closeAll();
   }
   if (o.cloneParent) flags |= CLONE_PARENT;
@@ -763,7 +798,7 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
     close(syncP[1]);
     close(errP[0]);
     close(readyP[0]);
-    rmdir(p.oldRootOnHost.data());
+    if (p.ownOldRoot) rmdir(p.oldRootOnHost.data());
     return;
   }
 
@@ -781,7 +816,7 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
       waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si, WEXITED);
       close(pidfd);
     }
-    rmdir(p.oldRootOnHost.data());
+    if (p.ownOldRoot) rmdir(p.oldRootOnHost.data());
   };
   std::string procDir = "/proc/" + std::to_string(pid);
   bool ok = true;
@@ -832,7 +867,7 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
     killChild();
     return;
   }
-  rmdir(p.oldRootOnHost.data());  // detached in the container; empty on the host
+  if (p.ownOldRoot) rmdir(p.oldRootOnHost.data());  // detached in the container; empty on the host
   res.pid = static_cast<int>(pid);
   res.pidfd = pidfd;
 }

@@ -16,6 +16,7 @@ import {
   CAPABILITIES,
   type CgroupSet,
   type Container,
+  type CreateContainerOptions,
   capabilityMask,
   compileSeccomp,
   createContainer,
@@ -220,6 +221,65 @@ describe('container init and namespaces', () => {
     } finally {
       await c.destroy();
     }
+  });
+});
+
+describe('the old root', () => {
+  const leftovers = (root: string) => readdirSync(root).filter((e) => e.startsWith('.garden-'));
+
+  /**
+   * Runs `extra` in `c` after listing its procfs mounts and counting the `.garden-*` entries of /
+   * and /dev (none may be left, there or in `rootfs` on the host); returns the procfs mounts and
+   * what `extra` printed.
+   */
+  async function inspect(c: Container, rootfs: string, extra = 'true') {
+    const r = await run(
+      c,
+      sh(`grep "^proc " /proc/self/mounts; echo --; ls -a / /dev | grep -c garden; ${extra}`),
+    );
+    const [mounts, rest = ''] = r.stdout.split('--\n');
+    expect(rest.split('\n')[0]).toBe('0');
+    expect(leftovers(rootfs)).toEqual([]);
+    return { mounts, out: rest.slice(rest.indexOf('\n') + 1) };
+  }
+
+  /** A container on `rootfs` (with `options`), inspected, then destroyed. */
+  async function inspectNew(rootfs: string, options: Partial<CreateContainerOptions>, extra?: string) {
+    const c = await createContainer({ rootfs, ...options });
+    try {
+      return await inspect(c, rootfs, extra);
+    } finally {
+      await c.destroy();
+    }
+  }
+
+  it("goes on the image's /proc: procfs there afterwards, nothing made in the rootfs or left in /dev", async () => {
+    const { mounts } = await inspect(container, (await import('vitest')).inject('rootfsUnprivileged'));
+    expect(mounts).toMatch(/^proc \/proc proc rw,nosuid,nodev,noexec,relatime/);
+  });
+
+  it("falls back to a directory of its own when the image's /proc is a symlink, and removes it", async () => {
+    const rootfs = join(newDir(), 'rootfs');
+    execFileSync('cp', ['-a', (await import('vitest')).inject('rootfsUnprivileged'), rootfs]);
+    rmdirSync(join(rootfs, 'proc'));
+    // relative: it resolves inside the rootfs, so pivot_root would accept it as the old root's place
+    execFileSync('ln', ['-s', 'tmp', join(rootfs, 'proc')]);
+    const { mounts, out } = await inspectNew(rootfs, {}, 'readlink /proc/1/exe >/dev/null && echo procfs');
+    // the mount goes where the link points (/tmp), as it would for any runtime
+    expect(mounts).toMatch(/^proc \/tmp proc rw,nosuid,nodev,noexec,relatime/);
+    expect(out).toBe('procfs\n');
+  });
+
+  it('falls back when a bind mount goes under /proc (an lxcfs-style file over /proc/cpuinfo)', async () => {
+    const file = join(newDir(), 'cpuinfo');
+    writeFileSync(file, 'processor\t: 0 (from the host)\n');
+    const { mounts, out } = await inspectNew(
+      (await import('vitest')).inject('rootfsUnprivileged'),
+      { bindMounts: [{ source: file, destination: '/proc/cpuinfo', readOnly: true }] },
+      'cat /proc/cpuinfo',
+    );
+    expect(mounts).toMatch(/^proc \/proc proc rw,nosuid,nodev,noexec,relatime/);
+    expect(out).toBe('processor\t: 0 (from the host)\n');
   });
 });
 

@@ -169,7 +169,7 @@ void MountProc(const Plan& p, const char* at) {
 
 [[noreturn]] void Child(Plan& p) {
   const CreateOptions& o = *p.o;
-  ResetSignals();
+  ResetSignals(o.shimSignals ? kShimSignals : ~0ull);
   if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) Die(p, Stage::kCloseFds);
 
   // Wait until the parent has written our id maps.

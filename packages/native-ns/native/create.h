@@ -59,6 +59,7 @@ struct CreateOptions {
   // Not encoded: set by whoever runs CreateContainer.
   int initFd = -1;           // sealed garden-init to exec (else a cached sealed copy of initPath)
   bool cloneParent = false;  // CLONE_PARENT: init becomes our parent's child (garden-shim's case)
+  bool shimSignals = false;  // the caller is garden-shim: only kShimSignals to reset in the child
   // A pidfd of another container's init: join its pid, net, ipc, uts, cgroup (and, unprivileged,
   // user) namespaces instead of making new ones; only the mount namespace is new (a "pea": its
   // own rootfs beside the container). Cloned from the calling thread, never through a shim.
@@ -84,7 +85,7 @@ struct CreateResult {
  *  clone). Fills `result` with pid + pidfd, or stage + errno. */
 void CreateContainer(const CreateOptions& opts, CreateResult& result);
 
-/** Serialises the options for garden-shim (everything but initFd / cloneParent). */
+/** Serialises the options for garden-shim (everything but initFd / cloneParent / shimSignals). */
 std::string EncodeCreateOptions(const CreateOptions& o);
 /** Parses EncodeCreateOptions' output; false when malformed. */
 bool DecodeCreateOptions(const char* data, size_t len, CreateOptions& o);

@@ -115,7 +115,7 @@ int InstallSeccomp(const std::string& prog) {
   const Spec& s = *p.spec;
   const int errW = p.errW;
   // Dispositions back to default and an empty mask: the exec'd program must not inherit ours.
-  ResetSignals();
+  ResetSignals(kShimSignals);
 
   for (int fd : p.cgroupProcs) {
     if (write(fd, "0", 1) != 1) ChildFail(errW, Stage::kCgroup, errno);
@@ -696,6 +696,7 @@ int CreateMain(int ctl, const std::string& raw, int initFd) {
   }
   opts.initFd = initFd;
   opts.cloneParent = true;
+  opts.shimSignals = true;
   opts.onCloned = [ctl](long pid, int pidfd) {
     std::string f;
     AppendFrame(f, kCloned, 0, static_cast<uint64_t>(pid), nullptr, 0);
@@ -719,6 +720,9 @@ int CreateMain(int ctl, const std::string& raw, int initFd) {
 }  // namespace
 
 int main() {
+  // Dispositions inherited from the server (Node ignores SIGPIPE; an embedder may ignore more)
+  // go once here, so that our children only undo what we change (kShimSignals).
+  ResetSignals();
   signal(SIGPIPE, SIG_IGN);
   const int ctl = 3;
   prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);

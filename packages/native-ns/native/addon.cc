@@ -650,14 +650,22 @@ Napi::Value Unmount(const Napi::CallbackInfo& info) {
 
 class UnmountWorker : public Napi::AsyncWorker {
  public:
-  UnmountWorker(Napi::Env env, std::string target, bool detach)
-      : Napi::AsyncWorker(env, "garden-unmount"), target_(std::move(target)), detach_(detach), deferred_(Napi::Promise::Deferred::New(env)) {}
+  UnmountWorker(Napi::Env env, std::string target, bool detach, bool all)
+      : Napi::AsyncWorker(env, "garden-unmount"),
+        target_(std::move(target)),
+        detach_(detach),
+        all_(all),
+        deferred_(Napi::Promise::Deferred::New(env)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override {
-    if (umount2(target_.c_str(), (detach_ ? MNT_DETACH : 0) | UMOUNT_NOFOLLOW) == 0) {
-      unmounted_ = true;
-    } else if (errno != EINVAL && errno != ENOENT) {
-      err_ = errno;
+    // `all`: every mount stacked there (at most 16), in one trip to the thread pool.
+    for (int i = 0; i < (all_ ? 16 : 1); i++) {
+      if (umount2(target_.c_str(), (detach_ ? MNT_DETACH : 0) | UMOUNT_NOFOLLOW) == 0) {
+        unmounted_ = true;
+        continue;
+      }
+      if (errno != EINVAL && errno != ENOENT) err_ = errno;
+      break;
     }
   }
   void OnOK() override {
@@ -671,6 +679,7 @@ class UnmountWorker : public Napi::AsyncWorker {
  private:
   std::string target_;
   bool detach_;
+  bool all_;
   bool unmounted_ = false;
   int err_ = 0;
   Napi::Promise::Deferred deferred_;
@@ -678,7 +687,7 @@ class UnmountWorker : public Napi::AsyncWorker {
 
 // As Unmount, on the thread pool: tearing down an overlay superblock takes about a millisecond.
 Napi::Value UnmountAsync(const Napi::CallbackInfo& info) {
-  auto* w = new UnmountWorker(info.Env(), info[0].As<Napi::String>().Utf8Value(), info[1].ToBoolean());
+  auto* w = new UnmountWorker(info.Env(), info[0].As<Napi::String>().Utf8Value(), info[1].ToBoolean(), info[2].ToBoolean());
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;

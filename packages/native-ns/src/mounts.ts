@@ -88,11 +88,18 @@ export function unmount(target: string, options: { detach?: boolean } = {}): boo
   }
 }
 
-/** {@link unmount} off the event loop (an overlay's teardown takes about a millisecond). */
-export async function unmountAsync(target: string, options: { detach?: boolean } = {}): Promise<boolean> {
+/**
+ * {@link unmount} off the event loop (an overlay's teardown takes about a millisecond). `all`:
+ * every mount stacked at `target` (at most 16), in one trip to the thread pool; true when at
+ * least one went.
+ */
+export async function unmountAsync(
+  target: string,
+  options: { detach?: boolean; all?: boolean } = {},
+): Promise<boolean> {
   const checked = checkTarget(target);
   try {
-    return await loadBinding().unmountAsync(checked, options.detach === true);
+    return await loadBinding().unmountAsync(checked, options.detach === true, options.all === true);
   } catch (e) {
     throw NativeError.from(e);
   }

@@ -97,7 +97,7 @@ export interface RawBinding {
    *  rejection also carries `path`, the entry that could not be removed. */
   removeTree(path: string): Promise<void>;
   /** `unmount` on the thread pool. */
-  unmountAsync(target: string, detach: boolean): Promise<boolean>;
+  unmountAsync(target: string, detach: boolean, all: boolean): Promise<boolean>;
 }
 
 /** Where the addon and the helper executables are. */

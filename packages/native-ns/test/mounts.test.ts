@@ -86,6 +86,13 @@ describe('createOverlay / unmount', () => {
     // Not a mount point (any more), or not there at all: false, not an error.
     expect(unmount(rootfs)).toBe(false);
     expect(await unmountAsync(join(work, 'no-such-dir'))).toBe(false);
+    // Stacked mounts: one per call, or all of them with `all`.
+    for (let i = 0; i < 3; i++) mountTmpfs(rootfs, { size: '1m' });
+    expect(await unmountAsync(rootfs, { detach: true })).toBe(true);
+    expect(mounted(rootfs)).toBe(true);
+    expect(await unmountAsync(rootfs, { detach: true, all: true })).toBe(true);
+    expect(mounted(rootfs)).toBe(false);
+    expect(await unmountAsync(rootfs, { all: true })).toBe(false);
     // The dirs exist now: a second overlay in the same dir is refused with a typed error.
     await expect(createOverlay({ lower, dir })).rejects.toMatchObject({ stage: 'overlay', code: 'EEXIST' });
   });

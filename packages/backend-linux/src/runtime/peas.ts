@@ -197,7 +197,7 @@ export class PeaPart implements Part {
   }
 
   private async releaseNow(meta: PeaMeta): Promise<void> {
-    for (let i = 0; i < 10 && (await unmountAsync(join(meta.dir, 'rootfs'), { detach: true })); i++);
+    await unmountAsync(join(meta.dir, 'rootfs'), { detach: true, all: true });
     if (meta.upper) await removeTree(meta.upper);
     await removeTree(meta.dir);
     if (meta.cgroup) {

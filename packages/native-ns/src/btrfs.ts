@@ -242,10 +242,12 @@ export async function deleteSubvolume(
   // one goes within a commit: tens of milliseconds). The cleaner runs after commits; one that ran
   // while the subvolume was still in use (a mount namespace of the container still holding its
   // overlay) tries again only after the next, so a commit is started every 250 ms meanwhile
-  // (else the periodic one, 30 s later).
+  // (else the periodic one, 30 s later). The first try waits 10 ms: the commit just started
+  // has not run the cleaner yet (each try is a trip to the thread pool).
   const deadline = Date.now() + waitMs;
   let kicked = Date.now();
-  for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
+  await new Promise((r) => setTimeout(r, Math.min(10, waitMs)));
+  for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
     try {
       await call(() => raw().btrfsQgroupDestroy(p, i));
       return;

@@ -33,7 +33,7 @@ import { cgroupOf, memberPids, signalMembers } from './runtime/cgroups.js';
 import type { LinuxProcess } from './runtime/linux-process.js';
 import type { PeaPart } from './runtime/peas.js';
 import { attachProcess, runProcess } from './runtime/processes.js';
-import { userInRoot } from './runtime/users.js';
+import { UserFiles } from './runtime/users.js';
 
 /** What a container needs from its backend. */
 export interface ContainerHost {
@@ -83,6 +83,9 @@ export class LinuxContainer {
   get runDir(): string {
     return join(this.host.runDir, this.record.id);
   }
+  /** The container's /etc/passwd and /etc/group as last read (resolveUser). */
+  private userFiles: UserFiles | undefined;
+
   get rootfs(): string {
     return join(this.dir, 'rootfs');
   }
@@ -266,7 +269,8 @@ export class LinuxContainer {
 
   /** Resolves a Garden user string against the container's passwd/group. */
   resolveUser(user: string | undefined): ResolvedUser {
-    return userInRoot(this.rootfs, user);
+    this.userFiles ??= new UserFiles(this.rootfs);
+    return this.userFiles.resolve(user);
   }
 
   run(spec: ProcessSpec, io: ProcessIO): Promise<Process> {

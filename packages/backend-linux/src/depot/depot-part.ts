@@ -5,14 +5,14 @@
  * complete: startup removes an entry without one, and everything made for it (cgroup, mounts, run
  * dir) is found by id.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorFields } from '@garden-ts/backend-kit';
 import { removeTree } from '@garden-ts/native-ns';
 import type { LinuxContainer } from '../container.js';
 import type { BackendLogger } from '../options.js';
 import type { CreateContext, DestroyContext, Part } from '../part.js';
-import { guardDir } from './permissions.js';
+import { guardDir, makeGuardedDir } from './permissions.js';
 import { ensureRunDir } from './run-dir.js';
 import { type ContainerRecord, StateStore } from './state-store.js';
 import { Trash, trashName } from './trash.js';
@@ -47,17 +47,15 @@ export class DepotPart implements Part {
   }
 
   create(ctx: CreateContext): void {
-    mkdirSync(ctx.dir, { mode: 0o710 });
-    guardDir(ctx.dir, 'traverse');
+    makeGuardedDir(ctx.dir, 'traverse');
+    // The container may rewrite its hosts and resolv.conf here (they are its bind mounts).
     try {
-      mkdirSync(ctx.runDir, { mode: 0o710 });
+      makeGuardedDir(ctx.runDir, 'traverse');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       ensureRunDir(this.runDir); // a stop() (of another instance on this depot) released it
-      mkdirSync(ctx.runDir, { mode: 0o710 });
+      makeGuardedDir(ctx.runDir, 'traverse');
     }
-    // The container may rewrite its hosts and resolv.conf here (they are its bind mounts).
-    guardDir(ctx.runDir, 'traverse');
   }
 
   /** Entries made by an older version (0711, reachable by every host user) are guarded again. */

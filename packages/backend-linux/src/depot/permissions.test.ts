@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MAPPED_ROOT } from '../runtime/users.js';
-import { guardDir } from './permissions.js';
+import { guardDir, makeGuardedDir } from './permissions.js';
 
 const base = mkdtempSync(join(tmpdir(), 'guard-dir-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -27,5 +27,20 @@ describe('guardDir', () => {
     guardDir(d, 'traverse');
     expect(statSync(d).mode & 0o7777).toBe(0o710);
     expect(statSync(d).gid).toBe(MAPPED_ROOT);
+  });
+
+  it('makeGuardedDir: the same owner and mode for a new directory, whatever the umask; refuses an existing one', () => {
+    const old = process.umask(0o077);
+    try {
+      makeGuardedDir(join(base, 'new-t'), 'traverse');
+      makeGuardedDir(join(base, 'new-r'), 'root-only');
+    } finally {
+      process.umask(old);
+    }
+    const t = statSync(join(base, 'new-t'));
+    expect([t.uid, t.gid, t.mode & 0o7777]).toEqual([0, MAPPED_ROOT, 0o710]);
+    const r = statSync(join(base, 'new-r'));
+    expect([r.uid, r.gid, r.mode & 0o7777]).toEqual([0, 0, 0o700]);
+    expect(() => makeGuardedDir(join(base, 'new-t'), 'traverse')).toThrow(/EEXIST/);
   });
 });

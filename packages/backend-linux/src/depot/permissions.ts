@@ -43,3 +43,15 @@ export function guardDir(dir: string, access: DirAccess): void {
   if (st.uid !== 0 || st.gid !== gid) chownSync(dir, 0, gid);
   if ((st.mode & 0o7777) !== MODES[access]) chmodSync(dir, MODES[access]);
 }
+
+/**
+ * Makes `dir`, which must not exist yet (its parent must), with the rule's owner and mode as
+ * {@link guardDir} gives them, in three syscalls instead of guardDir's checks (a create makes two
+ * such directories). @throws the mkdir's error, e.g. EEXIST.
+ */
+export function makeGuardedDir(dir: string, access: DirAccess): void {
+  mkdirSync(dir, { mode: MODES[access] });
+  chownSync(dir, 0, access === 'traverse' ? MAPPED_ROOT : 0);
+  // The umask may have taken bits away (and a setgid parent does not add any to the mode).
+  chmodSync(dir, MODES[access]);
+}

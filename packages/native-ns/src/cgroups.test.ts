@@ -87,14 +87,15 @@ describe('cgroup limits', () => {
       memoryBytes: 64n << 20n,
       cpuShares: 1n,
       pidsMax: 50n,
-      devicesAllow: ['c 1:3 rwm'],
+      devicesAllow: ['c 1:3 rwm', 'c 1:5 rwm'],
     });
     expect(read(set, 'memory', 'memory.limit_in_bytes')).toBe(String(64 << 20));
     expect(read(set, 'memory', 'memory.memsw.limit_in_bytes')).toBe(String(64 << 20));
     expect(read(set, 'cpu', 'cpu.shares')).toBe('2');
     expect(read(set, 'pids', 'pids.max')).toBe('50');
-    // a plain file keeps the last write; the order deny → allow is what the kernel needs
-    expect(read(set, 'devices', 'devices.allow')).toBe('c 1:3 rwm');
+    // one write per rule through one fd (a plain file shows them one after the other); the order
+    // deny → allow is what the kernel needs
+    expect(read(set, 'devices', 'devices.allow')).toBe('c 1:3 rwmc 1:5 rwm');
     expect(read(set, 'devices', 'devices.deny')).toBe('a');
   });
 

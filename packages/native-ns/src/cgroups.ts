@@ -6,13 +6,16 @@
  * container.ts).
  */
 import {
+  closeSync,
   type Dirent,
   existsSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   rmdirSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -262,13 +265,22 @@ export function sharesToWeight(shares: bigint): bigint {
   return BigInt(Math.ceil(10 ** ((l * l + 125 * l) / 612 - 7 / 34)));
 }
 
-function writeControl(dir: string, file: string, value: string): void {
+/**
+ * Writes each of `values` to control file `file` with a write() of its own (a cgroup file takes one
+ * value per write, e.g. one devices rule), through one open fd.
+ */
+function writeControl(dir: string, file: string, ...values: string[]): void {
+  let fd: number | undefined;
   try {
-    writeFileSync(join(dir, file), value);
+    fd = openSync(join(dir, file), 'w');
+    for (const v of values) writeSync(fd, v);
   } catch (e) {
     throw NativeError.fromErrno('cgroup-limit', `write ${file}`, e);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
+
 
 /**
  * Applies `limits` to the cgroup (v1 controllers where mounted, else v2).
@@ -297,7 +309,7 @@ export function applyCgroupLimits(set: CgroupSet, limits: CgroupLimits): void {
   }
   if (devicesAllow && set.v1.devices) {
     writeControl(set.v1.devices, 'devices.deny', 'a');
-    for (const rule of devicesAllow) writeControl(set.v1.devices, 'devices.allow', rule);
+    writeControl(set.v1.devices, 'devices.allow', ...devicesAllow);
   }
 }
 

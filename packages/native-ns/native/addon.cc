@@ -1,5 +1,5 @@
-// The N-API addon: container creation (on a worker thread), the fast shim launcher, one reaper
-// thread with epoll over pidfds delivering exits through one ThreadSafeFunction, pidfd signals.
+// The N-API addon: container creation (on a worker thread), the fast shim launcher, exits of
+// pidfds polled on the event loop (uv_poll), pidfd signals.
 // The raw interface it exposes is described exactly by src/native.d.ts.
 #include <fcntl.h>
 #include <napi.h>
@@ -7,10 +7,8 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -19,8 +17,8 @@
 #include <atomic>
 #include <memory>
 #include <cerrno>
-#include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "btrfs_binding.h"
@@ -48,83 +46,114 @@ Napi::Error MakeError(Napi::Env env, int err, const char* syscall, const char* s
   return e;
 }
 
-// ---- reaper --------------------------------------------------------------------------------
+// ---- exits: pidfds polled on the event loop ---------------------------------------------------
+//
+// Each watched pidfd is a uv_poll_t on this environment's own loop: the exit wakes the event
+// loop directly, which reaps (waitid on the pidfd, never waitpid(-1)) and settles the promise.
+// (An epoll thread handing exits over through a thread-safe function cost a wakeup of that thread
+// and one of the loop per exit.)
 
-struct ExitEvent {
-  uint32_t token;
-  int code;    // -1 when killed by a signal or unknown
-  int signal;  // 0 when exited normally
-  bool known;  // false when the pidfd is not our child (no status available)
+// libuv's uv.h is not among the Node-API headers this build uses (nothing is downloaded): the few
+// libuv 1.x functions used here are declared here (libuv keeps its ABI within 1.x; Node exports
+// them to addons), and a poll handle is allocated with libuv's own size for it.
+extern "C" {
+typedef struct uv_handle_s uv_handle_t;
+typedef struct uv_poll_s uv_poll_t;
+size_t uv_handle_size(int type);
+int uv_poll_init(uv_loop_s* loop, uv_poll_t* handle, int fd);
+int uv_poll_start(uv_poll_t* handle, int events, void (*cb)(uv_poll_t*, int, int));
+void uv_close(uv_handle_t* handle, void (*cb)(uv_handle_t*));
+void uv_unref(uv_handle_t* handle);
+void* uv_handle_get_data(const uv_handle_t* handle);
+void uv_handle_set_data(uv_handle_t* handle, void* data);
+}
+constexpr int kUvPoll = 8;      // UV_POLL of libuv 1.x's uv_handle_type
+constexpr int kUvReadable = 1;  // UV_READABLE
+constexpr int kUvEinval = -EINVAL;
+
+struct State;
+
+struct ExitWatch {
+  uv_handle_t* handle;  // a uv_poll_t: uv_handle_size(UV_POLL) bytes of malloc
+  State* st;
+  napi_deferred deferred;
+  int fd;
+  ~ExitWatch() { free(handle); }
+  uv_poll_t* poll() { return reinterpret_cast<uv_poll_t*>(handle); }
 };
+
+ExitWatch* WatchOf(uv_handle_t* h) { return static_cast<ExitWatch*>(uv_handle_get_data(h)); }
 
 struct State {
-  int ep = -1;
-  int wake = -1;
-  std::thread thread;
-  Napi::ThreadSafeFunction tsfn;
-  struct Waiter {
-    Napi::Promise::Deferred deferred;
-    bool keepAlive;
-  };
-  std::unordered_map<uint32_t, Waiter> waiting;
-  int refs = 0;  // waiters that keep the event loop alive
-  uint32_t nextToken = 1;
-  bool stopping = false;
+  napi_env env = nullptr;
+  napi_ref resource = nullptr;         // the async resource of the callback scopes
+  napi_async_context context = nullptr;
+  std::unordered_set<ExitWatch*> watches;
+  napi_async_cleanup_hook_handle cleanup = nullptr;
+  size_t closing = 0;                  // handles still closing at teardown
 };
 
-void ReaperLoop(State* st) {
-  for (;;) {
-    struct epoll_event evs[64];
-    int n = epoll_wait(st->ep, evs, 64, -1);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    for (int i = 0; i < n; i++) {
-      uint64_t d = evs[i].data.u64;
-      if (d == ~uint64_t{0}) return;  // wake-up: shutting down
-      int fd = static_cast<int>(d & 0xffffffff);
-      auto* ev = new ExitEvent{static_cast<uint32_t>(d >> 32), -1, 0, false};
-      epoll_ctl(st->ep, EPOLL_CTL_DEL, fd, nullptr);
-      siginfo_t si;
-      memset(&si, 0, sizeof si);
-      if (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(fd), &si, WEXITED | WNOHANG) == 0 && si.si_pid != 0) {
-        ev->known = true;
-        if (si.si_code == CLD_EXITED) {
-          ev->code = si.si_status;
-        } else {
-          ev->signal = si.si_status;
-        }
-      }
-      napi_status s = st->tsfn.BlockingCall(ev, [](Napi::Env env, Napi::Function, ExitEvent* e) {
-        State* state = env.GetInstanceData<State>();
-        auto it = state->waiting.find(e->token);
-        if (it != state->waiting.end()) {
-          Napi::Object r = Napi::Object::New(env);
-          r.Set("code", e->code >= 0 ? Napi::Value(Napi::Number::New(env, e->code)) : env.Null());
-          r.Set("signal", e->signal ? Napi::Value(Napi::Number::New(env, e->signal)) : env.Null());
-          r.Set("known", Napi::Boolean::New(env, e->known));
-          bool keepAlive = it->second.keepAlive;
-          it->second.deferred.Resolve(r);
-          state->waiting.erase(it);
-          if (keepAlive && --state->refs == 0) state->tsfn.Unref(env);
-        }
-        delete e;
-      });
-      if (s != napi_ok) delete ev;
+void FreeWatch(uv_handle_t* h) { delete WatchOf(h); }
+
+void OnExitReadable(uv_poll_t* h, int, int) {
+  ExitWatch* w = WatchOf(reinterpret_cast<uv_handle_t*>(h));
+  State* st = w->st;
+  int code = -1, signal = 0;
+  bool known = false;
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  if (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(w->fd), &si, WEXITED | WNOHANG) == 0 && si.si_pid != 0) {
+    known = true;
+    if (si.si_code == CLD_EXITED) {
+      code = si.si_status;
+    } else {
+      signal = si.si_status;
     }
   }
+  // Out of the loop's epoll set now (uv_close does that at once): the caller may close the fd as
+  // soon as the promise settles.
+  st->watches.erase(w);
+  uv_close(w->handle, FreeWatch);
+  napi_env env = st->env;
+  napi_handle_scope hs;
+  if (napi_open_handle_scope(env, &hs) != napi_ok) return;
+  napi_value resource;
+  napi_callback_scope cs = nullptr;
+  // Settled inside a callback scope: the continuations run when it closes, not at some later tick.
+  if (napi_get_reference_value(env, st->resource, &resource) == napi_ok) napi_open_callback_scope(env, resource, st->context, &cs);
+  {
+    Napi::Env e(env);
+    Napi::Object r = Napi::Object::New(e);
+    r.Set("code", code >= 0 ? Napi::Value(Napi::Number::New(e, code)) : e.Null());
+    r.Set("signal", signal ? Napi::Value(Napi::Number::New(e, signal)) : e.Null());
+    r.Set("known", Napi::Boolean::New(e, known));
+    napi_resolve_deferred(env, w->deferred, r);
+  }
+  if (cs) napi_close_callback_scope(env, cs);
+  napi_close_handle_scope(env, hs);
 }
 
-void Shutdown(State* st) {
-  if (st->stopping) return;
-  st->stopping = true;
-  uint64_t one = 1;
-  (void)!write(st->wake, &one, sizeof one);
-  if (st->thread.joinable()) st->thread.join();
-  st->tsfn.Abort();
-  close(st->ep);
-  close(st->wake);
+// At environment teardown (a worker thread's end): the polls still open are closed, and the
+// environment waits until libuv has let go of them.
+void OnTeardown(napi_async_cleanup_hook_handle handle, void* arg) {
+  auto* st = static_cast<State*>(arg);
+  napi_async_destroy(st->env, st->context);
+  napi_delete_reference(st->env, st->resource);
+  st->cleanup = handle;
+  st->closing = st->watches.size();
+  if (st->closing == 0) {
+    napi_remove_async_cleanup_hook(handle);
+    return;
+  }
+  for (ExitWatch* w : st->watches) {
+    uv_close(w->handle, [](uv_handle_t* h) {
+      ExitWatch* w = WatchOf(h);
+      State* st = w->st;
+      delete w;
+      if (--st->closing == 0) napi_remove_async_cleanup_hook(st->cleanup);
+    });
+  }
+  st->watches.clear();
 }
 
 Napi::Value WatchExit(const Napi::CallbackInfo& info) {
@@ -132,21 +161,35 @@ Napi::Value WatchExit(const Napi::CallbackInfo& info) {
   State* st = env.GetInstanceData<State>();
   int fd = info[0].As<Napi::Number>().Int32Value();
   bool keepAlive = info.Length() > 1 && info[1].ToBoolean();
-  auto deferred = Napi::Promise::Deferred::New(env);
-  uint32_t token = st->nextToken++;
-  if (st->nextToken == 0) st->nextToken = 1;
-  struct epoll_event ev = {};
-  ev.events = EPOLLIN | EPOLLONESHOT;
-  ev.data.u64 = (static_cast<uint64_t>(token) << 32) | static_cast<uint32_t>(fd);
-  if (keepAlive && st->refs++ == 0) st->tsfn.Ref(env);
-  st->waiting.emplace(token, State::Waiter{deferred, keepAlive});
-  if (epoll_ctl(st->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
-    int err = errno;
-    st->waiting.erase(token);
-    if (keepAlive && --st->refs == 0) st->tsfn.Unref(env);
-    deferred.Reject(MakeError(env, err, "epoll_ctl", "watch-exit").Value());
+  // Settled exactly once: rejected here, or resolved by OnExitReadable (or never, at teardown).
+  napi_deferred deferred = nullptr;
+  napi_value promise = nullptr;
+  NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Value());
+  auto fail = [&](int err, const char* call) {
+    napi_reject_deferred(env, deferred, MakeError(env, -err, call, "watch-exit").Value());
+    return Napi::Value(env, promise);
+  };
+  uv_loop_s* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  auto* w = new ExitWatch{};
+  w->st = st;
+  w->fd = fd;
+  w->deferred = deferred;
+  w->handle = static_cast<uv_handle_t*>(calloc(1, uv_handle_size(kUvPoll)));
+  int err = loop && w->handle ? uv_poll_init(loop, w->poll(), fd) : kUvEinval;
+  if (err != 0) {
+    delete w;
+    return fail(err, "uv_poll_init");
   }
-  return deferred.Promise();
+  uv_handle_set_data(w->handle, w);
+  err = uv_poll_start(w->poll(), kUvReadable, OnExitReadable);
+  if (err != 0) {
+    uv_close(w->handle, FreeWatch);
+    return fail(err, "uv_poll_start");
+  }
+  if (!keepAlive) uv_unref(w->handle);
+  st->watches.insert(w);
+  return Napi::Value(env, promise);
 }
 
 // ---- pidfds and fds --------------------------------------------------------------------------
@@ -733,24 +776,12 @@ Napi::Value StageNames(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* st = new State();
-  st->ep = epoll_create1(EPOLL_CLOEXEC);
-  st->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  struct epoll_event ev = {};
-  ev.events = EPOLLIN;
-  ev.data.u64 = ~uint64_t{0};
-  epoll_ctl(st->ep, EPOLL_CTL_ADD, st->wake, &ev);
-  st->tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "garden-reaper", 0, 1);
-  st->tsfn.Unref(env);
-  {
-    // The reaper thread must never take a process-directed signal meant for libuv's handlers.
-    sigset_t all, saved;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &saved);
-    st->thread = std::thread(ReaperLoop, st);
-    pthread_sigmask(SIG_SETMASK, &saved, nullptr);
-  }
-  env.SetInstanceData<State>(st);  // deleted by node-addon-api at env teardown
-  env.AddCleanupHook([st]() { Shutdown(st); });
+  st->env = env;
+  Napi::Object resource = Napi::Object::New(env);
+  napi_create_reference(env, resource, 1, &st->resource);
+  napi_async_init(env, resource, Napi::String::New(env, "garden-exit"), &st->context);
+  env.SetInstanceData<State>(st);  // deleted by node-addon-api at env teardown (after the hook)
+  napi_add_async_cleanup_hook(env, OnTeardown, st, nullptr);
   exports.Set("createContainer", Napi::Function::New(env, CreateContainerJs));
   exports.Set("spawnHelper", Napi::Function::New(env, SpawnHelper));
   exports.Set("spawnHelperAsync", Napi::Function::New(env, SpawnHelperAsync));

@@ -281,7 +281,6 @@ function writeControl(dir: string, file: string, ...values: string[]): void {
   }
 }
 
-
 /**
  * Applies `limits` to the cgroup (v1 controllers where mounted, else v2).
  * @throws NativeError (stage `cgroup-limit`, the errno of the refused write, the Node error as `cause`).

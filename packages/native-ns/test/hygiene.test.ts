@@ -55,7 +55,7 @@ async function spawnTrueMany(n: number, concurrency: number): Promise<void> {
 it('leaves no zombies, ours or in the container, after 1,000 spawns', async () => {
   await spawnTrueMany(1000, 4);
   drainShimPool(); // idle pre-started shims exit once we close their sockets
-  // shims are reaped by the reaper thread as they exit; give the last ones a moment
+  // shims are reaped on the event loop as they exit (their pidfds are polled); give the last ones a moment
   for (let i = 0; i < 100 && (zombiesOf(process.pid).length || shimChildren().length); i++)
     await new Promise((r) => setTimeout(r, 20));
   expect(zombiesOf(process.pid)).toEqual([]);

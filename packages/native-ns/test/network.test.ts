@@ -212,6 +212,8 @@ describe('createContainerLink', () => {
     expect(failed).toBeInstanceOf(NativeError);
     expect(failed).toMatchObject({ code: 'EEXIST', stage: 'network', syscall: 'create veth tnv-d' });
     expect(new Set((await listLinks({ netns })).map((l) => l.name))).toEqual(before);
+    // Reaped on the event loop once they exit (the shim of the failed create goes too).
+    for (let i = 0; i < 100 && children() > 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(children()).toBe(0);
     expect([...threadNamespaces()]).toEqual([ownNamespace]);
 

@@ -37,7 +37,8 @@ export interface HijackedConnection {
 /** User-Agent the Go client sends; some proxies and logs key on it. */
 export const USER_AGENT = 'Go-http-client/1.1';
 
-const MAX_HEAD_BYTES = 64 * 1024;
+/** The most a response head may take before it counts as malformed. */
+export const MAX_HEAD_BYTES = 64 * 1024;
 
 /** Serialises a request head (+ body) the way Go's client connection writes it (protocol §1.3). */
 export function formatHijackRequest(req: HijackRequest): Buffer {
@@ -69,8 +70,8 @@ export function parseResponseHead(head: string): ParsedHead {
   return { statusCode: Number(status[1]), headers };
 }
 
-/** Finds the end of the head: the index just past the first blank line, or -1. */
-function headEnd(buf: Buffer): { bodyStart: number; headLength: number } | undefined {
+/** Finds the end of the head: the index just past the first blank line, or undefined. */
+export function headEnd(buf: Buffer): { bodyStart: number; headLength: number } | undefined {
   const crlf = buf.indexOf('\r\n\r\n');
   const lf = buf.indexOf('\n\n');
   if (crlf === -1 && lf === -1) return undefined;

@@ -11,6 +11,7 @@ import type { CallScope } from './call-options.js';
 import { connectionError } from './connection-errors.js';
 import { type Dialer, type GardenAddress, SPARE_CLOSED, spareClosedEarly } from './dial.js';
 import { USER_AGENT } from './hijack-transport.js';
+import { plainCall } from './plain-call.js';
 import { plainErrorFromBody } from './response-decoding.js';
 
 /** One plain request. */
@@ -130,6 +131,17 @@ export class HttpTransport {
    *   error otherwise.
    */
   async call(req: PlainRequest, scope: CallScope): Promise<Buffer> {
+    if (typeof req.body !== 'object') {
+      // No stream to send: the whole exchange on the raw socket (plain-call.ts).
+      const answer = await plainCall(
+        this.dialer,
+        { method: req.method, path: req.path, body: req.body },
+        scope,
+      );
+      if (answer.statusCode < 200 || answer.statusCode > 299)
+        throw plainErrorFromBody(answer.statusCode, answer.body);
+      return answer.body;
+    }
     const { res, release } = await this.open(req, scope);
     try {
       const body = await readAll(res).catch((err: unknown) => {

@@ -9,8 +9,9 @@
 import type { Socket } from 'node:net';
 import { GardenError, type HttpMethod } from '@garden-ts/api-types';
 import type { CallScope } from './call-options.js';
-import { connectionError, earlyEof } from './connection-errors.js';
-import { type Dialer, type GardenAddress, SPARE_CLOSED, spareClosedEarly } from './dial.js';
+import { earlyEof } from './connection-errors.js';
+import type { Dialer, GardenAddress } from './dial.js';
+import { rawExchange } from './raw-exchange.js';
 import { decodeErrorValue, EnvelopeDecodeError } from './response-decoding.js';
 
 /** One request on a hijacked route. */
@@ -148,89 +149,30 @@ function exchange(
   req: HijackRequest,
   scope: CallScope,
 ): Promise<HijackedConnection> {
-  return new Promise((resolve, reject) => {
-    let buf: Buffer = Buffer.alloc(0);
-    let head: ParsedHead | undefined;
-    let bodyStart = 0;
-    let settled = false;
-
-    const cleanup = () => {
-      socket.off('data', onData);
-      socket.off('end', onEnd);
-      socket.off('error', onError);
-      socket.off('close', onClose);
-      removeAbort();
-    };
-    const fail = (err: Error | typeof SPARE_CLOSED) => {
-      if (settled) return;
-      settled = true;
-      cleanup();
-      socket.destroy();
-      reject(err);
-    };
-    // Nothing of an answer yet on a spare: the server closed it without reading our request.
-    const spareGone = (err?: unknown) =>
-      spare && !head && buf.length === 0 && (err === undefined || spareClosedEarly(err));
-    const finishError = (ended: boolean) => {
-      if (!head) return;
-      const body = framedBody(buf.subarray(bodyStart), head.headers, ended);
-      if (body === undefined) return;
-      fail(hijackedErrorFromBody(head.statusCode, body));
-    };
-    const onData = (chunk: Buffer) => {
-      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-      if (head) return finishError(false);
-      const end = headEnd(buf);
-      if (!end) {
-        if (buf.length > MAX_HEAD_BYTES)
-          fail(new GardenError('malformed HTTP response: header block too large'));
-        return;
-      }
-      try {
+  let head: ParsedHead | undefined;
+  let bodyStart = 0;
+  return rawExchange(address, socket, spare, formatHijackRequest(req), scope, {
+    headSeen: () => head !== undefined,
+    closedEarly: () => earlyEof(address, `before the response head of ${req.method} ${req.path}`),
+    read(buf, ended) {
+      if (!head) {
+        const end = headEnd(buf);
+        if (!end) {
+          if (buf.length > MAX_HEAD_BYTES)
+            throw new GardenError('malformed HTTP response: header block too large');
+          return undefined;
+        }
         head = parseResponseHead(buf.subarray(0, end.headLength).toString('latin1'));
-      } catch (err) {
-        return fail(err as Error);
+        bodyStart = end.bodyStart;
+        if (head.statusCode >= 200 && head.statusCode <= 299) {
+          const { statusCode, headers } = head;
+          return { result: { socket, statusCode, headers, leftover: buf.subarray(bodyStart) }, keep: true };
+        }
       }
-      bodyStart = end.bodyStart;
-      if (head.statusCode >= 200 && head.statusCode <= 299) {
-        settled = true;
-        // Pause before dropping our listener: a flowing socket with no listener loses data.
-        socket.pause();
-        cleanup();
-        // Until the new owner listens, a socket error must not become an uncaught exception; the
-        // owner learns about failures from 'close'/'end' (and its own 'error' listener).
-        socket.on('error', () => {});
-        resolve({
-          socket,
-          statusCode: head.statusCode,
-          headers: head.headers,
-          leftover: buf.subarray(bodyStart),
-        });
-        return;
-      }
-      finishError(false);
-    };
-    const closedEarly = () => earlyEof(address, `before the response head of ${req.method} ${req.path}`);
-    const onEnd = () => {
-      if (head) return finishError(true);
-      fail(spareGone() ? SPARE_CLOSED : closedEarly());
-    };
-    const onError = (err: Error) => fail(spareGone(err) ? SPARE_CLOSED : connectionError(address, err));
-    const onClose = () => {
-      if (head) finishError(true);
-      fail(spareGone() ? SPARE_CLOSED : closedEarly());
-    };
-    const removeAbort = scope.onAbort((err) => fail(err));
-
-    socket.on('data', onData);
-    socket.on('end', onEnd);
-    socket.on('error', onError);
-    socket.on('close', onClose);
-    const send = () => {
-      if (!settled) socket.write(formatHijackRequest(req));
-    };
-    // A spare is connected already.
-    if (socket.connecting) socket.once('connect', send);
-    else send();
+      // An error answer: its framed body (whatever came, once the server closed).
+      const body = framedBody(buf.subarray(bodyStart), head.headers, ended);
+      if (body === undefined) return undefined;
+      throw hijackedErrorFromBody(head.statusCode, body);
+    },
   });
 }

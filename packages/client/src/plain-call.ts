@@ -13,8 +13,9 @@ import type { Socket } from 'node:net';
 import type { HttpMethod } from '@garden-ts/api-types';
 import type { CallScope } from './call-options.js';
 import { connectionError } from './connection-errors.js';
-import { type Dialer, SPARE_CLOSED, spareClosedEarly } from './dial.js';
+import type { Dialer } from './dial.js';
 import { formatHijackRequest, headEnd, MAX_HEAD_BYTES, parseResponseHead } from './hijack-transport.js';
+import { rawExchange } from './raw-exchange.js';
 
 /** A plain request with a JSON body (or none). */
 export interface PlainCallRequest {
@@ -100,95 +101,54 @@ function exchange(
   scope: CallScope,
 ): Promise<PlainAnswer> {
   const address = dialer.address;
-  return new Promise((resolve, reject) => {
-    let buf: Buffer = Buffer.alloc(0);
-    let head: { statusCode: number; headers: Record<string, string> } | undefined;
-    let bodyStart = 0;
-    let settled = false;
-
-    const cleanup = () => {
-      socket.off('data', onData);
-      socket.off('end', onEnd);
-      socket.off('error', onError);
-      socket.off('close', onClose);
-      removeAbort();
-    };
-    const fail = (err: Error | typeof SPARE_CLOSED) => {
-      if (settled) return;
-      settled = true;
-      cleanup();
-      socket.destroy();
-      reject(err);
-    };
-    // Nothing of an answer yet on a spare: the server closed it without reading our request.
-    const spareGone = (err?: unknown) =>
-      spare && !head && buf.length === 0 && (err === undefined || spareClosedEarly(err));
-    const finish = (ended: boolean) => {
-      if (!head || settled) return;
+  // Where the answer being read starts (past any interim 1xx answers), its head, its body.
+  let start = 0;
+  let head: { statusCode: number; headers: Record<string, string> } | undefined;
+  let bodyStart = 0;
+  const headers: [string, string][] =
+    req.body === undefined
+      ? [['Connection', 'close']]
+      : [
+          ['Content-Type', 'application/json'],
+          ['Connection', 'close'],
+        ];
+  const request = formatHijackRequest({ method: req.method, path: req.path, body: req.body, headers });
+  return rawExchange(address, socket, spare, request, scope, {
+    headSeen: () => head !== undefined,
+    closedEarly: () => connectionError(address, hangUp()),
+    read(buf, ended) {
+      while (!head) {
+        const rest = buf.subarray(start);
+        const end = headEnd(rest);
+        if (!end) {
+          if (rest.length > MAX_HEAD_BYTES)
+            throw connectionError(address, parseError('HPE_HEADER_OVERFLOW', 'Header overflow'));
+          return undefined;
+        }
+        let parsed: { statusCode: number; headers: Record<string, string> };
+        try {
+          parsed = parseResponseHead(rest.subarray(0, end.headLength).toString('latin1'));
+        } catch (err) {
+          throw connectionError(address, parseError('HPE_INVALID_CONSTANT', (err as Error).message));
+        }
+        // An interim answer (100 Continue): the real one follows.
+        if (parsed.statusCode >= 200) {
+          head = parsed;
+          bodyStart = start + end.bodyStart;
+        }
+        start += end.bodyStart;
+      }
       let body: Buffer | undefined;
       try {
         body = completeBody(buf.subarray(bodyStart), head.statusCode, head.headers, ended);
       } catch (err) {
-        return fail(connectionError(address, err));
+        throw connectionError(address, err);
       }
       if (body === undefined) {
-        if (ended) fail(connectionError(address, cutShort()));
-        return;
+        if (ended) throw connectionError(address, cutShort());
+        return undefined;
       }
-      settled = true;
-      cleanup();
-      socket.destroy();
-      resolve({ statusCode: head.statusCode, body });
-    };
-    const onData = (chunk: Buffer) => {
-      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-      if (!head) {
-        const end = headEnd(buf);
-        if (!end) {
-          if (buf.length > MAX_HEAD_BYTES)
-            fail(connectionError(address, parseError('HPE_HEADER_OVERFLOW', 'Header overflow')));
-          return;
-        }
-        try {
-          head = parseResponseHead(buf.subarray(0, end.headLength).toString('latin1'));
-        } catch (err) {
-          return fail(connectionError(address, parseError('HPE_INVALID_CONSTANT', (err as Error).message)));
-        }
-        bodyStart = end.bodyStart;
-        if (head.statusCode < 200) {
-          // An interim answer (100 Continue): the real one follows.
-          buf = buf.subarray(bodyStart);
-          head = undefined;
-          if (buf.length > 0) onData(Buffer.alloc(0));
-          return;
-        }
-      }
-      finish(false);
-    };
-    const onEnd = () =>
-      head ? finish(true) : fail(spareGone() ? SPARE_CLOSED : connectionError(address, hangUp()));
-    const onClose = () =>
-      head ? finish(true) : fail(spareGone() ? SPARE_CLOSED : connectionError(address, hangUp()));
-    const onError = (err: Error) => fail(spareGone(err) ? SPARE_CLOSED : connectionError(address, err));
-    const removeAbort = scope.onAbort((err) => fail(err));
-
-    socket.on('data', onData);
-    socket.on('end', onEnd);
-    socket.on('error', onError);
-    socket.on('close', onClose);
-    const headers: [string, string][] =
-      req.body === undefined
-        ? [['Connection', 'close']]
-        : [
-            ['Content-Type', 'application/json'],
-            ['Connection', 'close'],
-          ];
-    const send = () => {
-      if (!settled)
-        socket.write(formatHijackRequest({ method: req.method, path: req.path, body: req.body, headers }));
-    };
-    // A spare is connected already.
-    if (socket.connecting) socket.once('connect', send);
-    else send();
+      return { result: { statusCode: head.statusCode, body }, keep: false };
+    },
   });
 }

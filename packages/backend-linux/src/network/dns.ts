@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 
 /**
  * A networked container's `/etc/resolv.conf` (linux-backend-reference §8.6) and `/etc/hosts`
@@ -76,18 +76,37 @@ export function hostsFile(hostname: string, containerIp: string, handle?: string
   return `127.0.0.1 localhost\n::1 localhost\n${containerIp} ${names.join(' ')}\n`;
 }
 
+/** Host files as last read, with the identity they had then (see {@link readHostFile}). */
+const hostFiles = new Map<string, { identity: string; text: string }>();
+
+/**
+ * A host file's text as it is now, undefined when missing: read again only when a stat says it
+ * changed (device, inode, size, mtime, ctime; a symlink's target counts), since every create
+ * reads the resolver files.
+ */
+export function readHostFile(path: string): string | undefined {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (!st) {
+    hostFiles.delete(path);
+    return undefined;
+  }
+  const identity = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+  const known = hostFiles.get(path);
+  if (known?.identity === identity) return known.text;
+  try {
+    const text = readFileSync(path, 'utf8');
+    hostFiles.set(path, { identity, text });
+    return text;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The host's resolver files as they are now: /etc/resolv.conf and systemd-resolved's upstream one. */
 export function readHostDns(): Pick<ResolvConfInput, 'hostResolvConf' | 'systemdResolvConf'> {
-  const read = (path: string): string | undefined => {
-    try {
-      return readFileSync(path, 'utf8');
-    } catch {
-      return undefined;
-    }
-  };
-  const systemd = read('/run/systemd/resolve/resolv.conf');
+  const systemd = readHostFile('/run/systemd/resolve/resolv.conf');
   return {
-    hostResolvConf: read('/etc/resolv.conf') ?? '',
+    hostResolvConf: readHostFile('/etc/resolv.conf') ?? '',
     ...(systemd === undefined ? {} : { systemdResolvConf: systemd }),
   };
 }

@@ -1,4 +1,7 @@
 /** The pure parts of the network part: addressing, names, NetOut compilation, nft scripts, DNS. */
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { GardenError, Protocol } from '@garden-ts/api-types';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -11,7 +14,7 @@ import {
   netOutChain,
   newNetworkId,
 } from './device-names.js';
-import { hostsFile, resolvConf } from './dns.js';
+import { hostsFile, readHostFile, resolvConf } from './dns.js';
 import { defaultRouteSource, mtuFor } from './host-addresses.js';
 import { formatIpv4, parseCidr, parseIpv4 } from './ipv4.js';
 import { logPrefix, netOutChainBodies, netOutRuleBodies } from './netout-rules.js';
@@ -394,6 +397,29 @@ describe('resolv.conf (§8.6) and hosts', () => {
       '10.254.0.2 tail long-handle-tail\n',
     );
     expect(hostsFile('h', '10.254.0.2', 'bad handle')).toContain('10.254.0.2 h\n');
+  });
+});
+
+describe('host resolver files', () => {
+  it('reads a file again only when it changed, and reports a missing one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'host-dns-'));
+    try {
+      const file = join(dir, 'resolv.conf');
+      expect(readHostFile(file)).toBeUndefined();
+      writeFileSync(file, 'nameserver 10.0.0.1\n');
+      expect(readHostFile(file)).toBe('nameserver 10.0.0.1\n');
+      writeFileSync(file, 'nameserver 10.0.0.22\n');
+      expect(readHostFile(file)).toBe('nameserver 10.0.0.22\n');
+      // a symlink's new target counts as a change
+      writeFileSync(join(dir, 'other'), 'nameserver 10.0.0.3\n');
+      rmSync(file);
+      symlinkSync('other', file);
+      expect(readHostFile(file)).toBe('nameserver 10.0.0.3\n');
+      rmSync(file);
+      expect(readHostFile(file)).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -119,6 +119,7 @@ export class PeaPart implements Part {
       return { source, destination: b.dstPath, readOnly: b.mode !== 1 };
     });
     const init = c.requireInit();
+    c.hadPeas = true;
     const key = storageId(processId);
     const { record } = c;
     const meta: PeaMeta = { owner: `${record.id}/pea/${key}`, dir: join(this.containerDir(record.id), key) };
@@ -220,7 +221,8 @@ export class PeaPart implements Part {
   destroy(ctx: DestroyContext): void {
     const id = ctx.id;
     if (id === undefined) return;
-    const metas = ctx.container ? peaMetas(ctx.container.runDir) : [];
+    // Only a container that ran a pea has process dirs to look through (a read of each per destroy).
+    const metas = ctx.container?.hadPeas ? peaMetas(ctx.container.runDir) : [];
     ctx.later(async () => {
       // Logged, never thrown: the steps of the parts destroyed after this one come next.
       try {
@@ -237,6 +239,7 @@ export class PeaPart implements Part {
     for (const { meta } of listProcessDirs(c.runDir)) {
       const pea = meta.pea;
       if (!pea) continue;
+      c.hadPeas = true;
       if (pea.image) await this.rootfsPart.adoptImage(pea.owner, pea.image);
       const proc = c.processes.get(meta.id);
       if (proc) {

@@ -29,14 +29,30 @@ export interface ViewOptions {
   logger?: { warn(obj: object, msg?: string): void; info?(obj: object, msg?: string): void };
 }
 
+/**
+ * Short hashes already computed, by what was hashed: a create asks for its id map's and its
+ * directory's again and again (a sha256 through node:crypto costs more than the lookup). A host
+ * has few of either; the map is emptied should it ever grow large.
+ */
+const shortHashes = new Map<string, string>();
+
+/** The first `length` hex digits of `text`'s sha256. */
+function shortHash(text: string, length: number): string {
+  const key = `${length}\0${text}`;
+  let h = shortHashes.get(key);
+  if (h === undefined) {
+    if (shortHashes.size >= 1024) shortHashes.clear();
+    h = createHash('sha256').update(text).digest('hex').slice(0, length);
+    shortHashes.set(key, h);
+  }
+  return h;
+}
+
 /** Short key of an id map (names the view directories). */
 export function mappingKey(m: IdMapping): string {
   const text = (entries: IdMapping['uidMap']) =>
     entries.map((e) => `${e.containerId} ${e.hostId} ${e.size}`).join(',');
-  return createHash('sha256')
-    .update(`${text(m.uidMap)}|${text(m.gidMap)}`)
-    .digest('hex')
-    .slice(0, 8);
+  return shortHash(`${text(m.uidMap)}|${text(m.gidMap)}`, 8);
 }
 
 /** Mount points below `prefix` (from /proc/self/mountinfo, octal escapes decoded). */
@@ -107,7 +123,7 @@ export class ViewManager {
   async dirPath(dir: string, mapping: IdMapping | null, owner: string): Promise<string> {
     if (!mapping) return dir;
     const key = mappingKey(mapping);
-    const dirKey = createHash('sha256').update(dir).digest('hex').slice(0, 12);
+    const dirKey = shortHash(dir, 12);
     if ((await this.modeFor(mapping)) === 'idmap') {
       const target = join(this.store.root, 'd', `${dirKey}-${key}`);
       let owners = this.dirOwners.get(target);

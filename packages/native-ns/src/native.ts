@@ -112,14 +112,27 @@ function packageRoot(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..');
 }
 
-/** Locates the built artefacts (`GARDEN_NATIVE_NS_BUILD` overrides the directory). */
+/** The artefacts' paths as last computed, for the override they were computed with. */
+let artifacts: { override: string | undefined; paths: NativeArtifacts } | undefined;
+
+/**
+ * Locates the built artefacts (`GARDEN_NATIVE_NS_BUILD` overrides the directory). Asked on every
+ * create and every shim launch: the paths are computed again only when the override changed.
+ */
 export function nativeArtifacts(): NativeArtifacts {
-  const dir = process.env.GARDEN_NATIVE_NS_BUILD ?? join(packageRoot(), 'build', 'Release');
-  return {
-    addon: join(dir, 'garden_ns.node'),
-    init: join(dir, 'garden-init'),
-    shim: join(dir, 'garden-shim'),
-  };
+  const override = process.env.GARDEN_NATIVE_NS_BUILD;
+  if (artifacts?.override !== override || !artifacts) {
+    const dir = override ?? join(packageRoot(), 'build', 'Release');
+    artifacts = {
+      override,
+      paths: {
+        addon: join(dir, 'garden_ns.node'),
+        init: join(dir, 'garden-init'),
+        shim: join(dir, 'garden-shim'),
+      },
+    };
+  }
+  return { ...artifacts.paths };
 }
 
 let cached: RawBinding | undefined;

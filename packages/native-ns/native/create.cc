@@ -590,6 +590,28 @@ int SealedCopy(const std::string& path, int& err) {
   return mfd;
 }
 
+// Whether absolute `dst` names a place in `root` without going through a symlink, `.` or `..`
+// (as far as its components exist; missing ones are made as directories in the new root). A bind
+// whose destination passes through a symlink could otherwise reach a fixed old-root place such as
+// /proc (the old root, i.e. the host, while the binds are made) and create its mount point there;
+// with such a destination the old root goes on a fresh, unguessable directory instead.
+bool PlainPathIn(const std::string& root, const std::string& dst) {
+  std::string cur = root;
+  size_t i = 1;
+  while (i <= dst.size()) {
+    size_t j = dst.find('/', i);
+    if (j == std::string::npos) j = dst.size();
+    std::string part = dst.substr(i, j - i);
+    if (part.empty() || part == "." || part == "..") return false;
+    cur += "/" + part;
+    struct stat st;
+    if (lstat(cur.c_str(), &st) != 0) return errno == ENOENT;
+    if (S_ISLNK(st.st_mode)) return false;
+    i = j + 1;
+  }
+  return true;
+}
+
 void CreateContainer(const CreateOptions& o, CreateResult& res) {
   auto fail = [&](Stage stage, const char* sys) {
     res.stage = stage;
@@ -610,7 +632,7 @@ void CreateContainer(const CreateOptions& o, CreateResult& res) {
   // write to its upper dir, and a removal inside the container and again on the host.
   bool procFree = true;
   for (const auto& b : o.binds) {
-    if (b.dst == "/proc" || b.dst.rfind("/proc/", 0) == 0) procFree = false;
+    if (b.dst == "/proc" || b.dst.rfind("/proc/", 0) == 0 || !PlainPathIn(o.rootfs, b.dst)) procFree = false;
   }
   struct stat procSt;
   std::string name = "/proc";

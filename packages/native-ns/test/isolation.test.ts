@@ -1,12 +1,15 @@
 /** Isolation, proven from inside a real container on the busybox rootfs. */
 import { execFileSync } from 'node:child_process';
 import {
+  chmodSync,
   existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
   rmdirSync,
+  rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -268,6 +271,28 @@ describe('the old root', () => {
     // the mount goes where the link points (/tmp), as it would for any runtime
     expect(mounts).toMatch(/^proc \/tmp proc rw,nosuid,nodev,noexec,relatime/);
     expect(out).toBe('procfs\n');
+  });
+
+  it('falls back when a bind destination goes through a symlink: nothing made on the host through /proc', async () => {
+    // A world-writable host directory the container's root could write to, and an image whose
+    // /etc points at it through /proc (where the old root, the host, would sit).
+    const host = newDir();
+    chmodSync(host, 0o777);
+    const rootfs = join(newDir(), 'rootfs');
+    execFileSync('cp', ['-a', (await import('vitest')).inject('rootfsUnprivileged'), rootfs]);
+    rmSync(join(rootfs, 'etc'), { recursive: true });
+    symlinkSync(`/proc${host}`, join(rootfs, 'etc'));
+    const file = join(newDir(), 'hosts');
+    writeFileSync(file, '127.0.0.1 localhost\n');
+    // With procfs on /proc the destination leads nowhere writable: the create fails, as it always did.
+    const made: unknown = await createContainer({
+      rootfs,
+      bindMounts: [{ source: file, destination: '/etc/hosts', readOnly: false }],
+    }).catch((e: unknown) => e);
+    if (made && typeof made === 'object' && 'destroy' in made) await (made as Container).destroy();
+    expect(made).toMatchObject({ stage: 'bind-mount' });
+    expect(readdirSync(host)).toEqual([]);
+    expect(leftovers(rootfs)).toEqual([]);
   });
 
   it('falls back when a bind mount goes under /proc (an lxcfs-style file over /proc/cpuinfo)', async () => {

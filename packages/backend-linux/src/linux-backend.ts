@@ -154,6 +154,7 @@ class LinuxBackendImpl implements LinuxBackend {
     this.ids.clear();
     // A later start() recovers everything from the depot again.
     this.started = undefined;
+    this.storePart?.abandonWaits();
     await this.settled();
     // With no container left (in the depot, which a second stop() still sees), no nft table or
     // bridge of ours stays on the host either.

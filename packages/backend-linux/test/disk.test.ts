@@ -5,7 +5,18 @@
  * nothing (volume, qgroup, mount, loop device) is left after destroy and stop.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Container, DiskLimitScope } from '@garden-ts/api-types';
@@ -296,6 +307,30 @@ describe('restart and cleanup', () => {
     expect(storeState(env.depot)).toMatchObject({ mounted: true, volumes: 0, qgroups: 0 });
     await backend.stop();
     expect(storeState(env.depot)).toMatchObject({ mounted: false, loops: 0 });
+  });
+
+  it("a stop does not wait for a destroyed container's volume the kernel cannot drop yet", async () => {
+    backend = env.backend();
+    await backend.start();
+    const c = await backend.create({ handle: 'held-volume' });
+    const volumes = join(env.depot, 'store', 'volumes');
+    const name = readdirSync(volumes).find((n) => n.startsWith('held-volume')) as string;
+    // A host process keeps the volume open: once deleted it cannot be dropped, so its qgroup
+    // stays busy and the destroy's removal would wait (up to a minute) for it to go.
+    const fd = openSync(join(volumes, name), 'r');
+    try {
+      await backend.destroy(c.handle);
+      const t0 = Date.now();
+      await backend.stop();
+      expect(Date.now() - t0).toBeLessThan(5000);
+    } finally {
+      closeSync(fd);
+    }
+    // The next start's reconciliation and stop clear what the kernel left (once it could drop it).
+    backend = env.backend();
+    await backend.start();
+    await backend.stop();
+    expect(storeState(env.depot)).toMatchObject({ volumes: 0 });
   });
 });
 

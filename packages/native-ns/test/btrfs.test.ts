@@ -252,6 +252,29 @@ describe('quotas, subvolumes, qgroups', () => {
     await destroyQgroup(mnt, id); // missing: fine
   });
 
+  it('a wait for a deleted subvolume to be dropped ends when its signal does', async () => {
+    const id = await createSubvolume(mnt, 'held');
+    // An open directory keeps the deleted subvolume from being dropped: its qgroup stays busy.
+    const fd = openSync(join(mnt, 'held'), 'r');
+    try {
+      await expect(deleteSubvolume(mnt, 'held', id, { waitMs: 800 })).rejects.toMatchObject({
+        stage: 'btrfs-qgroup',
+      });
+      const stop = new AbortController();
+      const t0 = Date.now();
+      const deleting = deleteSubvolume(mnt, 'held', id, { signal: stop.signal });
+      await new Promise((r) => setTimeout(r, 300));
+      stop.abort();
+      await deleting;
+      expect(Date.now() - t0).toBeLessThan(2000);
+      expect(existsSync(join(mnt, 'held'))).toBe(false);
+    } finally {
+      closeSync(fd);
+    }
+    await deleteSubvolume(mnt, 'held', id); // gone already; waits for the drop now possible
+    expect(qgroupUsage(fsid, id)).toBeUndefined();
+  });
+
   it('typed errors for what the kernel refuses, argument errors before native code', async () => {
     const dup = await createSubvolume(mnt, 'dup');
     await expect(createSubvolume(mnt, 'dup')).rejects.toMatchObject({

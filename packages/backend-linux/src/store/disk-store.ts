@@ -317,12 +317,15 @@ export class DiskStore {
   }
 
   /**
-   * Deletes volume `name` and waits until its qgroup is gone. An overlay still using it (a
+   * Deletes volume `name` and waits until its qgroup is gone (or `signal` ends the wait). An overlay still using it (a
    * container torn down while the server was down) is detached first, unless the caller knows
    * none is left (`overlaysGone`: a destroy whose rootfs was unmounted just before; no scan of the
    * host's mount table then). `id` spares looking the subvolume's id up. Nothing when missing.
    */
-  async remove(name: string, known: { id?: bigint; overlaysGone?: boolean } = {}): Promise<void> {
+  async remove(
+    name: string,
+    known: { id?: bigint; overlaysGone?: boolean; signal?: AbortSignal } = {},
+  ): Promise<void> {
     const dir = this.dirOf(name);
     if (!existsSync(dir)) return;
     if (!known.overlaysGone)
@@ -336,7 +339,7 @@ export class DiskStore {
       if ((e as NativeError).code === 'ENOENT') return;
       throw e;
     }
-    await deleteSubvolume(this.volumes, name, qgroup);
+    await deleteSubvolume(this.volumes, name, qgroup, known.signal ? { signal: known.signal } : {});
     this.keepAccounting();
   }
 

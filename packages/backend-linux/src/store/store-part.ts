@@ -30,6 +30,8 @@ export class StorePart implements Part {
   private entry: Shared | undefined;
   /** Volume names of the containers restored at startup (reconcile keeps only those). */
   private readonly known = new Set<string>();
+  /** Ends the waits of the volume removals in progress (see {@link abandonWaits}). */
+  private waits = new AbortController();
 
   constructor(
     private readonly depot: string,
@@ -75,6 +77,8 @@ export class StorePart implements Part {
     // No record (a create that crashed, a trash entry): reconcile finds the volume at startup.
     if (name === undefined) return;
     this.known.delete(name);
+    // Taken now: a stop abandons the waits of every destroy queued before it (abandonWaits).
+    const { signal } = this.waits;
     ctx.later(async () => {
       try {
         const store = await this.open();
@@ -84,7 +88,11 @@ export class StorePart implements Part {
         // chain before it gets here). Peas' overlays have their upper dirs in the volume too, and a
         // pea whose release failed may keep one: with peas, the mount table is looked at.
         const peas = existsSync(join(store.dirOf(name), 'peas'));
-        await store.remove(name, { ...(volume ? { id: BigInt(volume.id) } : {}), overlaysGone: !peas });
+        await store.remove(name, {
+          ...(volume ? { id: BigInt(volume.id) } : {}),
+          overlaysGone: !peas,
+          signal,
+        });
       } catch (e) {
         // Logged, not thrown: the depot's own removal comes after this step.
         this.log.warn({ volume: name, ...errorFields(e) }, 'disk store: removing a volume');
@@ -133,6 +141,17 @@ export class StorePart implements Part {
   /** The store's size: what Diego may schedule (`Capacity.schedulableDiskInBytes`). */
   async capacity(): Promise<bigint> {
     return (await this.open()).capacity();
+  }
+
+  /**
+   * The backend is stopping: the volume removals in progress stop waiting for their qgroups to go
+   * (the subvolumes are deleted already; the kernel drops them and their qgroups meanwhile, or the
+   * next start's reconciliation removes what is left). After a mass destroy the kernel's cleaner
+   * can take many seconds to drop hundreds of subvolumes, which a stop must not wait for.
+   */
+  abandonWaits(): void {
+    this.waits.abort();
+    this.waits = new AbortController();
   }
 
   /** The backend stops: the last user in this process closes the store (unmounted when empty). */

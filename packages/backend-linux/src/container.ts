@@ -65,8 +65,6 @@ export class LinuxContainer {
   readonly processes = new Map<string, LinuxProcess>();
   /** Process ids being started (reserved before any await). */
   readonly starting = new Set<string>();
-  /** Whether a process of it ran in a pea (its destroy then looks for peas to release). */
-  hadPeas = false;
   destroying = false;
 
   constructor(

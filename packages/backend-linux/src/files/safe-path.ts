@@ -65,6 +65,14 @@ export function readInRoot(root: string, path: string): string | undefined {
   return host === undefined ? undefined : readResolved(host);
 }
 
+/**
+ * Which file `st` describes, and in what state: device, inode, size, mtime and ctime. Equal
+ * identities mean a cached read of the file is still what it holds.
+ */
+export function fileIdentity(st: Stats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+}
+
 /** A file read through {@link readInRootCached}: its text and the identity it had. */
 export interface CachedRead {
   readonly identity: string;
@@ -79,8 +87,7 @@ export interface CachedRead {
 export function readInRootCached(root: string, path: string, last: CachedRead | undefined): CachedRead {
   const r = resolveWithStat(root, path);
   if (r === undefined) return { identity: '', text: undefined };
-  const st = r.st;
-  const identity = st ? `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` : '';
+  const identity = r.st ? fileIdentity(r.st) : '';
   if (identity !== '' && last?.identity === identity) return last;
   return { identity, text: readResolved(r.host) };
 }

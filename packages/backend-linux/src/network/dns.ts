@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { fileIdentity } from '../files/safe-path.js';
 
 /**
  * A networked container's `/etc/resolv.conf` (linux-backend-reference §8.6) and `/etc/hosts`
@@ -90,7 +91,7 @@ export function readHostFile(path: string): string | undefined {
     hostFiles.delete(path);
     return undefined;
   }
-  const identity = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+  const identity = fileIdentity(st);
   const known = hostFiles.get(path);
   if (known?.identity === identity) return known.text;
   try {

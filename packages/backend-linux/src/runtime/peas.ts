@@ -119,7 +119,6 @@ export class PeaPart implements Part {
       return { source, destination: b.dstPath, readOnly: b.mode !== 1 };
     });
     const init = c.requireInit();
-    c.hadPeas = true;
     const key = storageId(processId);
     const { record } = c;
     const meta: PeaMeta = { owner: `${record.id}/pea/${key}`, dir: join(this.containerDir(record.id), key) };
@@ -221,12 +220,11 @@ export class PeaPart implements Part {
   destroy(ctx: DestroyContext): void {
     const id = ctx.id;
     if (id === undefined) return;
-    // Only a container that ran a pea has process dirs to look through (a read of each per destroy).
-    const metas = ctx.container?.hadPeas ? peaMetas(ctx.container.runDir) : [];
     ctx.later(async () => {
-      // Logged, never thrown: the steps of the parts destroyed after this one come next.
+      // Logged, never thrown: the steps of the parts destroyed after this one come next. The
+      // sweep releases every pea directory of the container (its mount, cgroup and image
+      // references); a pea's writable layer goes with the container's volume.
       try {
-        for (const meta of metas) await this.release(meta);
         await this.sweep(id, () => false);
       } catch (e) {
         this.log.warn({ id, ...errorFields(e) }, 'releasing the peas of a destroyed container');
@@ -239,7 +237,6 @@ export class PeaPart implements Part {
     for (const { meta } of listProcessDirs(c.runDir)) {
       const pea = meta.pea;
       if (!pea) continue;
-      c.hadPeas = true;
       if (pea.image) await this.rootfsPart.adoptImage(pea.owner, pea.image);
       const proc = c.processes.get(meta.id);
       if (proc) {
@@ -291,9 +288,4 @@ export class PeaPart implements Part {
     }
     if (left === 0) await removeTree(dir);
   }
-}
-
-/** The pea metadata of a container's processes. */
-function peaMetas(runDir: string): PeaMeta[] {
-  return listProcessDirs(runDir).flatMap(({ meta }) => (meta.pea ? [meta.pea] : []));
 }

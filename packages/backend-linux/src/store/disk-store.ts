@@ -317,10 +317,11 @@ export class DiskStore {
   }
 
   /**
-   * Deletes volume `name` and waits until its qgroup is gone (or `signal` ends the wait). An overlay still using it (a
-   * container torn down while the server was down) is detached first, unless the caller knows
-   * none is left (`overlaysGone`: a destroy whose rootfs was unmounted just before; no scan of the
-   * host's mount table then). `id` spares looking the subvolume's id up. Nothing when missing.
+   * Deletes volume `name` and waits until its qgroup is gone (or `signal` ends the wait). An
+   * overlay still using it (a container torn down while the server was down) is detached first,
+   * unless the caller knows none is left (`overlaysGone`: a destroy whose rootfs was unmounted just
+   * before; no scan of the host's mount table then). `id` spares looking the subvolume's id up.
+   * Nothing when missing.
    */
   async remove(
     name: string,

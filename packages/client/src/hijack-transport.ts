@@ -41,8 +41,11 @@ export const USER_AGENT = 'Go-http-client/1.1';
 /** The most a response head may take before it counts as malformed. */
 export const MAX_HEAD_BYTES = 64 * 1024;
 
-/** Serialises a request head (+ body) the way Go's client connection writes it (protocol §1.3). */
-export function formatHijackRequest(req: HijackRequest): Buffer {
+/**
+ * Serialises a request head (+ body) the way Go's client writes it (protocol §1.3): the hijacked
+ * routes' heads, and plain calls' with their `Content-Type` and `Connection: close` as `headers`.
+ */
+export function formatRequest(req: HijackRequest): Buffer {
   const lines = [`${req.method} ${req.path} HTTP/1.1`, 'Host: api', `User-Agent: ${USER_AGENT}`];
   const body = req.body === undefined ? undefined : Buffer.from(req.body, 'utf8');
   if (body) lines.push(`Content-Length: ${body.length}`);
@@ -151,8 +154,7 @@ function exchange(
 ): Promise<HijackedConnection> {
   let head: ParsedHead | undefined;
   let bodyStart = 0;
-  return rawExchange(address, socket, spare, formatHijackRequest(req), scope, {
-    headSeen: () => head !== undefined,
+  return rawExchange(address, socket, spare, formatRequest(req), scope, {
     closedEarly: () => earlyEof(address, `before the response head of ${req.method} ${req.path}`),
     read(buf, ended) {
       if (!head) {

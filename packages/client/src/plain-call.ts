@@ -14,7 +14,7 @@ import type { HttpMethod } from '@garden-ts/api-types';
 import type { CallScope } from './call-options.js';
 import { connectionError } from './connection-errors.js';
 import type { Dialer } from './dial.js';
-import { formatHijackRequest, headEnd, MAX_HEAD_BYTES, parseResponseHead } from './hijack-transport.js';
+import { formatRequest, headEnd, MAX_HEAD_BYTES, parseResponseHead } from './hijack-transport.js';
 import { rawExchange } from './raw-exchange.js';
 
 /** A plain request with a JSON body (or none). */
@@ -112,9 +112,8 @@ function exchange(
           ['Content-Type', 'application/json'],
           ['Connection', 'close'],
         ];
-  const request = formatHijackRequest({ method: req.method, path: req.path, body: req.body, headers });
+  const request = formatRequest({ method: req.method, path: req.path, body: req.body, headers });
   return rawExchange(address, socket, spare, request, scope, {
-    headSeen: () => head !== undefined,
     closedEarly: () => connectionError(address, hangUp()),
     read(buf, ended) {
       while (!head) {

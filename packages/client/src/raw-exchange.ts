@@ -16,8 +16,6 @@ export interface AnswerReader<T> {
    * for the caller (paused) rather than being destroyed. Throws the exchange's error.
    */
   read(buf: Buffer, ended: boolean): { result: T; keep: boolean } | undefined;
-  /** Whether a response head was taken (a spare closed before that is retried on a new connection). */
-  headSeen(): boolean;
   /** The error for a connection that closed before the head. */
   closedEarly(): Error;
 }
@@ -54,9 +52,9 @@ export function rawExchange<T>(
       socket.destroy();
       reject(err);
     };
-    // Nothing of an answer yet on a spare: the server closed it without reading our request.
+    // Not one byte of an answer on a spare: the server closed it without reading our request.
     const spareGone = (err?: unknown) =>
-      spare && !reader.headSeen() && buf.length === 0 && (err === undefined || spareClosedEarly(err));
+      spare && buf.length === 0 && (err === undefined || spareClosedEarly(err));
     const step = (ended: boolean) => {
       if (settled) return;
       let r: { result: T; keep: boolean } | undefined;

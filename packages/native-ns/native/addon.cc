@@ -176,6 +176,8 @@ Napi::Value WatchExit(const Napi::CallbackInfo& info) {
   w->fd = fd;
   w->deferred = deferred;
   w->handle = static_cast<uv_handle_t*>(calloc(1, uv_handle_size(kUvPoll)));
+  // uv_poll_init makes the fd non-blocking (a flag of the open file, shared with the shims it is
+  // sent to): every use of a watched pidfd signals or waits with WNOHANG, so that changes nothing.
   int err = loop && w->handle ? uv_poll_init(loop, w->poll(), fd) : kUvEinval;
   if (err != 0) {
     delete w;

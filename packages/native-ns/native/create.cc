@@ -45,8 +45,9 @@ struct Plan {
   const CreateOptions* o;
   int syncR, errW, initFd, readyW;
   // Where pivot_root puts the old root: the image's own /proc directory (procfs goes there once
-  // the old root is detached), or, when the image has none to use, a fresh
-  // "/.garden-old-XXXXXXXXXXXXXXXX" we make on the host and remove again (ownOldRoot).
+  // the old root is detached), or a fresh "/.garden-old-XXXXXXXXXXXXXXXX" we make on the host and
+  // remove again (ownOldRoot) when /proc is not a plain directory or a bind destination could
+  // reach it (CreateContainer).
   std::vector<char> oldRoot;        // inside the new root
   std::vector<char> oldRootOnHost;  // rootfs + oldRoot
   bool ownOldRoot = false;

@@ -1,6 +1,15 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { NativeArgumentError } from './errors.js';
-import { compileSeccomp, evaluateSeccomp, X86_64_SYSCALL_RANGES, X86_64_SYSCALLS } from './seccomp.js';
+import {
+  compileSeccomp,
+  DANGEROUS_SYSCALLS,
+  evaluateSeccomp,
+  type SeccompAction,
+  type SeccompFilter,
+  X86_64_SYSCALL_RANGES,
+  X86_64_SYSCALLS,
+} from './seccomp.js';
 
 const X86 = 0xc000003e;
 const ALLOW = 0x7fff0000;
@@ -81,5 +90,94 @@ describe('compileSeccomp', () => {
       compileSeccomp({ defaultAction: 'allow', rules: [], foreignArchAction: { errno: -1 } }),
     ).toThrow(/errno/);
     expect(() => evaluateSeccomp(Buffer.from([0x07, 0, 0, 0, 0, 0, 0, 0]), { nr: 0 })).toThrow(/opcode 7/);
+    for (const n of [-1, 1.5, 0x40000000])
+      expect(() => compileSeccomp({ defaultAction: 'allow', rules: [{ syscalls: [n], action: 'kill' }] })).toThrow(
+        /syscall number/,
+      );
+  });
+
+  it("searches instead of chaining: Guardian's profile is short and any number takes a few steps", () => {
+    const prog = compileSeccomp({
+      defaultAction: 'allow',
+      foreignArchAction: { errno: 38 },
+      unknownSyscallAction: { errno: 38 },
+      denyCloneNamespaces: true,
+      rules: [
+        { syscalls: DANGEROUS_SYSCALLS, action: { errno: 1 } },
+        { syscalls: ['clone3'], action: { errno: 38 } },
+      ],
+    });
+    // A chain of comparisons was 122 instructions, and an allowed call walked nearly all of them.
+    expect(prog.length / 8).toBeLessThanOrEqual(64);
+    for (let n = 0; n < 600; n++) expect(steps(prog, n)).toBeLessThanOrEqual(16);
+  });
+
+  it('answers every number as the description says, for small and for large filters', () => {
+    const action = fc.oneof(
+      fc.constant<SeccompAction>('allow'),
+      fc.constant<SeccompAction>('kill'),
+      fc.integer({ min: 0, max: 4095 }).map((errno): SeccompAction => ({ errno })),
+    );
+    const number = fc.oneof(fc.integer({ min: 0, max: 500 }), fc.integer({ min: 0, max: 0x3fffffff }));
+    const filter = fc.record({
+      defaultAction: action,
+      // up to 400 numbers per rule: large enough that some jumps need the long form
+      rules: fc.array(fc.record({ syscalls: fc.array(number, { maxLength: 400 }), action }), { maxLength: 4 }),
+      denyCloneNamespaces: fc.boolean(),
+      foreignArchAction: fc.option(action, { nil: undefined }),
+      unknownSyscallAction: fc.option(action, { nil: undefined }),
+    });
+    fc.assert(
+      fc.property(filter, fc.array(number, { maxLength: 30 }), (f, probes) => {
+        const prog = compileSeccomp(f as SeccompFilter);
+        const named = f.rules.flatMap((r) => r.syscalls);
+        const clone = X86_64_SYSCALLS.clone as number;
+        for (const n of [...probes, ...named, ...named.map((x) => x + 1), clone, 0, 334, 335, 423, 424, 466, 467]) {
+          for (const args of [[0x11], [0x10000000]])
+            expect(run(prog, n, X86, args)).toBe(expected(f as SeccompFilter, n, X86, args));
+        }
+        expect(run(prog, 1, 0x40000003)).toBe(expected(f as SeccompFilter, 1, 0x40000003, [0]));
+        expect(run(prog, 0x40000000 + 1)).toBe(expected(f as SeccompFilter, 0x40000001, X86, [0]));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('reaches every leaf of a filter too large for one-byte jumps', () => {
+    const listed = Array.from({ length: 300 }, (_, i) => i * 3);
+    const prog = compileSeccomp({ defaultAction: { errno: 1 }, rules: [{ syscalls: listed, action: 'allow' }] });
+    expect(prog.length / 8).toBeGreaterThan(255);
+    for (let n = 0; n < 1000; n++) expect(run(prog, n)).toBe(listed.includes(n) ? ALLOW : EPERM);
   });
 });
+
+/** The answer the description asks for (the reference the compiled program is checked against). */
+function expected(f: SeccompFilter, nr: number, arch: number, args: number[]): number {
+  const code = (a: SeccompAction) => (a === 'allow' ? ALLOW : a === 'kill' ? KILL : (0x00050000 | a.errno) >>> 0);
+  const foreign = code(f.foreignArchAction ?? 'kill');
+  if (arch !== X86 || nr >= 0x40000000) return foreign;
+  if (f.denyCloneNamespaces && nr === X86_64_SYSCALLS.clone && ((args[0] ?? 0) & 0x7e020000) !== 0) return EPERM;
+  for (const rule of f.rules)
+    if (rule.syscalls.some((s) => (typeof s === 'number' ? s : X86_64_SYSCALLS[s]) === nr)) return code(rule.action);
+  const inTable = X86_64_SYSCALL_RANGES.some(([a, b]) => nr >= a && nr <= b);
+  return code(inTable || f.unknownSyscallAction === undefined ? f.defaultAction : f.unknownSyscallAction);
+}
+
+/** Instructions the program executes for syscall `nr` (x86_64, no clone flags). */
+function steps(prog: Buffer, nr: number): number {
+  let count = 0;
+  let acc = 0;
+  for (let pc = 0; ; pc++) {
+    count++;
+    const code = prog.readUInt16LE(pc * 8);
+    const jt = prog.readUInt8(pc * 8 + 2);
+    const jf = prog.readUInt8(pc * 8 + 3);
+    const k = prog.readUInt32LE(pc * 8 + 4);
+    if (code === 0x20) acc = k === 4 ? X86 : k === 0 ? nr : 0;
+    else if (code === 0x15) pc += acc === k ? jt : jf;
+    else if (code === 0x35) pc += acc >= k ? jt : jf;
+    else if (code === 0x45) pc += (acc & k) !== 0 ? jt : jf;
+    else if (code === 0x05) pc += k;
+    else return count;
+  }
+}

@@ -91,9 +91,9 @@ describe('compileSeccomp', () => {
     ).toThrow(/errno/);
     expect(() => evaluateSeccomp(Buffer.from([0x07, 0, 0, 0, 0, 0, 0, 0]), { nr: 0 })).toThrow(/opcode 7/);
     for (const n of [-1, 1.5, 0x40000000])
-      expect(() => compileSeccomp({ defaultAction: 'allow', rules: [{ syscalls: [n], action: 'kill' }] })).toThrow(
-        /syscall number/,
-      );
+      expect(() =>
+        compileSeccomp({ defaultAction: 'allow', rules: [{ syscalls: [n], action: 'kill' }] }),
+      ).toThrow(/syscall number/);
   });
 
   it("searches instead of chaining: Guardian's profile is short and any number takes a few steps", () => {
@@ -122,7 +122,9 @@ describe('compileSeccomp', () => {
     const filter = fc.record({
       defaultAction: action,
       // up to 400 numbers per rule: large enough that some jumps need the long form
-      rules: fc.array(fc.record({ syscalls: fc.array(number, { maxLength: 400 }), action }), { maxLength: 4 }),
+      rules: fc.array(fc.record({ syscalls: fc.array(number, { maxLength: 400 }), action }), {
+        maxLength: 4,
+      }),
       denyCloneNamespaces: fc.boolean(),
       foreignArchAction: fc.option(action, { nil: undefined }),
       unknownSyscallAction: fc.option(action, { nil: undefined }),
@@ -132,7 +134,19 @@ describe('compileSeccomp', () => {
         const prog = compileSeccomp(f as SeccompFilter);
         const named = f.rules.flatMap((r) => r.syscalls);
         const clone = X86_64_SYSCALLS.clone as number;
-        for (const n of [...probes, ...named, ...named.map((x) => x + 1), clone, 0, 334, 335, 423, 424, 466, 467]) {
+        for (const n of [
+          ...probes,
+          ...named,
+          ...named.map((x) => x + 1),
+          clone,
+          0,
+          334,
+          335,
+          423,
+          424,
+          466,
+          467,
+        ]) {
           for (const args of [[0x11], [0x10000000]])
             expect(run(prog, n, X86, args)).toBe(expected(f as SeccompFilter, n, X86, args));
         }
@@ -145,7 +159,10 @@ describe('compileSeccomp', () => {
 
   it('reaches every leaf of a filter too large for one-byte jumps', () => {
     const listed = Array.from({ length: 300 }, (_, i) => i * 3);
-    const prog = compileSeccomp({ defaultAction: { errno: 1 }, rules: [{ syscalls: listed, action: 'allow' }] });
+    const prog = compileSeccomp({
+      defaultAction: { errno: 1 },
+      rules: [{ syscalls: listed, action: 'allow' }],
+    });
     expect(prog.length / 8).toBeGreaterThan(255);
     for (let n = 0; n < 1000; n++) expect(run(prog, n)).toBe(listed.includes(n) ? ALLOW : EPERM);
   });
@@ -153,12 +170,15 @@ describe('compileSeccomp', () => {
 
 /** The answer the description asks for (the reference the compiled program is checked against). */
 function expected(f: SeccompFilter, nr: number, arch: number, args: number[]): number {
-  const code = (a: SeccompAction) => (a === 'allow' ? ALLOW : a === 'kill' ? KILL : (0x00050000 | a.errno) >>> 0);
+  const code = (a: SeccompAction) =>
+    a === 'allow' ? ALLOW : a === 'kill' ? KILL : (0x00050000 | a.errno) >>> 0;
   const foreign = code(f.foreignArchAction ?? 'kill');
   if (arch !== X86 || nr >= 0x40000000) return foreign;
-  if (f.denyCloneNamespaces && nr === X86_64_SYSCALLS.clone && ((args[0] ?? 0) & 0x7e020000) !== 0) return EPERM;
+  if (f.denyCloneNamespaces && nr === X86_64_SYSCALLS.clone && ((args[0] ?? 0) & 0x7e020000) !== 0)
+    return EPERM;
   for (const rule of f.rules)
-    if (rule.syscalls.some((s) => (typeof s === 'number' ? s : X86_64_SYSCALLS[s]) === nr)) return code(rule.action);
+    if (rule.syscalls.some((s) => (typeof s === 'number' ? s : X86_64_SYSCALLS[s]) === nr))
+      return code(rule.action);
   const inTable = X86_64_SYSCALL_RANGES.some(([a, b]) => nr >= a && nr <= b);
   return code(inTable || f.unknownSyscallAction === undefined ? f.defaultAction : f.unknownSyscallAction);
 }

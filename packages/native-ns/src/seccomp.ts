@@ -270,7 +270,12 @@ function leaf(iv: Interval): Instruction[] {
   const own: Instruction = [RET_K, 0, 0, iv.k];
   if (!iv.cloneCheck) return [own];
   // if (args[0] & NS flags) return EPERM
-  return [[LD_W_ABS, 0, 0, 16], [JSET_K, 0, 1, CLONE_NS_FLAGS], [RET_K, 0, 0, (RET_ERRNO | EPERM) >>> 0], own];
+  return [
+    [LD_W_ABS, 0, 0, 16],
+    [JSET_K, 0, 1, CLONE_NS_FLAGS],
+    [RET_K, 0, 0, (RET_ERRNO | EPERM) >>> 0],
+    own,
+  ];
 }
 
 const leafKey = (iv: Interval) => `${iv.cloneCheck ? 'c' : 'r'}${iv.k}`;
@@ -348,7 +353,8 @@ export function compileSeccomp(filter: SeccompFilter): Buffer {
     [RET_K, 0, 0, foreign],
     ...(sharedLeavesTree(ivs) ?? inlineTree(ivs, 0, ivs.length - 1)),
   ];
-  if (ins.length > MAX_INSTRUCTIONS) throw new NativeArgumentError('rules', 'program exceeds 4096 instructions');
+  if (ins.length > MAX_INSTRUCTIONS)
+    throw new NativeArgumentError('rules', 'program exceeds 4096 instructions');
   const b = Buffer.alloc(ins.length * 8);
   ins.forEach(([code, jt, jf, k], i) => {
     b.writeUInt16LE(code, i * 8);

@@ -21,6 +21,7 @@ export const DEFAULT_PAIRS = 5;
  * @property {string} unit
  * @property {'higher' | 'lower'} better
  * @property {number} [pairs]
+ * @property {number} [warmup] warm-up samples per side, thrown away (default 1; 1 under --quick)
  * @property {string[]} [requires]
  * @property {(options: SetupOptions) => Promise<unknown>} [setup]
  * @property {(ctx: any) => Promise<MeasureResult>} measure
@@ -117,6 +118,9 @@ export function validateCase(file, value) {
   }
   if (c.pairs !== undefined && !(Number.isInteger(c.pairs) && /** @type {number} */ (c.pairs) >= 1)) {
     throw new InvalidCaseError(file, 'pairs', 'must be a positive integer');
+  }
+  if (c.warmup !== undefined && !(Number.isInteger(c.warmup) && /** @type {number} */ (c.warmup) >= 1)) {
+    throw new InvalidCaseError(file, 'warmup', 'must be a positive integer');
   }
   checkRequires(file, c.requires, 'requires');
   checkOptionalFunction(file, c.setup, 'setup');

@@ -114,6 +114,7 @@ describe('validateCase', () => {
     expect(validateCase('x.mjs', base)).toBe(base);
     expect(() => validateCase('x.mjs', { ...base, better: 'faster' })).toThrow(/'better'/);
     expect(() => validateCase('x.mjs', { ...base, pairs: 0 })).toThrow(/'pairs'/);
+    expect(() => validateCase('x.mjs', { ...base, warmup: 1.5 })).toThrow(/'warmup'/);
     expect(() => validateCase('x.mjs', { ...base, peer: { name: 'go' } })).toThrow(/'peer.measure'/);
     expect(() => validateCase('x.mjs', { ...base, requires: 'root' })).toThrow(InvalidCaseError);
   });
@@ -170,6 +171,29 @@ describe('runCases', () => {
       'synthetic-solo',
     ]);
     expect(json.machine.node).toBe(process.version);
+  });
+
+  it("takes the case's warm-up samples on both sides before the pairs, one under --quick", async () => {
+    await writeFile(
+      path.join(dir, 'cases', 'f-warm.mjs'),
+      `${SCRIPTED}
+export default {
+  name: 'synthetic-warm', unit: 'ms', better: 'lower', pairs: 2, warmup: 3,
+  // three warm-up samples (99) per side are thrown away; then A = 10, 20; B = 20, 20
+  measure: scripted('W-A', [99, 99, 99, 10, 20]),
+  peer: { name: 'p', measure: scripted('W-B', [99, 99, 99, 20, 20]) },
+};`,
+    );
+    const report = await runCases(options({ filter: 'warm' }));
+    expect(report.results[0]?.a?.samples).toEqual([10, 20]);
+    expect(report.results[0]?.b?.samples).toEqual([20, 20]);
+    expect(g.__benchTrace).toEqual(['W-A', 'W-B', 'W-A', 'W-B', 'W-A', 'W-B', 'W-A', 'W-B', 'W-B', 'W-A']);
+
+    g.__benchTrace?.splice(0); // the case module holds this array
+    const quick = await runCases(options({ filter: 'warm', quick: true }));
+    expect(g.__benchTrace?.slice(0, 2)).toEqual(['W-A', 'W-B']);
+    expect(g.__benchTrace).toHaveLength(2 + 2 * 2);
+    expect(quick.results[0]?.a?.samples).toHaveLength(2);
   });
 
   it('writes the markdown table between the markers, with intro and machine', async () => {

@@ -161,6 +161,7 @@ export type SeccompAction = 'allow' | 'kill' | { errno: number };
 
 /** One rule: these syscalls get `action`. */
 export interface SeccompRule {
+  /** Names from {@link X86_64_SYSCALLS}, or x86_64 numbers (0..2^30-1; higher ones are x32's). */
   syscalls: (string | number)[];
   action: SeccompAction;
 }
@@ -380,12 +381,22 @@ export interface SeccompData {
  * @throws NativeArgumentError for an instruction the assembler never emits.
  */
 export function evaluateSeccomp(program: Buffer, data: SeccompData): number {
+  return runSeccomp(program, data).action;
+}
+
+/**
+ * @internal {@link evaluateSeccomp} with the number of instructions it executed (what the kernel's
+ * filter costs per syscall, and per syscall number when a filter is installed).
+ */
+export function runSeccomp(program: Buffer, data: SeccompData): { action: number; steps: number } {
   const mem = Buffer.alloc(64);
   mem.writeUInt32LE(data.nr >>> 0, 0);
   mem.writeUInt32LE((data.arch ?? AUDIT_ARCH_X86_64) >>> 0, 4);
   for (const [i, a] of (data.args ?? []).entries()) mem.writeUInt32LE(a >>> 0, 16 + i * 8);
   let acc = 0;
+  let steps = 0;
   for (let pc = 0; pc < program.length / 8; pc++) {
+    steps++;
     const code = program.readUInt16LE(pc * 8);
     const jt = program.readUInt8(pc * 8 + 2);
     const jf = program.readUInt8(pc * 8 + 3);
@@ -395,7 +406,7 @@ export function evaluateSeccomp(program: Buffer, data: SeccompData): number {
     else if (code === JGE_K) pc += acc >= k ? jt : jf;
     else if (code === JSET_K) pc += (acc & k) !== 0 ? jt : jf;
     else if (code === JA) pc += k;
-    else if (code === RET_K) return k;
+    else if (code === RET_K) return { action: k, steps };
     else throw new NativeArgumentError('program', `instruction ${pc} has opcode ${code}`);
   }
   throw new NativeArgumentError('program', 'runs past its last instruction');

@@ -116,11 +116,11 @@ export function validateCase(file, value) {
   if (c.better !== 'higher' && c.better !== 'lower') {
     throw new InvalidCaseError(file, 'better', "must be 'higher' or 'lower'");
   }
-  if (c.pairs !== undefined && !(Number.isInteger(c.pairs) && /** @type {number} */ (c.pairs) >= 1)) {
-    throw new InvalidCaseError(file, 'pairs', 'must be a positive integer');
-  }
-  if (c.warmup !== undefined && !(Number.isInteger(c.warmup) && /** @type {number} */ (c.warmup) >= 1)) {
-    throw new InvalidCaseError(file, 'warmup', 'must be a positive integer');
+  for (const field of /** @type {const} */ (['pairs', 'warmup'])) {
+    const n = c[field];
+    if (n !== undefined && !(Number.isInteger(n) && /** @type {number} */ (n) >= 1)) {
+      throw new InvalidCaseError(file, field, 'must be a positive integer');
+    }
   }
   checkRequires(file, c.requires, 'requires');
   checkOptionalFunction(file, c.setup, 'setup');

@@ -19,9 +19,8 @@ markers below is rewritten on every run, the rest of this file is not.
 Each case measures garden-ts (side **A**) and, when it has one, a peer implementation such as
 the Go Garden server (side **B**) on the same machine in the same run. After setup, each side
 takes warm-up samples that are thrown away (one, unless the case asks for more: see its notes);
-then the sides alternate \`pairs\` times in the
-order A,B, B,A, A,B, … so slow drift of the machine (thermal throttling, background jobs) hits
-both sides alike. Each pair gives one ratio, and the table shows medians with the min–max
+then the sides alternate \`pairs\` times in the order A,B, B,A, A,B, … so slow drift of the
+machine (thermal throttling, background jobs) hits both sides alike. Each pair gives one ratio, and the table shows medians with the min–max
 range across pairs (the raw samples and inter-quartile ranges are in \`bench/results/latest.json\`).
 
 **Ratio convention:** the ratio is oriented so that **> 1 always means garden-ts is better**:

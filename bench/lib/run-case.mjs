@@ -95,7 +95,8 @@ function describeError(err) {
 
 /**
  * Runs one case: requirement checks, setup of both sides, the case's warm-up samples per side (one
- * unless it asks for more; one under --quick), then `pairs` alternations in A,B / B,A order, then teardown (always, once setup succeeded).
+ * unless it asks for more; one under --quick), then `pairs` alternations in A,B / B,A order, then
+ * teardown (always, once setup succeeded).
  * Never throws: failures become `status: 'error'` with the reason.
  * @param {CaseDefinition} def
  * @param {RunCaseOptions} [options]

@@ -20,8 +20,9 @@ Each case measures garden-ts (side **A**) and, when it has one, a peer implement
 the Go Garden server (side **B**) on the same machine in the same run. After setup, each side
 takes warm-up samples that are thrown away (one, unless the case asks for more: see its notes);
 then the sides alternate \`pairs\` times in the order A,B, B,A, A,B, … so slow drift of the
-machine (thermal throttling, background jobs) hits both sides alike. Each pair gives one ratio, and the table shows medians with the min–max
-range across pairs (the raw samples and inter-quartile ranges are in \`bench/results/latest.json\`).
+machine (thermal throttling, background jobs) hits both sides alike. Each pair gives one ratio,
+and the table shows medians with the min–max range across pairs (the raw samples and
+inter-quartile ranges are in \`bench/results/latest.json\`).
 
 **Ratio convention:** the ratio is oriented so that **> 1 always means garden-ts is better**:
 A/B for higher-is-better units (ops/s, req/s, MB/s), B/A for lower-is-better units (ms).
